@@ -1,0 +1,144 @@
+"""pfe-estimator entry point: train, predict and export Probabilistic Face Embeddings.
+
+  python main.py --mode=train --data=synthetic --backbone=sphere20 --max_steps=20
+  python main.py --mode=train --device=npu --data_dir=tfrecords/casia --pretrained_ckpt=pretrained/sphere64_casia_am
+  python main.py --mode=export --model_dir=ckpt/pfe --export_dir=export/pfe
+  python main.py --mode=predict --model_dir=ckpt/pfe --predict_dir=aligned_faces --predict_output=features.npz
+
+This is the only module that reads flags.
+"""
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import export
+from pfe_estimator import image_io
+from pfe_estimator import input_fn as input_fns
+from pfe_estimator import model_fn as pfe_model
+from pfe_estimator import predict
+from pfe_estimator import runtime
+from pfe_estimator import sphere_net
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("mode", "train", ["train", "predict", "export"], "What to do.")
+flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
+flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
+flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
+                  "NPU precision mode (NPURunConfig).")
+flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed precision.")
+flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divides max_steps and "
+                     "save_checkpoints_steps.")
+
+flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
+                  "random P x K batches for smoke and throughput runs.")
+flags.DEFINE_string("data_dir", None, "Folder of class-balanced TFRecords from data_prep/make_tfrecords.py.")
+flags.DEFINE_string("model_dir", "ckpt/pfe", "Checkpoints and summaries; training resumes from here.")
+flags.DEFINE_string("pretrained_ckpt", None, "Backbone checkpoint (folder or prefix) restored into SphereNet/.")
+
+flags.DEFINE_enum("backbone", "sphere64", sphere_net.backbone_names(), "Frozen backbone.")
+flags.DEFINE_list("image_size", ["112", "96"], "Input height,width.")
+flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.")
+flags.DEFINE_integer("batch_size", 256, "Images per step = num_classes_per_batch x images per class.")
+flags.DEFINE_integer("num_classes_per_batch", 64, "Identities per batch (P).")
+flags.DEFINE_integer("max_steps", 3000, "Total training steps (global step to stop at).")
+flags.DEFINE_list("lr_values", ["1e-3", "1e-4"], "Piecewise-constant learning rates.")
+flags.DEFINE_list("lr_boundaries", ["2000"], "Global steps at which the learning rate changes.")
+flags.DEFINE_float("momentum", 0.9, "Momentum.")
+flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay on the uncertainty head.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
+flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.")
+flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
+
+flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
+flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
+flags.DEFINE_string("predict_output", "features.npz", "predict: .npz of names, mu [N,D], sigma_sq [N,D].")
+
+
+def image_size():
+    height, width = [int(v) for v in FLAGS.image_size]
+    return height, width
+
+
+def images_per_class():
+    if FLAGS.batch_size % FLAGS.num_classes_per_batch:
+        raise app.UsageError("--batch_size=%d is not a multiple of --num_classes_per_batch=%d"
+                             % (FLAGS.batch_size, FLAGS.num_classes_per_batch))
+    return FLAGS.batch_size // FLAGS.num_classes_per_batch
+
+
+def make_estimator():
+    runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
+    if len(FLAGS.lr_values) != len(FLAGS.lr_boundaries) + 1:
+        raise app.UsageError("--lr_values needs one more entry than --lr_boundaries")
+    model_fn = pfe_model.pfe_model_fn_builder(
+        backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
+        num_classes_per_batch=FLAGS.num_classes_per_batch, images_per_class=images_per_class(),
+        learning_rate_values=[float(v) for v in FLAGS.lr_values],
+        learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
+        weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt,
+        wrap_optimizer=runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale,
+                                                 int(os.environ.get("RANK_SIZE", "1"))),
+        log_every_n_steps=FLAGS.log_every_n_steps)
+    return runtime.build_estimator(
+        model_fn, FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
+        save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
+        precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed)
+
+
+def train_input_fn():
+    if FLAGS.data == "synthetic":
+        return input_fns.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
+                                                    seed=FLAGS.random_seed or 0)
+    raise app.UsageError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
+                         "use --data=synthetic for a smoke run")
+
+
+def run_train():
+    if FLAGS.device == "npu" and (FLAGS.max_steps % FLAGS.iterations_per_loop or
+                                  FLAGS.save_checkpoints_steps % FLAGS.iterations_per_loop):
+        raise app.UsageError("--max_steps and --save_checkpoints_steps must be multiples of --iterations_per_loop")
+    estimator = make_estimator()
+    input_fn = train_input_fn()
+    start = time.time()
+    estimator.train(input_fn, max_steps=FLAGS.max_steps)
+    tf.logging.info("training finished at step %d in %.1f s (model_dir %s)",
+                    estimator.get_variable_value("global_step"), time.time() - start, FLAGS.model_dir)
+
+
+def run_export():
+    checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, FLAGS.backbone, FLAGS.embedding_size,
+                                   image_size())
+    print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
+
+
+def run_predict():
+    if not FLAGS.predict_dir:
+        raise app.UsageError("--mode=predict needs --predict_dir")
+    names = image_io.list_images(FLAGS.predict_dir)
+    if not names:
+        raise app.UsageError("%s: no image files" % FLAGS.predict_dir)
+    paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
+    kept, mu, sigma_sq, skipped = predict.predict_images(make_estimator(), paths, image_size(), FLAGS.batch_size)
+    kept_names = [os.path.relpath(path, FLAGS.predict_dir) for path in kept]
+    predict.save_features(FLAGS.predict_output, kept_names, mu, sigma_sq)
+    print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
+
+
+def main(argv):
+    del argv
+    tf.logging.set_verbosity(tf.logging.INFO)
+    try:
+        {"train": run_train, "export": run_export, "predict": run_predict}[FLAGS.mode]()
+    except (ValueError, ImportError) as error:
+        sys.exit("error: %s" % error)
+
+
+if __name__ == "__main__":
+    app.run(main)

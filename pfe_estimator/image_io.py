@@ -1,0 +1,79 @@
+"""Reading face images with OpenCV, whatever their encoding, into 8-bit RGB."""
+import os
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; str() is a one-line reason naming the file."""
+
+
+def to_rgb_uint8(image, path="<array>"):
+    """Converts a decoded OpenCV array to 8-bit RGB.
+
+    Handles grayscale [H, W] or [H, W, 1], BGR, BGRA (alpha composited on black is not needed for faces;
+    alpha is dropped), and 16-bit or float images (scaled to 0..255).
+
+    Args:
+      image: numpy array from cv2.imdecode/imread with IMREAD_UNCHANGED.
+      path: the file's name, for error messages.
+
+    Returns:
+      uint8 [H, W, 3] RGB.
+
+    Raises:
+      ImageError: an unsupported layout.
+    """
+    if image.dtype == np.uint16:
+        image = (image / 257.0).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float64) * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    raise ImageError("%s: unsupported image layout %s %s" % (path, image.shape, image.dtype))
+
+
+def read_rgb(path):
+    """Decodes an image file to uint8 [H, W, 3] RGB.
+
+    Raises:
+      ImageError: unreadable, empty, truncated or not an image; the message names the file.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except (IOError, OSError) as error:
+        raise ImageError("%s: cannot read (%s)" % (path, error.strerror or error))
+    if not data:
+        raise ImageError("%s: empty file" % path)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise ImageError("%s: not a decodable image" % path)
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path)
+    return to_rgb_uint8(image, path)
+
+
+def standardize(image_rgb):
+    """uint8 [H, W, 3] -> float32 [H, W, 3] as (x - 127.5) / 128, the network's input scale."""
+    return (image_rgb.astype(np.float32) - 127.5) / 128.0
+
+
+def list_images(directory):
+    """Sorted paths, relative to `directory`, of the image files under it (recursively)."""
+    found = []
+    for root, dirnames, filenames in os.walk(directory):
+        dirnames.sort()
+        for name in filenames:
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(os.path.relpath(os.path.join(root, name), directory))
+    return sorted(found)

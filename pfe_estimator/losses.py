@@ -1,0 +1,87 @@
+"""Mutual Likelihood Score (MLS) and the MLS loss.
+
+MLS of two Gaussians N(mu1, s1) and N(mu2, s2) with diagonal variances (the paper's 1/2 and constant
+dropped, as in the released code):
+
+    MLS = -sum_d [ (mu1_d - mu2_d)^2 / (s1_d + s2_d) + log(s1_d + s2_d) ]
+
+The MLS loss is the mean of -MLS over the genuine pairs of a batch (same label, i != j).
+"""
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+
+def negative_mls(mu1, sigma_sq1, mu2, sigma_sq2):
+    """-MLS of aligned pairs of Gaussians.
+
+    Args:
+      mu1, sigma_sq1, mu2, sigma_sq2: float32 [..., D], broadcastable against each other.
+
+    Returns:
+      float32 [...], sum over the last axis of (mu1 - mu2)^2 / (s1 + s2) + log(s1 + s2).
+    """
+    sigma_sq_sum = sigma_sq1 + sigma_sq2
+    return tf.reduce_sum(tf.square(mu1 - mu2) / sigma_sq_sum + tf.log(sigma_sq_sum), axis=-1)
+
+
+def class_balanced_pair_indices(num_classes, images_per_class):
+    """Indices of every genuine pair (i < j) of a batch laid out identity by identity.
+
+    The batch holds images_per_class consecutive images of each of num_classes identities, so
+    images b and b' are genuine exactly when b // images_per_class == b' // images_per_class.
+
+    Returns:
+      (first, second): int32 numpy arrays [P * K * (K - 1) / 2].
+    """
+    within_class = np.array([(i, j) for i in range(images_per_class) for j in range(i + 1, images_per_class)],
+                            dtype=np.int32).reshape(-1, 2)
+    offsets = (np.arange(num_classes, dtype=np.int32) * images_per_class)[:, None, None]
+    pairs = (within_class[None, :, :] + offsets).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def class_balanced_mls_loss(mu, log_sigma_sq, num_classes, images_per_class):
+    """MLS loss of a P x K batch, gathering its genuine pairs with static indices.
+
+    No boolean mask and no B x B x D tensor: the P * K * (K - 1) / 2 genuine pairs are known before the
+    data arrives, so every shape is static (as the Ascend NPU needs).
+
+    Args:
+      mu: float32 [P * K, D], batch laid out identity by identity.
+      log_sigma_sq: float32 [P * K, D].
+      num_classes: P.
+      images_per_class: K >= 2.
+
+    Returns:
+      float32 scalar.
+    """
+    if images_per_class < 2:
+        raise ValueError("the MLS loss needs at least 2 images per class, got %d" % images_per_class)
+    first, second = class_balanced_pair_indices(num_classes, images_per_class)
+    sigma_sq = tf.exp(log_sigma_sq)
+    pair_losses = negative_mls(tf.gather(mu, first), tf.gather(sigma_sq, first),
+                               tf.gather(mu, second), tf.gather(sigma_sq, second))
+    return tf.reduce_mean(pair_losses)
+
+
+def mls_loss(labels, mu, log_sigma_sq):
+    """MLS loss for arbitrary labels, with fixed-shape masked arithmetic.
+
+    Builds the B x B x D tensor of all pairs (as the released code does), then averages over the genuine
+    ones with a 0/1 mask instead of a boolean gather, so shapes stay static. A batch without genuine
+    pairs gives 0.
+
+    Args:
+      labels: int [B].
+      mu: float32 [B, D].
+      log_sigma_sq: float32 [B, D].
+
+    Returns:
+      float32 scalar.
+    """
+    sigma_sq = tf.exp(log_sigma_sq)
+    pair_losses = negative_mls(mu[:, None, :], sigma_sq[:, None, :], mu[None, :, :], sigma_sq[None, :, :])
+    same_label = tf.equal(labels[:, None], labels[None, :])
+    off_diagonal = tf.logical_not(tf.cast(tf.eye(tf.shape(labels)[0]), tf.bool))
+    genuine = tf.cast(tf.logical_and(same_label, off_diagonal), tf.float32)
+    return tf.reduce_sum(genuine * pair_losses) / tf.maximum(tf.reduce_sum(genuine), 1.0)

@@ -1,0 +1,101 @@
+"""The PFE `model_fn`: frozen backbone -> mu, uncertainty head -> sigma^2, MLS loss on the head only."""
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import checkpoints
+from pfe_estimator import hooks
+from pfe_estimator import losses
+from pfe_estimator import sphere_net
+from pfe_estimator import uncertainty_head
+
+
+def pfe_outputs(images, backbone, embedding_size, training):
+    """The PFE network, shared by the model_fn and the exporter.
+
+    Args:
+      images: float32 [N, H, W, 3], standardised as (x - 127.5) / 128.
+      backbone: a `sphere_net.backbone_names()` entry.
+      embedding_size: D.
+      training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
+        always runs in inference mode, frozen (non-trainable variables, no gradient).
+
+    Returns:
+      (mu, log_sigma_sq): float32 [N, D] each.
+    """
+    mu, features = sphere_net.sphere_net(images, backbone, embedding_size, training=False, trainable=False)
+    mu, features = tf.stop_gradient(mu), tf.stop_gradient(features)
+    log_sigma_sq = uncertainty_head.uncertainty_head(features, embedding_size, training=training)
+    return mu, log_sigma_sq
+
+
+def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
+    tf.summary.scalar("losses/mls_loss", mls_loss)
+    tf.summary.scalar("losses/regularization_loss", regularization_loss)
+    tf.summary.scalar("learning_rate", learning_rate)
+    mean, variance = tf.nn.moments(tf.reshape(log_sigma_sq, [-1]), axes=[0])
+    tf.summary.scalar("log_sigma_sq/mean", mean)
+    tf.summary.scalar("log_sigma_sq/std", tf.sqrt(variance))
+    tf.summary.histogram("log_sigma_sq", log_sigma_sq)
+
+
+def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images_per_class,
+                         learning_rate_values, learning_rate_boundaries, momentum, weight_decay,
+                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100):
+    """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
+
+    Args:
+      backbone: a `sphere_net.backbone_names()` entry.
+      embedding_size: D.
+      num_classes_per_batch: P; a training batch holds P identities x K images, identity by identity.
+      images_per_class: K.
+      learning_rate_values: piecewise-constant learning rates, one more than the boundaries.
+      learning_rate_boundaries: global steps at which the learning rate changes.
+      momentum: Momentum optimizer's momentum.
+      weight_decay: L2 decay on the head's fully connected weights.
+      pretrained_checkpoint: folder or prefix to restore `SphereNet/` from, or None (random backbone).
+      wrap_optimizer: callable(optimizer) -> optimizer, from `runtime.optimizer_wrapper` (loss scaling,
+        NPU allreduce, or identity).
+      log_every_n_steps: interval of the steps/s and images/s log.
+
+    The model_fn takes features {'images': float32 [B, H, W, 3]} and labels int [B] (TRAIN only). In
+    PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
+    """
+    batch_size = num_classes_per_batch * images_per_class
+
+    def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+        training = mode == tf.estimator.ModeKeys.TRAIN
+        images = features["images"]
+        mu, log_sigma_sq = pfe_outputs(images, backbone, embedding_size, training)
+
+        if pretrained_checkpoint:
+            restored = checkpoints.init_scope_from_checkpoint(pretrained_checkpoint, sphere_net.SCOPE)
+            tf.logging.info("backbone %s initialised from %s", sphere_net.SCOPE, restored)
+        elif training:
+            tf.logging.warning("no --pretrained_ckpt: the frozen backbone keeps its RANDOM initialisation; "
+                               "use this only for smoke and throughput runs")
+
+        if mode == tf.estimator.ModeKeys.PREDICT:
+            predictions = {"mu": mu, "sigma_sq": tf.exp(log_sigma_sq)}
+            return tf.estimator.EstimatorSpec(
+                mode, predictions=predictions,
+                export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)})
+        if mode != tf.estimator.ModeKeys.TRAIN:
+            raise ValueError("the PFE model_fn supports TRAIN and PREDICT, not %s" % mode)
+
+        mls_loss = losses.class_balanced_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
+        regularization_loss = tf.losses.get_regularization_loss(scope=uncertainty_head.SCOPE)
+        total_loss = mls_loss + regularization_loss
+
+        global_step = tf.train.get_or_create_global_step()
+        learning_rate = tf.train.piecewise_constant(
+            global_step, list(learning_rate_boundaries), [float(v) for v in learning_rate_values])
+        _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq)
+
+        head_variables = tf.trainable_variables(uncertainty_head.SCOPE + "/")
+        optimizer = wrap_optimizer(tf.train.MomentumOptimizer(learning_rate, momentum))
+        minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=head_variables)
+        train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+
+        throughput = hooks.ThroughputHook(batch_size, log_every_n_steps, total_loss)
+        return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
+
+    return model_fn
