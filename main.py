@@ -74,8 +74,6 @@ def images_per_class():
 
 def make_estimator():
     runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
-    if len(FLAGS.lr_values) != len(FLAGS.lr_boundaries) + 1:
-        raise app.UsageError("--lr_values needs one more entry than --lr_boundaries")
     model_fn = pfe_model.pfe_model_fn_builder(
         backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
         num_classes_per_batch=FLAGS.num_classes_per_batch, images_per_class=images_per_class(),
@@ -134,6 +132,7 @@ def run_predict():
 def main(argv):
     del argv
     tf.logging.set_verbosity(tf.logging.INFO)
+    tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
     try:
         {"train": run_train, "export": run_export, "predict": run_predict}[FLAGS.mode]()
     except (ValueError, ImportError) as error:

@@ -6,21 +6,10 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import checkpoints
 from pfe_estimator import model_fn as pfe_model
-from pfe_estimator import sphere_net
-from pfe_estimator import uncertainty_head
 
 FROZEN_GRAPH_NAME = "pfe_frozen.pb"
 INPUT_NODE = "images"
 OUTPUT_NODES = ("mu", "sigma_sq")
-
-
-def model_variables():
-    """The network's variables (backbone and head), without optimizer slots or the global step.
-
-    Restoring only these lets a released PFE checkpoint, which holds nothing else, export unchanged.
-    """
-    return (tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=sphere_net.SCOPE + "/") +
-            tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=uncertainty_head.SCOPE + "/"))
 
 
 def build_inference_graph(backbone, embedding_size, image_size):
@@ -68,7 +57,7 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
         shutil.rmtree(staging)
     with tf.Graph().as_default() as graph:
         images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size)
-        variables = model_variables()
+        variables = pfe_model.network_variables()
         checkpoints.check_variables_in_checkpoint(checkpoint, variables)
         saver = tf.train.Saver(variables)
         with tf.Session(graph=graph) as session:

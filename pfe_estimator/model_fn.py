@@ -27,6 +27,40 @@ def pfe_outputs(images, backbone, embedding_size, training):
     return mu, log_sigma_sq
 
 
+def network_variables():
+    """The network's variables (backbone and head), without optimizer slots or the global step.
+
+    Restoring only these lets the released PFE checkpoints, which hold nothing else, predict and export.
+    """
+    return (tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=sphere_net.SCOPE + "/") +
+            tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=uncertainty_head.SCOPE + "/"))
+
+
+def network_only_scaffold():
+    """A Scaffold that restores only `network_variables()` and initialises every other variable.
+
+    A released PFE checkpoint holds neither a global step nor optimizer slots, so PREDICT must not ask
+    the checkpoint for them: they are initialised in local_init_op instead, once the network is restored.
+    """
+    network = network_variables()
+    others = [v for v in tf.global_variables() if v not in network]
+    return tf.train.Scaffold(
+        saver=tf.train.Saver(network),
+        ready_for_local_init_op=tf.report_uninitialized_variables(network),
+        local_init_op=tf.group(tf.local_variables_initializer(), tf.tables_initializer(),
+                               tf.variables_initializer(others)))
+
+
+def learning_rate_schedule(global_step, boundaries, values):
+    """Piecewise-constant learning rate: values[i] until boundaries[i], then the next value. float32 []."""
+    if len(values) != len(boundaries) + 1:
+        raise ValueError("learning rate: %d values need %d boundaries, got %d"
+                         % (len(values), len(values) - 1, len(boundaries)))
+    if not boundaries:
+        return tf.constant(float(values[0]))
+    return tf.train.piecewise_constant(global_step, [int(b) for b in boundaries], [float(v) for v in values])
+
+
 def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
     tf.summary.scalar("losses/mls_loss", mls_loss)
     tf.summary.scalar("losses/regularization_loss", regularization_loss)
@@ -61,7 +95,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
     """
     batch_size = num_classes_per_batch * images_per_class
 
-    def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+    def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
         images = features["images"]
         mu, log_sigma_sq = pfe_outputs(images, backbone, embedding_size, training)
@@ -77,7 +111,8 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
             predictions = {"mu": mu, "sigma_sq": tf.exp(log_sigma_sq)}
             return tf.estimator.EstimatorSpec(
                 mode, predictions=predictions,
-                export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)})
+                export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)},
+                scaffold=network_only_scaffold())
         if mode != tf.estimator.ModeKeys.TRAIN:
             raise ValueError("the PFE model_fn supports TRAIN and PREDICT, not %s" % mode)
 
@@ -86,8 +121,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
         total_loss = mls_loss + regularization_loss
 
         global_step = tf.train.get_or_create_global_step()
-        learning_rate = tf.train.piecewise_constant(
-            global_step, list(learning_rate_boundaries), [float(v) for v in learning_rate_values])
+        learning_rate = learning_rate_schedule(global_step, learning_rate_boundaries, learning_rate_values)
         _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq)
 
         head_variables = tf.trainable_variables(uncertainty_head.SCOPE + "/")

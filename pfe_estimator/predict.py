@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import checkpoints
 from pfe_estimator import image_io
 
 
@@ -59,15 +60,17 @@ def predict_images(estimator, paths, image_size, batch_size, checkpoint_path=Non
       paths: image file paths.
       image_size: (H, W).
       batch_size: images per device step.
-      checkpoint_path: a specific checkpoint, else the latest in the estimator's model_dir.
+      checkpoint_path: a folder or checkpoint prefix (see `checkpoints.resolve_checkpoint`), else the
+        estimator's model_dir.
 
     Returns:
       (kept_paths, mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
     """
+    checkpoint = checkpoints.resolve_checkpoint(checkpoint_path or estimator.model_dir)
     kept, skipped = [], []
     input_fn = image_input_fn_builder(paths, image_size, batch_size, kept, skipped)
     mus, sigma_sqs = [], []
-    for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint_path, yield_single_examples=True):
+    for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
         mus.append(prediction["mu"])
         sigma_sqs.append(prediction["sigma_sq"])
     count = len(kept)

@@ -1,0 +1,60 @@
+"""Shared fixtures: paths to ../shared, the npu_bridge test double, small model configurations."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("PFE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+NPU_DOUBLE = os.path.join(ROOT, "tests", "npu_double")
+sys.path.insert(0, ROOT)
+
+# A small configuration that builds and trains in seconds on a CPU.
+TINY = dict(backbone="sphere10", image_size=(32, 32), embedding_size=16, num_classes=4, images_per_class=3)
+
+
+def shared_path(*parts):
+    """A path under ../shared, or skip the test with the reason when it is absent."""
+    path = os.path.join(SHARED, *parts)
+    if not os.path.exists(path):
+        pytest.skip("%s is absent: this test needs the real data in ../shared (CI has it)" % path)
+    return path
+
+
+@pytest.fixture
+def npu_bridge_double(monkeypatch):
+    """Makes `import npu_bridge` find the test double; yields its npu_init module with RECORDED cleared."""
+    monkeypatch.syspath_prepend(NPU_DOUBLE)
+    for name in list(sys.modules):
+        if name.startswith("npu_bridge"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setenv("JOB_ID", "4242")
+    from npu_bridge import npu_init  # pylint: disable=import-outside-toplevel
+    del npu_init.RECORDED[:]
+    yield npu_init
+
+
+def tiny_model_fn(device="cpu", pretrained_checkpoint=None, precision="fp32", loss_scale="dynamic",
+                  learning_rate_values=(1e-2,), learning_rate_boundaries=()):
+    from pfe_estimator import model_fn, runtime  # pylint: disable=import-outside-toplevel
+    return model_fn.pfe_model_fn_builder(
+        backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=TINY["num_classes"],
+        images_per_class=TINY["images_per_class"], learning_rate_values=list(learning_rate_values),
+        learning_rate_boundaries=list(learning_rate_boundaries), momentum=0.9, weight_decay=5e-4,
+        pretrained_checkpoint=pretrained_checkpoint,
+        wrap_optimizer=runtime.optimizer_wrapper(device, precision, loss_scale), log_every_n_steps=1)
+
+
+def tiny_estimator(model_dir, device="cpu", save_checkpoints_steps=100, iterations_per_loop=1,
+                   precision_mode="allow_mix_precision", **model_options):
+    from pfe_estimator import runtime  # pylint: disable=import-outside-toplevel
+    return runtime.build_estimator(tiny_model_fn(device, **model_options), device, model_dir,
+                                   save_checkpoints_steps=save_checkpoints_steps, log_step_count_steps=1,
+                                   iterations_per_loop=iterations_per_loop, precision_mode=precision_mode,
+                                   random_seed=1)
+
+
+def tiny_synthetic_input_fn(seed=0):
+    from pfe_estimator import input_fn  # pylint: disable=import-outside-toplevel
+    return input_fn.synthetic_input_fn_builder(TINY["num_classes"], TINY["images_per_class"], TINY["image_size"],
+                                               seed=seed)

@@ -1,0 +1,73 @@
+"""MLS losses against a direct numpy transcription of the definition."""
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import losses
+from tests import numpy_reference
+
+
+def _run(tensor):
+    with tf.Session() as session:
+        return session.run(tensor)
+
+
+def _random_batch(rng, batch_size, dims):
+    mu = rng.normal(size=(batch_size, dims)).astype(np.float32)
+    mu /= np.linalg.norm(mu, axis=1, keepdims=True)
+    log_sigma_sq = rng.normal(-3.0, 1.0, size=(batch_size, dims)).astype(np.float32)
+    return mu, log_sigma_sq
+
+
+def test_pair_indices_enumerate_every_genuine_pair_once():
+    first, second = losses.class_balanced_pair_indices(num_classes=3, images_per_class=4)
+    pairs = set(zip(first.tolist(), second.tolist()))
+    expected = {(i, j) for i in range(12) for j in range(i + 1, 12) if i // 4 == j // 4}
+    assert pairs == expected and len(first) == 3 * 4 * 3 // 2
+
+
+@pytest.mark.parametrize("num_classes,images_per_class", [(4, 2), (3, 4), (8, 3)])
+def test_class_balanced_loss_matches_definition(num_classes, images_per_class):
+    rng = np.random.RandomState(num_classes * 10 + images_per_class)
+    mu, log_sigma_sq = _random_batch(rng, num_classes * images_per_class, 16)
+    labels = np.repeat(np.arange(num_classes), images_per_class)
+    with tf.Graph().as_default():
+        loss = _run(losses.class_balanced_mls_loss(tf.constant(mu), tf.constant(log_sigma_sq), num_classes,
+                                                   images_per_class))
+    assert loss == pytest.approx(numpy_reference.mls_loss_by_definition(labels, mu, log_sigma_sq), rel=1e-5)
+
+
+def test_general_loss_matches_definition_for_arbitrary_labels():
+    rng = np.random.RandomState(7)
+    mu, log_sigma_sq = _random_batch(rng, 20, 8)
+    labels = rng.randint(0, 6, size=20)
+    with tf.Graph().as_default():
+        loss = _run(losses.mls_loss(tf.constant(labels), tf.constant(mu), tf.constant(log_sigma_sq)))
+    assert loss == pytest.approx(numpy_reference.mls_loss_by_definition(labels, mu, log_sigma_sq), rel=1e-5)
+
+
+def test_general_loss_is_zero_without_genuine_pairs():
+    rng = np.random.RandomState(1)
+    mu, log_sigma_sq = _random_batch(rng, 5, 4)
+    with tf.Graph().as_default():
+        loss = _run(losses.mls_loss(tf.constant(np.arange(5)), tf.constant(mu), tf.constant(log_sigma_sq)))
+    assert loss == 0.0
+
+
+def test_static_and_general_losses_agree_with_gradients():
+    rng = np.random.RandomState(3)
+    mu, log_sigma_sq = _random_batch(rng, 12, 8)
+    labels = np.repeat(np.arange(4), 3)
+    with tf.Graph().as_default():
+        log_sigma_sq_t = tf.constant(log_sigma_sq)
+        static = losses.class_balanced_mls_loss(tf.constant(mu), log_sigma_sq_t, 4, 3)
+        general = losses.mls_loss(tf.constant(labels), tf.constant(mu), log_sigma_sq_t)
+        grads = tf.gradients([static], [log_sigma_sq_t]) + tf.gradients([general], [log_sigma_sq_t])
+        static_value, general_value, grad_static, grad_general = _run([static, general] + grads)
+    assert static_value == pytest.approx(general_value, rel=1e-5)
+    np.testing.assert_allclose(grad_static, grad_general, rtol=1e-4, atol=1e-7)
+
+
+def test_loss_rejects_one_image_per_class():
+    with tf.Graph().as_default(), pytest.raises(ValueError, match="at least 2 images per class"):
+        losses.class_balanced_mls_loss(tf.zeros([4, 3]), tf.zeros([4, 3]), 4, 1)

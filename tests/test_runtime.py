@@ -1,0 +1,117 @@
+"""The Estimator each device gets: the NPU path through the npu_bridge test double, static shapes, GPU mixed."""
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import runtime
+from tests.conftest import tiny_estimator, tiny_model_fn, tiny_synthetic_input_fn
+
+
+def _ops_between(sources, sinks):
+    """Ops that depend on any of `sources` and that any of `sinks` depends on (data or control)."""
+    upstream, stack = set(), list(sinks)
+    while stack:
+        op = stack.pop()
+        if op in upstream:
+            continue
+        upstream.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    downstream, stack = set(), list(sources)
+    while stack:
+        op = stack.pop()
+        if op in downstream:
+            continue
+        downstream.add(op)
+        stack.extend(consumer for t in op.outputs for consumer in t.consumers())
+        stack.extend(op._control_outputs)  # pylint: disable=protected-access
+    return upstream & downstream
+
+
+def dynamic_shapes_between_input_and_train_op(model_fn, input_fn):
+    """Builds the training graph and lists 'op:output shape' of every not fully defined tensor on the way
+    from the input iterator to the train op."""
+    with tf.Graph().as_default():
+        features, labels = tf.data.make_one_shot_iterator(input_fn()).get_next()
+        spec = model_fn(features, labels, tf.estimator.ModeKeys.TRAIN)
+        get_next = features["images"].op
+        ops = _ops_between([get_next], [spec.train_op.op if hasattr(spec.train_op, "op") else spec.train_op])
+        assert len(ops) > 100, "the walk found too few ops: %d" % len(ops)
+        return ["%s:%s" % (t.name, t.shape) for op in ops for t in op.outputs
+                if t.dtype not in (tf.resource, tf.variant) and not t.shape.is_fully_defined()]
+
+
+def test_npu_training_graph_has_only_static_shapes(npu_bridge_double):
+    dynamic = dynamic_shapes_between_input_and_train_op(tiny_model_fn("npu"), tiny_synthetic_input_fn())
+    assert dynamic == []
+    assert [r["name"] for r in npu_bridge_double.RECORDED] == [
+        "NPUDistributedOptimizer", "ExponentialUpdateLossScaleManager", "NPULossScaleOptimizer"]
+
+
+def test_static_shape_check_catches_a_boolean_mask():
+    """The check above can fail: a loss through tf.boolean_mask (as the released code had) is caught."""
+    base = tiny_model_fn("cpu")
+
+    def masked_model_fn(features, labels, mode):
+        spec = base(features, labels, mode)
+        genuine = tf.boolean_mask(features["images"], tf.equal(labels, 0))
+        train_op = tf.group(spec.train_op, tf.reduce_sum(genuine))
+        return spec._replace(train_op=train_op)
+
+    dynamic = dynamic_shapes_between_input_and_train_op(masked_model_fn, tiny_synthetic_input_fn())
+    assert any("boolean_mask" in name for name in dynamic)
+
+
+def test_npu_path_trains_through_the_double(npu_bridge_double, tmp_path):
+    estimator = tiny_estimator(str(tmp_path / "model"), device="npu", iterations_per_loop=1,
+                               precision_mode="allow_mix_precision", loss_scale="1024")
+    assert type(estimator).__name__ == "NPUEstimator"
+    estimator.train(tiny_synthetic_input_fn(), max_steps=3)
+    assert estimator.get_variable_value("global_step") == 3
+    recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
+    assert recorded["NPURunConfig"]["precision_mode"] == "allow_mix_precision"
+    assert recorded["NPURunConfig"]["iterations_per_loop"] == 1
+    assert recorded["FixedLossScaleManager"]["loss_scale"] == 1024.0
+    assert recorded["NPULossScaleOptimizer"]["inner"] == "NPUDistributedOptimizer"
+    assert recorded["NPULossScaleOptimizer"]["is_distributed"] is False
+    assert recorded["NPUDistributedOptimizer"]["inner"] == "MomentumOptimizer"
+
+
+def test_npu_loss_scaling_leaves_the_update_unchanged(npu_bridge_double, tmp_path):
+    """Scaled-then-unscaled gradients give the same head weights as plain fp32 training."""
+    values = {}
+    for device in ("npu", "cpu"):
+        estimator = tiny_estimator(str(tmp_path / device), device=device, loss_scale="dynamic")
+        estimator.train(tiny_synthetic_input_fn(), max_steps=2)
+        values[device] = estimator.get_variable_value("UncertaintyModule/fc1/weights")
+    recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
+    assert recorded["ExponentialUpdateLossScaleManager"]["init_loss_scale"] == 2 ** 32
+    np.testing.assert_allclose(values["npu"], values["cpu"], rtol=1e-4, atol=1e-6)
+
+
+def test_missing_npu_bridge_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "npu_bridge", None)
+    with pytest.raises(ImportError) as error:
+        runtime.optimizer_wrapper("npu")
+    assert "\n" not in str(error.value) and "npu_bridge" in str(error.value) and "CANN" in str(error.value)
+
+
+def test_gpu_mixed_precision_path_builds_and_trains(tmp_path):
+    """The GPU mixed-precision rewrite with loss scaling (a no-op for CPU kernels) trains on this machine."""
+    estimator = tiny_estimator(str(tmp_path / "model"), device="gpu", precision="mixed")
+    estimator.train(tiny_synthetic_input_fn(), max_steps=2)
+    assert estimator.get_variable_value("global_step") == 2
+    assert any("LossScale" in name or "loss_scale" in name for name in estimator.get_variable_names())
+
+
+@pytest.mark.parametrize("device,precision,precision_mode,message", [
+    ("tpu", "fp32", "allow_mix_precision", "--device=tpu"),
+    ("cpu", "mixed", "allow_mix_precision", "--precision=mixed needs --device=gpu"),
+    ("npu", "fp32", "fp64", "--precision_mode=fp64"),
+])
+def test_device_options_are_checked(device, precision, precision_mode, message):
+    with pytest.raises(ValueError, match=message):
+        runtime.check_device_options(device, precision, precision_mode)
+
