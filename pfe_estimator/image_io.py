@@ -8,7 +8,11 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 
 
 class ImageError(ValueError):
-    """An image that cannot be used; str() is a one-line reason naming the file."""
+    """An image that cannot be used; str() is a one-line reason naming the file, `kind` a short category."""
+
+    def __init__(self, message, kind):
+        super(ImageError, self).__init__(message)
+        self.kind = kind
 
 
 def to_rgb_uint8(image, path="<array>"):
@@ -39,7 +43,7 @@ def to_rgb_uint8(image, path="<array>"):
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if image.ndim == 3 and image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    raise ImageError("%s: unsupported image layout %s %s" % (path, image.shape, image.dtype))
+    raise ImageError("%s: unsupported image layout %s %s" % (path, image.shape, image.dtype), "unsupported_layout")
 
 
 def read_rgb(path):
@@ -52,14 +56,14 @@ def read_rgb(path):
         with open(path, "rb") as f:
             data = f.read()
     except (IOError, OSError) as error:
-        raise ImageError("%s: cannot read (%s)" % (path, error.strerror or error))
+        raise ImageError("%s: cannot read (%s)" % (path, error.strerror or error), "unreadable")
     if not data:
-        raise ImageError("%s: empty file" % path)
+        raise ImageError("%s: empty file" % path, "empty")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
-        raise ImageError("%s: not a decodable image" % path)
+        raise ImageError("%s: not a decodable image" % path, "not_an_image")
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path)
+        raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path, "truncated")
     return to_rgb_uint8(image, path)
 
 

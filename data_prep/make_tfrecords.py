@@ -1,0 +1,356 @@
+"""Face dataset -> 5-point aligned crops -> class-balanced TFRecords + manifest.json.
+
+  python data_prep/make_tfrecords.py --input_dir CASIA-WebFace --landmarks ldmark_casia.txt \
+      --output_dir tfrecords/casia
+  python data_prep/make_tfrecords.py --input_dir ../shared/data/lfw/images \
+      --landmarks ../shared/data/lfw/ldmark_lfw_mtcnncaffe.txt --landmark_image_size=250,250 \
+      --min_images_per_identity=1 --output_dir tfrecords/lfw
+
+Input: a folder per identity, or a list file of `path label` lines. Every image is decoded with OpenCV
+(grayscale, alpha, 16-bit, PNG... are converted), its 5 landmarks come from the landmark file (rescaled
+when given for another resolution) or from YuNet, it is warped onto the template and re-encoded as JPEG.
+One record per identity (see pfe_estimator/tfrecord_schema.py), identities in sorted order, in shards
+written under a temporary name and renamed when complete, each with a `.json` sidecar; a rerun skips the
+finished shards. Images that cannot be used are skipped with a reason, never fatal.
+"""
+import collections
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
+from pfe_estimator import image_io  # noqa: E402  pylint: disable=wrong-import-position
+from pfe_estimator import tfrecord_schema  # noqa: E402  pylint: disable=wrong-import-position
+
+SIDECAR_SUFFIX = ".json"
+PARTIAL_SUFFIX = ".partial"
+
+
+class Settings(collections.namedtuple("Settings", [
+        "template", "jpeg_quality", "landmark_image_size", "missing_landmarks", "detector_model",
+        "detector_score_threshold"])):
+    """What decides the content of a crop; recorded in every shard so a rerun cannot mix two settings."""
+
+    def as_json(self):
+        return json.loads(json.dumps(self._asdict()))
+
+
+def list_identities(input_dir=None, list_file=None):
+    """Lists a dataset's images by identity.
+
+    Args:
+      input_dir: root folder with one sub-folder per identity (CASIA-WebFace / LFW layout); with list_file,
+        the root its relative paths are taken from.
+      list_file: text file of `path label` lines (label: identity name or number; paths with spaces are
+        allowed, the label is the last field).
+
+    Returns:
+      (root, {identity: sorted [relative path]}) with identities in sorted order.
+    """
+    identities = collections.defaultdict(list)
+    if list_file:
+        root = input_dir or os.path.dirname(os.path.abspath(list_file))
+        with open(list_file, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\n").rsplit(None, 1)
+                if len(parts) != 2:
+                    raise ValueError("%s:%d: expected `path label`" % (list_file, number))
+                path = parts[0].strip()
+                if os.path.isabs(path):
+                    path = os.path.relpath(path, root)
+                identities[parts[1]].append(path.replace("\\", "/"))
+    else:
+        root = input_dir
+        if not os.path.isdir(root):
+            raise ValueError("%s: not a folder" % root)
+        for identity in os.listdir(root):
+            folder = os.path.join(root, identity)
+            if os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if not name.startswith(".") and os.path.isfile(os.path.join(folder, name)):
+                        identities[identity].append(identity + "/" + name)
+    return root, collections.OrderedDict((k, sorted(identities[k])) for k in sorted(identities))
+
+
+def read_name_list(path):
+    """Identity names, one per line (blank lines and '#' comments ignored)."""
+    with open(path, encoding="utf-8") as f:
+        return {line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")}
+
+
+def filter_identities(identities, include=None, exclude=None):
+    """Keeps the identities in `include` (when given) and not in `exclude` (e.g. CASIA names overlapping LFW)."""
+    return collections.OrderedDict(
+        (name, paths) for name, paths in identities.items()
+        if (include is None or name in include) and (exclude is None or name not in exclude))
+
+
+def plan_shards(identities, images_per_shard):
+    """Splits the sorted identities into contiguous shards of about images_per_shard images.
+
+    Returns:
+      list of lists of identity names; deterministic for the same input.
+    """
+    total = sum(len(paths) for paths in identities.values())
+    count = max(1, int(np.ceil(total / float(images_per_shard))))
+    count = min(count, max(1, len(identities)))
+    shards = [[] for _ in range(count)]
+    seen = 0
+    for name, paths in identities.items():
+        shards[min(count - 1, seen * count // max(total, 1))].append(name)
+        seen += len(paths)
+    return shards
+
+
+_DETECTOR = {}
+
+
+def _detect_landmarks(image, settings):
+    """YuNet's 5 points of the most confident face, float [5, 2], or None when it finds no face."""
+    height, width = image.shape[:2]
+    detector = _DETECTOR.get(settings.detector_model)
+    if detector is None:
+        detector = cv2.FaceDetectorYN.create(settings.detector_model, "", (width, height),
+                                             settings.detector_score_threshold)
+        _DETECTOR[settings.detector_model] = detector
+    detector.setInputSize((width, height))
+    _, faces = detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if faces is None or len(faces) == 0:
+        return None
+    best = faces[np.argmax(faces[:, -1])]
+    return best[4:14].reshape(5, 2).astype(np.float64)
+
+
+def align_image(path, landmarks, settings):
+    """Reads, checks and aligns one image.
+
+    Args:
+      path: the image file.
+      landmarks: float [5, 2] from the landmark file (in landmark_image_size coordinates if that is set),
+        or None.
+      settings: Settings.
+
+    Returns:
+      JPEG bytes of the aligned crop.
+
+    Raises:
+      image_io.ImageError: with the reason and its kind.
+    """
+    image = image_io.read_rgb(path)
+    (template_height, template_width), _ = alignment.template(settings.template)
+    height, width = image.shape[:2]
+    if height < template_height or width < template_width:
+        raise image_io.ImageError("%s: %dx%d is smaller than the %s template" % (path, height, width,
+                                                                                 settings.template), "too_small")
+    if landmarks is None:
+        if settings.missing_landmarks != "detect":
+            raise image_io.ImageError("%s: no landmark line" % path, "no_landmarks")
+        landmarks = _detect_landmarks(image, settings)
+        if landmarks is None:
+            raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
+    elif settings.landmark_image_size:
+        landmarks = alignment.scale_landmarks(landmarks, settings.landmark_image_size, (height, width))
+    if not alignment.landmarks_inside(landmarks, (height, width)):
+        raise image_io.ImageError("%s: landmarks outside the %dx%d image" % (path, height, width),
+                                  "landmarks_outside")
+    crop, _ = alignment.align_face(image, landmarks, settings.template)
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
+    if not ok:
+        raise image_io.ImageError("%s: JPEG encoding failed" % path, "encode_failed")
+    return encoded.tobytes()
+
+
+def process_identity(task):
+    """Aligns one identity's images (runs in a worker process).
+
+    Args:
+      task: (identity, root, [relative path], {relative path: landmarks}, Settings).
+
+    Returns:
+      (identity, [(relative path, JPEG bytes)], [(relative path, kind, reason)]).
+    """
+    identity, root, paths, landmarks, settings = task
+    kept, skipped = [], []
+    for relative in paths:
+        try:
+            kept.append((relative, align_image(os.path.join(root, relative), landmarks.get(relative), settings)))
+        except image_io.ImageError as error:
+            skipped.append((relative, error.kind, str(error).split(": ", 1)[-1]))
+    return identity, kept, skipped
+
+
+def _write_json_atomically(path, content):
+    with open(path + PARTIAL_SUFFIX, "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=1, ensure_ascii=False)
+    os.replace(path + PARTIAL_SUFFIX, path)
+
+
+def load_finished_shard(output_dir, name, settings):
+    """The sidecar of a finished shard, or None when the shard must be (re)written.
+
+    Raises:
+      ValueError: the shard was made with other settings.
+    """
+    shard_path = os.path.join(output_dir, name)
+    sidecar = shard_path + SIDECAR_SUFFIX
+    if not (os.path.exists(shard_path) and os.path.exists(sidecar)):
+        return None
+    with open(sidecar, encoding="utf-8") as f:
+        finished = json.load(f)
+    if finished["settings"] != settings.as_json():
+        raise ValueError("%s: made with other settings (%s); use a new --output_dir"
+                         % (sidecar, finished["settings"]))
+    return finished
+
+
+def make_tfrecords(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
+                   min_images_per_identity, progress=True):
+    """Writes the shards (skipping finished ones) and manifest.json; returns the manifest dict."""
+    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    if not os.path.isdir(output_dir):
+        os.makedirs(output_dir)
+    (height, width), _ = alignment.template(settings.template)
+    shards = plan_shards(identities, images_per_shard)
+    names = [tfrecord_schema.shard_name(i, len(shards)) for i in range(len(shards))]
+    finished = []
+    for name in names:
+        sidecar = load_finished_shard(output_dir, name, settings)
+        if sidecar is None:
+            break
+        finished.append(sidecar)
+    next_label = sum(len(s["identities"]) for s in finished)
+    remaining = [name for shard in shards[len(finished):] for name in shard]
+    tasks = ((name, root, identities[name], {p: landmarks[p] for p in identities[name] if p in landmarks},
+              settings) for name in remaining)
+    pool = multiprocessing.Pool(num_workers) if num_workers > 1 else None
+    results = pool.imap(process_identity, tasks, chunksize=4) if pool else map(process_identity, tasks)
+    bar = tqdm(total=sum(len(identities[n]) for n in remaining), unit="img", disable=not progress,
+               desc="make_tfrecords", mininterval=1.0)
+    try:
+        for index in range(len(finished), len(shards)):
+            shard_path = os.path.join(output_dir, names[index])
+            sidecar = {"file": names[index], "settings": settings.as_json(), "identities": [], "skipped": []}
+            with tf.io.TFRecordWriter(shard_path + PARTIAL_SUFFIX) as writer:
+                for _ in shards[index]:
+                    identity, kept, skipped = next(results)
+                    bar.update(len(kept) + len(skipped))
+                    sidecar["skipped"] += [list(s) for s in skipped]
+                    if len(kept) < min_images_per_identity:
+                        sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
+                                                "fewer than --min_images_per_identity=%d"
+                                                % (identity, len(kept), min_images_per_identity)]
+                                               for path, _ in kept]
+                        continue
+                    writer.write(tfrecord_schema.identity_example(
+                        [jpeg for _, jpeg in kept], [path for path, _ in kept], next_label, identity, height, width))
+                    sidecar["identities"].append([identity, next_label, len(kept)])
+                    next_label += 1
+            os.replace(shard_path + PARTIAL_SUFFIX, shard_path)
+            _write_json_atomically(shard_path + SIDECAR_SUFFIX, sidecar)
+            finished.append(sidecar)
+    finally:
+        bar.close()
+        if pool:
+            pool.terminate()
+    return write_manifest(output_dir, finished, settings, root, landmarks, identities)
+
+
+def write_manifest(output_dir, shards, settings, root, landmarks, identities):
+    """Composes manifest.json from the shards' sidecars; returns it."""
+    (height, width), _ = alignment.template(settings.template)
+    listed = {path for paths in identities.values() for path in paths}
+    skipped = [{"path": p, "kind": k, "reason": r} for s in shards for p, k, r in s["skipped"]]
+    manifest = {
+        "source": os.path.abspath(root),
+        "template": settings.template,
+        "image_size": [height, width],
+        "settings": settings.as_json(),
+        "num_identities": sum(len(s["identities"]) for s in shards),
+        "num_images": sum(count for s in shards for _, _, count in s["identities"]),
+        "num_skipped": len(skipped),
+        "skipped_by_kind": dict(collections.Counter(s["kind"] for s in skipped)),
+        "landmark_lines_without_file": sorted(set(landmarks) - listed),
+        "shards": [{"file": s["file"], "identities": len(s["identities"]),
+                    "images": sum(c for _, _, c in s["identities"])} for s in shards],
+        "identities": [{"name": n, "label": label, "images": c} for s in shards for n, label, c in s["identities"]],
+        "skipped": skipped,
+    }
+    _write_json_atomically(os.path.join(output_dir, tfrecord_schema.MANIFEST_NAME), manifest)
+    return manifest
+
+
+def summary_line(manifest, seconds):
+    kinds = ", ".join("%s %d" % kv for kv in sorted(manifest["skipped_by_kind"].items()))
+    return ("make_tfrecords: wrote %d images of %d identities in %d shards in %.1f s; skipped %d%s; "
+            "%d landmark line(s) without a file" % (
+                manifest["num_images"], manifest["num_identities"], len(manifest["shards"]), seconds,
+                manifest["num_skipped"], " (%s)" % kinds if kinds else "", len(manifest["landmark_lines_without_file"])))
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("input_dir", None, "Dataset root: one folder per identity (or the root of --list_file's paths).")
+    flags.DEFINE_string("list_file", None, "Text file of `path label` lines, instead of the folder layout.")
+    flags.DEFINE_string("landmarks", None, "5-point landmark file: `relative/path x1..x5 y1..y5` per line.")
+    flags.DEFINE_list("landmark_image_size", None, "height,width the landmarks were given for (e.g. 250,250 for "
+                      "LFW's landmarks on a resized copy); default: the image's own size.")
+    flags.DEFINE_enum("template", "112x96", sorted(alignment.TEMPLATES), "Alignment template.")
+    flags.DEFINE_string("output_dir", None, "Output folder for shards and manifest.json.")
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes (1: in this process).")
+    flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the aligned crops.")
+    flags.DEFINE_string("include_identities", None, "File of identity names to keep (one per line).")
+    flags.DEFINE_string("exclude_identities", None, "File of identity names to drop (e.g. CASIA names in LFW).")
+    flags.DEFINE_enum("missing_landmarks", "skip", ["skip", "detect"],
+                      "Images without a landmark line: skip and count, or detect with YuNet.")
+    flags.DEFINE_string("detector_model", None, "YuNet ONNX model for --missing_landmarks=detect "
+                        "(face_detection_yunet_2023mar*.onnx).")
+    flags.DEFINE_float("detector_score_threshold", 0.6, "YuNet score threshold.")
+    flags.DEFINE_integer("min_images_per_identity", 2, "Identities with fewer usable images are skipped "
+                         "(training needs 2; use 1 for evaluation sets such as LFW).")
+    flags.DEFINE_integer("images_per_shard", 2000, "About this many images per shard file.")
+
+
+def main(argv):
+    del argv
+    if not FLAGS.output_dir or not (FLAGS.input_dir or FLAGS.list_file):
+        raise app.UsageError("give --output_dir and --input_dir or --list_file")
+    if FLAGS.missing_landmarks == "detect" and not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
+        raise app.UsageError("--missing_landmarks=detect needs --detector_model=PATH to a YuNet .onnx file")
+    try:
+        root, identities = list_identities(FLAGS.input_dir, FLAGS.list_file)
+        include = read_name_list(FLAGS.include_identities) if FLAGS.include_identities else None
+        exclude = read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None
+        identities = filter_identities(identities, include, exclude)
+        landmarks = alignment.read_landmark_file(FLAGS.landmarks) if FLAGS.landmarks else {}
+    except (ValueError, IOError, OSError) as error:
+        sys.exit("error: %s" % error)
+    landmark_size = tuple(int(v) for v in FLAGS.landmark_image_size) if FLAGS.landmark_image_size else None
+    settings = Settings(FLAGS.template, FLAGS.jpeg_quality, landmark_size, FLAGS.missing_landmarks,
+                        os.path.abspath(FLAGS.detector_model) if FLAGS.detector_model else None,
+                        FLAGS.detector_score_threshold)
+    start = time.time()
+    try:
+        manifest = make_tfrecords(root, identities, landmarks, FLAGS.output_dir, settings, FLAGS.num_workers,
+                                  FLAGS.images_per_shard, FLAGS.min_images_per_identity)
+    except ValueError as error:
+        sys.exit("error: %s" % error)
+    print(summary_line(manifest, time.time() - start))
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

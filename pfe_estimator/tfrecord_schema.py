@@ -1,0 +1,95 @@
+"""The TFRecord schema shared by data_prep (writing) and the input_fns (parsing).
+
+One record holds one identity: all of its aligned face crops, under the conventional image keys with the
+per-image ones as lists. Drawing P identities x K images is then one shuffle over records plus K picks
+inside each, whatever the number of identities (10k-100k), with a fixed number of shard files.
+
+  image/encoded      bytes list  [n]  JPEG crops, all of the template's size
+  image/filename     bytes list  [n]  source paths relative to the dataset root (UTF-8)
+  image/format       bytes            b"jpeg"
+  image/height       int64            template height
+  image/width        int64            template width
+  image/class/label  int64            0..C-1
+  image/class/text   bytes            identity name (UTF-8)
+"""
+import tensorflow.compat.v1 as tf
+
+MANIFEST_NAME = "manifest.json"
+SHARD_PATTERN = "faces-%05d-of-%05d.tfrecord"
+
+
+def shard_name(index, count):
+    return SHARD_PATTERN % (index, count)
+
+
+def _bytes_feature(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
+
+
+def _int64_feature(value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def identity_example(encoded_images, filenames, label, identity, height, width):
+    """Serialises one identity's aligned crops.
+
+    Args:
+      encoded_images: list of JPEG bytes, one per image.
+      filenames: list of str, the images' source paths (same order).
+      label: int class id.
+      identity: str identity name.
+      height, width: the crops' size.
+
+    Returns:
+      bytes, a serialised tf.train.Example.
+    """
+    features = {
+        "image/encoded": _bytes_feature(encoded_images),
+        "image/filename": _bytes_feature(name.encode("utf-8") for name in filenames),
+        "image/format": _bytes_feature([b"jpeg"]),
+        "image/height": _int64_feature(height),
+        "image/width": _int64_feature(width),
+        "image/class/label": _int64_feature(label),
+        "image/class/text": _bytes_feature([identity.encode("utf-8")]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def parse_identity(serialized):
+    """Parses one serialised identity record (graph ops, usable inside tf.data).
+
+    Returns:
+      dict: 'encoded' string [n], 'filename' string [n], 'label' int64 [], 'identity' string [],
+      'height' int64 [], 'width' int64 [].
+    """
+    parsed = tf.io.parse_single_example(serialized, {
+        "image/encoded": tf.io.VarLenFeature(tf.string),
+        "image/filename": tf.io.VarLenFeature(tf.string),
+        "image/height": tf.io.FixedLenFeature([], tf.int64),
+        "image/width": tf.io.FixedLenFeature([], tf.int64),
+        "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+        "image/class/text": tf.io.FixedLenFeature([], tf.string),
+    })
+    return {
+        "encoded": tf.sparse.to_dense(parsed["image/encoded"], default_value=""),
+        "filename": tf.sparse.to_dense(parsed["image/filename"], default_value=""),
+        "label": parsed["image/class/label"],
+        "identity": parsed["image/class/text"],
+        "height": parsed["image/height"],
+        "width": parsed["image/width"],
+    }
+
+
+def read_identities(path):
+    """Reads a shard in Python: yields dicts of the record's fields (lists of bytes, ints, str)."""
+    for serialized in tf.io.tf_record_iterator(path):
+        example = tf.train.Example.FromString(serialized)
+        feature = example.features.feature
+        yield {
+            "encoded": list(feature["image/encoded"].bytes_list.value),
+            "filename": [f.decode("utf-8") for f in feature["image/filename"].bytes_list.value],
+            "label": feature["image/class/label"].int64_list.value[0],
+            "identity": feature["image/class/text"].bytes_list.value[0].decode("utf-8"),
+            "height": feature["image/height"].int64_list.value[0],
+            "width": feature["image/width"].int64_list.value[0],
+        }
