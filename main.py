@@ -94,6 +94,9 @@ def train_input_fn():
     if FLAGS.data == "synthetic":
         return input_fns.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
                                                     seed=FLAGS.random_seed or 0)
+    if FLAGS.data_dir:
+        return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
+                                                   image_size(), seed=FLAGS.random_seed or 0)
     raise app.UsageError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                          "use --data=synthetic for a smoke run")
 

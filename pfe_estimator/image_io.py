@@ -59,11 +59,11 @@ def read_rgb(path):
         raise ImageError("%s: cannot read (%s)" % (path, error.strerror or error), "unreadable")
     if not data:
         raise ImageError("%s: empty file" % path, "empty")
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path, "truncated")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise ImageError("%s: not a decodable image" % path, "not_an_image")
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path, "truncated")
     return to_rgb_uint8(image, path)
 
 

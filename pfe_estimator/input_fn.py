@@ -1,6 +1,11 @@
 """input_fn builders: P x K batches with static shapes, laid out identity by identity."""
+import json
+import os
+
 import numpy as np
 import tensorflow.compat.v1 as tf
+
+from pfe_estimator import tfrecord_schema
 
 
 def class_balanced_labels(num_classes_per_batch, images_per_class):
@@ -27,5 +32,87 @@ def synthetic_input_fn_builder(num_classes_per_batch, images_per_class, image_si
 
     def input_fn(params=None):  # pylint: disable=unused-argument
         return tf.data.Dataset.range(1).map(make_batch).cache().repeat()
+
+    return input_fn
+
+
+def read_manifest(data_dir):
+    """The manifest.json of a TFRecord folder written by data_prep/make_tfrecords.py.
+
+    Raises:
+      ValueError: no manifest there, naming the folder.
+    """
+    path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
+    if not tf.gfile.Exists(path):
+        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir, tfrecord_schema.MANIFEST_NAME))
+    with tf.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _sample_indices(count, images_per_class, seed):
+    """K indices into an identity's `count` images: without replacement when count >= K, else with.
+
+    Returns int32 [K].
+    """
+    without = lambda: tf.random.shuffle(tf.range(count), seed=seed)[:images_per_class]  # noqa: E731
+    with_replacement = lambda: tf.random.uniform([images_per_class], 0, count, tf.int32, seed=seed)  # noqa: E731
+    return tf.reshape(tf.cond(count >= images_per_class, without, with_replacement), [images_per_class])
+
+
+def decode_face(encoded, image_size, flip, seed=None):
+    """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, randomly mirrored when `flip`."""
+    image = tf.image.decode_jpeg(encoded, channels=3)
+    image.set_shape([image_size[0], image_size[1], 3])
+    if flip:
+        image = tf.image.random_flip_left_right(image, seed=seed)
+    return (tf.cast(image, tf.float32) - 127.5) / 128.0
+
+
+def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class, image_size, seed=0,
+                              flip=True, shuffle_buffer=4096, cycle_length=8):
+    """Returns an input_fn of P x K batches from identity records.
+
+    Shard files are shuffled and read interleaved; identity records are shuffled (seeded) and repeated
+    forever, so every identity is reachable; K images are drawn per identity (with replacement when it
+    has fewer than K), decoded in parallel, randomly mirrored and standardised; P identities make a
+    batch laid out identity by identity, as the MLS loss expects. Only tf.data ops, static shapes.
+
+    Yields:
+      ({'images': float32 [P * K, H, W, 3]}, labels int32 [P * K]).
+
+    Raises:
+      ValueError: the records were aligned to another size than image_size.
+    """
+    manifest = read_manifest(data_dir)
+    if tuple(manifest["image_size"]) != tuple(image_size):
+        raise ValueError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
+            data_dir, manifest["image_size"][0], manifest["image_size"][1], manifest["template"],
+            image_size[0], image_size[1]))
+    files = [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
+    height, width = image_size
+
+    def sample_identity(serialized):
+        record = tfrecord_schema.parse_identity(serialized)
+        indices = _sample_indices(tf.size(record["encoded"]), images_per_class, seed)
+        encoded = tf.gather(record["encoded"], indices)
+        images = tf.stack([decode_face(encoded[k], image_size, flip, seed) for k in range(images_per_class)])
+        labels = tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
+        return images, labels
+
+    def to_batch(images, labels):
+        batch_size = num_classes_per_batch * images_per_class
+        return ({"images": tf.reshape(images, [batch_size, height, width, 3])},
+                tf.reshape(labels, [batch_size]))
+
+    def input_fn(params=None):  # pylint: disable=unused-argument
+        dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
+        dataset = dataset.shuffle(len(files), seed=seed).repeat()
+        dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
+                                     block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+        dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)
+        dataset = dataset.map(to_batch, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        return dataset.prefetch(tf.data.experimental.AUTOTUNE)
 
     return input_fn

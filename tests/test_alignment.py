@@ -1,0 +1,96 @@
+"""5-point alignment: exact on synthetic similarity images, least squares on real LFW landmarks."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from data_prep import alignment
+from tests.conftest import ROOT, shared_path
+
+
+def _random_similarity(rng):
+    angle = rng.uniform(-0.5, 0.5)
+    scale = rng.uniform(1.2, 2.2)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.hstack([rotation, rng.uniform(10, 40, size=(2, 1))])
+
+
+@pytest.mark.parametrize("template_name", ["112x96", "112x112"])
+def test_exact_similarity_images_land_on_the_template(template_name):
+    """Dots drawn at a similarity image of the template land within 1 px of the template after alignment."""
+    (height, width), points = alignment.template(template_name)
+    rng = np.random.RandomState(0)
+    for _ in range(5):
+        forward = _random_similarity(rng)
+        landmarks = alignment.apply_transform(forward, points)
+        image = np.zeros((300, 300, 3), np.uint8)
+        for x, y in landmarks:
+            cv2.circle(image, (int(round(x * 16)), int(round(y * 16))), 5 * 16, (255, 255, 255), -1,
+                       lineType=cv2.LINE_AA, shift=4)
+        crop, matrix = alignment.align_face(image, landmarks, template_name)
+        assert crop.shape == (height, width, 3)
+        np.testing.assert_allclose(alignment.apply_transform(matrix, landmarks), points, atol=1e-6)
+        gray = crop[:, :, 0].astype(np.float64)
+        for x, y in points:
+            x0, y0 = int(round(x)), int(round(y))
+            window = gray[y0 - 4:y0 + 5, x0 - 4:x0 + 5]
+            ys, xs = np.mgrid[y0 - 4:y0 + 5, x0 - 4:x0 + 5]
+            centroid = np.array([(xs * window).sum(), (ys * window).sum()]) / window.sum()
+            assert np.linalg.norm(centroid - [x, y]) < 1.0
+
+
+def _independent_least_squares(source, target):
+    """Solves [x -y 1 0; y x 0 1] [a b tx ty]^T = [u v]^T by lstsq; returns the [2, 3] matrix."""
+    rows, values = [], []
+    for (x, y), (u, v) in zip(source, target):
+        rows += [[x, -y, 1, 0], [y, x, 0, 1]]
+        values += [u, v]
+    a, b, tx, ty = np.linalg.lstsq(np.array(rows), np.array(values), rcond=None)[0]
+    return np.array([[a, -b, tx], [b, a, ty]])
+
+
+def test_real_lfw_landmarks_give_the_least_squares_similarity(tmp_path):
+    root = shared_path("data", "lfw_raw250_subset")
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
+    _, points = alignment.template("112x96")
+    crops = []
+    names = sorted(n for n in landmarks if os.path.exists(os.path.join(root, n)))
+    assert len(names) == 100
+    for name in names:
+        matrix = alignment.similarity_transform(landmarks[name], points)
+        independent = _independent_least_squares(landmarks[name], points)
+        np.testing.assert_allclose(matrix, independent, atol=1e-8)
+        residual = np.sum((alignment.apply_transform(matrix, landmarks[name]) - points) ** 2)
+        rng = np.random.RandomState(len(crops))
+        for _ in range(5):  # any other similarity fits worse
+            a, b, tx, ty = np.array([matrix[0, 0], matrix[1, 0], matrix[0, 2], matrix[1, 2]]) + \
+                rng.normal(0, [1e-3, 1e-3, 0.1, 0.1])
+            other = np.array([[a, -b, tx], [b, a, ty]])
+            assert np.sum((alignment.apply_transform(other, landmarks[name]) - points) ** 2) > residual
+        image = cv2.imread(os.path.join(root, name))
+        crop, _ = alignment.align_face(image, landmarks[name], "112x96")
+        crops.append(crop)
+    sheet = np.vstack([np.hstack(crops[row * 10:(row + 1) * 10]) for row in range(10)])
+    artifacts = os.path.join(ROOT, "tests", "artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    cv2.imwrite(os.path.join(artifacts, "lfw_raw250_aligned_112x96.png"), sheet)
+    # eyes of an aligned face are darker than the forehead above them on average over 100 faces
+    mean = np.mean([cv2.cvtColor(c, cv2.COLOR_BGR2GRAY).astype(np.float64) for c in crops], axis=0)
+    assert mean[50:54, 28:34].mean() < mean[20:26, 40:56].mean()
+
+
+def test_landmark_lines_parse_paths_with_spaces_and_reject_short_lines(tmp_path):
+    path = tmp_path / "landmarks.txt"
+    path.write_text(u"Jos\u00e9 M/a b.jpg 1 2 3 4 5 6 7 8 9 10\n", encoding="utf-8")
+    parsed = alignment.read_landmark_file(str(path))
+    np.testing.assert_array_equal(parsed[u"Jos\u00e9 M/a b.jpg"][:, 0], [1, 2, 3, 4, 5])
+    path.write_text(u"x.jpg 1 2 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="landmarks.txt:1: expected a path and 10 coordinates"):
+        alignment.read_landmark_file(str(path))
+
+
+def test_landmarks_scale_from_their_resolution():
+    scaled = alignment.scale_landmarks([[125.0, 250.0]] * 5, (250, 250), (150, 150))
+    np.testing.assert_allclose(scaled[0], [75.0, 150.0])
+    assert not alignment.landmarks_inside([[10, 10]] * 4 + [[151, 10]], (150, 150))
