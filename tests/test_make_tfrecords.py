@@ -218,3 +218,16 @@ def test_list_file_input_with_include_and_exclude(messy_dataset, tmp_path):
     list_file.write_text(u"no_label_here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="list.txt:1: expected `path label`"):
         make_tfrecords.list_identities(root, str(list_file))
+
+
+def test_main_trains_on_the_records(messy_dataset, tmp_path):
+    root, landmark_file = messy_dataset
+    output_dir = str(tmp_path / "out")
+    _run(root, landmark_file, output_dir)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "main.py"), "--mode=train", "--data_dir=" + output_dir,
+         "--backbone=sphere4", "--embedding_size=16", "--batch_size=6", "--num_classes_per_batch=2",
+         "--max_steps=2", "--model_dir=" + str(tmp_path / "model"), "--lr_values=0.01", "--lr_boundaries="],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Saving checkpoints for 2" in result.stdout

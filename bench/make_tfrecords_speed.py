@@ -1,0 +1,48 @@
+"""make_tfrecords on all of LFW: all cores against one process, same script, as a ratio.
+
+  python bench/make_tfrecords_speed.py [--lfw_dir ../shared/data/lfw]
+
+Both runs write the same records (the output is deterministic; the script checks the shards are equal).
+"""
+import argparse
+import filecmp
+import glob
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data_prep import alignment  # noqa: E402
+from data_prep import make_tfrecords  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument("--lfw_dir", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    root, identities = make_tfrecords.list_identities(os.path.join(args.lfw_dir, "images"))
+    landmarks = alignment.read_landmark_file(os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
+    settings = make_tfrecords.Settings("112x96", 95, (250, 250), "skip", None, 0.6)
+    images = sum(len(p) for p in identities.values())
+    outputs, seconds = {}, {}
+    for workers in (1, args.workers):
+        outputs[workers] = tempfile.mkdtemp(prefix="pfe_bench_tfr_%d_" % workers)
+        start = time.perf_counter()
+        make_tfrecords.make_tfrecords(root, identities, landmarks, outputs[workers], settings, workers, 2000, 1,
+                                      progress=False)
+        seconds[workers] = time.perf_counter() - start
+    shards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(outputs[1], "*.tfrecord")))
+    equal = all(filecmp.cmp(os.path.join(outputs[1], s), os.path.join(outputs[args.workers], s), shallow=False)
+                for s in shards)
+    print("make_tfrecords on LFW: %d images, %d identities, 112x96, JPEG q95" % (images, len(identities)))
+    for workers in (1, args.workers):
+        print("  %d worker(s): %6.1f s  %7.1f images/s" % (workers, seconds[workers], images / seconds[workers]))
+    print("  speed-up with %d workers: %.2fx; identical shards: %s" % (args.workers, seconds[1] / seconds[args.workers],
+                                                                     equal))
+
+
+if __name__ == "__main__":
+    main()
