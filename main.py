@@ -2,6 +2,7 @@
 
   python main.py --mode=train --data=synthetic --backbone=sphere20 --max_steps=20
   python main.py --mode=train --device=npu --data_dir=tfrecords/casia --pretrained_ckpt=pretrained/sphere64_casia_am
+  python main.py --mode=eval --model_dir=ckpt/pfe --lfw_dir=tfrecords/lfw --lfw_pairs=pairs.txt --report_dir=report
   python main.py --mode=export --model_dir=ckpt/pfe --export_dir=export/pfe
   python main.py --mode=predict --model_dir=ckpt/pfe --predict_dir=aligned_faces --predict_output=features.npz
 
@@ -15,17 +16,19 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import evaluation
 from pfe_estimator import export
 from pfe_estimator import image_io
 from pfe_estimator import input_fn as input_fns
 from pfe_estimator import model_fn as pfe_model
 from pfe_estimator import predict
+from pfe_estimator import report
 from pfe_estimator import runtime
 from pfe_estimator import sphere_net
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("mode", "train", ["train", "predict", "export"], "What to do.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export"], "What to do.")
 flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
@@ -58,6 +61,19 @@ flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
 flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
 flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
 flags.DEFINE_string("predict_output", "features.npz", "predict: .npz of names, mu [N,D], sigma_sq [N,D].")
+
+flags.DEFINE_string("lfw_dir", None, "eval: aligned LFW TFRecords (data_prep/make_tfrecords.py --min_images_per_identity=1).")
+flags.DEFINE_string("lfw_pairs", None, "eval: LFW pairs.txt (10 folds of 300 genuine + 300 impostor pairs).")
+flags.DEFINE_string("features", None, "eval: precomputed .npz (names, mu, sigma_sq) instead of running a model.")
+flags.DEFINE_string("saved_model", None, "eval: an exported SavedModel (--mode=export) instead of --model_dir.")
+flags.DEFINE_string("features_output", None, "eval: also save the extracted LFW features to this .npz.")
+flags.DEFINE_string("templates_csv", None, "eval: `template_id,path` CSV (IJB-style templates).")
+flags.DEFINE_string("template_pairs_csv", None, "eval: `template_a,template_b,label` CSV.")
+flags.DEFINE_string("template_image_root", None, "eval: folder the template CSV's paths are relative to (when "
+                    "features come from the model).")
+flags.DEFINE_enum("fusion", "paper", ["paper", "released"], "eval: template fusion: the paper's, or the released "
+                  "code's (normalised mu, min sigma^2).")
+flags.DEFINE_string("report_dir", "report", "eval: report.json and PNG plots go here.")
 
 
 def image_size():
@@ -126,10 +142,68 @@ def run_predict():
     if not names:
         raise app.UsageError("%s: no image files" % FLAGS.predict_dir)
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
-    kept, mu, sigma_sq, skipped = predict.predict_images(make_estimator(), paths, image_size(), FLAGS.batch_size)
+    kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size)
     kept_names = [os.path.relpath(path, FLAGS.predict_dir) for path in kept]
     predict.save_features(FLAGS.predict_output, kept_names, mu, sigma_sq)
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
+
+
+def extract_features(images):
+    """mu, sigma^2 of standardised images with --saved_model, or the Estimator on --model_dir."""
+    if FLAGS.saved_model:
+        return predict.saved_model_features(FLAGS.saved_model, images, FLAGS.batch_size)
+    return predict.estimator_features(make_estimator(), images, image_size(), FLAGS.batch_size)
+
+
+def lfw_features(pairs):
+    """(names, mu, sigma_sq, face_loader) for the images LFW's pairs name."""
+    face_loader = None
+    if FLAGS.lfw_dir:
+        names, jpegs = predict.read_tfrecord_faces(FLAGS.lfw_dir, set(pairs.first) | set(pairs.second))
+        by_name = dict(zip(names, jpegs))
+        face_loader = lambda name: predict.decode_rgb(by_name[name])  # noqa: E731
+    if FLAGS.features:
+        names, mu, sigma_sq = predict.load_features(FLAGS.features)
+        return names, mu, sigma_sq, face_loader
+    if not FLAGS.lfw_dir:
+        raise app.UsageError("--mode=eval needs --features or --lfw_dir")
+    mu, sigma_sq = extract_features(predict.decode_network_input(j, image_size()) for j in jpegs)
+    if FLAGS.features_output:
+        predict.save_features(FLAGS.features_output, names, mu, sigma_sq)
+    return names, mu, sigma_sq, face_loader
+
+
+def template_features():
+    if FLAGS.features:
+        return predict.load_features(FLAGS.features)
+    if not FLAGS.template_image_root:
+        raise app.UsageError("template evaluation needs --features or --template_image_root")
+    paths = sorted({os.path.join(FLAGS.template_image_root, path)
+                    for _, path in evaluation.read_csv_rows(FLAGS.templates_csv, 2)})
+    kept = []
+    mu, sigma_sq = extract_features(predict.readable_images(paths, image_size(), kept, []))
+    return [evaluation.image_name(path) for path in kept], mu, sigma_sq
+
+
+def run_eval():
+    if not (FLAGS.lfw_pairs or FLAGS.templates_csv):
+        raise app.UsageError("--mode=eval needs --lfw_pairs and/or --templates_csv with --template_pairs_csv")
+    if not os.path.isdir(FLAGS.report_dir):
+        os.makedirs(FLAGS.report_dir)
+    result = {}
+    if FLAGS.lfw_pairs:
+        pairs = evaluation.read_lfw_pairs(FLAGS.lfw_pairs)
+        names, mu, sigma_sq, face_loader = lfw_features(pairs)
+        result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, FLAGS.report_dir, face_loader)
+    if FLAGS.templates_csv:
+        if not FLAGS.template_pairs_csv:
+            raise app.UsageError("--templates_csv needs --template_pairs_csv")
+        names, mu, sigma_sq = template_features()
+        result["templates"] = report.template_section(names, mu, sigma_sq, FLAGS.templates_csv,
+                                                      FLAGS.template_pairs_csv, FLAGS.fusion, FLAGS.report_dir)
+    report.write_json_atomically(os.path.join(FLAGS.report_dir, "report.json"), result)
+    print(report.summary(result))
+    print("report: %s" % os.path.join(FLAGS.report_dir, "report.json"))
 
 
 def main(argv):
@@ -137,7 +211,7 @@ def main(argv):
     tf.logging.set_verbosity(tf.logging.INFO)
     tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
     try:
-        {"train": run_train, "export": run_export, "predict": run_predict}[FLAGS.mode]()
+        {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict}[FLAGS.mode]()
     except (ValueError, ImportError) as error:
         sys.exit("error: %s" % error)
 

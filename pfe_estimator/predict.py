@@ -1,4 +1,4 @@
-"""mu and sigma^2 for a list of aligned face images, through the Estimator's PREDICT mode."""
+"""mu and sigma^2 of face images, through the Estimator's PREDICT mode or an exported SavedModel."""
 import os
 
 import cv2
@@ -6,75 +6,143 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import checkpoints
+from pfe_estimator import evaluation
 from pfe_estimator import image_io
+from pfe_estimator import tfrecord_schema
+
+
+def network_input(image_rgb, image_size):
+    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised, resized to image_size if needed."""
+    height, width = image_size
+    if image_rgb.shape[:2] != (height, width):
+        image_rgb = cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
+    return image_io.standardize(image_rgb)
 
 
 def load_network_input(path, image_size):
-    """Reads an aligned face and returns float32 [H, W, 3], standardised, resized to image_size if needed."""
-    image = image_io.read_rgb(path)
-    height, width = image_size
-    if image.shape[:2] != (height, width):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return image_io.standardize(image)
+    """Reads an aligned face file -> float32 [H, W, 3] standardised."""
+    return network_input(image_io.read_rgb(path), image_size)
 
 
-def image_input_fn_builder(paths, image_size, batch_size, kept, skipped):
-    """Returns an input_fn yielding {'images': [batch_size, H, W, 3]} batches of the readable `paths`.
-
-    Unreadable images are left out: their (path, reason) go to `skipped`, and the paths that were used
-    are appended to `kept` in output order while the Estimator pulls batches. The last batch is padded
-    with zero images to a full batch (static shapes for the NPU); the caller keeps the first len(kept)
-    outputs.
-    """
-    height, width = image_size
-
-    def generate():
-        count = 0
-        for path in paths:
-            try:
-                image = load_network_input(path, image_size)
-            except image_io.ImageError as error:
-                tf.logging.warning("skipped: %s", error)
-                skipped.append((path, str(error).split(": ", 1)[-1]))
-                continue
-            kept.append(path)
-            count += 1
-            yield image
-        padding = (-count) % batch_size
-        for _ in range(padding):
-            yield np.zeros((height, width, 3), np.float32)
-
-    def input_fn(params=None):  # pylint: disable=unused-argument
-        dataset = tf.data.Dataset.from_generator(generate, tf.float32, tf.TensorShape([height, width, 3]))
-        dataset = dataset.batch(batch_size, drop_remainder=True)
-        return dataset.map(lambda images: {"images": images}).prefetch(1)
-
-    return input_fn
+def decode_rgb(jpeg):
+    """JPEG bytes (an aligned crop from the TFRecords) -> uint8 [H, W, 3] RGB."""
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def predict_images(estimator, paths, image_size, batch_size, checkpoint_path=None):
-    """Runs the PFE model over image files.
+def decode_network_input(jpeg, image_size):
+    """JPEG bytes (an aligned crop from the TFRecords) -> float32 [H, W, 3] standardised."""
+    return network_input(decode_rgb(jpeg), image_size)
+
+
+def padded_batches(images, image_size, batch_size):
+    """Yields the float32 [H, W, 3] `images`, then zero images up to a whole number of batches (the NPU
+    needs static shapes); the caller keeps the first outputs."""
+    count = 0
+    for image in images:
+        count += 1
+        yield image
+    for _ in range((-count) % batch_size):
+        yield np.zeros((image_size[0], image_size[1], 3), np.float32)
+
+
+def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
+    """Runs an Estimator built with the PFE model_fn over an iterable of standardised images.
 
     Args:
-      estimator: an Estimator built with the PFE model_fn.
-      paths: image file paths.
+      estimator: the Estimator.
+      images: iterable of float32 [H, W, 3]; consumed lazily.
       image_size: (H, W).
       batch_size: images per device step.
-      checkpoint_path: a folder or checkpoint prefix (see `checkpoints.resolve_checkpoint`), else the
-        estimator's model_dir.
+      checkpoint_path: folder or prefix (see `checkpoints.resolve_checkpoint`), else the model_dir.
 
     Returns:
-      (kept_paths, mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
+      (mu float32 [N, D], sigma_sq float32 [N, D]) for the N images the iterable gave.
     """
     checkpoint = checkpoints.resolve_checkpoint(checkpoint_path or estimator.model_dir)
-    kept, skipped = [], []
-    input_fn = image_input_fn_builder(paths, image_size, batch_size, kept, skipped)
+    counter = []
+
+    def counted():
+        for image in images:
+            counter.append(1)
+            yield image
+
+    def input_fn(params=None):  # pylint: disable=unused-argument
+        dataset = tf.data.Dataset.from_generator(lambda: padded_batches(counted(), image_size, batch_size),
+                                                 tf.float32, tf.TensorShape([image_size[0], image_size[1], 3]))
+        return dataset.batch(batch_size, drop_remainder=True).map(lambda x: {"images": x}).prefetch(1)
+
     mus, sigma_sqs = [], []
     for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
         mus.append(prediction["mu"])
         sigma_sqs.append(prediction["sigma_sq"])
-    count = len(kept)
-    return kept, np.array(mus[:count], np.float32), np.array(sigma_sqs[:count], np.float32), skipped
+    count = len(counter)
+    return np.array(mus[:count], np.float32), np.array(sigma_sqs[:count], np.float32)
+
+
+def saved_model_features(export_dir, images, batch_size):
+    """Runs an exported PFE SavedModel ('serving_default': images -> mu, sigma_sq) over standardised images.
+
+    Returns:
+      (mu float32 [N, D], sigma_sq float32 [N, D]).
+    """
+    mus, sigma_sqs = [], []
+    with tf.Graph().as_default(), tf.Session() as session:
+        signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[
+            tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
+        fetches = [signature.outputs["mu"].name, signature.outputs["sigma_sq"].name]
+        batch = []
+        for image in list(images) + [None]:
+            if image is not None:
+                batch.append(image)
+            if batch and (image is None or len(batch) == batch_size):
+                mu, sigma_sq = session.run(fetches, {signature.inputs["images"].name: np.stack(batch)})
+                mus.append(mu)
+                sigma_sqs.append(sigma_sq)
+                batch = []
+    if not mus:
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+    return np.concatenate(mus), np.concatenate(sigma_sqs)
+
+
+def readable_images(paths, image_size, kept, skipped):
+    """Yields standardised images of the readable `paths`; appends used paths to `kept` and
+    (path, reason) of unreadable ones to `skipped`, logging each."""
+    for path in paths:
+        try:
+            image = load_network_input(path, image_size)
+        except image_io.ImageError as error:
+            tf.logging.warning("skipped: %s", error)
+            skipped.append((path, str(error).split(": ", 1)[-1]))
+            continue
+        kept.append(path)
+        yield image
+
+
+def read_tfrecord_faces(data_dir, wanted_names=None):
+    """The aligned crops of a TFRecord folder from data_prep, by image name (e.g. Aaron_Peirsol_0001).
+
+    Args:
+      data_dir: folder with manifest.json and shards.
+      wanted_names: optional set; only these names are kept.
+
+    Returns:
+      (names [N], JPEG bytes [N]) in record order.
+    """
+    import json  # pylint: disable=import-outside-toplevel
+    manifest_path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
+    if not os.path.exists(manifest_path):
+        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir, tfrecord_schema.MANIFEST_NAME))
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    names, encoded = [], []
+    for shard in manifest["shards"]:
+        for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
+            for filename, jpeg in zip(record["filename"], record["encoded"]):
+                name = evaluation.image_name(filename)
+                if wanted_names is None or name in wanted_names:
+                    names.append(name)
+                    encoded.append(jpeg)
+    return names, encoded
 
 
 def save_features(path, names, mu, sigma_sq):
@@ -85,3 +153,30 @@ def save_features(path, names, mu, sigma_sq):
     temporary = path + ".partial.npz"
     np.savez(temporary, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
     os.replace(temporary, path)
+
+
+def load_features(path):
+    """Reads an .npz with names [N], mu [N, D], sigma_sq [N, D]; one-line ValueError when malformed."""
+    try:
+        data = np.load(path)
+    except (IOError, OSError, ValueError) as error:
+        raise ValueError("%s: cannot read features (%s)" % (path, error))
+    for key in ("names", "mu", "sigma_sq"):
+        if key not in data:
+            raise ValueError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
+    names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
+    if mu.shape != sigma_sq.shape or len(names) != len(mu):
+        raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape, sigma_sq.shape))
+    return names, mu, sigma_sq
+
+
+def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_path=None):
+    """mu and sigma^2 of image files, skipping unreadable ones.
+
+    Returns:
+      (kept paths [N], mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
+    """
+    kept, skipped = [], []
+    mu, sigma_sq = estimator_features(estimator, readable_images(paths, image_size, kept, skipped), image_size,
+                                      batch_size, checkpoint_path)
+    return kept, mu, sigma_sq, skipped

@@ -107,3 +107,45 @@ def test_bad_flags_give_one_line_errors(tmp_path):
     assert "--data=tfrecord needs --data_dir" in result.stdout
     result = run_main("--mode=export", "--model_dir=" + str(tmp_path / "nothing"), "--export_dir=" + str(tmp_path / "e"))
     assert result.returncode != 0 and "no checkpoint there" in result.stdout.strip().splitlines()[-1]
+
+
+def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_path):
+    """--lfw_dir + --model_dir and --lfw_dir + --saved_model give the same features and report."""
+    from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
+    from tests.conftest import shared_path  # pylint: disable=import-outside-toplevel
+    raw = shared_path("data", "lfw_raw250_subset")
+    root, identities = make_tfrecords.list_identities(raw)
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
+    records = str(tmp_path / "lfw")
+    settings = make_tfrecords.Settings("112x96", 95, None, "skip", None, 0.6)
+    make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
+    people = sorted(identities)
+    lines = ["10\t1"]
+    for k in range(10):
+        lines.append("%s\t1\t%d" % (people[k], 2 + k % 5))
+        lines.append("%s\t3\t%s\t4" % (people[k], people[(k + 1) % 10]))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("\n".join(lines) + "\n")
+
+    model_dir = str(tmp_path / "model")
+    size_flags = ["--image_size=112,96", "--backbone=sphere4"]
+    trained = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=2", *size_flags)
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    outputs = {}
+    exported = run_main("--mode=export", "--model_dir=" + model_dir, "--export_dir=" + str(tmp_path / "export"),
+                        *size_flags)
+    assert exported.returncode == 0, exported.stdout[-3000:]
+    for source in ("--model_dir=" + model_dir, "--saved_model=" + str(tmp_path / "export")):
+        name = source.split("=")[0][2:]
+        result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + str(pairs),
+                          "--report_dir=" + str(tmp_path / name), "--features_output=" + str(tmp_path / (name + ".npz")),
+                          *size_flags)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "LFW 20 pairs, 10 folds" in result.stdout
+        outputs[name] = np.load(str(tmp_path / (name + ".npz")))
+        assert os.path.exists(str(tmp_path / name / "lfw_faces_by_uncertainty.png"))
+    assert list(outputs["model_dir"]["names"]) == list(outputs["saved_model"]["names"])
+    expected = {"%s_%04d" % (people[k], n) for k in range(10) for n in (1, 2 + k % 5, 3, 4)}
+    assert set(outputs["model_dir"]["names"]) == expected
+    np.testing.assert_allclose(outputs["model_dir"]["mu"], outputs["saved_model"]["mu"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(outputs["model_dir"]["sigma_sq"], outputs["saved_model"]["sigma_sq"], rtol=1e-4)

@@ -153,7 +153,7 @@ def test_predict_reads_image_files_of_a_released_checkpoint(tmp_path):
     with open(broken, "wb") as f:
         f.write(b"not an image")
     estimator = tiny_estimator(str(tmp_path / "model"))
-    kept, mu, sigma_sq, skipped = predict.predict_images(estimator, paths[:2] + [broken] + paths[2:],
+    kept, mu, sigma_sq, skipped = predict.predict_image_files(estimator, paths[:2] + [broken] + paths[2:],
                                                          TINY["image_size"], batch_size=2,
                                                          checkpoint_path=released)
     assert kept == paths and [s[0] for s in skipped] == [broken]

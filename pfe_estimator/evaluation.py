@@ -1,0 +1,343 @@
+"""Verification metrics in numpy: MLS scores, the LFW 10-fold protocol, TAR@FAR, ROC, template fusion,
+risk-controlled verification. No TensorFlow: usable on precomputed features.
+
+Scores are similarities (higher = more likely the same person): cosine of mu, and MLS =
+-sum_d [(mu1 - mu2)^2 / (s1 + s2) + log(s1 + s2)].
+"""
+import collections
+import os
+
+import numpy as np
+
+DEFAULT_MAX_CHUNK_BYTES = 256 * 2 ** 20
+
+
+def _rows_per_chunk(columns, dims, max_bytes):
+    return max(1, int(max_bytes // max(1, columns * dims * 8 * 3)))
+
+
+def mls_pair_scores(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
+    """MLS of aligned rows: float64 [N] from float [N, D] inputs, in chunks of at most ~max_bytes."""
+    count, dims = mu1.shape
+    scores = np.empty(count, np.float64)
+    step = _rows_per_chunk(1, dims, max_bytes)
+    for start in range(0, count, step):
+        part = slice(start, start + step)
+        sigma_sq_sum = sigma_sq1[part].astype(np.float64) + sigma_sq2[part]
+        difference = mu1[part].astype(np.float64) - mu2[part]
+        scores[part] = -np.sum(difference ** 2 / sigma_sq_sum + np.log(sigma_sq_sum), axis=1)
+    return scores
+
+
+def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
+    """MLS of every row of set 1 against every row of set 2: float64 [N, M].
+
+    Vectorised over blocks of rows whose [rows, M, D] temporaries stay under about max_bytes.
+    """
+    rows, dims = mu1.shape
+    scores = np.empty((rows, len(mu2)), np.float64)
+    step = _rows_per_chunk(len(mu2), dims, max_bytes)
+    mu2, sigma_sq2 = mu2.astype(np.float64)[None], sigma_sq2.astype(np.float64)[None]
+    for start in range(0, rows, step):
+        part = slice(start, start + step)
+        sigma_sq_sum = sigma_sq1[part].astype(np.float64)[:, None] + sigma_sq2
+        difference = mu1[part].astype(np.float64)[:, None] - mu2
+        scores[part] = -np.sum(difference ** 2 / sigma_sq_sum + np.log(sigma_sq_sum), axis=2)
+    return scores
+
+
+def cosine_pair_scores(mu1, mu2):
+    """Cosine similarity of aligned rows: float64 [N]."""
+    mu1 = mu1.astype(np.float64)
+    mu2 = mu2.astype(np.float64)
+    return np.sum(mu1 * mu2, axis=1) / (np.linalg.norm(mu1, axis=1) * np.linalg.norm(mu2, axis=1))
+
+
+# ---------------------------------------------------------------- thresholds and rates
+
+
+def best_threshold(scores, labels):
+    """Threshold maximising the accuracy of `scores >= t` among the genuine scores; ties averaged.
+
+    Args:
+      scores: float [N]; labels: bool [N] (True = genuine).
+
+    Returns:
+      (threshold, accuracy).
+    """
+    candidates = np.sort(scores[labels])
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    # accepted at t = pairs with score >= t; correct = genuine accepted + impostors rejected
+    first = np.searchsorted(sorted_scores, candidates, side="left")
+    genuine_below = np.concatenate([[0], np.cumsum(sorted_labels)])[first]
+    impostor_below = first - genuine_below
+    correct = (labels.sum() - genuine_below) + impostor_below
+    accuracies = correct / float(len(scores))
+    best = accuracies.max()
+    return float(np.mean(candidates[accuracies == best])), float(best)
+
+
+def tar_at_far(genuine, impostor, fars):
+    """TAR at each FAR: threshold = the k-th highest impostor score with k = round(FAR * #impostors)
+    (above the highest when k = 0); TAR = fraction of genuine scores >= threshold.
+
+    Returns:
+      (tars float [len(fars)], thresholds float [len(fars)]).
+    """
+    descending = np.sort(impostor)[::-1]
+    tars, thresholds = [], []
+    for far in fars:
+        false_accepts = int(round(far * len(descending)))
+        threshold = descending[0] + 1e-8 if false_accepts == 0 else descending[false_accepts - 1]
+        thresholds.append(threshold)
+        tars.append(np.mean(genuine >= threshold))
+    return np.array(tars), np.array(thresholds)
+
+
+def average_ranks(values):
+    """1-based ranks with ties given their average rank (as scipy.stats.rankdata)."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]])
+    group = np.cumsum(starts) - 1
+    first_index = np.flatnonzero(starts)
+    counts = np.diff(np.concatenate([first_index, [len(values)]]))
+    ranks = np.empty(len(values), np.float64)
+    ranks[order] = first_index[group] + (counts[group] + 1) / 2.0
+    return ranks
+
+
+def roc_auc(scores, labels):
+    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    ranks = average_ranks(np.asarray(scores, np.float64))
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def roc_curve(scores, labels):
+    """(false accept rates, true accept rates) at every distinct threshold, from (0, 0) to (1, 1)."""
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    last_of_value = np.concatenate([sorted_scores[1:] != sorted_scores[:-1], [True]])
+    true_accepts = np.cumsum(sorted_labels)[last_of_value]
+    false_accepts = np.cumsum(~sorted_labels)[last_of_value]
+    return (np.concatenate([[0.0], false_accepts / float(max(1, (~labels).sum()))]),
+            np.concatenate([[0.0], true_accepts / float(max(1, labels.sum()))]))
+
+
+# ---------------------------------------------------------------- LFW
+
+
+LfwPairs = collections.namedtuple("LfwPairs", ["first", "second", "same", "fold"])
+
+
+def lfw_image_name(person, number):
+    return "%s_%04d" % (person, int(number))
+
+
+def read_lfw_pairs(path):
+    """Reads LFW's pairs.txt: a header `folds pairs_per_class`, then per fold the genuine lines
+    `name n1 n2` and the impostor lines `name1 n1 name2 n2`.
+
+    Returns:
+      LfwPairs of numpy arrays [P]: image names (e.g. Aaron_Peirsol_0001), same (bool), fold (int).
+
+    Raises:
+      ValueError: a malformed line, naming the file and line.
+    """
+    with open(path) as f:
+        lines = [line.split() for line in f if line.strip()]
+    if not lines or len(lines[0]) != 2:
+        raise ValueError("%s:1: expected a header `folds pairs_per_class`" % path)
+    folds, per_class = int(lines[0][0]), int(lines[0][1])
+    first, second, same, fold = [], [], [], []
+    for index, fields in enumerate(lines[1:]):
+        if len(fields) == 3:
+            first.append(lfw_image_name(fields[0], fields[1]))
+            second.append(lfw_image_name(fields[0], fields[2]))
+            same.append(True)
+        elif len(fields) == 4:
+            first.append(lfw_image_name(fields[0], fields[1]))
+            second.append(lfw_image_name(fields[2], fields[3]))
+            same.append(False)
+        else:
+            raise ValueError("%s:%d: expected 3 or 4 fields" % (path, index + 2))
+        fold.append(index // (2 * per_class))
+    if len(first) != folds * 2 * per_class:
+        raise ValueError("%s: %d pairs, the header promises %d" % (path, len(first), folds * 2 * per_class))
+    return LfwPairs(np.array(first), np.array(second), np.array(same), np.array(fold))
+
+
+def pair_indices(names, pairs):
+    """Row indices of each pair's two images in `names`.
+
+    Raises:
+      ValueError: pairs name images that `names` lacks, listing them.
+    """
+    index = {name: i for i, name in enumerate(names)}
+    missing = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if n not in index})
+    if missing:
+        raise ValueError("%d image(s) named by the pairs are missing: %s%s" % (
+            len(missing), ", ".join(missing[:20]), " ..." if len(missing) > 20 else ""))
+    return (np.array([index[n] for n in pairs.first]), np.array([index[n] for n in pairs.second]))
+
+
+def kfold_accuracy(scores, same, fold):
+    """The LFW protocol: for each fold, the threshold maximising accuracy on the other folds (among
+    their genuine scores, ties averaged), accuracy on the fold itself.
+
+    Returns:
+      dict: accuracies [folds], thresholds [folds], per-pair threshold [P] (its fold's), mean, std.
+    """
+    folds = np.unique(fold)
+    accuracies, thresholds = [], []
+    pair_threshold = np.empty(len(scores), np.float64)
+    for k in folds:
+        test = fold == k
+        threshold, _ = best_threshold(scores[~test], same[~test])
+        accuracies.append(np.mean((scores[test] >= threshold) == same[test]))
+        thresholds.append(threshold)
+        pair_threshold[test] = threshold
+    return {"accuracies": np.array(accuracies), "thresholds": np.array(thresholds),
+            "pair_threshold": pair_threshold, "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies))}
+
+
+def verification_report(scores, same, fold, fars=(1e-3, 1e-2)):
+    """accuracy_mean, accuracy_std (fractions), auc, tar_at_far {str(far): tar} for one score type."""
+    protocol = kfold_accuracy(scores, same, fold)
+    tars, _ = tar_at_far(scores[same], scores[~same], fars)
+    return {"accuracy_mean": protocol["mean"], "accuracy_std": protocol["std"],
+            "fold_accuracies": protocol["accuracies"].tolist(), "auc": roc_auc(scores, same),
+            "tar_at_far": {str(far): float(t) for far, t in zip(fars, tars)}}
+
+
+# ---------------------------------------------------------------- uncertainty
+
+
+def pair_uncertainty(sigma_sq1, sigma_sq2):
+    """A pair's uncertainty: the sum of its two faces' mean sigma^2. float [N]."""
+    return sigma_sq1.mean(axis=1) + sigma_sq2.mean(axis=1)
+
+
+def risk_controlled_accuracy(scores, same, pair_threshold, uncertainty, reject_fractions):
+    """Accuracy on the pairs kept after rejecting the most uncertain fraction, each pair judged by its
+    fold's protocol threshold. Returns float [len(reject_fractions)]."""
+    order = np.argsort(uncertainty, kind="mergesort")  # most certain first
+    correct = (scores >= pair_threshold) == same
+    return np.array([np.mean(correct[order[:max(1, int(round(len(order) * (1 - f))))]]) for f in reject_fractions])
+
+
+def risk_controlled_tar(scores, same, uncertainty, reject_fractions, far):
+    """TAR@FAR on the pairs kept after rejecting the most uncertain fraction. float [len(reject_fractions)]."""
+    order = np.argsort(uncertainty, kind="mergesort")
+    tars = []
+    for fraction in reject_fractions:
+        kept = order[:max(2, int(round(len(order) * (1 - fraction))))]
+        kept_same = same[kept]
+        if kept_same.all() or not kept_same.any():
+            tars.append(float("nan"))
+            continue
+        tars.append(float(tar_at_far(scores[kept][kept_same], scores[kept][~kept_same], [far])[0][0]))
+    return np.array(tars)
+
+
+# ---------------------------------------------------------------- templates
+
+
+def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
+    """Fuses each template's faces into one Gaussian.
+
+    paper (section 3.3): 1/sigma_hat^2 = sum_i 1/sigma_i^2 and mu_hat = sum_i (sigma_hat^2 / sigma_i^2) mu_i,
+      per dimension.
+    released: the released code's variant, mu_hat as above but L2-normalised, sigma_hat^2 = min_i sigma_i^2.
+
+    Args:
+      mu, sigma_sq: float [N, D]; template_ids: [N] (any hashable values).
+
+    Returns:
+      (ids [T] sorted, mu_hat [T, D], sigma_sq_hat [T, D], mean_mu [T, D] the plain average of mu).
+    """
+    if method not in ("paper", "released"):
+        raise ValueError("fusion method %r: expected paper or released" % method)
+    ids, inverse = np.unique(np.asarray(template_ids), return_inverse=True)
+    dims = mu.shape[1]
+    precision = np.zeros((len(ids), dims))
+    weighted = np.zeros((len(ids), dims))
+    mean_mu = np.zeros((len(ids), dims))
+    np.add.at(precision, inverse, 1.0 / sigma_sq)
+    np.add.at(weighted, inverse, mu / sigma_sq)
+    np.add.at(mean_mu, inverse, mu)
+    counts = np.bincount(inverse, minlength=len(ids))[:, None]
+    sigma_sq_hat = 1.0 / precision
+    mu_hat = weighted * sigma_sq_hat
+    if method == "released":
+        mu_hat = mu_hat / np.linalg.norm(mu_hat, axis=1, keepdims=True)
+        sigma_sq_hat = np.full((len(ids), dims), np.inf)
+        np.minimum.at(sigma_sq_hat, inverse, sigma_sq)
+    return ids, mu_hat, sigma_sq_hat, mean_mu / counts
+
+
+def read_csv_rows(path, columns):
+    """Rows of a CSV with the given number of columns; a header line (non-numeric last field) is skipped.
+
+    Raises:
+      ValueError: a row with another number of fields, naming file and line.
+    """
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            fields = [field.strip() for field in line.rstrip("\n").split(",")]
+            if len(fields) != columns:
+                raise ValueError("%s:%d: expected %d comma-separated fields, got %d" % (path, number, columns, len(fields)))
+            rows.append(fields)
+    if rows and columns == 3 and not rows[0][2].lstrip("-").isdigit():
+        rows = rows[1:]
+    elif rows and columns == 2 and rows[0][0].lower() in ("template_id", "template", "tid"):
+        rows = rows[1:]
+    return rows
+
+
+def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion="paper",
+                    fars=(1e-4, 1e-3, 1e-2, 1e-1), reject_fractions=None):
+    """Template verification: cosine of mean mu, cosine of fused mu, MLS of the fused Gaussians.
+
+    Args:
+      mu, sigma_sq: float [N, D] of the faces; template_ids [N].
+      pairs_a, pairs_b: template ids [P]; labels: bool [P].
+
+    Returns:
+      dict per score type of {"tar_at_far": {far: tar}, "auc"}, plus "risk_controlled" TAR@FAR=1e-2 (MLS)
+      when reject_fractions is given.
+    """
+    ids, mu_hat, sigma_sq_hat, mean_mu = fuse_templates(mu, sigma_sq, template_ids, fusion)
+    position = {value: i for i, value in enumerate(ids)}
+    try:
+        a = np.array([position[t] for t in pairs_a])
+        b = np.array([position[t] for t in pairs_b])
+    except KeyError as error:
+        raise ValueError("template %s is in the pairs but has no faces" % error)
+    scores = {
+        "cosine": cosine_pair_scores(mean_mu[a], mean_mu[b]),
+        "fused_cosine": cosine_pair_scores(mu_hat[a], mu_hat[b]),
+        "mls": mls_pair_scores(mu_hat[a], sigma_sq_hat[a], mu_hat[b], sigma_sq_hat[b]),
+    }
+    report = {}
+    for name, value in scores.items():
+        tars, _ = tar_at_far(value[labels], value[~labels], fars)
+        report[name] = {"tar_at_far": {str(f): float(t) for f, t in zip(fars, tars)}, "auc": roc_auc(value, labels)}
+    if reject_fractions is not None:
+        uncertainty = pair_uncertainty(sigma_sq_hat[a], sigma_sq_hat[b])
+        report["risk_controlled"] = {
+            "reject_fractions": list(reject_fractions), "far": 1e-2,
+            "tar": {name: risk_controlled_tar(value, labels, uncertainty, reject_fractions, 1e-2).tolist()
+                    for name, value in scores.items()}}
+    return report, scores
+
+
+def image_name(path):
+    """LFW-style image name of a path: its base name without extension (Aaron_Peirsol_0001)."""
+    return os.path.splitext(os.path.basename(path))[0]

@@ -1,0 +1,69 @@
+"""PNG plots of an evaluation (matplotlib, Agg backend), each written atomically."""
+import os
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
+import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _save(figure, path):
+    temporary = path + ".partial.png"
+    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    os.replace(temporary, path)
+
+
+def roc(curves, path, title):
+    """curves: {label: (false accept rates, true accept rates)}; log-scale FAR axis."""
+    figure, axis = plt.subplots(figsize=(5.5, 4.5))
+    for label, (far, tar) in curves.items():
+        keep = far > 0
+        axis.plot(far[keep], tar[keep], label=label)
+    axis.set_xscale("log")
+    axis.set_xlabel("false accept rate")
+    axis.set_ylabel("true accept rate")
+    axis.set_title(title)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(loc="lower right")
+    _save(figure, path)
+
+
+def histogram(values, path, title, xlabel):
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    axis.hist(values, bins=60, color="#4477aa")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("faces")
+    axis.set_title(title)
+    _save(figure, path)
+
+
+def curves(x, series, path, title, xlabel, ylabel):
+    """series: {label: y values over x}."""
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    for label, y in series.items():
+        axis.plot(x, y, marker="o", markersize=3, label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    _save(figure, path)
+
+
+def face_rows(rows, path, title):
+    """rows: list of (row title, [(uint8 RGB image, caption)]); one row of faces each."""
+    columns = max(len(faces) for _, faces in rows)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(1.3 * columns, 1.9 * len(rows)), squeeze=False)
+    for row, (row_title, faces) in enumerate(rows):
+        for column in range(columns):
+            axis = axes[row][column]
+            axis.axis("off")
+            if column < len(faces):
+                image, caption = faces[column]
+                axis.imshow(np.asarray(image))
+                axis.set_title(caption, fontsize=6)
+        axes[row][0].text(-0.1, 0.5, row_title, transform=axes[row][0].transAxes, rotation=90, va="center",
+                          ha="right", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)

@@ -1,0 +1,148 @@
+"""Evaluation reports: report.json, PNG plots and a one-screen summary, from features."""
+import json
+import os
+
+import numpy as np
+
+from pfe_estimator import evaluation
+from pfe_estimator import plots
+
+REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
+LFW_FARS = (1e-3, 1e-2)
+TEMPLATE_FARS = (1e-4, 1e-3, 1e-2, 1e-1)
+FACES_PER_ROW = 10
+
+
+def write_json_atomically(path, content):
+    temporary = path + ".partial"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=1, sort_keys=True, allow_nan=True)
+    os.replace(temporary, path)
+
+
+def lfw_scores(names, mu, sigma_sq, pairs):
+    """Cosine and MLS scores of the LFW pairs plus each pair's uncertainty.
+
+    Returns:
+      ({'cosine': [P], 'mls': [P]}, uncertainty [P]).
+    """
+    first, second = evaluation.pair_indices(names, pairs)
+    scores = {"cosine": evaluation.cosine_pair_scores(mu[first], mu[second]),
+              "mls": evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
+    return scores, evaluation.pair_uncertainty(sigma_sq[first], sigma_sq[second])
+
+
+def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
+    """The LFW protocol for cosine and MLS, with risk-controlled accuracy; writes plots when report_dir.
+
+    Args:
+      names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
+      pairs: evaluation.LfwPairs.
+      report_dir: folder for the PNGs (report.json is written by the caller with every section).
+      face_loader: optional callable(name) -> uint8 RGB image, for the grid of most/least certain faces.
+
+    Returns:
+      the "lfw" section of report.json.
+    """
+    scores, uncertainty = lfw_scores(names, mu, sigma_sq, pairs)
+    section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
+    risk = {"reject_fractions": REJECT_FRACTIONS}
+    for name, value in scores.items():
+        section[name] = evaluation.verification_report(value, pairs.same, pairs.fold, LFW_FARS)
+        protocol = evaluation.kfold_accuracy(value, pairs.same, pairs.fold)
+        risk[name] = evaluation.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
+                                                         REJECT_FRACTIONS).tolist()
+    section["risk_controlled_accuracy"] = risk
+    used = np.unique(np.concatenate(evaluation.pair_indices(names, pairs)))
+    face_uncertainty = sigma_sq[used].mean(axis=1)
+    section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
+                                "max": float(face_uncertainty.max())}
+    if report_dir:
+        section["plots"] = _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty,
+                                      [names[i] for i in used], face_loader)
+    return section
+
+
+def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, face_loader):
+    written = {}
+    path = os.path.join(report_dir, "lfw_roc.png")
+    plots.roc({name: evaluation.roc_curve(value, pairs.same) for name, value in scores.items()}, path,
+              "LFW ROC: cosine vs MLS")
+    written["roc"] = os.path.basename(path)
+    path = os.path.join(report_dir, "lfw_sigma_sq_histogram.png")
+    plots.histogram(face_uncertainty, path, "LFW faces: mean sigma^2", "mean sigma^2 over dimensions")
+    written["sigma_sq_histogram"] = os.path.basename(path)
+    path = os.path.join(report_dir, "lfw_risk_controlled.png")
+    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in scores}, path,
+                 "LFW risk-controlled verification", "most uncertain pairs rejected (%)", "accuracy on kept pairs (%)")
+    written["risk_controlled"] = os.path.basename(path)
+    if face_loader is not None:
+        order = np.argsort(face_uncertainty)
+        rows = []
+        for title, indices in (("most certain", order[:FACES_PER_ROW]), ("least certain", order[::-1][:FACES_PER_ROW])):
+            rows.append((title, [(face_loader(face_names[i]), "%s\n%.2e" % (face_names[i][:18], face_uncertainty[i]))
+                                 for i in indices]))
+        path = os.path.join(report_dir, "lfw_faces_by_uncertainty.png")
+        plots.face_rows(rows, path, "LFW faces ranked by mean sigma^2")
+        written["faces_by_uncertainty"] = os.path.basename(path)
+    return written
+
+
+def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="paper", report_dir=None):
+    """IJB-style template verification from a `template_id,path` CSV and a `template_a,template_b,label` CSV.
+
+    Paths are matched to feature names by their base name without extension.
+    """
+    position = {name: i for i, name in enumerate(names)}
+    rows = evaluation.read_csv_rows(templates_csv, 2)
+    missing = sorted({path for _, path in rows if evaluation.image_name(path) not in position})
+    if missing:
+        raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing), ", ".join(missing[:20])))
+    faces = np.array([position[evaluation.image_name(path)] for _, path in rows])
+    template_ids = np.array([template for template, _ in rows])
+    pair_rows = evaluation.read_csv_rows(pairs_csv, 3)
+    labels = np.array([int(label) == 1 for _, _, label in pair_rows])
+    section, scores = evaluation.template_report(
+        mu[faces], sigma_sq[faces], template_ids, np.array([a for a, _, _ in pair_rows]),
+        np.array([b for _, b, _ in pair_rows]), labels, fusion, TEMPLATE_FARS, REJECT_FRACTIONS)
+    section.update({"fusion": fusion, "templates": int(len(np.unique(template_ids))), "pairs": int(len(labels))})
+    if report_dir:
+        path = os.path.join(report_dir, "templates_roc.png")
+        plots.roc({name: evaluation.roc_curve(value, labels) for name, value in scores.items()}, path,
+                  "Template ROC (%s fusion)" % fusion)
+        risk = section["risk_controlled"]
+        risk_path = os.path.join(report_dir, "templates_risk_controlled.png")
+        plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(v) for n, v in risk["tar"].items()},
+                     risk_path, "Template risk-controlled verification", "most uncertain pairs rejected (%)",
+                     "TAR @ FAR=1e-2 (%)")
+        section["plots"] = {"roc": os.path.basename(path), "risk_controlled": os.path.basename(risk_path)}
+    return section
+
+
+def summary(report):
+    """A one-screen text summary of report.json."""
+    lines = []
+    lfw = report.get("lfw")
+    if lfw:
+        lines.append("LFW %d pairs, %d folds" % (lfw["pairs"], lfw["folds"]))
+        lines.append("  %-8s %8s %7s %8s %11s %11s" % ("score", "acc %", "std", "AUC", "TAR@1e-3", "TAR@1e-2"))
+        for name in ("cosine", "mls"):
+            part = lfw[name]
+            lines.append("  %-8s %8.2f %7.2f %8.5f %11.4f %11.4f" % (
+                name, 100 * part["accuracy_mean"], 100 * part["accuracy_std"], part["auc"],
+                part["tar_at_far"]["0.001"], part["tar_at_far"]["0.01"]))
+        risk = lfw["risk_controlled_accuracy"]
+        lines.append("  risk-controlled accuracy %% (reject %s%%):" % "/".join(
+            "%d" % round(100 * f) for f in risk["reject_fractions"][::2]))
+        for name in ("cosine", "mls"):
+            lines.append("    %-6s %s" % (name, " ".join("%.2f" % (100 * v) for v in risk[name][::2])))
+        lines.append("  mean sigma^2 of faces: %.3e (min %.3e, max %.3e)" % (
+            lfw["mean_sigma_sq"]["mean"], lfw["mean_sigma_sq"]["min"], lfw["mean_sigma_sq"]["max"]))
+    templates = report.get("templates")
+    if templates:
+        lines.append("Templates: %d templates, %d pairs, %s fusion" % (templates["templates"], templates["pairs"],
+                                                                      templates["fusion"]))
+        for name in ("cosine", "fused_cosine", "mls"):
+            lines.append("  %-12s TAR@FAR %s" % (name, "  ".join(
+                "%s:%.4f" % (far, tar) for far, tar in sorted(templates[name]["tar_at_far"].items(), key=lambda kv: float(kv[0])))))
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Evaluation against hand-computed cases and direct transcriptions of the protocol."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pfe_estimator import evaluation
+from pfe_estimator import report
+from tests import numpy_reference
+from tests.conftest import ROOT, shared_path
+
+
+def test_best_threshold_hand_case_with_ties():
+    # genuine: 0.9 0.8 0.4; impostor: 0.7 0.3 0.2. Candidates 0.4 (acc 5/6), 0.8 (acc 5/6), 0.9 (4/6)
+    scores = np.array([0.9, 0.8, 0.4, 0.7, 0.3, 0.2])
+    labels = np.array([True, True, True, False, False, False])
+    threshold, accuracy = evaluation.best_threshold(scores, labels)
+    assert accuracy == pytest.approx(5 / 6.0)
+    assert threshold == pytest.approx((0.4 + 0.8) / 2)
+
+
+def _protocol_by_loops(scores, same, fold):
+    """The LFW protocol, written as directly as it is stated."""
+    accuracies = []
+    for k in range(10):
+        train = [i for i in range(len(scores)) if fold[i] != k]
+        best, chosen = -1.0, []
+        for i in train:
+            if not same[i]:
+                continue
+            t = scores[i]
+            accuracy = np.mean([(scores[j] >= t) == same[j] for j in train])
+            if accuracy > best + 1e-12:
+                best, chosen = accuracy, [t]
+            elif abs(accuracy - best) <= 1e-12:
+                chosen.append(t)
+        t = np.mean(chosen)
+        test = [i for i in range(len(scores)) if fold[i] == k]
+        accuracies.append(np.mean([(scores[i] >= t) == same[i] for i in test]))
+    return np.mean(accuracies), np.std(accuracies)
+
+
+def test_kfold_protocol_matches_a_direct_transcription():
+    rng = np.random.RandomState(0)
+    same = np.tile(np.repeat([True, False], 20), 10)
+    fold = np.repeat(np.arange(10), 40)
+    scores = np.round(rng.normal(same * 1.0, 1.0), 1)  # rounding makes ties
+    result = evaluation.kfold_accuracy(scores, same, fold)
+    mean, std = _protocol_by_loops(scores, same, fold)
+    assert result["mean"] == pytest.approx(mean) and result["std"] == pytest.approx(std)
+
+
+def test_tar_at_far_and_auc_hand_cases():
+    genuine = np.array([0.95, 0.9, 0.6, 0.5])
+    impostor = np.array([0.92, 0.7, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02])
+    tars, thresholds = evaluation.tar_at_far(genuine, impostor, [0.0, 0.1, 0.2])
+    assert thresholds[1] == 0.92 and thresholds[2] == 0.7
+    np.testing.assert_allclose(tars, [0.25, 0.25, 0.5])
+    scores = np.concatenate([genuine, impostor, [0.5]])
+    labels = np.array([True] * 4 + [False] * 11)
+    wins = sum((g > i) + 0.5 * (g == i) for g in scores[labels] for i in scores[~labels])
+    assert evaluation.roc_auc(scores, labels) == pytest.approx(wins / (4 * 11.0))
+
+
+def test_mls_matrix_and_pairs_match_a_direct_loop_in_any_chunking():
+    rng = np.random.RandomState(1)
+    mu1, mu2 = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
+    s1, s2 = rng.uniform(0.1, 1, size=(7, 5)), rng.uniform(0.1, 1, size=(4, 5))
+    direct = np.array([[-numpy_reference.negative_mls(mu1[i], s1[i], mu2[j], s2[j]) for j in range(4)] for i in range(7)])
+    for max_bytes in (1, 500, 10 ** 9):
+        np.testing.assert_allclose(evaluation.mls_score_matrix(mu1, s1, mu2, s2, max_bytes), direct, rtol=1e-12)
+    np.testing.assert_allclose(evaluation.mls_pair_scores(mu1[:4], s1[:4], mu2, s2, max_bytes=1),
+                               np.diag(direct[:4]), rtol=1e-12)
+
+
+def test_fusion_formulas_hand_case():
+    mu = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    sigma_sq = np.array([[1.0, 4.0], [3.0, 4.0], [0.5, 0.5]])
+    ids, mu_hat, sigma_sq_hat, mean_mu = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "paper")
+    assert list(ids) == ["a", "b"]
+    np.testing.assert_allclose(sigma_sq_hat[0], [1 / (1 + 1 / 3.0), 2.0])
+    np.testing.assert_allclose(mu_hat[0], [0.75 * 1.0, 0.5 * 1.0])
+    np.testing.assert_allclose(mean_mu[0], [0.5, 0.5])
+    np.testing.assert_allclose(mu_hat[1], [0.6, 0.8])
+    _, mu_released, sigma_sq_released, _ = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "released")
+    np.testing.assert_allclose(mu_released[0], np.array([0.75, 0.5]) / np.linalg.norm([0.75, 0.5]))
+    np.testing.assert_allclose(sigma_sq_released[0], [1.0, 4.0])
+
+
+def test_risk_control_rejects_the_most_uncertain_pairs():
+    scores = np.array([0.9, 0.1, 0.2, 0.8])
+    same = np.array([True, True, False, False])
+    thresholds = np.full(4, 0.5)
+    uncertainty = np.array([0.1, 0.9, 0.2, 0.8])  # the two wrong pairs are the most uncertain
+    accuracy = evaluation.risk_controlled_accuracy(scores, same, thresholds, uncertainty, [0.0, 0.5])
+    np.testing.assert_allclose(accuracy, [0.5, 1.0])
+
+
+def test_real_pairs_file_and_missing_names():
+    pairs = evaluation.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
+    assert len(pairs.same) == 6000 and pairs.same.sum() == 3000
+    assert np.all(np.bincount(pairs.fold) == 600) and pairs.same[:300].all() and not pairs.same[300:600].any()
+    assert pairs.first[0] == "Abel_Pacheco_0001" and pairs.second[0] == "Abel_Pacheco_0004"
+    names = sorted(set(pairs.first) | set(pairs.second))
+    with pytest.raises(ValueError, match="3 image\\(s\\) named by the pairs are missing: Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004"):
+        evaluation.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
+
+
+def _features_for(names, dims=16, seed=0):
+    """Per-person centres plus noise whose size is what sigma^2 reports: MLS can use it."""
+    rng = np.random.RandomState(seed)
+    centres, mu, sigma_sq = {}, [], []
+    for name in names:
+        person = name.rsplit("_", 1)[0]
+        centres.setdefault(person, rng.normal(size=dims))
+        noise = rng.choice([0.3, 3.0])
+        vector = centres[person] + rng.normal(size=dims) * noise
+        mu.append(vector / np.linalg.norm(vector))
+        sigma_sq.append(np.full(dims, 0.02 * noise ** 2))
+    return np.array(mu, np.float32), np.array(sigma_sq, np.float32)
+
+
+def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
+    pairs_path = shared_path("data", "lfw", "pairs.txt")
+    pairs = evaluation.read_lfw_pairs(pairs_path)
+    names = sorted(set(pairs.first) | set(pairs.second))
+    mu, sigma_sq = _features_for(names)
+    features = str(tmp_path / "features.npz")
+    np.savez(features, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
+    templates = tmp_path / "templates.csv"
+    template_pairs = tmp_path / "template_pairs.csv"
+    people = sorted({n.rsplit("_", 1)[0] for n in names})[:200]
+    by_person = {p: [n for n in names if n.rsplit("_", 1)[0] == p] for p in people}
+    rows, pair_rows = ["template_id,path"], ["template_a,template_b,label"]
+    for index, person in enumerate(people):
+        for name in by_person[person]:
+            rows.append("t%d,%s/%s.jpg" % (index, person, name))
+        if index:
+            pair_rows.append("t%d,t%d,0" % (index - 1, index))
+        pair_rows.append("t%d,t%d,1" % (index, index))
+    templates.write_text("\n".join(rows) + "\n")
+    template_pairs.write_text("\n".join(pair_rows) + "\n")
+    report_dir = str(tmp_path / "report")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "main.py"), "--mode=eval", "--features=" + features,
+         "--lfw_pairs=" + pairs_path, "--report_dir=" + report_dir, "--templates_csv=" + str(templates),
+         "--template_pairs_csv=" + str(template_pairs)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "LFW 6000 pairs, 10 folds" in result.stdout
+    content = json.load(open(os.path.join(report_dir, "report.json")))
+    for score in ("cosine", "mls"):
+        part = content["lfw"][score]
+        assert set(part["tar_at_far"]) == {"0.001", "0.01"} and 0.5 < part["accuracy_mean"] <= 1.0
+        assert 0 <= part["accuracy_std"] < 0.1 and 0.5 < part["auc"] <= 1.0
+    # the noise that sigma^2 reports is what MLS down-weights: it must beat cosine here
+    assert content["lfw"]["mls"]["accuracy_mean"] > content["lfw"]["cosine"]["accuracy_mean"]
+    risk = content["lfw"]["risk_controlled_accuracy"]
+    assert risk["mls"][-1] > risk["mls"][0]
+    assert set(content["templates"]) >= {"cosine", "fused_cosine", "mls", "risk_controlled"}
+    for name in ("lfw_roc.png", "lfw_sigma_sq_histogram.png", "lfw_risk_controlled.png", "templates_roc.png"):
+        assert os.path.getsize(os.path.join(report_dir, name)) > 1000
+
+
+def test_report_summary_is_one_screen():
+    pairs = evaluation.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
+                                np.array([True, False] * 10), np.repeat(np.arange(10), 2))
+    names = ["a_0001", "a_0002", "b_0001"]
+    mu, sigma_sq = _features_for(names, seed=3)
+    text = report.summary({"lfw": report.lfw_report(names, mu, sigma_sq, pairs)})
+    assert len(text.splitlines()) < 25 and "mls" in text
