@@ -9,40 +9,55 @@ import os
 
 import numpy as np
 
-DEFAULT_MAX_CHUNK_BYTES = 256 * 2 ** 20
+DEFAULT_MAX_CHUNK_BYTES = 8 * 2 ** 20  # small blocks stay in cache: faster than large ones
 
 
-def _rows_per_chunk(columns, dims, max_bytes):
-    return max(1, int(max_bytes // max(1, columns * dims * 8 * 3)))
+def _negative_mls_sum(mu1, sigma_sq1, mu2, sigma_sq2):
+    """sum_d (mu1 - mu2)^2 / (s1 + s2) + log(s1 + s2) over the last axis of broadcast blocks, computed in
+    place in the inputs' precision (float32 features stay float32), summed in float64."""
+    sigma_sq_sum = sigma_sq1 + sigma_sq2
+    difference = mu1 - mu2
+    np.square(difference, out=difference)
+    np.divide(difference, sigma_sq_sum, out=difference)
+    np.log(sigma_sq_sum, out=sigma_sq_sum)
+    difference += sigma_sq_sum
+    return difference.sum(axis=-1, dtype=np.float64)
+
+
+def _rows_per_chunk(columns, dims, itemsize, max_bytes):
+    return max(1, int(max_bytes // max(1, 2 * columns * dims * itemsize)))
+
+
+def _common_float(*arrays):
+    dtype = np.result_type(np.float32, *arrays)
+    return [np.asarray(a, dtype) for a in arrays]
 
 
 def mls_pair_scores(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
-    """MLS of aligned rows: float64 [N] from float [N, D] inputs, in chunks of at most ~max_bytes."""
+    """MLS of aligned rows: float64 [N] from float [N, D] inputs, in chunks of about max_bytes."""
+    mu1, sigma_sq1, mu2, sigma_sq2 = _common_float(mu1, sigma_sq1, mu2, sigma_sq2)
     count, dims = mu1.shape
     scores = np.empty(count, np.float64)
-    step = _rows_per_chunk(1, dims, max_bytes)
+    step = _rows_per_chunk(1, dims, mu1.itemsize, max_bytes)
     for start in range(0, count, step):
         part = slice(start, start + step)
-        sigma_sq_sum = sigma_sq1[part].astype(np.float64) + sigma_sq2[part]
-        difference = mu1[part].astype(np.float64) - mu2[part]
-        scores[part] = -np.sum(difference ** 2 / sigma_sq_sum + np.log(sigma_sq_sum), axis=1)
+        scores[part] = -_negative_mls_sum(mu1[part], sigma_sq1[part], mu2[part], sigma_sq2[part])
     return scores
 
 
 def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
     """MLS of every row of set 1 against every row of set 2: float64 [N, M].
 
-    Vectorised over blocks of rows whose [rows, M, D] temporaries stay under about max_bytes.
+    Vectorised over blocks of rows whose [rows, M, D] temporaries stay under about max_bytes, so memory
+    is bounded whatever N and M.
     """
+    mu1, sigma_sq1, mu2, sigma_sq2 = _common_float(mu1, sigma_sq1, mu2, sigma_sq2)
     rows, dims = mu1.shape
     scores = np.empty((rows, len(mu2)), np.float64)
-    step = _rows_per_chunk(len(mu2), dims, max_bytes)
-    mu2, sigma_sq2 = mu2.astype(np.float64)[None], sigma_sq2.astype(np.float64)[None]
+    step = _rows_per_chunk(len(mu2), dims, mu1.itemsize, max_bytes)
     for start in range(0, rows, step):
         part = slice(start, start + step)
-        sigma_sq_sum = sigma_sq1[part].astype(np.float64)[:, None] + sigma_sq2
-        difference = mu1[part].astype(np.float64)[:, None] - mu2
-        scores[part] = -np.sum(difference ** 2 / sigma_sq_sum + np.log(sigma_sq_sum), axis=2)
+        scores[part] = -_negative_mls_sum(mu1[part, None], sigma_sq1[part, None], mu2[None], sigma_sq2[None])
     return scores
 
 
