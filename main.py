@@ -8,6 +8,7 @@
 
 This is the only module that reads flags.
 """
+import json
 import os
 import sys
 import time
@@ -57,6 +58,9 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in ste
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
 flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.")
 flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
+flags.DEFINE_integer("num_devices", 1, "gpu/cpu: data-parallel replicas (MirroredStrategy), each taking a whole "
+                     "P x K batch: the global batch is num_devices x batch_size. Multi-worker training is "
+                     "switched on by a TF_CONFIG naming more than one worker.")
 
 flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
 flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
@@ -88,6 +92,18 @@ def images_per_class():
     return FLAGS.batch_size // FLAGS.num_classes_per_batch
 
 
+def rank():
+    """(rank_size, rank_id) of an Ascend multi-device run (RANK_SIZE/RANK_ID), or of a TF_CONFIG cluster."""
+    if "RANK_SIZE" in os.environ:
+        return int(os.environ["RANK_SIZE"]), int(os.environ.get("RANK_ID", "0"))
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    workers = len(cluster.get("cluster", {}).get("worker", [])) + len(cluster.get("cluster", {}).get("chief", []))
+    if workers > 1:
+        task = cluster.get("task", {})
+        return workers, int(task.get("index", 0)) + (1 if task.get("type") == "worker" and "chief" in cluster["cluster"] else 0)
+    return 1, 0
+
+
 def make_estimator():
     runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
     model_fn = pfe_model.pfe_model_fn_builder(
@@ -96,23 +112,25 @@ def make_estimator():
         learning_rate_values=[float(v) for v in FLAGS.lr_values],
         learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt,
-        wrap_optimizer=runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale,
-                                                 int(os.environ.get("RANK_SIZE", "1"))),
-        log_every_n_steps=FLAGS.log_every_n_steps)
+        wrap_optimizer=runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0]),
+        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0])
     return runtime.build_estimator(
         model_fn, FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
         save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
-        precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed)
+        precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
+        multi_worker=FLAGS.device != "npu" and rank()[0] > 1)
 
 
 def train_input_fn():
+    """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank)."""
+    seed = (FLAGS.random_seed or 0) + rank()[1]
     if FLAGS.data == "synthetic":
         return input_fns.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
-                                                    seed=FLAGS.random_seed or 0)
+                                                    seed=seed)
     if FLAGS.data_dir:
         return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
-                                                   image_size(), seed=FLAGS.random_seed or 0)
+                                                   image_size(), seed=seed)
     raise app.UsageError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                          "use --data=synthetic for a smoke run")
 
@@ -124,9 +142,15 @@ def run_train():
     estimator = make_estimator()
     input_fn = train_input_fn()
     start = time.time()
-    estimator.train(input_fn, max_steps=FLAGS.max_steps)
-    tf.logging.info("training finished at step %d in %.1f s (model_dir %s)",
-                    estimator.get_variable_value("global_step"), time.time() - start, FLAGS.model_dir)
+    if FLAGS.device != "npu" and rank()[0] > 1:
+        # Multi-worker Estimator training runs through train_and_evaluate (the distribute coordinator);
+        # evaluation happens only if TF_CONFIG names an evaluator task.
+        tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=FLAGS.max_steps),
+                                        tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 6))
+    else:
+        estimator.train(input_fn, max_steps=FLAGS.max_steps)
+    tf.logging.info("training finished in %.1f s; latest checkpoint %s", time.time() - start,
+                    tf.train.latest_checkpoint(FLAGS.model_dir))
 
 
 def run_export():

@@ -81,10 +81,11 @@ def batch_norm(inputs, center, scale, decay, epsilon, training, trainable=True):
             beta = tf.get_variable("beta", [depth], tf.float32, tf.zeros_initializer(), trainable=trainable)
         if scale:
             gamma = tf.get_variable("gamma", [depth], tf.float32, tf.ones_initializer(), trainable=trainable)
+        # MEAN aggregation: under a MirroredStrategy every replica's update is averaged.
         moving_mean = tf.get_variable("moving_mean", [depth], tf.float32, tf.zeros_initializer(),
-                                      trainable=False)
+                                      trainable=False, aggregation=tf.VariableAggregation.MEAN)
         moving_variance = tf.get_variable("moving_variance", [depth], tf.float32, tf.ones_initializer(),
-                                          trainable=False)
+                                          trainable=False, aggregation=tf.VariableAggregation.MEAN)
         if training:
             mean, variance = tf.nn.moments(inputs, axes=[0])
             for moving, batch_value in ((moving_mean, mean), (moving_variance, variance)):

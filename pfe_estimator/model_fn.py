@@ -73,7 +73,7 @@ def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
 
 def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images_per_class,
                          learning_rate_values, learning_rate_boundaries, momentum, weight_decay,
-                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100):
+                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1):
     """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
 
     Args:
@@ -89,11 +89,12 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
       wrap_optimizer: callable(optimizer) -> optimizer, from `runtime.optimizer_wrapper` (loss scaling,
         NPU allreduce, or identity).
       log_every_n_steps: interval of the steps/s and images/s log.
+      num_replicas: replicas each taking a whole P x K batch per step (MirroredStrategy), for images/s.
 
-    The model_fn takes features {'images': float32 [B, H, W, 3]} and labels int [B] (TRAIN only). In
-    PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
+    The model_fn takes features {'images': float32 [B, H, W, 3]} and labels int [B] (TRAIN and EVAL;
+    EVAL reports the mean MLS loss). In PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
     """
-    batch_size = num_classes_per_batch * images_per_class
+    images_per_step = num_classes_per_batch * images_per_class * num_replicas
 
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
@@ -113,12 +114,12 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
                 mode, predictions=predictions,
                 export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)},
                 scaffold=network_only_scaffold())
-        if mode != tf.estimator.ModeKeys.TRAIN:
-            raise ValueError("the PFE model_fn supports TRAIN and PREDICT, not %s" % mode)
-
         mls_loss = losses.class_balanced_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
         regularization_loss = tf.losses.get_regularization_loss(scope=uncertainty_head.SCOPE)
         total_loss = mls_loss + regularization_loss
+        if mode == tf.estimator.ModeKeys.EVAL:
+            return tf.estimator.EstimatorSpec(mode, loss=total_loss,
+                                              eval_metric_ops={"mls_loss": tf.metrics.mean(mls_loss)})
 
         global_step = tf.train.get_or_create_global_step()
         learning_rate = learning_rate_schedule(global_step, learning_rate_boundaries, learning_rate_values)
@@ -129,7 +130,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
         minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=head_variables)
         train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
 
-        throughput = hooks.ThroughputHook(batch_size, log_every_n_steps, total_loss)
+        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, total_loss)
         return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
 
     return model_fn

@@ -65,14 +65,30 @@ def optimizer_wrapper(device, precision="fp32", loss_scale="dynamic", rank_size=
     return lambda optimizer: optimizer
 
 
+def distribution_strategy(device, num_devices=1, multi_worker=False):
+    """The tf.distribute strategy for GPU/CPU data parallelism, or None for one device.
+
+    multi_worker: MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (collective all-reduce).
+    num_devices > 1: MirroredStrategy over /gpu:0..N-1, or N logical CPU devices for device 'cpu'.
+    Each replica receives a whole P x K batch from the input_fn; gradients are averaged over replicas.
+    """
+    if multi_worker:
+        return tf.distribute.experimental.MultiWorkerMirroredStrategy()
+    if num_devices > 1:
+        kind = "gpu" if device == "gpu" else "cpu"
+        return tf.distribute.MirroredStrategy(["/%s:%d" % (kind, i) for i in range(num_devices)])
+    return None
+
+
 def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_checkpoint_max=5,
                     log_step_count_steps=100, save_summary_steps=100, iterations_per_loop=1,
-                    precision_mode="allow_mix_precision", random_seed=None):
+                    precision_mode="allow_mix_precision", random_seed=None, num_devices=1, multi_worker=False):
     """Returns the Estimator for the device.
 
     npu: NPUEstimator with an NPURunConfig carrying precision_mode and iterations_per_loop (JOB_ID is set
       to a default when the environment lacks it, as the Ascend runtime requires one).
-    gpu, cpu: tf.estimator.Estimator; cpu hides any GPU.
+    gpu, cpu: tf.estimator.Estimator; cpu hides any GPU. With num_devices > 1 or multi_worker, training
+      is data parallel through `distribution_strategy`.
     """
     session_config = tf.ConfigProto(allow_soft_placement=True)
     if device == "npu":
@@ -88,10 +104,12 @@ def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_ch
         return npu.NPUEstimator(model_fn=model_fn, model_dir=model_dir, config=config)
     if device == "cpu":
         session_config.device_count["GPU"] = 0
+        session_config.device_count["CPU"] = max(1, num_devices)
     else:
         session_config.gpu_options.allow_growth = True
     config = tf.estimator.RunConfig(
         model_dir=model_dir, save_checkpoints_steps=save_checkpoints_steps, keep_checkpoint_max=keep_checkpoint_max,
         log_step_count_steps=log_step_count_steps, save_summary_steps=save_summary_steps,
-        session_config=session_config, tf_random_seed=random_seed)
+        session_config=session_config, tf_random_seed=random_seed,
+        train_distribute=distribution_strategy(device, num_devices, multi_worker))
     return tf.estimator.Estimator(model_fn=model_fn, model_dir=model_dir, config=config)

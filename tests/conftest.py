@@ -58,3 +58,26 @@ def tiny_synthetic_input_fn(seed=0):
     from pfe_estimator import input_fn  # pylint: disable=import-outside-toplevel
     return input_fn.synthetic_input_fn_builder(TINY["num_classes"], TINY["images_per_class"], TINY["image_size"],
                                                seed=seed)
+
+
+def lfw_subset_records(tmp_path):
+    """Aligned 112x96 TFRecords of ../shared's 100 native LFW images (10 people) and a pairs file in
+    LFW's format over them (10 folds of 1 genuine + 1 impostor pair).
+
+    Returns:
+      (records folder, pairs.txt path, sorted people).
+    """
+    from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
+    root, identities = make_tfrecords.list_identities(shared_path("data", "lfw_raw250_subset"))
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
+    records = str(tmp_path / "lfw_records")
+    settings = make_tfrecords.Settings("112x96", 95, None, "skip", None, 0.6)
+    make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
+    people = sorted(identities)
+    lines = ["10\t1"]
+    for k in range(10):
+        lines.append("%s\t1\t%d" % (people[k], 2 + k % 5))
+        lines.append("%s\t3\t%s\t4" % (people[k], people[(k + 1) % 10]))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("\n".join(lines) + "\n")
+    return records, str(pairs), people

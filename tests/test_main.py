@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, lfw_subset_records
 
 TINY_FLAGS = ["--backbone=%s" % TINY["backbone"], "--image_size=%d,%d" % TINY["image_size"],
               "--embedding_size=%d" % TINY["embedding_size"],
@@ -111,22 +111,7 @@ def test_bad_flags_give_one_line_errors(tmp_path):
 
 def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_path):
     """--lfw_dir + --model_dir and --lfw_dir + --saved_model give the same features and report."""
-    from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
-    from tests.conftest import shared_path  # pylint: disable=import-outside-toplevel
-    raw = shared_path("data", "lfw_raw250_subset")
-    root, identities = make_tfrecords.list_identities(raw)
-    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
-    records = str(tmp_path / "lfw")
-    settings = make_tfrecords.Settings("112x96", 95, None, "skip", None, 0.6)
-    make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
-    people = sorted(identities)
-    lines = ["10\t1"]
-    for k in range(10):
-        lines.append("%s\t1\t%d" % (people[k], 2 + k % 5))
-        lines.append("%s\t3\t%s\t4" % (people[k], people[(k + 1) % 10]))
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("\n".join(lines) + "\n")
-
+    records, pairs, people = lfw_subset_records(tmp_path)
     model_dir = str(tmp_path / "model")
     size_flags = ["--image_size=112,96", "--backbone=sphere4"]
     trained = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=2", *size_flags)
@@ -137,7 +122,7 @@ def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_pa
     assert exported.returncode == 0, exported.stdout[-3000:]
     for source in ("--model_dir=" + model_dir, "--saved_model=" + str(tmp_path / "export")):
         name = source.split("=")[0][2:]
-        result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + str(pairs),
+        result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + pairs,
                           "--report_dir=" + str(tmp_path / name), "--features_output=" + str(tmp_path / (name + ".npz")),
                           *size_flags)
         assert result.returncode == 0, result.stdout[-3000:]
