@@ -17,8 +17,10 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import backbones
 from pfe_estimator import evaluation
 from pfe_estimator import export
+from pfe_estimator import feature_cache
 from pfe_estimator import image_io
 from pfe_estimator import input_fn as input_fns
 from pfe_estimator import model_fn as pfe_model
@@ -29,7 +31,7 @@ from pfe_estimator import sphere_net
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export"], "What to do.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features"], "What to do.")
 flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
@@ -40,11 +42,23 @@ flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divid
 
 flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
                   "random P x K batches for smoke and throughput runs.")
-flags.DEFINE_string("data_dir", None, "Folder of class-balanced TFRecords from data_prep/make_tfrecords.py.")
+flags.DEFINE_string("data_dir", None, "Folder of class-balanced TFRecords from data_prep/make_tfrecords.py, or a "
+                    "feature cache from --mode=cache_features (then the head trains without the backbone).")
+flags.DEFINE_string("cache_dir", None, "cache_features: output folder of the frozen backbone's cached outputs.")
+flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_features: storage of the head's input "
+                  "features (float32 reproduces the image path exactly, at twice the disk).")
 flags.DEFINE_string("model_dir", "ckpt/pfe", "Checkpoints and summaries; training resumes from here.")
 flags.DEFINE_string("pretrained_ckpt", None, "Backbone checkpoint (folder or prefix) restored into SphereNet/.")
 
-flags.DEFINE_enum("backbone", "sphere64", sphere_net.backbone_names(), "Frozen backbone.")
+flags.DEFINE_string("backbone", "sphere64", "Frozen backbone: %s, or onnx:PATH (a frozen ONNX face model)."
+                    % "|".join(sphere_net.backbone_names()))
+flags.DEFINE_string("embedding_node", None, "onnx: value whose L2-normalised output is mu (default: the graph output).")
+flags.DEFINE_string("feature_node", None, "onnx: value flattened into the head's input (default: the input of the "
+                    "last Flatten or Gemm).")
+flags.DEFINE_float("onnx_input_scale", 128.0, "onnx: model input = standardised image * scale + offset "
+                   "(defaults give 0..255 pixels, as SFace expects).")
+flags.DEFINE_float("onnx_input_offset", 127.5, "onnx: see --onnx_input_scale.")
+flags.DEFINE_enum("onnx_input_channels", "rgb", ["rgb", "bgr"], "onnx: the model's channel order.")
 flags.DEFINE_list("image_size", ["112", "96"], "Input height,width.")
 flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.")
 flags.DEFINE_integer("batch_size", 256, "Images per step = num_classes_per_batch x images per class.")
@@ -104,7 +118,19 @@ def rank():
     return 1, 0
 
 
+def backbone_options():
+    """ONNX import options from the flags (None for a SphereNet)."""
+    if not backbones.is_onnx(FLAGS.backbone):
+        return None
+    return dict(embedding_node=FLAGS.embedding_node, feature_node=FLAGS.feature_node,
+                input_scale=FLAGS.onnx_input_scale, input_offset=FLAGS.onnx_input_offset,
+                input_channels=FLAGS.onnx_input_channels)
+
+
 def make_estimator():
+    backbones.check_backbone_name(FLAGS.backbone)
+    if FLAGS.pretrained_ckpt and backbones.is_onnx(FLAGS.backbone):
+        raise app.UsageError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
     runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
     model_fn = pfe_model.pfe_model_fn_builder(
         backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
@@ -113,7 +139,8 @@ def make_estimator():
         learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt,
         wrap_optimizer=runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0]),
-        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0])
+        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
+        backbone_options=backbone_options())
     return runtime.build_estimator(
         model_fn, FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
@@ -127,6 +154,9 @@ def train_input_fn():
     seed = (FLAGS.random_seed or 0) + rank()[1]
     if FLAGS.data == "synthetic":
         return input_fns.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
+                                                    seed=seed)
+    if FLAGS.data_dir and feature_cache.is_cache(FLAGS.data_dir):
+        return feature_cache.cache_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
                                                     seed=seed)
     if FLAGS.data_dir:
         return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
@@ -155,7 +185,7 @@ def run_train():
 
 def run_export():
     checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, FLAGS.backbone, FLAGS.embedding_size,
-                                   image_size())
+                                   image_size(), backbone_options())
     print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
 
 
@@ -182,8 +212,15 @@ def extract_features(images):
 def lfw_features(pairs):
     """(names, mu, sigma_sq, face_loader) for the images LFW's pairs name."""
     face_loader = None
+    wanted = set(pairs.first) | set(pairs.second)
+    if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
+        names, cached, cached_mu = feature_cache.read_cache_arrays(FLAGS.lfw_dir, wanted)
+        mu, sigma_sq = predict.cached_features(make_estimator(), cached, cached_mu, FLAGS.batch_size)
+        if FLAGS.features_output:
+            predict.save_features(FLAGS.features_output, names, mu, sigma_sq)
+        return names, mu, sigma_sq, None
     if FLAGS.lfw_dir:
-        names, jpegs = predict.read_tfrecord_faces(FLAGS.lfw_dir, set(pairs.first) | set(pairs.second))
+        names, jpegs = predict.read_tfrecord_faces(FLAGS.lfw_dir, wanted)
         by_name = dict(zip(names, jpegs))
         face_loader = lambda name: predict.decode_rgb(by_name[name])  # noqa: E731
     if FLAGS.features:
@@ -230,12 +267,26 @@ def run_eval():
     print("report: %s" % os.path.join(FLAGS.report_dir, "report.json"))
 
 
+def run_cache_features():
+    if not (FLAGS.data_dir and FLAGS.cache_dir):
+        raise app.UsageError("--mode=cache_features needs --data_dir (image TFRecords) and --cache_dir")
+    backbones.check_backbone_name(FLAGS.backbone)
+    manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, FLAGS.backbone, FLAGS.embedding_size,
+                                         backbone_options(), FLAGS.pretrained_ckpt, batch_size=FLAGS.batch_size,
+                                         features_dtype=FLAGS.cache_dtype)
+    cache = manifest["cache"]
+    print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies)"
+          % (manifest["num_images"], manifest["num_identities"], FLAGS.cache_dir, cache["feature_size"],
+             cache["features_dtype"], cache["embedding_size"]))
+
+
 def main(argv):
     del argv
     tf.logging.set_verbosity(tf.logging.INFO)
     tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
     try:
-        {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict}[FLAGS.mode]()
+        {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
+         "cache_features": run_cache_features}[FLAGS.mode]()
     except (ValueError, ImportError) as error:
         sys.exit("error: %s" % error)
 

@@ -12,7 +12,7 @@ INPUT_NODE = "images"
 OUTPUT_NODES = ("mu", "sigma_sq")
 
 
-def build_inference_graph(backbone, embedding_size, image_size):
+def build_inference_graph(backbone, embedding_size, image_size, backbone_options=None):
     """Adds the inference network to the default graph.
 
     Returns:
@@ -21,7 +21,7 @@ def build_inference_graph(backbone, embedding_size, image_size):
     """
     height, width = image_size
     images = tf.placeholder(tf.float32, [None, height, width, 3], name=INPUT_NODE)
-    mu, log_sigma_sq = pfe_model.pfe_outputs(images, backbone, embedding_size, training=False)
+    mu, log_sigma_sq = pfe_model.pfe_outputs(images, backbone, embedding_size, False, backbone_options)
     return images, tf.identity(mu, name="mu"), tf.identity(tf.exp(log_sigma_sq), name="sigma_sq")
 
 
@@ -37,7 +37,7 @@ def _replace_directory(source, destination):
         shutil.rmtree(previous)
 
 
-def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size):
+def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size, backbone_options=None):
     """Writes `export_dir`: a SavedModel (signature 'serving_default': images -> mu, sigma_sq) and, beside
     its saved_model.pb, the frozen GraphDef `pfe_frozen.pb` with nodes images, mu and sigma_sq.
 
@@ -46,7 +46,7 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
     Args:
       checkpoint_path: a model_dir or checkpoint prefix (ours, or the released PFE models).
       export_dir: output folder.
-      backbone, embedding_size, image_size: the network's configuration.
+      backbone, embedding_size, image_size, backbone_options: the network's configuration.
 
     Returns:
       The checkpoint prefix that was exported.
@@ -56,7 +56,7 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
     if os.path.exists(staging):
         shutil.rmtree(staging)
     with tf.Graph().as_default() as graph:
-        images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size)
+        images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size, backbone_options)
         variables = pfe_model.network_variables()
         checkpoints.check_variables_in_checkpoint(checkpoint, variables)
         saver = tf.train.Saver(variables)

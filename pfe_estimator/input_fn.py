@@ -49,7 +49,7 @@ def read_manifest(data_dir):
         return json.load(f)
 
 
-def _sample_indices(count, images_per_class, seed):
+def sample_indices(count, images_per_class, seed):
     """K indices into an identity's `count` images: without replacement when count >= K, else with.
 
     Returns int32 [K].
@@ -93,7 +93,7 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
 
     def sample_identity(serialized):
         record = tfrecord_schema.parse_identity(serialized)
-        indices = _sample_indices(tf.size(record["encoded"]), images_per_class, seed)
+        indices = sample_indices(tf.size(record["encoded"]), images_per_class, seed)
         encoded = tf.gather(record["encoded"], indices)
         images = tf.stack([decode_face(encoded[k], image_size, flip, seed) for k in range(images_per_class)])
         labels = tf.fill([images_per_class], tf.cast(record["label"], tf.int32))

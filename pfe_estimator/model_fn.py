@@ -1,6 +1,7 @@
 """The PFE `model_fn`: frozen backbone -> mu, uncertainty head -> sigma^2, MLS loss on the head only."""
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import backbones
 from pfe_estimator import checkpoints
 from pfe_estimator import hooks
 from pfe_estimator import losses
@@ -8,23 +9,37 @@ from pfe_estimator import sphere_net
 from pfe_estimator import uncertainty_head
 
 
-def pfe_outputs(images, backbone, embedding_size, training):
-    """The PFE network, shared by the model_fn and the exporter.
+def head_outputs(mu, backbone_features, training):
+    """The uncertainty head on a frozen backbone's outputs (no gradient flows back into them).
 
     Args:
-      images: float32 [N, H, W, 3], standardised as (x - 127.5) / 128.
-      backbone: a `sphere_net.backbone_names()` entry.
-      embedding_size: D.
-      training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
-        always runs in inference mode, frozen (non-trainable variables, no gradient).
+      mu: float32 [N, D]; backbone_features: float32 [N, F].
+      training: Python bool: the head's batch norm uses and updates batch statistics.
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
-    mu, features = sphere_net.sphere_net(images, backbone, embedding_size, training=False, trainable=False)
-    mu, features = tf.stop_gradient(mu), tf.stop_gradient(features)
-    log_sigma_sq = uncertainty_head.uncertainty_head(features, embedding_size, training=training)
+    mu, backbone_features = tf.stop_gradient(mu), tf.stop_gradient(backbone_features)
+    log_sigma_sq = uncertainty_head.uncertainty_head(backbone_features, int(mu.shape[-1]), training=training)
     return mu, log_sigma_sq
+
+
+def pfe_outputs(images, backbone, embedding_size, training, backbone_options=None):
+    """The PFE network, shared by the model_fn and the exporter.
+
+    Args:
+      images: float32 [N, H, W, 3], standardised as (x - 127.5) / 128.
+      backbone: 'sphere4' ... 'sphere64' or 'onnx:PATH' (see backbones.frozen_backbone).
+      embedding_size: D of a SphereNet (an ONNX model brings its own).
+      training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
+        always runs in inference mode, frozen (non-trainable weights, no gradient).
+      backbone_options: ONNX import options.
+
+    Returns:
+      (mu, log_sigma_sq): float32 [N, D] each.
+    """
+    mu, backbone_features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
+    return head_outputs(mu, backbone_features, training)
 
 
 def network_variables():
@@ -32,8 +47,8 @@ def network_variables():
 
     Restoring only these lets the released PFE checkpoints, which hold nothing else, predict and export.
     """
-    return (tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=sphere_net.SCOPE + "/") +
-            tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope=uncertainty_head.SCOPE + "/"))
+    return [v for v in tf.global_variables()
+            if v.op.name.startswith((sphere_net.SCOPE + "/", uncertainty_head.SCOPE + "/"))]
 
 
 def network_only_scaffold():
@@ -73,12 +88,13 @@ def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
 
 def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images_per_class,
                          learning_rate_values, learning_rate_boundaries, momentum, weight_decay,
-                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1):
+                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1,
+                         backbone_options=None):
     """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
 
     Args:
-      backbone: a `sphere_net.backbone_names()` entry.
-      embedding_size: D.
+      backbone: a `sphere_net.backbone_names()` entry or 'onnx:PATH'.
+      embedding_size: D of a SphereNet.
       num_classes_per_batch: P; a training batch holds P identities x K images, identity by identity.
       images_per_class: K.
       learning_rate_values: piecewise-constant learning rates, one more than the boundaries.
@@ -90,21 +106,26 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
         NPU allreduce, or identity).
       log_every_n_steps: interval of the steps/s and images/s log.
       num_replicas: replicas each taking a whole P x K batch per step (MirroredStrategy), for images/s.
+      backbone_options: ONNX import options (see backbones.frozen_backbone).
 
-    The model_fn takes features {'images': float32 [B, H, W, 3]} and labels int [B] (TRAIN and EVAL;
-    EVAL reports the mean MLS loss). In PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
+    The model_fn takes features {'images': float32 [B, H, W, 3]}, or from the feature cache
+    {'features': float32 [B, F], 'mu': float32 [B, D]} (the backbone is then skipped), and labels int [B]
+    (TRAIN and EVAL; EVAL reports the mean MLS loss). In PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
     """
     images_per_step = num_classes_per_batch * images_per_class * num_replicas
 
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
-        images = features["images"]
-        mu, log_sigma_sq = pfe_outputs(images, backbone, embedding_size, training)
+        if "images" in features:
+            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, embedding_size, training, backbone_options)
+        else:
+            mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training)
 
-        if pretrained_checkpoint:
-            restored = checkpoints.init_scope_from_checkpoint(pretrained_checkpoint, sphere_net.SCOPE)
-            tf.logging.info("backbone %s initialised from %s", sphere_net.SCOPE, restored)
-        elif training:
+        scope = backbones.variable_scope(backbone)
+        if pretrained_checkpoint and scope and "images" in features:
+            restored = checkpoints.init_scope_from_checkpoint(pretrained_checkpoint, scope)
+            tf.logging.info("backbone %s initialised from %s", scope, restored)
+        elif training and scope and "images" in features:
             tf.logging.warning("no --pretrained_ckpt: the frozen backbone keeps its RANDOM initialisation; "
                                "use this only for smoke and throughput runs")
 

@@ -34,42 +34,44 @@ def decode_network_input(jpeg, image_size):
     return network_input(decode_rgb(jpeg), image_size)
 
 
-def padded_batches(images, image_size, batch_size):
-    """Yields the float32 [H, W, 3] `images`, then zero images up to a whole number of batches (the NPU
-    needs static shapes); the caller keeps the first outputs."""
+def padded_batches(examples, shapes, batch_size):
+    """Yields the `examples` (dicts of float32 arrays), then all-zero ones up to a whole number of batches
+    (the NPU needs static shapes); the caller keeps the first outputs."""
     count = 0
-    for image in images:
+    for example in examples:
         count += 1
-        yield image
+        yield example
     for _ in range((-count) % batch_size):
-        yield np.zeros((image_size[0], image_size[1], 3), np.float32)
+        yield {key: np.zeros(shape, np.float32) for key, shape in shapes.items()}
 
 
-def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
-    """Runs an Estimator built with the PFE model_fn over an iterable of standardised images.
+def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_path=None):
+    """Runs an Estimator built with the PFE model_fn in PREDICT mode.
 
     Args:
       estimator: the Estimator.
-      images: iterable of float32 [H, W, 3]; consumed lazily.
-      image_size: (H, W).
-      batch_size: images per device step.
+      examples: iterable of feature dicts, e.g. {'images': [H, W, 3]} or from the feature cache
+        {'features': [F], 'mu': [D]}; consumed lazily.
+      shapes: {key: shape} of one example.
+      batch_size: examples per device step.
       checkpoint_path: folder or prefix (see `checkpoints.resolve_checkpoint`), else the model_dir.
 
     Returns:
-      (mu float32 [N, D], sigma_sq float32 [N, D]) for the N images the iterable gave.
+      (mu float32 [N, D], sigma_sq float32 [N, D]) for the N examples given.
     """
     checkpoint = checkpoints.resolve_checkpoint(checkpoint_path or estimator.model_dir)
     counter = []
 
     def counted():
-        for image in images:
+        for example in examples:
             counter.append(1)
-            yield image
+            yield example
 
     def input_fn(params=None):  # pylint: disable=unused-argument
-        dataset = tf.data.Dataset.from_generator(lambda: padded_batches(counted(), image_size, batch_size),
-                                                 tf.float32, tf.TensorShape([image_size[0], image_size[1], 3]))
-        return dataset.batch(batch_size, drop_remainder=True).map(lambda x: {"images": x}).prefetch(1)
+        dataset = tf.data.Dataset.from_generator(
+            lambda: padded_batches(counted(), shapes, batch_size), {key: tf.float32 for key in shapes},
+            {key: tf.TensorShape(shape) for key, shape in shapes.items()})
+        return dataset.batch(batch_size, drop_remainder=True).prefetch(1)
 
     mus, sigma_sqs = [], []
     for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
@@ -77,6 +79,19 @@ def estimator_features(estimator, images, image_size, batch_size, checkpoint_pat
         sigma_sqs.append(prediction["sigma_sq"])
     count = len(counter)
     return np.array(mus[:count], np.float32), np.array(sigma_sqs[:count], np.float32)
+
+
+def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
+    """mu and sigma^2 of an iterable of standardised float32 [H, W, 3] images (see estimator_predictions)."""
+    return estimator_predictions(estimator, ({"images": image} for image in images),
+                                 {"images": [image_size[0], image_size[1], 3]}, batch_size, checkpoint_path)
+
+
+def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
+    """mu and sigma^2 from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
+    examples = ({"features": f, "mu": m} for f, m in zip(features, mu))
+    return estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
+                                 batch_size, checkpoint_path)
 
 
 def saved_model_features(export_dir, images, batch_size):

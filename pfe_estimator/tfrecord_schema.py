@@ -93,3 +93,59 @@ def read_identities(path):
             "height": feature["image/height"].int64_list.value[0],
             "width": feature["image/width"].int64_list.value[0],
         }
+
+
+# ---------------------------------------------------------------- feature cache records
+#
+# One record per identity, as above, with the frozen backbone's outputs instead of images:
+#   cache/features          bytes  float16 or float32 [n, F] raw, the head's input for each image
+#   cache/features_flipped  bytes  the same for the mirrored image
+#   cache/mu                bytes  float32 [n, D] raw (L2-normalised embeddings)
+#   cache/mu_flipped        bytes  float32 [n, D] raw
+#   image/filename, image/class/label, image/class/text as above
+
+
+def cache_example(features, features_flipped, mu, mu_flipped, filenames, label, identity, features_dtype="float16"):
+    """Serialises one identity's cached backbone outputs (numpy arrays [n, F] and [n, D])."""
+    record = {
+        "cache/features": _bytes_feature([features.astype(features_dtype).tobytes()]),
+        "cache/features_flipped": _bytes_feature([features_flipped.astype(features_dtype).tobytes()]),
+        "cache/mu": _bytes_feature([mu.astype("float32").tobytes()]),
+        "cache/mu_flipped": _bytes_feature([mu_flipped.astype("float32").tobytes()]),
+        "image/filename": _bytes_feature(name.encode("utf-8") for name in filenames),
+        "image/class/label": _int64_feature(label),
+        "image/class/text": _bytes_feature([identity.encode("utf-8")]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=record)).SerializeToString()
+
+
+def parse_cache(serialized, feature_size, embedding_size, features_dtype="float16"):
+    """Parses a cache record (graph ops): 'features', 'features_flipped' float32 [n, F], 'mu', 'mu_flipped'
+    float32 [n, D], 'label' int64 []."""
+    parsed = tf.io.parse_single_example(serialized, {
+        "cache/features": tf.io.FixedLenFeature([], tf.string),
+        "cache/features_flipped": tf.io.FixedLenFeature([], tf.string),
+        "cache/mu": tf.io.FixedLenFeature([], tf.string),
+        "cache/mu_flipped": tf.io.FixedLenFeature([], tf.string),
+        "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+    })
+    result = {"label": parsed["image/class/label"]}
+    stored = tf.float16 if features_dtype == "float16" else tf.float32
+    for key, dtype, width in (("features", stored, feature_size), ("features_flipped", stored, feature_size),
+                              ("mu", tf.float32, embedding_size), ("mu_flipped", tf.float32, embedding_size)):
+        result[key] = tf.cast(tf.reshape(tf.io.decode_raw(parsed["cache/" + key], dtype), [-1, width]), tf.float32)
+    return result
+
+
+def read_cache_identities(path, features_dtype="float16"):
+    """Reads a cache shard in Python: yields dicts of numpy arrays, filenames, label, identity."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    for serialized in tf.io.tf_record_iterator(path):
+        feature = tf.train.Example.FromString(serialized).features.feature
+        filenames = [f.decode("utf-8") for f in feature["image/filename"].bytes_list.value]
+        record = {"filename": filenames, "label": feature["image/class/label"].int64_list.value[0],
+                  "identity": feature["image/class/text"].bytes_list.value[0].decode("utf-8")}
+        for key, dtype in (("features", features_dtype), ("features_flipped", features_dtype), ("mu", np.float32),
+                           ("mu_flipped", np.float32)):
+            record[key] = np.frombuffer(feature["cache/" + key].bytes_list.value[0], dtype).reshape(len(filenames), -1)
+        yield record

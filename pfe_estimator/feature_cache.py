@@ -1,0 +1,159 @@
+"""Feature cache: run the frozen backbone once over a TFRecord set, train and evaluate the head from it.
+
+The backbone is frozen, so its outputs for an image never change: caching (features, mu) for every image
+and its mirror image turns head training on a CPU from backbone-bound to seconds. The cache mirrors the
+source layout (one record per identity, same shard names, manifest.json with a "cache" section), so the
+same P x K sampling applies; features are stored as float16 by default to halve the disk.
+"""
+import json
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import backbones
+from pfe_estimator import checkpoints
+from pfe_estimator import evaluation
+from pfe_estimator import input_fn as input_fns
+from pfe_estimator import predict
+from pfe_estimator import tfrecord_schema
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def is_cache(data_dir):
+    """Whether a TFRecord folder holds a feature cache rather than images."""
+    return "cache" in input_fns.read_manifest(data_dir)
+
+
+def _write_json_atomically(path, content):
+    with open(path + PARTIAL_SUFFIX, "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=1, ensure_ascii=False)
+    os.replace(path + PARTIAL_SUFFIX, path)
+
+
+def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_options=None, pretrained_checkpoint=None,
+                batch_size=64, features_dtype="float16", progress=True):
+    """Writes the cache of a TFRecord folder; finished shards are kept on a rerun.
+
+    Args:
+      data_dir: aligned-face TFRecords from data_prep/make_tfrecords.py.
+      cache_dir: output folder.
+      backbone, embedding_size, backbone_options: the frozen backbone (see backbones.frozen_backbone).
+      pretrained_checkpoint: SphereNet weights (required for a SphereNet backbone).
+      batch_size: images per backbone run.
+      features_dtype: 'float16' (half the disk; features within ~1e-3 relative) or 'float32' (exact).
+
+    Returns:
+      the cache's manifest dict.
+    """
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    manifest = input_fns.read_manifest(data_dir)
+    height, width = manifest["image_size"]
+    scope = backbones.variable_scope(backbone)
+    if scope and not pretrained_checkpoint:
+        raise ValueError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)" % backbone)
+    if not os.path.isdir(cache_dir):
+        os.makedirs(cache_dir)
+    with tf.Graph().as_default() as graph:
+        images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
+        mu, features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
+        session = tf.Session(graph=graph)
+        if scope:
+            checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint)
+            variables = tf.global_variables(scope + "/")
+            checkpoints.check_variables_in_checkpoint(checkpoint, variables)
+            tf.train.Saver(variables).restore(session, checkpoint)
+
+        def run(batch):
+            outputs = [session.run([features, mu], {images: batch[i:i + batch_size]})
+                       for i in range(0, len(batch), batch_size)]
+            return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+
+        bar = tqdm(total=sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features",
+                   disable=not progress, mininterval=1.0)
+        for shard in manifest["shards"]:
+            target = os.path.join(cache_dir, shard["file"])
+            if os.path.exists(target):
+                bar.update(shard["images"])
+                continue
+            with tf.io.TFRecordWriter(target + PARTIAL_SUFFIX) as writer:
+                for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
+                    batch = np.stack([predict.decode_network_input(j, (height, width)) for j in record["encoded"]])
+                    plain_features, plain_mu = run(batch)
+                    flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+                    writer.write(tfrecord_schema.cache_example(
+                        plain_features, flipped_features, plain_mu, flipped_mu, record["filename"], record["label"],
+                        record["identity"], features_dtype))
+                    bar.update(len(batch))
+            os.replace(target + PARTIAL_SUFFIX, target)
+        bar.close()
+        feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
+        session.close()
+    cache_manifest = dict(manifest)
+    cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone,
+                               "backbone_options": backbone_options, "feature_size": feature_size,
+                               "embedding_size": dims, "features_dtype": features_dtype}
+    _write_json_atomically(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
+    return cache_manifest
+
+
+def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, seed=0, flip=True,
+                           shuffle_buffer=256, cycle_length=8):
+    """Returns an input_fn of P x K batches from the cache, as tfrecord_input_fn_builder does from images;
+    a random half of the samples take the mirrored image's outputs when `flip`.
+
+    Yields:
+      ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]}, labels int32 [P * K]).
+    """
+    manifest = input_fns.read_manifest(cache_dir)
+    cache = manifest["cache"]
+    feature_size, dims = cache["feature_size"], cache["embedding_size"]
+    files = [os.path.join(cache_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
+    batch_size = num_classes_per_batch * images_per_class
+
+    def sample_identity(serialized):
+        record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
+        indices = input_fns.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
+        use_flipped = tf.random.uniform([images_per_class], seed=seed) < (0.5 if flip else 0.0)
+        mirrored = use_flipped[:, None]
+        features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
+                            tf.gather(record["features"], indices))
+        mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),
+                      tf.gather(record["mu"], indices))
+        return features, mu, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
+
+    def to_batch(features, mu, labels):
+        return ({"features": tf.reshape(features, [batch_size, feature_size]), "mu": tf.reshape(mu, [batch_size, dims])},
+                tf.reshape(labels, [batch_size]))
+
+    def input_fn(params=None):  # pylint: disable=unused-argument
+        dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files)).shuffle(len(files), seed=seed).repeat()
+        dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
+                                     block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+        dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)
+        return dataset.map(to_batch).prefetch(tf.data.experimental.AUTOTUNE)
+
+    return input_fn
+
+
+def read_cache_arrays(cache_dir, wanted_names=None):
+    """The unflipped cached outputs by image name.
+
+    Returns:
+      (names [N], features float32 [N, F], mu float32 [N, D]).
+    """
+    manifest = input_fns.read_manifest(cache_dir)
+    names, features, mu = [], [], []
+    for shard in manifest["shards"]:
+        for record in tfrecord_schema.read_cache_identities(os.path.join(cache_dir, shard["file"]),
+                                                            manifest["cache"]["features_dtype"]):
+            for index, filename in enumerate(record["filename"]):
+                name = evaluation.image_name(filename)
+                if wanted_names is None or name in wanted_names:
+                    names.append(name)
+                    features.append(record["features"][index].astype(np.float32))
+                    mu.append(record["mu"][index])
+    return names, np.array(features, np.float32), np.array(mu, np.float32)
