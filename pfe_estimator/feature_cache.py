@@ -99,9 +99,10 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
 
 
 def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, seed=0, flip=True,
-                           shuffle_buffer=256, cycle_length=8):
+                           shuffle_buffer=256, cycle_length=8, include_labels=None):
     """Returns an input_fn of P x K batches from the cache, as tfrecord_input_fn_builder does from images;
-    a random half of the samples take the mirrored image's outputs when `flip`.
+    a random half of the samples take the mirrored image's outputs when `flip`. With include_labels, only
+    those identities are drawn (e.g. the training folds of a cross-validation).
 
     Yields:
       ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]}, labels int32 [P * K]).
@@ -131,6 +132,10 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files)).shuffle(len(files), seed=seed).repeat()
         dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
                                      block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        if include_labels is not None:
+            allowed = tf.constant(sorted(int(label) for label in include_labels), tf.int64)
+            dataset = dataset.filter(lambda serialized: tf.reduce_any(tf.equal(
+                tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])["label"], allowed)))
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)

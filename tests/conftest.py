@@ -60,8 +60,8 @@ def tiny_synthetic_input_fn(seed=0):
                                                seed=seed)
 
 
-def lfw_subset_records(tmp_path):
-    """Aligned 112x96 TFRecords of ../shared's 100 native LFW images (10 people) and a pairs file in
+def lfw_subset_records(tmp_path, template="112x96"):
+    """Aligned TFRecords (template 112x96 or 112x112) of ../shared's 100 native LFW images (10 people) and a pairs file in
     LFW's format over them (10 folds of 1 genuine + 1 impostor pair).
 
     Returns:
@@ -70,8 +70,8 @@ def lfw_subset_records(tmp_path):
     from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
     root, identities = make_tfrecords.list_identities(shared_path("data", "lfw_raw250_subset"))
     landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
-    records = str(tmp_path / "lfw_records")
-    settings = make_tfrecords.Settings("112x96", 95, None, "skip", None, 0.6)
+    records = str(tmp_path / ("lfw_records_" + template))
+    settings = make_tfrecords.Settings(template, 95, None, "skip", None, 0.6)
     make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
     people = sorted(identities)
     lines = ["10\t1"]

@@ -171,14 +171,9 @@ def test_unsupported_op_is_a_one_line_error(tmp_path):
 
 
 def test_sface_matches_onnxruntime_on_real_aligned_lfw_faces(tmp_path):
-    from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
     from pfe_estimator import predict, tfrecord_schema  # pylint: disable=import-outside-toplevel
     model_path = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
-    root, identities = make_tfrecords.list_identities(shared_path("data", "lfw_raw250_subset"))
-    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
-    records = str(tmp_path / "aligned")
-    settings = make_tfrecords.Settings("112x112", 95, None, "skip", None, 0.6)
-    make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")
     images = np.stack([predict.decode_rgb(jpeg) for shard in sorted(os.listdir(records)) if shard.endswith(".tfrecord")
                        for record in tfrecord_schema.read_identities(os.path.join(records, shard))
                        for jpeg in record["encoded"][:2]]).astype(np.float32)

