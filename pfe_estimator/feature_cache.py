@@ -65,27 +65,34 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
             checkpoints.check_variables_in_checkpoint(checkpoint, variables)
             tf.train.Saver(variables).restore(session, checkpoint)
 
+        bar = tqdm(total=2 * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
+                   "(images and mirrors)", disable=not progress, mininterval=1.0)
+
         def run(batch):
-            outputs = [session.run([features, mu], {images: batch[i:i + batch_size]})
-                       for i in range(0, len(batch), batch_size)]
+            outputs = []
+            for i in range(0, len(batch), batch_size):
+                outputs.append(session.run([features, mu], {images: batch[i:i + batch_size]}))
+                bar.update(len(outputs[-1][1]))
             return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
 
-        bar = tqdm(total=sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features",
-                   disable=not progress, mininterval=1.0)
         for shard in manifest["shards"]:
             target = os.path.join(cache_dir, shard["file"])
             if os.path.exists(target):
-                bar.update(shard["images"])
+                bar.update(2 * shard["images"])
                 continue
+            identities = list(tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])))
+            batch = np.stack([predict.decode_network_input(j, (height, width))
+                              for record in identities for j in record["encoded"]])
+            plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
+            flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
             with tf.io.TFRecordWriter(target + PARTIAL_SUFFIX) as writer:
-                for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
-                    batch = np.stack([predict.decode_network_input(j, (height, width)) for j in record["encoded"]])
-                    plain_features, plain_mu = run(batch)
-                    flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+                start = 0
+                for record in identities:
+                    rows = slice(start, start + len(record["encoded"]))
+                    start = rows.stop
                     writer.write(tfrecord_schema.cache_example(
-                        plain_features, flipped_features, plain_mu, flipped_mu, record["filename"], record["label"],
-                        record["identity"], features_dtype))
-                    bar.update(len(batch))
+                        plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
+                        record["filename"], record["label"], record["identity"], features_dtype))
             os.replace(target + PARTIAL_SUFFIX, target)
         bar.close()
         feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
@@ -134,8 +141,8 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
                                      block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         if include_labels is not None:
             allowed = tf.constant(sorted(int(label) for label in include_labels), tf.int64)
-            dataset = dataset.filter(lambda serialized: tf.reduce_any(tf.equal(
-                tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])["label"], allowed)))
+            dataset = dataset.filter(
+                lambda serialized: tf.reduce_any(tf.equal(tfrecord_schema.parse_label(serialized), allowed)))
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)

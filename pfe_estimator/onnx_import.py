@@ -170,9 +170,14 @@ def _conv(inputs, attrs, node):
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     padding = "VALID"
+    # TensorFlow's SAME equals ONNX's symmetric (k - 1) / 2 padding at stride 1 with an odd kernel: no Pad op.
+    same_at_stride_one = (list(strides) == [1, 1] and kernel_h % 2 == 1 and kernel_w % 2 == 1 and list(pads) == [
+        dilations[0] * (kernel_h - 1) // 2, dilations[1] * (kernel_w - 1) // 2] * 2)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if auto_pad == "SAME_LOWER" and (kernel_h % 2 == 0 or kernel_w % 2 == 0):
             raise ValueError("Conv %s: auto_pad SAME_LOWER with an even kernel is not supported" % node.name)
+        padding = "SAME"
+    elif same_at_stride_one and any(pads):
         padding = "SAME"
     elif any(pads):
         x = tf.pad(x, [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]])
@@ -233,7 +238,9 @@ def _prelu(inputs, attrs, node):
     slope_value = np.asarray(slope.tensor, np.float32)
     if x.nhwc:
         slope_value = _broadcast_constant_to_nhwc(slope_value)
-    return [Value(tf.nn.relu(x.tensor) + slope_value * tf.minimum(0.0, x.tensor), x.nhwc)]
+    if np.all((slope_value >= 0) & (slope_value <= 1)):
+        return [Value(tf.maximum(x.tensor, slope_value * x.tensor), x.nhwc)]  # equal for slopes in [0, 1], 2 passes
+    return [Value(tf.where(x.tensor > 0, x.tensor, x.tensor * slope_value), x.nhwc)]
 
 
 def _flatten(inputs, attrs, node):

@@ -137,6 +137,12 @@ def parse_cache(serialized, feature_size, embedding_size, features_dtype="float1
     return result
 
 
+def parse_label(serialized):
+    """The int64 [] label of an identity or cache record, parsing nothing else."""
+    return tf.io.parse_single_example(serialized, {"image/class/label": tf.io.FixedLenFeature([], tf.int64)})[
+        "image/class/label"]
+
+
 def read_cache_identities(path, features_dtype="float16"):
     """Reads a cache shard in Python: yields dicts of numpy arrays, filenames, label, identity."""
     import numpy as np  # pylint: disable=import-outside-toplevel
