@@ -25,13 +25,16 @@ from pfe_estimator import image_io
 from pfe_estimator import input_fn as input_fns
 from pfe_estimator import model_fn as pfe_model
 from pfe_estimator import predict
+from pfe_estimator import pretrain
 from pfe_estimator import report
 from pfe_estimator import runtime
 from pfe_estimator import sphere_net
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features"], "What to do.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features", "pretrain"],
+                  "What to do. pretrain: train the SphereNet backbone with AM-softmax (its checkpoint is what "
+                  "--pretrained_ckpt takes).")
 flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
@@ -67,6 +70,8 @@ flags.DEFINE_integer("max_steps", 3000, "Total training steps (global step to st
 flags.DEFINE_list("lr_values", ["1e-3", "1e-4"], "Piecewise-constant learning rates.")
 flags.DEFINE_list("lr_boundaries", ["2000"], "Global steps at which the learning rate changes.")
 flags.DEFINE_float("momentum", 0.9, "Momentum.")
+flags.DEFINE_float("am_scale", 30.0, "pretrain: AM-softmax scale s.")
+flags.DEFINE_float("am_margin", 0.35, "pretrain: AM-softmax additive margin m.")
 flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay on the uncertainty head.")
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
@@ -127,22 +132,48 @@ def backbone_options():
                 input_channels=FLAGS.onnx_input_channels)
 
 
-def make_estimator():
+def optimizer_wrapper():
+    return runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0])
+
+
+def pfe_model_fn():
     backbones.check_backbone_name(FLAGS.backbone)
     if FLAGS.pretrained_ckpt and backbones.is_onnx(FLAGS.backbone):
         raise app.UsageError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
-    runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
-    model_fn = pfe_model.pfe_model_fn_builder(
+    return pfe_model.pfe_model_fn_builder(
         backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
         num_classes_per_batch=FLAGS.num_classes_per_batch, images_per_class=images_per_class(),
         learning_rate_values=[float(v) for v in FLAGS.lr_values],
         learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
-        weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt,
-        wrap_optimizer=runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0]),
+        weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
         log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
         backbone_options=backbone_options())
+
+
+def pretrain_schedule():
+    """(learning rates, boundaries, max steps): the flags when given, else pretraining's own defaults."""
+    values = FLAGS.lr_values if FLAGS["lr_values"].present else pretrain.DEFAULT_LEARNING_RATES
+    boundaries = FLAGS.lr_boundaries if FLAGS["lr_boundaries"].present else pretrain.DEFAULT_BOUNDARIES
+    max_steps = FLAGS.max_steps if FLAGS["max_steps"].present else pretrain.DEFAULT_MAX_STEPS
+    return [float(v) for v in values], [int(v) for v in boundaries], max_steps
+
+
+def pretrain_model_fn(num_classes):
+    if backbones.is_onnx(FLAGS.backbone):
+        raise app.UsageError("--mode=pretrain trains a SphereNet, not an ONNX model")
+    backbones.check_backbone_name(FLAGS.backbone)
+    values, boundaries, _ = pretrain_schedule()
+    return pretrain.pretrain_model_fn_builder(
+        FLAGS.backbone, FLAGS.embedding_size, num_classes, values, boundaries, FLAGS.momentum, FLAGS.weight_decay,
+        FLAGS.am_scale, FLAGS.am_margin, optimizer_wrapper(), FLAGS.batch_size * FLAGS.num_devices * rank()[0],
+        FLAGS.log_every_n_steps)
+
+
+def make_estimator(model_fn=None):
+    """The device's Estimator around `model_fn` (default: the PFE model_fn)."""
+    runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
     return runtime.build_estimator(
-        model_fn, FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        model_fn or pfe_model_fn(), FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
         save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
         precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
@@ -165,22 +196,33 @@ def train_input_fn():
                          "use --data=synthetic for a smoke run")
 
 
-def run_train():
-    if FLAGS.device == "npu" and (FLAGS.max_steps % FLAGS.iterations_per_loop or
+def train(estimator, input_fn, max_steps):
+    """Estimator training to max_steps; multi-worker runs go through train_and_evaluate."""
+    if FLAGS.device == "npu" and (max_steps % FLAGS.iterations_per_loop or
                                   FLAGS.save_checkpoints_steps % FLAGS.iterations_per_loop):
         raise app.UsageError("--max_steps and --save_checkpoints_steps must be multiples of --iterations_per_loop")
-    estimator = make_estimator()
-    input_fn = train_input_fn()
     start = time.time()
     if FLAGS.device != "npu" and rank()[0] > 1:
         # Multi-worker Estimator training runs through train_and_evaluate (the distribute coordinator);
         # evaluation happens only if TF_CONFIG names an evaluator task.
-        tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=FLAGS.max_steps),
+        tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=max_steps),
                                         tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 6))
     else:
-        estimator.train(input_fn, max_steps=FLAGS.max_steps)
+        estimator.train(input_fn, max_steps=max_steps)
     tf.logging.info("training finished in %.1f s; latest checkpoint %s", time.time() - start,
                     tf.train.latest_checkpoint(FLAGS.model_dir))
+
+
+def run_train():
+    train(make_estimator(), train_input_fn(), FLAGS.max_steps)
+
+
+def run_pretrain():
+    if not FLAGS.data_dir or feature_cache.is_cache(FLAGS.data_dir):
+        raise app.UsageError("--mode=pretrain needs --data_dir with image TFRecords")
+    num_classes = input_fns.read_manifest(FLAGS.data_dir)["num_identities"]
+    _, _, max_steps = pretrain_schedule()
+    train(make_estimator(pretrain_model_fn(num_classes)), train_input_fn(), max_steps)
 
 
 def run_export():
@@ -286,7 +328,7 @@ def main(argv):
     tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
     try:
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
-         "cache_features": run_cache_features}[FLAGS.mode]()
+         "cache_features": run_cache_features, "pretrain": run_pretrain}[FLAGS.mode]()
     except (ValueError, ImportError) as error:
         sys.exit("error: %s" % error)
 

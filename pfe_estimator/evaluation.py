@@ -356,3 +356,10 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
 def image_name(path):
     """LFW-style image name of a path: its base name without extension (Aaron_Peirsol_0001)."""
     return os.path.splitext(os.path.basename(path))[0]
+
+
+def spearman_correlation(a, b):
+    """Spearman's rank correlation of two float [N] arrays (ties get average ranks)."""
+    ranks_a = average_ranks(np.asarray(a, np.float64))
+    ranks_b = average_ranks(np.asarray(b, np.float64))
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])

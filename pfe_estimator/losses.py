@@ -85,3 +85,28 @@ def mls_loss(labels, mu, log_sigma_sq):
     off_diagonal = tf.logical_not(tf.cast(tf.eye(tf.shape(labels)[0]), tf.bool))
     genuine = tf.cast(tf.logical_and(same_label, off_diagonal), tf.float32)
     return tf.reduce_sum(genuine * pair_losses) / tf.maximum(tf.reduce_sum(genuine), 1.0)
+
+
+def am_softmax_loss(embeddings, labels, num_classes, scale=30.0, margin=0.35, scope="Logits"):
+    """Additive-margin softmax (CosFace / AM-softmax) for training the backbone.
+
+    logits = s * (cos(theta_j) - m * [j == label]), with cos the product of the L2-normalised embedding
+    and L2-normalised class weights; loss = mean softmax cross-entropy.
+
+    Args:
+      embeddings: float32 [B, D] (normalised inside).
+      labels: int [B] in 0..num_classes-1.
+      num_classes: C; creates `<scope>/weights` [D, C].
+      scale, margin: s and m.
+
+    Returns:
+      (loss float32 [], cosine float32 [B, C]).
+    """
+    with tf.variable_scope(scope):
+        weights = tf.get_variable("weights", [int(embeddings.shape[-1]), num_classes], tf.float32,
+                                  tf.glorot_uniform_initializer())
+    cosine = tf.matmul(tf.nn.l2_normalize(embeddings, axis=1), tf.nn.l2_normalize(weights, axis=0))
+    one_hot = tf.one_hot(labels, num_classes, dtype=tf.float32)
+    logits = scale * (cosine - margin * one_hot)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=one_hot, logits=logits))
+    return loss, cosine

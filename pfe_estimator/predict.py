@@ -57,7 +57,7 @@ def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_pa
       checkpoint_path: folder or prefix (see `checkpoints.resolve_checkpoint`), else the model_dir.
 
     Returns:
-      (mu float32 [N, D], sigma_sq float32 [N, D]) for the N examples given.
+      {prediction key: float32 [N, ...]} for the N examples given ('mu' and 'sigma_sq' for PFE).
     """
     checkpoint = checkpoints.resolve_checkpoint(checkpoint_path or estimator.model_dir)
     counter = []
@@ -73,25 +73,27 @@ def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_pa
             {key: tf.TensorShape(shape) for key, shape in shapes.items()})
         return dataset.batch(batch_size, drop_remainder=True).prefetch(1)
 
-    mus, sigma_sqs = [], []
+    outputs = {}
     for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
-        mus.append(prediction["mu"])
-        sigma_sqs.append(prediction["sigma_sq"])
+        for key, value in prediction.items():
+            outputs.setdefault(key, []).append(value)
     count = len(counter)
-    return np.array(mus[:count], np.float32), np.array(sigma_sqs[:count], np.float32)
+    return {key: np.array(values[:count], np.float32) for key, values in outputs.items()}
 
 
 def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
-    """mu and sigma^2 of an iterable of standardised float32 [H, W, 3] images (see estimator_predictions)."""
-    return estimator_predictions(estimator, ({"images": image} for image in images),
-                                 {"images": [image_size[0], image_size[1], 3]}, batch_size, checkpoint_path)
+    """(mu, sigma^2) of an iterable of standardised float32 [H, W, 3] images (see estimator_predictions)."""
+    outputs = estimator_predictions(estimator, ({"images": image} for image in images),
+                                    {"images": [image_size[0], image_size[1], 3]}, batch_size, checkpoint_path)
+    return outputs["mu"], outputs["sigma_sq"]
 
 
 def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
-    """mu and sigma^2 from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
+    """(mu, sigma^2) from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
     examples = ({"features": f, "mu": m} for f, m in zip(features, mu))
-    return estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
-                                 batch_size, checkpoint_path)
+    outputs = estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
+                                    batch_size, checkpoint_path)
+    return outputs["mu"], outputs["sigma_sq"]
 
 
 def saved_model_features(export_dir, images, batch_size):

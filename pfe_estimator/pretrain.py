@@ -1,0 +1,59 @@
+"""Pretraining the deterministic backbone that PFE then freezes: SphereNet with an AM-softmax head.
+
+The whole backbone trains (its Bottleneck batch norm in training mode); the checkpoint it writes holds
+`SphereNet/...` under the released names, which is what `--pretrained_ckpt` restores for PFE training.
+"""
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import hooks
+from pfe_estimator import losses
+from pfe_estimator import model_fn as pfe_model
+from pfe_estimator import sphere_net
+
+# SphereNet-64 on CASIA-WebFace with AM-softmax, batch 256: the schedule commonly used.
+DEFAULT_LEARNING_RATES = (0.1, 0.01, 0.001)
+DEFAULT_BOUNDARIES = (16000, 24000)
+DEFAULT_MAX_STEPS = 28000
+
+
+def weight_decay_loss(weight_decay):
+    """weight_decay * sum(w^2) / 2 over every trainable `weights` variable (convs, Bottleneck, Logits)."""
+    weights = [v for v in tf.trainable_variables() if v.op.name.endswith("/weights")]
+    return weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
+
+
+def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_rate_values, learning_rate_boundaries,
+                              momentum, weight_decay, scale, margin, wrap_optimizer, images_per_step,
+                              log_every_n_steps=100):
+    """Returns a model_fn training SphereNet with AM-softmax over num_classes identities.
+
+    Features {'images': float32 [B, H, W, 3]}, labels int [B] in 0..num_classes-1. TRAIN minimises the
+    AM-softmax loss + weight decay; EVAL reports loss and accuracy; PREDICT returns {'mu': [B, D]}.
+    Static shapes throughout (NPUEstimator-ready); `wrap_optimizer` comes from runtime.optimizer_wrapper.
+    """
+
+    def model_fn(features, labels, mode):
+        training = mode == tf.estimator.ModeKeys.TRAIN
+        mu, _ = sphere_net.sphere_net(features["images"], backbone, embedding_size, training=training, trainable=True)
+        if mode == tf.estimator.ModeKeys.PREDICT:
+            return tf.estimator.EstimatorSpec(mode, predictions={"mu": mu})
+        margin_loss, cosine = losses.am_softmax_loss(mu, labels, num_classes, scale, margin)
+        total_loss = margin_loss + weight_decay_loss(weight_decay)
+        correct = tf.cast(tf.equal(tf.argmax(cosine, axis=1, output_type=tf.int32), tf.cast(labels, tf.int32)),
+                          tf.float32)
+        if mode == tf.estimator.ModeKeys.EVAL:
+            return tf.estimator.EstimatorSpec(mode, loss=total_loss, eval_metric_ops={
+                "am_softmax_loss": tf.metrics.mean(margin_loss), "accuracy": tf.metrics.mean(correct)})
+        global_step = tf.train.get_or_create_global_step()
+        learning_rate = pfe_model.learning_rate_schedule(global_step, learning_rate_boundaries, learning_rate_values)
+        tf.summary.scalar("losses/am_softmax_loss", margin_loss)
+        tf.summary.scalar("losses/total_loss", total_loss)
+        tf.summary.scalar("train_accuracy", tf.reduce_mean(correct))
+        tf.summary.scalar("learning_rate", learning_rate)
+        optimizer = wrap_optimizer(tf.train.MomentumOptimizer(learning_rate, momentum))
+        minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=tf.trainable_variables())
+        train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, margin_loss)
+        return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
+
+    return model_fn
