@@ -29,17 +29,25 @@ IMAGE_SIZE = 128
 DEGRADATIONS = ("clean", "blur", "noise", "downscale", "occlusion")
 
 
+# Colours come from small shared palettes (with a little jitter), so that identities differ mostly in
+# geometry and fine detail, which blur, noise and downscaling destroy, rather than in flat colour.
+SKIN_TONES = np.array([[80, 110, 160], [110, 150, 200], [140, 175, 225], [60, 85, 125]], np.float64)
+HAIR_COLOURS = np.array([[20, 20, 25], [40, 70, 110], [150, 150, 150], [30, 50, 70]], np.float64)
+IRIS_COLOURS = np.array([[60, 40, 20], [140, 110, 40], [40, 90, 40], [30, 30, 30]], np.float64)
+
+
 def identity_parameters(rng):
     """The random traits of one identity (a dict of numbers and BGR colours)."""
-    skin = rng.uniform([40, 70, 110], [170, 200, 240])
+    skin = SKIN_TONES[rng.randint(len(SKIN_TONES))] + rng.uniform(-8, 8, 3)
     return {
         "skin": skin,
         "face_axes": (rng.uniform(34, 44), rng.uniform(44, 54)),
-        "hair": rng.uniform(0, 160, 3), "hairline": rng.uniform(0.15, 0.45),
+        "hair": HAIR_COLOURS[rng.randint(len(HAIR_COLOURS))] + rng.uniform(-8, 8, 3),
+        "hairline": rng.uniform(0.15, 0.45),
         "eye_spacing": rng.uniform(24, 36), "eye_y": rng.uniform(-10, 0), "eye_size": rng.uniform(3.5, 7),
-        "iris": rng.uniform(0, 200, 3), "brow_slant": rng.uniform(-0.35, 0.35), "brow_thickness": int(rng.randint(1, 5)),
+        "iris": IRIS_COLOURS[rng.randint(len(IRIS_COLOURS))], "brow_slant": rng.uniform(-0.35, 0.35), "brow_thickness": int(rng.randint(1, 5)),
         "nose_length": rng.uniform(10, 20), "nose_width": rng.uniform(4, 10),
-        "mouth_y": rng.uniform(26, 36), "mouth_width": rng.uniform(16, 32), "lips": rng.uniform([40, 40, 90], [140, 120, 220]),
+        "mouth_y": rng.uniform(26, 36), "mouth_width": rng.uniform(16, 32), "lips": skin * rng.uniform(0.55, 0.8) + [0, 0, 40],
         "glasses": rng.uniform() < 0.25, "beard": rng.uniform() < 0.2,
     }
 
@@ -110,13 +118,13 @@ def pose_and_light(face, landmarks, rng):
 def degrade(image, landmarks, kind, severity, rng):
     """Applies one degradation of severity in [0, 1]; returns (image, the kind's own parameter)."""
     if kind == "blur":
-        sigma = 0.5 + 3.5 * severity
+        sigma = 0.5 + 4.5 * severity
         return cv2.GaussianBlur(image, (0, 0), sigma), sigma
     if kind == "noise":
         std = 4 + 46 * severity
         return np.clip(image + rng.normal(0, std, image.shape), 0, 255).astype(np.uint8), std
     if kind == "downscale":
-        factor = 1.5 + 6.5 * severity
+        factor = 1.5 + 8.5 * severity
         small = cv2.resize(image, (int(IMAGE_SIZE / factor), int(IMAGE_SIZE / factor)), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_LINEAR), factor
     if kind == "occlusion":

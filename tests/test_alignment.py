@@ -16,7 +16,7 @@ def _random_similarity(rng):
     return np.hstack([rotation, rng.uniform(10, 40, size=(2, 1))])
 
 
-@pytest.mark.parametrize("template_name", ["112x96", "112x112"])
+@pytest.mark.parametrize("template_name", ["112x96", "112x112", "56x48"])
 def test_exact_similarity_images_land_on_the_template(template_name):
     """Dots drawn at a similarity image of the template land within 1 px of the template after alignment."""
     (height, width), points = alignment.template(template_name)
