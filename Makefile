@@ -1,11 +1,15 @@
 PYTHON ?= python3
 
-.PHONY: install smoke test
+.PHONY: install demo smoke test
 
 install:
 	$(PYTHON) -m pip install -q -r requirements.txt -r requirements-dev.txt
 
-# The main job on its built-in default: synthetic P x K batches, a small backbone, a few steps.
+# The main job: the whole chain on built-in procedural faces (generate, align, pretrain, PFE, evaluate).
+demo: install
+	$(PYTHON) scripts/demo.py --work_dir demo_run
+
+# The training loop alone on synthetic P x K batches, a few steps.
 smoke: install
 	$(PYTHON) main.py --mode=train --data=synthetic --backbone=sphere20 --batch_size=32 \
 		--num_classes_per_batch=8 --max_steps=20 --log_every_n_steps=5 --model_dir=ckpt/smoke
