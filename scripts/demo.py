@@ -92,7 +92,7 @@ def main():
                               "--save_checkpoints_steps=%d" % args.pretrain_steps, "--log_every_n_steps=100"]
         + MODEL_FLAGS)
     run("train PFE head", [python, "main.py", "--mode=train", "--data_dir=" + train_records, "--pretrained_ckpt=" + pretrained,
-                           "--model_dir=" + pfe, "--max_steps=%d" % args.pfe_steps, "--lr_values=0.01,0.001",
+                           "--model_dir=" + pfe, "--max_steps=%d" % args.pfe_steps, "--lr_values=0.001,0.0001",
                            "--lr_boundaries=%d" % int(args.pfe_steps * 0.75), "--save_checkpoints_steps=%d" % args.pfe_steps,
                            "--log_every_n_steps=100"] + MODEL_FLAGS)
     features = os.path.join(work, "test_features.npz")

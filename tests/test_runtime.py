@@ -9,24 +9,22 @@ from pfe_estimator import runtime
 from tests.conftest import tiny_estimator, tiny_model_fn, tiny_synthetic_input_fn
 
 
+def _closure(start, neighbours):
+    """Every op reachable from `start` through `neighbours(op)`."""
+    seen, stack = set(), list(start)
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(neighbours(op))
+    return seen
+
+
 def _ops_between(sources, sinks):
     """Ops that depend on any of `sources` and that any of `sinks` depends on (data or control)."""
-    upstream, stack = set(), list(sinks)
-    while stack:
-        op = stack.pop()
-        if op in upstream:
-            continue
-        upstream.add(op)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
-    downstream, stack = set(), list(sources)
-    while stack:
-        op = stack.pop()
-        if op in downstream:
-            continue
-        downstream.add(op)
-        stack.extend(consumer for t in op.outputs for consumer in t.consumers())
-        stack.extend(op._control_outputs)  # pylint: disable=protected-access
+    upstream = _closure(sinks, lambda op: [t.op for t in op.inputs] + list(op.control_inputs))
+    downstream = _closure(sources, lambda op: [c for t in op.outputs for c in t.consumers()] +
+                          list(op._control_outputs))  # pylint: disable=protected-access
     return upstream & downstream
 
 
