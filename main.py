@@ -1,10 +1,12 @@
-"""pfe-estimator entry point: train, predict and export Probabilistic Face Embeddings.
+"""pfe-estimator entry point: pretrain, train, evaluate, predict and export Probabilistic Face Embeddings.
 
   python main.py --mode=train --data=synthetic --backbone=sphere20 --max_steps=20
+  python main.py --mode=pretrain --data_dir=tfrecords/casia --backbone=sphere64 --model_dir=pretrained/sphere64_am
   python main.py --mode=train --device=npu --data_dir=tfrecords/casia --pretrained_ckpt=pretrained/sphere64_casia_am
   python main.py --mode=eval --model_dir=ckpt/pfe --lfw_dir=tfrecords/lfw --lfw_pairs=pairs.txt --report_dir=report
   python main.py --mode=export --model_dir=ckpt/pfe --export_dir=export/pfe
   python main.py --mode=predict --model_dir=ckpt/pfe --predict_dir=aligned_faces --predict_output=features.npz
+  python main.py --mode=cache_features --backbone=onnx:sface.onnx --image_size=112,112 --data_dir=... --cache_dir=...
 
 This is the only module that reads flags.
 """
@@ -72,7 +74,7 @@ flags.DEFINE_list("lr_boundaries", ["2000"], "Global steps at which the learning
 flags.DEFINE_float("momentum", 0.9, "Momentum.")
 flags.DEFINE_float("am_scale", 30.0, "pretrain: AM-softmax scale s.")
 flags.DEFINE_float("am_margin", 0.35, "pretrain: AM-softmax additive margin m.")
-flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay on the uncertainty head.")
+flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay on the uncertainty head (pretrain: on every weight).")
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
 flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.")
