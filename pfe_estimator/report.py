@@ -67,14 +67,14 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
     written = {}
     path = os.path.join(report_dir, "lfw_roc.png")
     plots.roc({name: evaluation.roc_curve(value, pairs.same) for name, value in scores.items()}, path,
-              "LFW ROC: cosine vs MLS")
+              "ROC: cosine vs MLS (LFW protocol)")
     written["roc"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_sigma_sq_histogram.png")
-    plots.histogram(face_uncertainty, path, "LFW faces: mean sigma^2", "mean sigma^2 over dimensions")
+    plots.histogram(face_uncertainty, path, "Evaluated faces: mean sigma^2", "mean sigma^2 over dimensions")
     written["sigma_sq_histogram"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_risk_controlled.png")
     plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in scores}, path,
-                 "LFW risk-controlled verification", "most uncertain pairs rejected (%)", "accuracy on kept pairs (%)")
+                 "Risk-controlled verification (LFW protocol)", "most uncertain pairs rejected (%)", "accuracy on kept pairs (%)")
     written["risk_controlled"] = os.path.basename(path)
     if face_loader is not None:
         order = np.argsort(face_uncertainty)
@@ -83,7 +83,7 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
             rows.append((title, [(face_loader(face_names[i]), "%s\n%.2e" % (face_names[i][:18], face_uncertainty[i]))
                                  for i in indices]))
         path = os.path.join(report_dir, "lfw_faces_by_uncertainty.png")
-        plots.face_rows(rows, path, "LFW faces ranked by mean sigma^2")
+        plots.face_rows(rows, path, "Faces ranked by mean sigma^2")
         written["faces_by_uncertainty"] = os.path.basename(path)
     return written
 
