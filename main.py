@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import atomic_files
 from pfe_estimator import backbones
 from pfe_estimator import evaluation
 from pfe_estimator import export
@@ -306,7 +307,7 @@ def run_eval():
         names, mu, sigma_sq = template_features()
         result["templates"] = report.template_section(names, mu, sigma_sq, FLAGS.templates_csv,
                                                       FLAGS.template_pairs_csv, FLAGS.fusion, FLAGS.report_dir)
-    report.write_json_atomically(os.path.join(FLAGS.report_dir, "report.json"), result)
+    atomic_files.write_json(os.path.join(FLAGS.report_dir, "report.json"), result)
     print(report.summary(result))
     print("report: %s" % os.path.join(FLAGS.report_dir, "report.json"))
 

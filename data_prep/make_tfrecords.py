@@ -27,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
+from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import image_io  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import tfrecord_schema  # noqa: E402  pylint: disable=wrong-import-position
 
 SIDECAR_SUFFIX = ".json"
-PARTIAL_SUFFIX = ".partial"
 
 
 class Settings(collections.namedtuple("Settings", [
@@ -190,12 +190,6 @@ def process_identity(task):
     return identity, kept, skipped
 
 
-def _write_json_atomically(path, content):
-    with open(path + PARTIAL_SUFFIX, "w", encoding="utf-8") as f:
-        json.dump(content, f, indent=1, ensure_ascii=False)
-    os.replace(path + PARTIAL_SUFFIX, path)
-
-
 def load_finished_shard(output_dir, name, settings):
     """The sidecar of a finished shard, or None when the shard must be (re)written.
 
@@ -242,7 +236,7 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
         for index in range(len(finished), len(shards)):
             shard_path = os.path.join(output_dir, names[index])
             sidecar = {"file": names[index], "settings": settings.as_json(), "identities": [], "skipped": []}
-            with tf.io.TFRecordWriter(shard_path + PARTIAL_SUFFIX) as writer:
+            with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
                 for _ in shards[index]:
                     identity, kept, skipped = next(results)
                     bar.update(len(kept) + len(skipped))
@@ -257,8 +251,8 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
                         [jpeg for _, jpeg in kept], [path for path, _ in kept], next_label, identity, height, width))
                     sidecar["identities"].append([identity, next_label, len(kept)])
                     next_label += 1
-            os.replace(shard_path + PARTIAL_SUFFIX, shard_path)
-            _write_json_atomically(shard_path + SIDECAR_SUFFIX, sidecar)
+            os.replace(atomic_files.partial_path(shard_path), shard_path)
+            atomic_files.write_json(shard_path + SIDECAR_SUFFIX, sidecar)
             finished.append(sidecar)
     finally:
         bar.close()
@@ -287,7 +281,7 @@ def write_manifest(output_dir, shards, settings, root, landmarks, identities):
         "identities": [{"name": n, "label": label, "images": c} for s in shards for n, label, c in s["identities"]],
         "skipped": skipped,
     }
-    _write_json_atomically(os.path.join(output_dir, tfrecord_schema.MANIFEST_NAME), manifest)
+    atomic_files.write_json(os.path.join(output_dir, tfrecord_schema.MANIFEST_NAME), manifest)
     return manifest
 
 

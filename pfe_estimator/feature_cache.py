@@ -5,12 +5,12 @@ and its mirror image turns head training on a CPU from backbone-bound to seconds
 source layout (one record per identity, same shard names, manifest.json with a "cache" section), so the
 same P x K sampling applies; features are stored as float16 by default to halve the disk.
 """
-import json
 import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import atomic_files
 from pfe_estimator import backbones
 from pfe_estimator import checkpoints
 from pfe_estimator import evaluation
@@ -18,18 +18,9 @@ from pfe_estimator import input_fn as input_fns
 from pfe_estimator import predict
 from pfe_estimator import tfrecord_schema
 
-PARTIAL_SUFFIX = ".partial"
-
-
 def is_cache(data_dir):
     """Whether a TFRecord folder holds a feature cache rather than images."""
     return "cache" in input_fns.read_manifest(data_dir)
-
-
-def _write_json_atomically(path, content):
-    with open(path + PARTIAL_SUFFIX, "w", encoding="utf-8") as f:
-        json.dump(content, f, indent=1, ensure_ascii=False)
-    os.replace(path + PARTIAL_SUFFIX, path)
 
 
 def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_options=None, pretrained_checkpoint=None,
@@ -85,7 +76,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
                               for record in identities for j in record["encoded"]])
             plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
             flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
-            with tf.io.TFRecordWriter(target + PARTIAL_SUFFIX) as writer:
+            with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
                 start = 0
                 for record in identities:
                     rows = slice(start, start + len(record["encoded"]))
@@ -93,7 +84,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
                     writer.write(tfrecord_schema.cache_example(
                         plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
                         record["filename"], record["label"], record["identity"], features_dtype))
-            os.replace(target + PARTIAL_SUFFIX, target)
+            os.replace(atomic_files.partial_path(target), target)
         bar.close()
         feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
         session.close()
@@ -101,7 +92,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
     cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone,
                                "backbone_options": backbone_options, "feature_size": feature_size,
                                "embedding_size": dims, "features_dtype": features_dtype}
-    _write_json_atomically(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
+    atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
     return cache_manifest
 
 
@@ -117,38 +108,20 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
     manifest = input_fns.read_manifest(cache_dir)
     cache = manifest["cache"]
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
-    files = [os.path.join(cache_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
-    batch_size = num_classes_per_batch * images_per_class
 
     def sample_identity(serialized):
         record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
         indices = input_fns.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
-        use_flipped = tf.random.uniform([images_per_class], seed=seed) < (0.5 if flip else 0.0)
-        mirrored = use_flipped[:, None]
+        mirrored = (tf.random.uniform([images_per_class], seed=seed) < (0.5 if flip else 0.0))[:, None]
         features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
                             tf.gather(record["features"], indices))
         mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),
                       tf.gather(record["mu"], indices))
-        return features, mu, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
+        return {"features": features, "mu": mu}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    def to_batch(features, mu, labels):
-        return ({"features": tf.reshape(features, [batch_size, feature_size]), "mu": tf.reshape(mu, [batch_size, dims])},
-                tf.reshape(labels, [batch_size]))
-
-    def input_fn(params=None):  # pylint: disable=unused-argument
-        dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files)).shuffle(len(files), seed=seed).repeat()
-        dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
-                                     block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-        if include_labels is not None:
-            allowed = tf.constant(sorted(int(label) for label in include_labels), tf.int64)
-            dataset = dataset.filter(
-                lambda serialized: tf.reduce_any(tf.equal(tfrecord_schema.parse_label(serialized), allowed)))
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed)
-        dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)
-        return dataset.map(to_batch).prefetch(tf.data.experimental.AUTOTUNE)
-
-    return input_fn
+    return input_fns.identity_batches_input_fn_builder(input_fns.shard_files(cache_dir, manifest), sample_identity,
+                                                       num_classes_per_batch, seed, shuffle_buffer, cycle_length,
+                                                       include_labels)
 
 
 def read_cache_arrays(cache_dir, wanted_names=None):

@@ -49,6 +49,11 @@ def read_manifest(data_dir):
         return json.load(f)
 
 
+def shard_files(data_dir, manifest):
+    """Paths of the manifest's non-empty shards."""
+    return [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
+
+
 def sample_indices(count, images_per_class, seed):
     """K indices into an identity's `count` images: without replacement when count >= K, else with.
 
@@ -72,10 +77,9 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
                               flip=True, shuffle_buffer=4096, cycle_length=8):
     """Returns an input_fn of P x K batches from identity records.
 
-    Shard files are shuffled and read interleaved; identity records are shuffled (seeded) and repeated
-    forever, so every identity is reachable; K images are drawn per identity (with replacement when it
-    has fewer than K), decoded in parallel, randomly mirrored and standardised; P identities make a
-    batch laid out identity by identity, as the MLS loss expects. Only tf.data ops, static shapes.
+    K images are drawn per identity (with replacement when it has fewer than K), decoded in parallel,
+    randomly mirrored and standardised; P identities make a batch laid out identity by identity, as the
+    MLS loss expects (see identity_batches_input_fn_builder). Only tf.data ops, static shapes.
 
     Yields:
       ({'images': float32 [P * K, H, W, 3]}, labels int32 [P * K]).
@@ -88,27 +92,53 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
         raise ValueError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
             data_dir, manifest["image_size"][0], manifest["image_size"][1], manifest["template"],
             image_size[0], image_size[1]))
-    files = [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
-    height, width = image_size
+    files = shard_files(data_dir, manifest)
 
     def sample_identity(serialized):
         record = tfrecord_schema.parse_identity(serialized)
         indices = sample_indices(tf.size(record["encoded"]), images_per_class, seed)
         encoded = tf.gather(record["encoded"], indices)
         images = tf.stack([decode_face(encoded[k], image_size, flip, seed) for k in range(images_per_class)])
-        labels = tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
-        return images, labels
+        return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    def to_batch(images, labels):
-        batch_size = num_classes_per_batch * images_per_class
-        return ({"images": tf.reshape(images, [batch_size, height, width, 3])},
-                tf.reshape(labels, [batch_size]))
+    return identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,
+                                             cycle_length)
+
+
+def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed=0, shuffle_buffer=4096,
+                                      cycle_length=8, include_labels=None):
+    """The P x K pipeline over identity records, shared by image TFRecords and the feature cache.
+
+    Shard files are shuffled and read interleaved; identity records are shuffled (seeded) and repeated
+    forever, so every identity is reachable; `sample_identity` turns one record into K examples in
+    parallel; P identities make a batch, identity by identity; drop_remainder keeps shapes static.
+
+    Args:
+      files: shard paths.
+      sample_identity: serialized record -> ({name: float32 [K, ...]}, labels int32 [K]).
+      num_classes_per_batch: P.
+      seed: shuffling seed.
+      include_labels: when given, only records with these labels are drawn.
+
+    Returns:
+      input_fn yielding ({name: [P * K, ...]}, labels int32 [P * K]).
+    """
+    def flatten_identities(tensor):
+        shape = tensor.shape.as_list()
+        return tf.reshape(tensor, [shape[0] * shape[1]] + shape[2:])
+
+    def to_batch(features, labels):
+        return {name: flatten_identities(value) for name, value in features.items()}, flatten_identities(labels)
 
     def input_fn(params=None):  # pylint: disable=unused-argument
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
         dataset = dataset.shuffle(len(files), seed=seed).repeat()
         dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
                                      block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        if include_labels is not None:
+            allowed = tf.constant(sorted(int(label) for label in include_labels), tf.int64)
+            dataset = dataset.filter(
+                lambda serialized: tf.reduce_any(tf.equal(tfrecord_schema.parse_label(serialized), allowed)))
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)

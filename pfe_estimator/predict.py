@@ -8,6 +8,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator import checkpoints
 from pfe_estimator import evaluation
 from pfe_estimator import image_io
+from pfe_estimator import input_fn as input_fns
 from pfe_estimator import tfrecord_schema
 
 
@@ -145,12 +146,7 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
     Returns:
       (names [N], JPEG bytes [N]) in record order.
     """
-    import json  # pylint: disable=import-outside-toplevel
-    manifest_path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
-    if not os.path.exists(manifest_path):
-        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir, tfrecord_schema.MANIFEST_NAME))
-    with open(manifest_path) as f:
-        manifest = json.load(f)
+    manifest = input_fns.read_manifest(data_dir)
     names, encoded = [], []
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):

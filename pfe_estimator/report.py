@@ -1,5 +1,4 @@
 """Evaluation reports: report.json, PNG plots and a one-screen summary, from features."""
-import json
 import os
 
 import numpy as np
@@ -11,13 +10,6 @@ REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
 LFW_FARS = (1e-3, 1e-2)
 TEMPLATE_FARS = (1e-4, 1e-3, 1e-2, 1e-1)
 FACES_PER_ROW = 10
-
-
-def write_json_atomically(path, content):
-    temporary = path + ".partial"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(content, f, indent=1, sort_keys=True, allow_nan=True)
-    os.replace(temporary, path)
 
 
 def lfw_scores(names, mu, sigma_sq, pairs):

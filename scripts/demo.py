@@ -22,6 +22,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import plots  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import report  # noqa: E402  pylint: disable=wrong-import-position
@@ -104,7 +105,7 @@ def main():
     with open(report_path) as f:
         content = json.load(f)
     content["demo"] = dict(correlation, seconds=time.time() - start)
-    report.write_json_atomically(report_path, content)
+    atomic_files.write_json(report_path, content)
     lfw = content["lfw"]
     print("\n== demo result (%.0f s)" % (time.time() - start))
     print("held-out pairs: cosine %.2f%%, MLS %.2f%%" % (100 * lfw["cosine"]["accuracy_mean"],

@@ -26,6 +26,7 @@ import tensorflow.compat.v1 as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
 from data_prep import make_tfrecords  # noqa: E402  pylint: disable=wrong-import-position
+from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import feature_cache  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import model_fn  # noqa: E402  pylint: disable=wrong-import-position
@@ -174,7 +175,7 @@ def main():
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
     result["seconds"] = time.time() - start
-    report.write_json_atomically(os.path.join(report_dir, "report.json"), {"lfw_sface_pfe": result})
+    atomic_files.write_json(os.path.join(report_dir, "report.json"), {"lfw_sface_pfe": result})
 
     plots.curves(100 * np.array(report.REJECT_FRACTIONS), {n: 100 * np.array(risk[n]) for n in ("cosine", "mls")},
                  os.path.join(report_dir, "lfw_risk_controlled.png"), "LFW, SFace + PFE head (10-fold by identity)",
