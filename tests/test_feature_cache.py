@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 from pfe_estimator import feature_cache
 from tests.conftest import ROOT, lfw_subset_records, shared_path
@@ -32,6 +33,13 @@ def test_cache_gives_the_numbers_of_the_image_path(tmp_path):
     assert feature_cache.is_cache(caches["float16"]) and not feature_cache.is_cache(records)
     assert os.path.getsize(os.path.join(caches["float16"], "faces-00000-of-00002.tfrecord")) < \
         0.6 * os.path.getsize(os.path.join(caches["float32"], "faces-00000-of-00002.tfrecord"))
+
+    with tf.Graph().as_default(), tf.Session() as session:  # cross-validation draws only the chosen identities
+        dataset = feature_cache.cache_input_fn_builder(caches["float16"], 2, 4, include_labels=[3, 7])()
+        features, labels = tf.data.make_one_shot_iterator(dataset).get_next()
+        assert features["features"].shape.as_list() == [8, 1024 * 7 * 7] and features["mu"].shape.as_list() == [8, 128]
+        drawn = set(np.concatenate([session.run(labels) for _ in range(5)]).tolist())
+    assert drawn == {3, 7}
 
     model_dir = str(tmp_path / "model")
     trained = run_main("--mode=train", "--data_dir=" + caches["float16"], "--model_dir=" + model_dir, "--max_steps=3",
