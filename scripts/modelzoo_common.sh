@@ -64,7 +64,7 @@ report_performance() {
   local fps loss training_time e2e case_name summary
   fps=$(grep -o '[0-9.]* images/s' "$train_log" | awk 'NR > 1 {sum += $1; n++} END {if (n) printf "%.2f", sum / n; else print "0"}')
   loss=$(grep -o 'step [0-9]*: loss = [-0-9.e+]*' "$train_log" | tail -n 1 | awk '{print $NF}')
-  training_time=$(awk -v b="$batch_size" -v f="$fps" 'BEGIN {if (f > 0) printf "%.4f", b / f; else print "0"}')
+  training_time=$(awk -v b="$batch_size" -v f="$fps" 'BEGIN {if (f > 0) printf "%.6f", b / f; else print "0"}')
   e2e=$(( $(date +%s) - e2e_start ))
   case_name=${Network}_bs${batch_size}_${RANK_SIZE}p_${case_suffix}
   echo "Final Performance images/sec : $fps"
