@@ -147,3 +147,19 @@ def test_two_workers_on_loopback_train_a_few_steps(tmp_path):
         assert "MultiWorkerMirroredStrategy" in output or "CollectiveAllReduce" in output
         assert _step_losses(output)
     assert glob.glob(os.path.join(model_dir, "model.ckpt-3.index"))
+
+
+def test_run_8p_starts_one_npu_process_per_rank_through_the_double(tmp_path):
+    record = str(tmp_path / "npu_calls.jsonl")
+    data_dir, result_dir = tmp_path / "data", str(tmp_path / "result")
+    data_dir.mkdir()
+    result = run(["bash", "scripts/run_8p.sh", ROOT, str(data_dir), result_dir, "--data=synthetic",
+                  "--batch_size=%d" % TINY_BATCH, "--max_steps=2"] + TINY_MODEL_FLAGS,
+                 env={"PYTHONPATH": NPU_DOUBLE, "NPU_DOUBLE_RECORD": record, "RANK_SIZE": "2",
+                      "RANK_TABLE_FILE": str(tmp_path / "hccl_2p.json")})
+    assert result.returncode == 0, result.stdout[-3000:]
+    calls = [json.loads(line) for line in open(record)]
+    assert [c["arguments"]["rank_size"] for c in calls if c["name"] == "NPUEstimator"] == ["2", "2"]
+    assert all(c["arguments"]["is_distributed"] for c in calls if c["name"] == "NPULossScaleOptimizer")
+    assert glob.glob(os.path.join(result_dir, "ckpt", "model.ckpt-2.index"))
+    assert glob.glob(os.path.join(result_dir, "ckpt_rank_1", "model.ckpt-2.index"))
