@@ -219,9 +219,9 @@ def kfold_accuracy(scores, same, fold):
             "pair_threshold": pair_threshold, "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies))}
 
 
-def verification_report(scores, same, fold, fars=(1e-3, 1e-2)):
-    """accuracy_mean, accuracy_std (fractions), auc, tar_at_far {str(far): tar} for one score type."""
-    protocol = kfold_accuracy(scores, same, fold)
+def verification_report(scores, same, protocol, fars=(1e-3, 1e-2)):
+    """accuracy_mean, accuracy_std (fractions), fold_accuracies, auc, tar_at_far {str(far): tar} for one
+    score type; `protocol` is kfold_accuracy(scores, same, fold)."""
     tars, _ = tar_at_far(scores[same], scores[~same], fars)
     return {"accuracy_mean": protocol["mean"], "accuracy_std": protocol["std"],
             "fold_accuracies": protocol["accuracies"].tolist(), "auc": roc_auc(scores, same),

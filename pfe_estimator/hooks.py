@@ -18,7 +18,6 @@ class ThroughputHook(tf.estimator.SessionRunHook):
         self._loss = loss
         self._last_step = None
         self._last_time = None
-        self.rates = []  # (global_step, images_per_sec), kept for the caller's final report
 
     def begin(self):
         self._global_step = tf.train.get_global_step()
@@ -35,7 +34,6 @@ class ThroughputHook(tf.estimator.SessionRunHook):
         if step - self._last_step >= self._every_n_steps:
             steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
             images_per_sec = steps_per_sec * self._batch_size
-            self.rates.append((int(step), images_per_sec))
             tf.logging.info("step %d: loss = %.4f, %.3f steps/s, %.1f images/s",
                             step, loss, steps_per_sec, images_per_sec)
             self._last_step, self._last_time = step, now

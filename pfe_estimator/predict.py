@@ -108,15 +108,19 @@ def saved_model_features(export_dir, images, batch_size):
         signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[
             tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
         fetches = [signature.outputs["mu"].name, signature.outputs["sigma_sq"].name]
+        def run(batch):
+            mu, sigma_sq = session.run(fetches, {signature.inputs["images"].name: np.stack(batch)})
+            mus.append(mu)
+            sigma_sqs.append(sigma_sq)
+
         batch = []
-        for image in list(images) + [None]:
-            if image is not None:
-                batch.append(image)
-            if batch and (image is None or len(batch) == batch_size):
-                mu, sigma_sq = session.run(fetches, {signature.inputs["images"].name: np.stack(batch)})
-                mus.append(mu)
-                sigma_sqs.append(sigma_sq)
+        for image in images:
+            batch.append(image)
+            if len(batch) == batch_size:
+                run(batch)
                 batch = []
+        if batch:
+            run(batch)
     if not mus:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     return np.concatenate(mus), np.concatenate(sigma_sqs)

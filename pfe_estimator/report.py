@@ -12,18 +12,6 @@ TEMPLATE_FARS = (1e-4, 1e-3, 1e-2, 1e-1)
 FACES_PER_ROW = 10
 
 
-def lfw_scores(names, mu, sigma_sq, pairs):
-    """Cosine and MLS scores of the LFW pairs plus each pair's uncertainty.
-
-    Returns:
-      ({'cosine': [P], 'mls': [P]}, uncertainty [P]).
-    """
-    first, second = evaluation.pair_indices(names, pairs)
-    scores = {"cosine": evaluation.cosine_pair_scores(mu[first], mu[second]),
-              "mls": evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
-    return scores, evaluation.pair_uncertainty(sigma_sq[first], sigma_sq[second])
-
-
 def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     """The LFW protocol for cosine and MLS, with risk-controlled accuracy; writes plots when report_dir.
 
@@ -36,16 +24,19 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     Returns:
       the "lfw" section of report.json.
     """
-    scores, uncertainty = lfw_scores(names, mu, sigma_sq, pairs)
+    first, second = evaluation.pair_indices(names, pairs)
+    scores = {"cosine": evaluation.cosine_pair_scores(mu[first], mu[second]),
+              "mls": evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
+    uncertainty = evaluation.pair_uncertainty(sigma_sq[first], sigma_sq[second])
     section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
     risk = {"reject_fractions": REJECT_FRACTIONS}
     for name, value in scores.items():
-        section[name] = evaluation.verification_report(value, pairs.same, pairs.fold, LFW_FARS)
         protocol = evaluation.kfold_accuracy(value, pairs.same, pairs.fold)
+        section[name] = evaluation.verification_report(value, pairs.same, protocol, LFW_FARS)
         risk[name] = evaluation.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk
-    used = np.unique(np.concatenate(evaluation.pair_indices(names, pairs)))
+    used = np.union1d(first, second)
     face_uncertainty = sigma_sq[used].mean(axis=1)
     section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
                                 "max": float(face_uncertainty.max())}

@@ -8,7 +8,7 @@
 4. main.py --mode=train: the PFE head on the frozen backbone;
 5. main.py --mode=eval: cosine vs MLS on the held-out pairs, report and plots;
 then the Spearman correlation between each test image's mean sigma^2 and its degradation severity.
-Every step is the real command-line tool; `--steps_scale` shrinks the schedule (the tests use it).
+Every step is the real command-line tool; the sizes and step counts are flags.
 """
 import argparse
 import csv

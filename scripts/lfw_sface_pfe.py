@@ -121,7 +121,6 @@ def main():
     mls = np.zeros(len(pairs.same))
     uncertainty = np.zeros(len(pairs.same))
     fold_sigma_sq = {}
-    estimators = {}
     for k in range(10):
         test_people = {person(n) for n in np.concatenate([pairs.first[pairs.fold == k], pairs.second[pairs.fold == k]])}
         train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
@@ -130,8 +129,10 @@ def main():
         labels = [label_of[p] for p in train_people if images_of.get(p, 0) >= 2]
         fold_start = time.time()
         # a rerun resumes: a fold whose checkpoint already reached --steps is not trained again
-        estimators[k] = train_fold(cache_dir, os.path.join(args.work_dir, "fold_%d" % k), labels, args)
-        mu, sigma_sq = predict.cached_features(estimators[k], cached, cached_mu, batch_size=256)
+        estimator = train_fold(cache_dir, os.path.join(args.work_dir, "fold_%d" % k), labels, args)
+        if k == 0:
+            fold_one_estimator = estimator  # judges the degraded fold-1 faces below
+        mu, sigma_sq = predict.cached_features(estimator, cached, cached_mu, batch_size=256)
         test = pairs.fold == k
         test_faces = np.union1d(first[test], second[test])
         mls[test] = evaluation.mls_pair_scores(mu[first[test]], sigma_sq[first[test]], mu[second[test]],
@@ -151,11 +152,7 @@ def main():
               "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class]}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        tars, _ = evaluation.tar_at_far(scores[pairs.same], scores[~pairs.same], report.LFW_FARS)
-        result[name] = {"accuracy_mean": protocols[name]["mean"], "accuracy_std": protocols[name]["std"],
-                        "fold_accuracies": protocols[name]["accuracies"].tolist(),
-                        "auc": evaluation.roc_auc(scores, pairs.same),
-                        "tar_at_far": {str(f): float(t) for f, t in zip(report.LFW_FARS, tars)}}
+        result[name] = evaluation.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
         risk[name] = evaluation.risk_controlled_accuracy(scores, pairs.same, protocols[name]["pair_threshold"],
                                                          uncertainty, report.REJECT_FRACTIONS).tolist()
     result["risk_controlled_accuracy"] = risk
@@ -171,7 +168,7 @@ def main():
         degradation[kind] = {"levels": list(levels), "mean_sigma_sq": []}
         for level in levels:
             images = (predict.network_input(degrade(face, kind, level), (112, 112)) for face in faces)
-            _, sigma_sq = predict.estimator_features(estimators[0], images, (112, 112), batch_size=64)
+            _, sigma_sq = predict.estimator_features(fold_one_estimator, images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
     result["seconds"] = time.time() - start
