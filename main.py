@@ -10,6 +10,7 @@
 
 This is the only module that reads flags.
 """
+import contextlib
 import json
 import os
 import sys
@@ -20,18 +21,23 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import atomic_files
+from pfe_estimator import checkpoints
 from pfe_estimator import backbones
 from pfe_estimator import evaluation
 from pfe_estimator import export
 from pfe_estimator import feature_cache
 from pfe_estimator import image_io
 from pfe_estimator import input_fn as input_fns
+from pfe_estimator import model_config
+from pfe_estimator import model_dir_lock
 from pfe_estimator import model_fn as pfe_model
+from pfe_estimator import outputs
 from pfe_estimator import predict
 from pfe_estimator import pretrain
 from pfe_estimator import report
 from pfe_estimator import runtime
 from pfe_estimator import sphere_net
+from pfe_estimator import tfrecord_schema
 
 FLAGS = flags.FLAGS
 
@@ -44,7 +50,7 @@ flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PREC
                   "NPU precision mode (NPURunConfig).")
 flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed precision.")
 flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divides max_steps and "
-                     "save_checkpoints_steps.")
+                     "save_checkpoints_steps.", lower_bound=1)
 
 flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
                   "random P x K batches for smoke and throughput runs.")
@@ -66,23 +72,23 @@ flags.DEFINE_float("onnx_input_scale", 128.0, "onnx: model input = standardised 
 flags.DEFINE_float("onnx_input_offset", 127.5, "onnx: see --onnx_input_scale.")
 flags.DEFINE_enum("onnx_input_channels", "rgb", ["rgb", "bgr"], "onnx: the model's channel order.")
 flags.DEFINE_list("image_size", ["112", "96"], "Input height,width.")
-flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.")
-flags.DEFINE_integer("batch_size", 256, "Images per step = num_classes_per_batch x images per class.")
-flags.DEFINE_integer("num_classes_per_batch", 64, "Identities per batch (P).")
-flags.DEFINE_integer("max_steps", 3000, "Total training steps (global step to stop at).")
+flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 256, "Images per step = num_classes_per_batch x images per class.", lower_bound=1)
+flags.DEFINE_integer("num_classes_per_batch", 64, "Identities per batch (P).", lower_bound=1)
+flags.DEFINE_integer("max_steps", 3000, "Total training steps (global step to stop at).", lower_bound=1)
 flags.DEFINE_list("lr_values", ["1e-3", "1e-4"], "Piecewise-constant learning rates.")
 flags.DEFINE_list("lr_boundaries", ["2000"], "Global steps at which the learning rate changes.")
 flags.DEFINE_float("momentum", 0.9, "Momentum.")
 flags.DEFINE_float("am_scale", 30.0, "pretrain: AM-softmax scale s.")
 flags.DEFINE_float("am_margin", 0.35, "pretrain: AM-softmax additive margin m.")
 flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay on the uncertainty head (pretrain: on every weight).")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
-flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.", lower_bound=1)
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.", lower_bound=0)
+flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.", lower_bound=1)
 flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
 flags.DEFINE_integer("num_devices", 1, "gpu/cpu: data-parallel replicas (MirroredStrategy), each taking a whole "
                      "P x K batch: the global batch is num_devices x batch_size. Multi-worker training is "
-                     "switched on by a TF_CONFIG naming more than one worker.")
+                     "switched on by a TF_CONFIG naming more than one worker.", lower_bound=1)
 
 flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
 flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
@@ -100,6 +106,35 @@ flags.DEFINE_string("template_image_root", None, "eval: folder the template CSV'
 flags.DEFINE_enum("fusion", "paper", ["paper", "released"], "eval: template fusion: the paper's, or the released "
                   "code's (normalised mu, min sigma^2).")
 flags.DEFINE_string("report_dir", "report", "eval: report.json and PNG plots go here.")
+flags.DEFINE_bool("overwrite", False, "Replace an output (--export_dir, --cache_dir, --report_dir, "
+                  "--predict_output, --features_output) that exists and is not this pipeline's output of the "
+                  "same kind, or a cache made from other inputs; without it such a target is refused.")
+
+
+def _validate_image_size(value):
+    try:
+        return len(value) == 2 and all(int(v) > 0 for v in value)
+    except ValueError:
+        return False
+
+
+def _validate_numbers(kind):
+    def validate(values):
+        try:
+            [kind(v) for v in values]
+        except ValueError:
+            return False
+        return True
+    return validate
+
+
+flags.register_validator("image_size", _validate_image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
+flags.register_validator("lr_values", _validate_numbers(float), "must be comma-separated numbers, e.g. 1e-3,1e-4")
+flags.register_validator("lr_boundaries", _validate_numbers(int), "must be comma-separated integer steps, e.g. 2000")
+
+
+class FlagError(ValueError):
+    """A flag value the run cannot use; main() prints it as one line."""
 
 
 def image_size():
@@ -109,8 +144,8 @@ def image_size():
 
 def images_per_class():
     if FLAGS.batch_size % FLAGS.num_classes_per_batch:
-        raise app.UsageError("--batch_size=%d is not a multiple of --num_classes_per_batch=%d"
-                             % (FLAGS.batch_size, FLAGS.num_classes_per_batch))
+        raise FlagError("--batch_size=%d is not a multiple of --num_classes_per_batch=%d"
+                        % (FLAGS.batch_size, FLAGS.num_classes_per_batch))
     return FLAGS.batch_size // FLAGS.num_classes_per_batch
 
 
@@ -135,17 +170,90 @@ def backbone_options():
                 input_channels=FLAGS.onnx_input_channels)
 
 
+# Flags that took their value from a record (model folder or feature cache), with the record's path.
+ADOPTED = {}
+
+
+def _flag_value(name):
+    """A recorded flag's value as records hold it (image size as [H, W], a checkpoint as its absolute prefix)."""
+    if name == "image_size":
+        return list(image_size())
+    if name == "pretrained_ckpt" and FLAGS.pretrained_ckpt:
+        return os.path.abspath(checkpoints.resolve_checkpoint(FLAGS.pretrained_ckpt))
+    return FLAGS[name].value
+
+
+def adopt_record(record, where):
+    """Flags not given take a record's values; a given (or already adopted) one that contradicts it is an error.
+
+    Args:
+      record: {flag name: value} (model_config.FLAG_KEYS), e.g. a model folder's pfe_config.json.
+      where: the record's file, for messages.
+    """
+    given = {name: _flag_value(name) for name in model_config.FLAG_KEYS if FLAGS[name].present or name in ADOPTED}
+    for name, recorded, value in model_config.conflicts(record, given):
+        source = " (taken from %s)" % ADOPTED[name] if name in ADOPTED else ""
+        raise FlagError("--%s=%s%s contradicts %s, which records %s; drop the flag or use another folder" % (
+            name, ",".join(map(str, value)) if isinstance(value, list) else value, source, where,
+            ",".join(map(str, recorded)) if isinstance(recorded, list) else recorded))
+    for name in model_config.FLAG_KEYS:
+        if name == "pretrained_ckpt" and record.get(name) and not os.path.exists(record[name] + ".index"):
+            tf.logging.warning("%s names the backbone checkpoint %s, which is gone; the backbone is restored from "
+                               "the model's own checkpoint", where, record[name])
+            continue
+        if name in record and name not in given:
+            FLAGS[name].value = [str(v) for v in record[name]] if name == "image_size" else record[name]
+            ADOPTED[name] = where
+
+
+def current_record(kind, template=None):
+    """The model folder record of this run: what predict, eval and export must repeat."""
+    record = {"model": kind, "template": template, "backbone": FLAGS.backbone, "image_size": list(image_size()),
+              "embedding_size": FLAGS.embedding_size, "pretrained_ckpt": _flag_value("pretrained_ckpt")}
+    if backbones.is_onnx(FLAGS.backbone):
+        record["onnx_sha256"] = outputs.file_digest(FLAGS.backbone[len(backbones.ONNX_PREFIX):])
+        record.update({name: FLAGS[name].value for name in model_config.FLAG_KEYS if name.startswith(("onnx", "emb", "feat"))})
+    return record
+
+
+def adopt_model_dir_record(kind):
+    """Reads --model_dir's record: flags not given take its values, contradicting ones are refused, and its
+    ONNX file must be the one it was trained with. A folder without a record (a released model) passes."""
+    record = model_config.read(FLAGS.model_dir)
+    if record is None:
+        return None
+    where = model_config.config_path(FLAGS.model_dir)
+    if record.get("model") != kind:
+        raise FlagError("--model_dir=%s holds a %s model (%s), not a %s one" % (FLAGS.model_dir, record.get("model"),
+                                                                               where, kind))
+    adopt_record(record, where)
+    if record.get("onnx_sha256"):
+        path = FLAGS.backbone[len(backbones.ONNX_PREFIX):]
+        if outputs.file_digest(path) != record["onnx_sha256"]:
+            raise FlagError("%s: not the ONNX file %s was trained with (sha256 differs from %s); give that file"
+                            % (path, FLAGS.model_dir, where))
+    return record
+
+
+def chief():
+    """Whether this process is the one that owns --model_dir (rank 0, or the only one)."""
+    return rank()[1] == 0
+
+
 def optimizer_wrapper():
     return runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0])
 
 
 def pfe_model_fn():
+    """The PFE model_fn from the flags; P and K matter only when training (predict takes any batch size)."""
     backbones.check_backbone_name(FLAGS.backbone)
     if FLAGS.pretrained_ckpt and backbones.is_onnx(FLAGS.backbone):
-        raise app.UsageError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
+        raise FlagError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
+    training = FLAGS.mode == "train"
     return pfe_model.pfe_model_fn_builder(
         backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
-        num_classes_per_batch=FLAGS.num_classes_per_batch, images_per_class=images_per_class(),
+        num_classes_per_batch=FLAGS.num_classes_per_batch if training else None,
+        images_per_class=images_per_class() if training else None,
         learning_rate_values=[float(v) for v in FLAGS.lr_values],
         learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
@@ -163,7 +271,7 @@ def pretrain_schedule():
 
 def pretrain_model_fn(num_classes):
     if backbones.is_onnx(FLAGS.backbone):
-        raise app.UsageError("--mode=pretrain trains a SphereNet, not an ONNX model")
+        raise FlagError("--mode=pretrain trains a SphereNet, not an ONNX model")
     backbones.check_backbone_name(FLAGS.backbone)
     values, boundaries, _ = pretrain_schedule()
     return pretrain.pretrain_model_fn_builder(
@@ -195,53 +303,99 @@ def train_input_fn():
     if FLAGS.data_dir:
         return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
                                                    image_size(), seed=seed)
-    raise app.UsageError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
+    raise FlagError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                          "use --data=synthetic for a smoke run")
 
 
-def train(estimator, input_fn, max_steps):
-    """Estimator training to max_steps; multi-worker runs go through train_and_evaluate."""
+def train(estimator, input_fn, max_steps, record):
+    """Estimator training to max_steps; multi-worker runs go through train_and_evaluate.
+
+    The chief holds --model_dir's lock, resumes only from an intact checkpoint it can name (never
+    silently from step 0) and writes the folder's record before the first step.
+    """
     if FLAGS.device == "npu" and (max_steps % FLAGS.iterations_per_loop or
                                   FLAGS.save_checkpoints_steps % FLAGS.iterations_per_loop):
-        raise app.UsageError("--max_steps and --save_checkpoints_steps must be multiples of --iterations_per_loop")
-    start = time.time()
-    if FLAGS.device != "npu" and rank()[0] > 1:
-        # Multi-worker Estimator training runs through train_and_evaluate (the distribute coordinator);
-        # evaluation happens only if TF_CONFIG names an evaluator task.
-        tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=max_steps),
-                                        tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 6))
-    else:
-        estimator.train(input_fn, max_steps=max_steps)
+        raise FlagError("--max_steps and --save_checkpoints_steps must be multiples of --iterations_per_loop")
+    with model_dir_lock.locked(FLAGS.model_dir, FLAGS.mode) if chief() else _no_lock():
+        if chief():
+            resumed = checkpoints.recover_training_checkpoint(FLAGS.model_dir)
+            if resumed:
+                tf.logging.info("resuming from %s", resumed)
+            model_config.write_once(FLAGS.model_dir, record)
+        start = time.time()
+        if FLAGS.device != "npu" and rank()[0] > 1:
+            # Multi-worker Estimator training runs through train_and_evaluate (the distribute coordinator);
+            # evaluation happens only if TF_CONFIG names an evaluator task.
+            tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=max_steps),
+                                            tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 6))
+        else:
+            estimator.train(input_fn, max_steps=max_steps)
     tf.logging.info("training finished in %.1f s; latest checkpoint %s", time.time() - start,
                     tf.train.latest_checkpoint(FLAGS.model_dir))
 
 
+@contextlib.contextmanager
+def _no_lock():
+    yield
+
+
+def training_data_template():
+    """Adopts a feature cache's backbone settings (they made its features); returns the data's template."""
+    if FLAGS.data == "synthetic" or not FLAGS.data_dir:
+        return None
+    manifest = input_fns.read_manifest(FLAGS.data_dir)
+    if "cache" in manifest:
+        adopt_record(model_config.from_cache_manifest(manifest),
+                     os.path.join(FLAGS.data_dir, tfrecord_schema.MANIFEST_NAME))
+    return manifest.get("template")
+
+
 def run_train():
-    train(make_estimator(), train_input_fn(), FLAGS.max_steps)
+    adopt_model_dir_record("pfe")
+    template = training_data_template()
+    train(make_estimator(), train_input_fn(), FLAGS.max_steps, current_record("pfe", template))
 
 
 def run_pretrain():
     if not FLAGS.data_dir or feature_cache.is_cache(FLAGS.data_dir):
-        raise app.UsageError("--mode=pretrain needs --data_dir with image TFRecords")
-    num_classes = input_fns.read_manifest(FLAGS.data_dir)["num_identities"]
+        raise FlagError("--mode=pretrain needs --data_dir with image TFRecords")
+    adopt_model_dir_record("pretrain")
+    manifest = input_fns.read_manifest(FLAGS.data_dir)
     _, _, max_steps = pretrain_schedule()
-    train(make_estimator(pretrain_model_fn(num_classes)), train_input_fn(), max_steps)
+    train(make_estimator(pretrain_model_fn(manifest["num_identities"])), train_input_fn(), max_steps,
+          current_record("pretrain", manifest.get("template")))
 
 
 def run_export():
-    checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, FLAGS.backbone, FLAGS.embedding_size,
-                                   image_size(), backbone_options())
+    adopt_model_dir_record("pfe")
+    outputs.check_apart(FLAGS.export_dir, "export_dir", {"model_dir": FLAGS.model_dir, "data_dir": FLAGS.data_dir,
+                                                         "pretrained_ckpt": FLAGS.pretrained_ckpt})
+    lock_dir = FLAGS.model_dir if os.path.isdir(FLAGS.model_dir) else os.path.dirname(FLAGS.model_dir)
+    with model_dir_lock.locked(lock_dir, "export"):
+        checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, FLAGS.backbone, FLAGS.embedding_size,
+                                       image_size(), backbone_options(), overwrite=FLAGS.overwrite,
+                                       pretrained_checkpoint=FLAGS.pretrained_ckpt)
     print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
+
+
+def check_features_output(path, flag):
+    """Refuses a features .npz target that exists and is not one (unless --overwrite)."""
+    outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
 
 
 def run_predict():
     if not FLAGS.predict_dir:
-        raise app.UsageError("--mode=predict needs --predict_dir")
+        raise FlagError("--mode=predict needs --predict_dir")
+    adopt_model_dir_record("pfe")
+    check_features_output(FLAGS.predict_output, "predict_output")
     names = image_io.list_images(FLAGS.predict_dir)
     if not names:
-        raise app.UsageError("%s: no image files" % FLAGS.predict_dir)
+        raise FlagError("--predict_dir=%s: no image files (%s)" % (FLAGS.predict_dir, ", ".join(image_io.IMAGE_EXTENSIONS)))
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
     kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size)
+    if not kept:
+        raise FlagError("--predict_dir=%s: none of its %d images could be used (first: %s: %s)"
+                        % (FLAGS.predict_dir, len(skipped), skipped[0][0], skipped[0][1]))
     kept_names = [os.path.relpath(path, FLAGS.predict_dir) for path in kept]
     predict.save_features(FLAGS.predict_output, kept_names, mu, sigma_sq)
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
@@ -272,7 +426,7 @@ def lfw_features(pairs):
         names, mu, sigma_sq = predict.load_features(FLAGS.features)
         return names, mu, sigma_sq, face_loader
     if not FLAGS.lfw_dir:
-        raise app.UsageError("--mode=eval needs --features or --lfw_dir")
+        raise FlagError("--mode=eval needs --features or --lfw_dir")
     mu, sigma_sq = extract_features(predict.decode_network_input(j, image_size()) for j in jpegs)
     if FLAGS.features_output:
         predict.save_features(FLAGS.features_output, names, mu, sigma_sq)
@@ -283,7 +437,7 @@ def template_features():
     if FLAGS.features:
         return predict.load_features(FLAGS.features)
     if not FLAGS.template_image_root:
-        raise app.UsageError("template evaluation needs --features or --template_image_root")
+        raise FlagError("template evaluation needs --features or --template_image_root")
     paths = sorted({os.path.join(FLAGS.template_image_root, path)
                     for _, path in evaluation.read_csv_rows(FLAGS.templates_csv, 2)})
     kept = []
@@ -293,36 +447,56 @@ def template_features():
 
 def run_eval():
     if not (FLAGS.lfw_pairs or FLAGS.templates_csv):
-        raise app.UsageError("--mode=eval needs --lfw_pairs and/or --templates_csv with --template_pairs_csv")
-    if not os.path.isdir(FLAGS.report_dir):
-        os.makedirs(FLAGS.report_dir)
-    result = {}
-    if FLAGS.lfw_pairs:
-        pairs = evaluation.read_lfw_pairs(FLAGS.lfw_pairs)
-        names, mu, sigma_sq, face_loader = lfw_features(pairs)
-        result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, FLAGS.report_dir, face_loader)
-    if FLAGS.templates_csv:
-        if not FLAGS.template_pairs_csv:
-            raise app.UsageError("--templates_csv needs --template_pairs_csv")
-        names, mu, sigma_sq = template_features()
-        result["templates"] = report.template_section(names, mu, sigma_sq, FLAGS.templates_csv,
-                                                      FLAGS.template_pairs_csv, FLAGS.fusion, FLAGS.report_dir)
-    atomic_files.write_json(os.path.join(FLAGS.report_dir, "report.json"), result)
+        raise FlagError("--mode=eval needs --lfw_pairs and/or --templates_csv with --template_pairs_csv")
+    if FLAGS.templates_csv and not FLAGS.template_pairs_csv:
+        raise FlagError("--templates_csv needs --template_pairs_csv")
+    if not (FLAGS.features or FLAGS.saved_model):
+        adopt_model_dir_record("pfe")
+    if FLAGS.features_output:
+        check_features_output(FLAGS.features_output, "features_output")
+    with outputs.replacing_directory(FLAGS.report_dir, report.OUTPUT_KIND, "report_dir",
+                                     overwrite=FLAGS.overwrite) as staging:
+        os.makedirs(staging)
+        result = {}
+        if FLAGS.lfw_pairs:
+            pairs = evaluation.read_lfw_pairs(FLAGS.lfw_pairs)
+            names, mu, sigma_sq, face_loader = lfw_features(pairs)
+            result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, staging, face_loader)
+        if FLAGS.templates_csv:
+            names, mu, sigma_sq = template_features()
+            result["templates"] = report.template_section(names, mu, sigma_sq, FLAGS.templates_csv,
+                                                          FLAGS.template_pairs_csv, FLAGS.fusion, staging)
+        atomic_files.write_json(os.path.join(staging, "report.json"), result)
     print(report.summary(result))
     print("report: %s" % os.path.join(FLAGS.report_dir, "report.json"))
 
 
 def run_cache_features():
     if not (FLAGS.data_dir and FLAGS.cache_dir):
-        raise app.UsageError("--mode=cache_features needs --data_dir (image TFRecords) and --cache_dir")
+        raise FlagError("--mode=cache_features needs --data_dir (image TFRecords) and --cache_dir")
+    if FLAGS["model_dir"].present:
+        adopt_model_dir_record("pfe")
     backbones.check_backbone_name(FLAGS.backbone)
     manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, FLAGS.backbone, FLAGS.embedding_size,
                                          backbone_options(), FLAGS.pretrained_ckpt, batch_size=FLAGS.batch_size,
-                                         features_dtype=FLAGS.cache_dtype)
+                                         features_dtype=FLAGS.cache_dtype, overwrite=FLAGS.overwrite)
     cache = manifest["cache"]
     print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies)"
           % (manifest["num_images"], manifest["num_identities"], FLAGS.cache_dir, cache["feature_size"],
              cache["features_dtype"], cache["embedding_size"]))
+
+
+def one_line(error):
+    """The message of a user-caused error as one line, naming the file where the error carries one."""
+    if isinstance(error, OSError) and error.filename:
+        return "%s: %s" % (error.filename, error.strerror or error)
+    message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+    return (message.strip().splitlines() or [type(error).__name__])[0]
+
+
+# Errors a user's input causes (files, flags, data); anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, ImportError, OSError, tf.errors.NotFoundError, tf.errors.DataLossError,
+               tf.errors.PermissionDeniedError)
 
 
 def main(argv):
@@ -332,8 +506,8 @@ def main(argv):
     try:
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
          "cache_features": run_cache_features, "pretrain": run_pretrain}[FLAGS.mode]()
-    except (ValueError, ImportError) as error:
-        sys.exit("error: %s" % error)
+    except USER_ERRORS as error:
+        sys.exit("error: %s" % one_line(error))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,21 @@ def scale_landmarks(landmarks, from_size, to_size):
     return np.asarray(landmarks, np.float64) * scale
 
 
+MIN_LANDMARK_SPAN = 4.0  # pixels: five points closer together than this cannot define a face's pose
+
+
+def degenerate_landmarks(landmarks):
+    """A reason when float [5, 2] landmarks cannot define an alignment (non-finite, or all within
+    MIN_LANDMARK_SPAN px of each other, e.g. ten equal coordinates), else None."""
+    landmarks = np.asarray(landmarks, np.float64)
+    if not np.all(np.isfinite(landmarks)):
+        return "non-finite coordinates"
+    span = float(np.max(np.linalg.norm(landmarks[:, None] - landmarks[None], axis=-1)))
+    if span < MIN_LANDMARK_SPAN:
+        return "all 5 points within %.1f px" % span
+    return None
+
+
 def landmarks_inside(landmarks, image_size):
     """Whether every (x, y) landmark lies inside an image of image_size (H, W)."""
     landmarks = np.asarray(landmarks)

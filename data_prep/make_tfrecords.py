@@ -29,15 +29,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import image_io  # noqa: E402  pylint: disable=wrong-import-position
+from pfe_estimator import outputs  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import tfrecord_schema  # noqa: E402  pylint: disable=wrong-import-position
 
 SIDECAR_SUFFIX = ".json"
+OUTPUT_KIND = "tfrecords"
 
 
 class Settings(collections.namedtuple("Settings", [
         "template", "jpeg_quality", "landmark_image_size", "missing_landmarks", "detector_model",
         "detector_score_threshold"])):
-    """What decides the content of a crop; recorded in every shard so a rerun cannot mix two settings."""
+    """What decides the content of a crop; part of the run's fingerprint, so a rerun cannot mix two settings."""
 
     def as_json(self):
         return json.loads(json.dumps(self._asdict()))
@@ -160,6 +162,9 @@ def align_image(path, landmarks, settings):
             raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
     elif settings.landmark_image_size:
         landmarks = alignment.scale_landmarks(landmarks, settings.landmark_image_size, (height, width))
+    degenerate = alignment.degenerate_landmarks(landmarks)
+    if degenerate:
+        raise image_io.ImageError("%s: degenerate landmarks (%s)" % (path, degenerate), "degenerate_landmarks")
     if not alignment.landmarks_inside(landmarks, (height, width)):
         raise image_io.ImageError("%s: landmarks outside the %dx%d image" % (path, height, width),
                                   "landmarks_outside")
@@ -190,37 +195,65 @@ def process_identity(task):
     return identity, kept, skipped
 
 
-def load_finished_shard(output_dir, name, settings):
-    """The sidecar of a finished shard, or None when the shard must be (re)written.
-
-    Raises:
-      ValueError: the shard was made with other settings.
-    """
+def load_finished_shard(output_dir, name):
+    """The sidecar of a finished shard, or None when the shard must be (re)written."""
     shard_path = os.path.join(output_dir, name)
     sidecar = shard_path + SIDECAR_SUFFIX
     if not (os.path.exists(shard_path) and os.path.exists(sidecar)):
         return None
     with open(sidecar, encoding="utf-8") as f:
         finished = json.load(f)
-    if finished["settings"] != settings.as_json():
-        raise ValueError("%s: made with other settings (%s); use a new --output_dir"
-                         % (sidecar, finished["settings"]))
+    if finished.get("bytes") != os.path.getsize(shard_path):
+        return None
     return finished
 
 
+def _file_state(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return "%d %d" % (stat.st_size, stat.st_mtime_ns)
+
+
+def run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity):
+    """What decides the shards' content: the listed files (paths, sizes, mtimes), their landmarks, the
+    identities kept (after include/exclude lists), every setting. Equal fingerprints, equal shards."""
+    paths = [path for name in identities for path in identities[name]]
+    return {
+        "source": os.path.abspath(root),
+        "identities": "%d %s" % (len(identities), outputs.text_digest(identities)),
+        "images": "%d %s" % (len(paths), outputs.text_digest(
+            "%s %s" % (path, _file_state(os.path.join(root, path))) for path in paths)),
+        "landmarks": outputs.text_digest("%s %s" % (path, np.round(landmarks[path], 3).tolist())
+                                         for path in paths if path in landmarks),
+        "settings": settings.as_json(),
+        "images_per_shard": images_per_shard,
+        "min_images_per_identity": min_images_per_identity,
+    }
+
+
 def make_tfrecords(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
-                   min_images_per_identity, progress=True):
-    """Writes the shards (skipping finished ones) and manifest.json; returns the manifest dict."""
+                   min_images_per_identity, progress=True, overwrite=False):
+    """Writes the shards (skipping those an interrupted run of the same job finished) and manifest.json.
+
+    The output folder must be new, empty, or an earlier run's output with the same fingerprint (see
+    run_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it.
+
+    Returns:
+      the manifest dict.
+    """
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    if not os.path.isdir(output_dir):
-        os.makedirs(output_dir)
+    outputs.check_apart(output_dir, "output_dir", {"input_dir": root})
+    fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity)
+    outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
     (height, width), _ = alignment.template(settings.template)
     shards = plan_shards(identities, images_per_shard)
     names = [tfrecord_schema.shard_name(i, len(shards)) for i in range(len(shards))]
     finished = []
     for name in names:
-        sidecar = load_finished_shard(output_dir, name, settings)
+        sidecar = load_finished_shard(output_dir, name)
         if sidecar is None:
             break
         finished.append(sidecar)
@@ -235,7 +268,7 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
     try:
         for index in range(len(finished), len(shards)):
             shard_path = os.path.join(output_dir, names[index])
-            sidecar = {"file": names[index], "settings": settings.as_json(), "identities": [], "skipped": []}
+            sidecar = {"file": names[index], "identities": [], "skipped": []}
             with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
                 for _ in shards[index]:
                     identity, kept, skipped = next(results)
@@ -252,16 +285,17 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
                     sidecar["identities"].append([identity, next_label, len(kept)])
                     next_label += 1
             os.replace(atomic_files.partial_path(shard_path), shard_path)
+            sidecar["bytes"] = os.path.getsize(shard_path)
             atomic_files.write_json(shard_path + SIDECAR_SUFFIX, sidecar)
             finished.append(sidecar)
     finally:
         bar.close()
         if pool:
             pool.terminate()
-    return write_manifest(output_dir, finished, settings, root, landmarks, identities)
+    return write_manifest(output_dir, finished, settings, root, landmarks, identities, fingerprint)
 
 
-def write_manifest(output_dir, shards, settings, root, landmarks, identities):
+def write_manifest(output_dir, shards, settings, root, landmarks, identities, fingerprint):
     """Composes manifest.json from the shards' sidecars; returns it."""
     (height, width), _ = alignment.template(settings.template)
     listed = {path for paths in identities.values() for path in paths}
@@ -271,12 +305,13 @@ def write_manifest(output_dir, shards, settings, root, landmarks, identities):
         "template": settings.template,
         "image_size": [height, width],
         "settings": settings.as_json(),
+        "fingerprint": fingerprint,
         "num_identities": sum(len(s["identities"]) for s in shards),
         "num_images": sum(count for s in shards for _, _, count in s["identities"]),
         "num_skipped": len(skipped),
         "skipped_by_kind": dict(collections.Counter(s["kind"] for s in skipped)),
         "landmark_lines_without_file": sorted(set(landmarks) - listed),
-        "shards": [{"file": s["file"], "identities": len(s["identities"]),
+        "shards": [{"file": s["file"], "identities": len(s["identities"]), "bytes": s["bytes"],
                     "images": sum(c for _, _, c in s["identities"])} for s in shards],
         "identities": [{"name": n, "label": label, "images": c} for s in shards for n, label, c in s["identities"]],
         "skipped": skipped,
@@ -304,8 +339,8 @@ def define_flags():
                       "LFW's landmarks on a resized copy); default: the image's own size.")
     flags.DEFINE_enum("template", "112x96", sorted(alignment.TEMPLATES), "Alignment template.")
     flags.DEFINE_string("output_dir", None, "Output folder for shards and manifest.json.")
-    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes (1: in this process).")
-    flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the aligned crops.")
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes (1: in this process).", lower_bound=1)
+    flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the aligned crops.", lower_bound=1, upper_bound=100)
     flags.DEFINE_string("include_identities", None, "File of identity names to keep (one per line).")
     flags.DEFINE_string("exclude_identities", None, "File of identity names to drop (e.g. CASIA names in LFW).")
     flags.DEFINE_enum("missing_landmarks", "skip", ["skip", "detect"],
@@ -314,8 +349,10 @@ def define_flags():
                         "(face_detection_yunet_2023mar*.onnx).")
     flags.DEFINE_float("detector_score_threshold", 0.6, "YuNet score threshold.")
     flags.DEFINE_integer("min_images_per_identity", 2, "Identities with fewer usable images are skipped "
-                         "(training needs 2; use 1 for evaluation sets such as LFW).")
-    flags.DEFINE_integer("images_per_shard", 2000, "About this many images per shard file.")
+                         "(training needs 2; use 1 for evaluation sets such as LFW).", lower_bound=1)
+    flags.DEFINE_integer("images_per_shard", 2000, "About this many images per shard file.", lower_bound=1)
+    flags.DEFINE_bool("overwrite", False, "Rebuild --output_dir when it holds another run's output (other inputs "
+                      "or settings) or files this script did not write; without it such a folder is refused.")
 
 
 def main(argv):
@@ -325,13 +362,18 @@ def main(argv):
     if FLAGS.missing_landmarks == "detect" and not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
         raise app.UsageError("--missing_landmarks=detect needs --detector_model=PATH to a YuNet .onnx file")
     try:
-        root, identities = list_identities(FLAGS.input_dir, FLAGS.list_file)
+        root, listed = list_identities(FLAGS.input_dir, FLAGS.list_file)
         include = read_name_list(FLAGS.include_identities) if FLAGS.include_identities else None
         exclude = read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None
-        identities = filter_identities(identities, include, exclude)
+        identities = filter_identities(listed, include, exclude)
         landmarks = alignment.read_landmark_file(FLAGS.landmarks) if FLAGS.landmarks else {}
     except (ValueError, IOError, OSError) as error:
         sys.exit("error: %s" % error)
+    if not identities:
+        sys.exit("error: no identity to write: the input lists %d, --include_identities keeps %s, "
+                 "--exclude_identities drops %s; check the input and the name lists"
+                 % (len(listed), "all" if include is None else len(set(listed) & include),
+                    "none" if exclude is None else len(set(listed) & exclude)))
     landmark_size = tuple(int(v) for v in FLAGS.landmark_image_size) if FLAGS.landmark_image_size else None
     settings = Settings(FLAGS.template, FLAGS.jpeg_quality, landmark_size, FLAGS.missing_landmarks,
                         os.path.abspath(FLAGS.detector_model) if FLAGS.detector_model else None,
@@ -339,10 +381,14 @@ def main(argv):
     start = time.time()
     try:
         manifest = make_tfrecords(root, identities, landmarks, FLAGS.output_dir, settings, FLAGS.num_workers,
-                                  FLAGS.images_per_shard, FLAGS.min_images_per_identity)
+                                  FLAGS.images_per_shard, FLAGS.min_images_per_identity, overwrite=FLAGS.overwrite)
     except ValueError as error:
         sys.exit("error: %s" % error)
     print(summary_line(manifest, time.time() - start))
+    if not manifest["num_images"]:
+        sys.exit("error: wrote 0 images (skipped: %s); see the skipped list in %s"
+                 % (", ".join("%s %d" % kv for kv in sorted(manifest["skipped_by_kind"].items())) or "none",
+                    os.path.join(FLAGS.output_dir, tfrecord_schema.MANIFEST_NAME)))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,15 @@ def resolve_checkpoint(path):
                      % path)
 
 
+def list_checkpoint_variables(checkpoint):
+    """[(name, shape)] of a checkpoint prefix; one-line ValueError naming it when it cannot be read."""
+    try:
+        return tf.train.list_variables(checkpoint)
+    except tf.errors.OpError as error:
+        raise ValueError("%s: unreadable checkpoint (%s); give an intact checkpoint"
+                         % (checkpoint, error.message.splitlines()[0]))
+
+
 def check_variables_in_checkpoint(checkpoint, variables):
     """Raises a one-line ValueError naming the first variable `checkpoint` lacks or holds in another shape.
 
@@ -40,7 +49,7 @@ def check_variables_in_checkpoint(checkpoint, variables):
       checkpoint: a checkpoint prefix.
       variables: tf.Variables whose op names must be in the checkpoint with the same shape.
     """
-    stored = dict(tf.train.list_variables(checkpoint))
+    stored = dict(list_checkpoint_variables(checkpoint))
     for variable in variables:
         name = variable.op.name
         shape = variable.shape.as_list()
@@ -69,3 +78,81 @@ def init_scope_from_checkpoint(checkpoint_path, scope):
     check_variables_in_checkpoint(checkpoint, variables)
     tf.train.init_from_checkpoint(checkpoint, {scope + "/": scope + "/"})
     return checkpoint
+
+
+def _step_of(prefix):
+    match = re.search(r"-(\d+)$", prefix)
+    return int(match.group(1)) if match else -1
+
+
+def model_checkpoints(model_dir):
+    """The `model.ckpt-N` prefixes in a folder that have an index file, newest (highest N) first."""
+    pattern = os.path.join(model_dir, "model.ckpt-*.index")
+    return sorted((path[:-len(".index")] for path in tf.gfile.Glob(pattern)), key=_step_of, reverse=True)
+
+
+def checkpoint_problem(prefix):
+    """None when every tensor of the checkpoint reads back, else a one-line reason."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as error:  # pylint: disable=broad-except  # the reader raises IndexError, OpError, ...
+        return (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0]
+    return None
+
+
+CORRUPT_FOLDER = "corrupt"
+
+
+def recover_training_checkpoint(model_dir):
+    """Makes sure an Estimator resumes where training stopped, never silently from step 0.
+
+    Estimator resumes from the `checkpoint` state file; when that is missing, garbled or names a missing
+    checkpoint, it would start at step 0 and overwrite the existing model.ckpt-* files. When the latest
+    checkpoint is corrupt (a truncated data file, a garbled index), restoring it fails.
+
+    Returns:
+      None when model_dir holds no checkpoint (a new training), else the prefix training resumes from.
+      A corrupt latest checkpoint is moved into model_dir/corrupt/ and the state file pointed at the
+      newest intact one (logged as a warning).
+
+    Raises:
+      ValueError: checkpoints exist but the state file does not resolve to one, or none is intact.
+    """
+    found = model_checkpoints(model_dir)
+    if not found:
+        return None
+    state = tf.train.get_checkpoint_state(model_dir)
+    latest = state.model_checkpoint_path if state else None
+    if not latest or not tf.gfile.Exists(latest + ".index"):
+        raise ValueError(
+            "%s: holds %s but its `checkpoint` state file is missing, unreadable or names a missing checkpoint, "
+            "so training would restart at step 0 and overwrite them; to resume, write a `checkpoint` file with "
+            "the line model_checkpoint_path: \"%s\", or use a new --model_dir"
+            % (model_dir, os.path.basename(found[0]), os.path.basename(found[0])))
+    candidates = [latest] + [p for p in found if _step_of(p) < _step_of(latest)]
+    corrupt = []
+    for prefix in candidates:
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            break
+        corrupt.append("%s (%s)" % (os.path.basename(prefix), problem))
+        _move_aside(prefix, os.path.join(model_dir, CORRUPT_FOLDER))
+    else:
+        raise ValueError("%s: no intact checkpoint (%s; moved to %s/); use a new --model_dir"
+                         % (model_dir, "; ".join(corrupt), CORRUPT_FOLDER))
+    if corrupt:
+        kept = [p for p in candidates if p not in candidates[:len(corrupt)]]
+        tf.train.update_checkpoint_state(model_dir, prefix, list(reversed(kept)))
+        tf.logging.warning("corrupt checkpoint %s moved to %s/; resuming from the newest intact one, %s",
+                           "; ".join(corrupt), os.path.join(model_dir, CORRUPT_FOLDER), os.path.basename(prefix))
+    return prefix
+
+
+def _move_aside(prefix, folder):
+    """Moves every file of a checkpoint prefix (index, data shards, meta) into `folder`."""
+    if not tf.gfile.IsDirectory(folder):
+        tf.gfile.MakeDirs(folder)
+    for path in tf.gfile.Glob(prefix + ".*"):
+        tf.gfile.Rename(path, os.path.join(folder, os.path.basename(path)), overwrite=True)

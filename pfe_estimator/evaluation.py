@@ -163,26 +163,50 @@ def read_lfw_pairs(path):
       ValueError: a malformed line, naming the file and line.
     """
     with open(path) as f:
-        lines = [line.split() for line in f if line.strip()]
-    if not lines or len(lines[0]) != 2:
-        raise ValueError("%s:1: expected a header `folds pairs_per_class`" % path)
-    folds, per_class = int(lines[0][0]), int(lines[0][1])
+        lines = [(number, line.split()) for number, line in enumerate(f, 1) if line.strip()]
+    try:
+        folds, per_class = [int(v) for v in lines[0][1]] if lines and len(lines[0][1]) == 2 else (None, None)
+    except ValueError:
+        folds = None
+    if folds is None:
+        raise ValueError("%s:1: expected a header `folds pairs_per_class` of two integers" % path)
     first, second, same, fold = [], [], [], []
-    for index, fields in enumerate(lines[1:]):
-        if len(fields) == 3:
-            first.append(lfw_image_name(fields[0], fields[1]))
-            second.append(lfw_image_name(fields[0], fields[2]))
-            same.append(True)
-        elif len(fields) == 4:
-            first.append(lfw_image_name(fields[0], fields[1]))
-            second.append(lfw_image_name(fields[2], fields[3]))
-            same.append(False)
-        else:
-            raise ValueError("%s:%d: expected 3 or 4 fields" % (path, index + 2))
+    for index, (number, fields) in enumerate(lines[1:]):
+        try:
+            if len(fields) == 3:
+                first.append(lfw_image_name(fields[0], fields[1]))
+                second.append(lfw_image_name(fields[0], fields[2]))
+                same.append(True)
+            elif len(fields) == 4:
+                first.append(lfw_image_name(fields[0], fields[1]))
+                second.append(lfw_image_name(fields[2], fields[3]))
+                same.append(False)
+            else:
+                raise ValueError("%d fields" % len(fields))
+        except ValueError:
+            raise ValueError("%s:%d: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, got "
+                             "%r" % (path, number, " ".join(fields)))
         fold.append(index // (2 * per_class))
     if len(first) != folds * 2 * per_class:
         raise ValueError("%s: %d pairs, the header promises %d" % (path, len(first), folds * 2 * per_class))
     return LfwPairs(np.array(first), np.array(second), np.array(same), np.array(fold))
+
+
+def check_features(names, mu, sigma_sq, source):
+    """Raises a one-line ValueError when mu is not finite or sigma^2 is not finite and > 0.
+
+    Args:
+      names: image names [N]; mu, sigma_sq: float [N, D].
+      source: where the features came from, for the message.
+    """
+    problems = (("non-finite mu", ~np.isfinite(mu).all(axis=1)),
+                ("non-finite sigma^2", ~np.isfinite(sigma_sq).all(axis=1)),
+                ("sigma^2 <= 0", ~(sigma_sq > 0).all(axis=1)))
+    for what, bad_rows in problems:
+        if bad_rows.any():
+            first_bad = names[int(np.flatnonzero(bad_rows)[0])]
+            raise ValueError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
+                             % (source, int(bad_rows.sum()), what, first_bad))
 
 
 def pair_indices(names, pairs):

@@ -1,15 +1,17 @@
 """Exporting a trained PFE checkpoint: a SavedModel for serving and a frozen GraphDef for Ascend ATC."""
 import os
-import shutil
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import backbones
 from pfe_estimator import checkpoints
 from pfe_estimator import model_fn as pfe_model
+from pfe_estimator import outputs
 
 FROZEN_GRAPH_NAME = "pfe_frozen.pb"
 INPUT_NODE = "images"
 OUTPUT_NODES = ("mu", "sigma_sq")
+KIND = "export"
 
 
 def build_inference_graph(backbone, embedding_size, image_size, backbone_options=None):
@@ -25,43 +27,51 @@ def build_inference_graph(backbone, embedding_size, image_size, backbone_options
     return images, tf.identity(mu, name="mu"), tf.identity(tf.exp(log_sigma_sq), name="sigma_sq")
 
 
-def _replace_directory(source, destination):
-    """Moves the finished `source` folder to `destination`, replacing any earlier one."""
-    previous = destination + ".previous"
-    if os.path.exists(previous):
-        shutil.rmtree(previous)
-    if os.path.exists(destination):
-        os.rename(destination, previous)
-    os.rename(source, destination)
-    if os.path.exists(previous):
-        shutil.rmtree(previous)
-
-
-def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size, backbone_options=None):
+def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size, backbone_options=None,
+               overwrite=False, pretrained_checkpoint=None):
     """Writes `export_dir`: a SavedModel (signature 'serving_default': images -> mu, sigma_sq) and, beside
     its saved_model.pb, the frozen GraphDef `pfe_frozen.pb` with nodes images, mu and sigma_sq.
 
-    The folder is built under a temporary name and renamed when complete.
+    The folder is built under a temporary name beside it and renamed when complete; an earlier export
+    stays intact until then. Refused (outputs.OutputError): an export_dir that overlaps the checkpoint's
+    folder, or that holds anything but an earlier export unless `overwrite`.
 
     Args:
       checkpoint_path: a model_dir or checkpoint prefix (ours, or the released PFE models).
       export_dir: output folder.
       backbone, embedding_size, image_size, backbone_options: the network's configuration.
+      overwrite: replace an export_dir that is not an earlier export.
+      pretrained_checkpoint: when given, the SphereNet backbone is restored from it and only the head from
+        checkpoint_path (a head trained from a feature cache holds no backbone).
 
     Returns:
       The checkpoint prefix that was exported.
     """
+    export_dir = os.path.normpath(export_dir)
     checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
-    staging = export_dir.rstrip("/") + ".partial"
-    if os.path.exists(staging):
-        shutil.rmtree(staging)
+    outputs.check_apart(export_dir, "export_dir", {"model_dir": os.path.dirname(checkpoint)})
+    with outputs.replacing_directory(export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)},
+                                     overwrite) as staging:
+        _write_export(checkpoint, staging, backbone, embedding_size, image_size, backbone_options,
+                      pretrained_checkpoint)
+    return checkpoint
+
+
+def _write_export(checkpoint, staging, backbone, embedding_size, image_size, backbone_options,
+                  pretrained_checkpoint):
+    """Writes the SavedModel and the frozen GraphDef of a checkpoint into the new folder `staging`."""
     with tf.Graph().as_default() as graph:
         images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size, backbone_options)
-        variables = pfe_model.network_variables()
-        checkpoints.check_variables_in_checkpoint(checkpoint, variables)
-        saver = tf.train.Saver(variables)
+        sources = [(checkpoint, pfe_model.network_variables())]
+        if pretrained_checkpoint and backbones.variable_scope(backbone):
+            sources = [(checkpoint, pfe_model.network_variables(include_backbone=False)),
+                       (checkpoints.resolve_checkpoint(pretrained_checkpoint),
+                        tf.global_variables(backbones.variable_scope(backbone) + "/"))]
+        for prefix, variables in sources:
+            checkpoints.check_variables_in_checkpoint(prefix, variables)
         with tf.Session(graph=graph) as session:
-            saver.restore(session, checkpoint)
+            for prefix, variables in sources:
+                tf.train.Saver(variables).restore(session, prefix)
             builder = tf.saved_model.Builder(staging)
             signature = tf.saved_model.predict_signature_def(
                 inputs={"images": images}, outputs={"mu": mu, "sigma_sq": sigma_sq})
@@ -73,5 +83,3 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
                 session, graph.as_graph_def(), list(OUTPUT_NODES))
     with open(os.path.join(staging, FROZEN_GRAPH_NAME), "wb") as f:
         f.write(frozen.SerializeToString())
-    _replace_directory(staging, export_dir)
-    return checkpoint

@@ -15,17 +15,40 @@ from pfe_estimator import backbones
 from pfe_estimator import checkpoints
 from pfe_estimator import evaluation
 from pfe_estimator import input_fn as input_fns
+from pfe_estimator import outputs
 from pfe_estimator import predict
 from pfe_estimator import tfrecord_schema
+
+OUTPUT_KIND = "feature_cache"
+
 
 def is_cache(data_dir):
     """Whether a TFRecord folder holds a feature cache rather than images."""
     return "cache" in input_fns.read_manifest(data_dir)
 
 
+def cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint, features_dtype):
+    """What decides a cache's content: the source records, the backbone (ONNX file hash, or the checkpoint's
+    path and index hash), its options and the storage dtype."""
+    fingerprint = {"source": os.path.abspath(data_dir),
+                   "source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
+                       os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)),
+                   "backbone": backbone, "backbone_options": backbone_options, "embedding_size": embedding_size,
+                   "features_dtype": features_dtype, "checkpoint": None}
+    if backbones.is_onnx(backbone):
+        fingerprint["onnx_sha256"] = outputs.file_digest(backbone[len(backbones.ONNX_PREFIX):])
+    if checkpoint:
+        fingerprint["checkpoint"] = os.path.abspath(checkpoint)
+        fingerprint["checkpoint_index_sha256"] = outputs.file_digest(checkpoint + ".index")
+    return fingerprint
+
+
 def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_options=None, pretrained_checkpoint=None,
-                batch_size=64, features_dtype="float16", progress=True):
-    """Writes the cache of a TFRecord folder; finished shards are kept on a rerun.
+                batch_size=64, features_dtype="float16", progress=True, overwrite=False):
+    """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
+
+    The cache folder must be new, empty or an earlier cache with the same fingerprint (see
+    cache_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it.
 
     Args:
       data_dir: aligned-face TFRecords from data_prep/make_tfrecords.py.
@@ -34,6 +57,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
       pretrained_checkpoint: SphereNet weights (required for a SphereNet backbone).
       batch_size: images per backbone run.
       features_dtype: 'float16' (half the disk; features within ~1e-3 relative) or 'float32' (exact).
+      overwrite: rebuild a cache_dir made from other inputs, or holding files this pipeline did not write.
 
     Returns:
       the cache's manifest dict.
@@ -44,14 +68,16 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
     scope = backbones.variable_scope(backbone)
     if scope and not pretrained_checkpoint:
         raise ValueError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)" % backbone)
-    if not os.path.isdir(cache_dir):
-        os.makedirs(cache_dir)
+    checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint) if scope else None
+    outputs.check_apart(cache_dir, "cache_dir", {"data_dir": data_dir})
+    fingerprint = cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint,
+                                    features_dtype)
+    outputs.claim_directory(cache_dir, OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
     with tf.Graph().as_default() as graph:
         images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
         mu, features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
         session = tf.Session(graph=graph)
         if scope:
-            checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint)
             variables = tf.global_variables(scope + "/")
             checkpoints.check_variables_in_checkpoint(checkpoint, variables)
             tf.train.Saver(variables).restore(session, checkpoint)
@@ -89,9 +115,13 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
         feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
         session.close()
     cache_manifest = dict(manifest)
+    cache_manifest["shards"] = [dict(shard, bytes=os.path.getsize(os.path.join(cache_dir, shard["file"])))
+                                for shard in manifest["shards"]]
+    cache_manifest["fingerprint"] = fingerprint
     cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone,
                                "backbone_options": backbone_options, "feature_size": feature_size,
-                               "embedding_size": dims, "features_dtype": features_dtype}
+                               "embedding_size": dims, "features_dtype": features_dtype,
+                               "checkpoint": fingerprint["checkpoint"]}
     atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
     return cache_manifest
 
@@ -106,6 +136,7 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
       ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]}, labels int32 [P * K]).
     """
     manifest = input_fns.read_manifest(cache_dir)
+    input_fns.check_training_data(cache_dir, manifest, num_classes_per_batch, include_labels)
     cache = manifest["cache"]
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
 

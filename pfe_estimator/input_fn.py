@@ -46,7 +46,34 @@ def read_manifest(data_dir):
     if not tf.gfile.Exists(path):
         raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir, tfrecord_schema.MANIFEST_NAME))
     with tf.gfile.GFile(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except ValueError as error:
+            raise ValueError("%s: not valid JSON (%s); rebuild the folder with data_prep/make_tfrecords.py"
+                             % (path, error))
+
+
+def check_training_data(data_dir, manifest, num_classes_per_batch, include_labels=None):
+    """Checks a TFRecord or cache folder before training starts, so that a bad shard is named now, not hours in.
+
+    Raises:
+      ValueError: a shard missing or of another length than recorded (truncated, replaced), or fewer
+        identities with two or more images (among include_labels, when given) than the P identities a
+        batch draws.
+    """
+    for shard in manifest["shards"]:
+        path = os.path.join(data_dir, shard["file"])
+        if not tf.gfile.Exists(path):
+            raise ValueError("%s: missing (listed in %s); rebuild the folder" % (path, tfrecord_schema.MANIFEST_NAME))
+        if "bytes" in shard and tf.gfile.Stat(path).length != shard["bytes"]:
+            raise ValueError("%s: %d bytes, the manifest recorded %d (truncated or replaced); rebuild the folder"
+                             % (path, tf.gfile.Stat(path).length, shard["bytes"]))
+    allowed = None if include_labels is None else {int(label) for label in include_labels}
+    trainable = sum(1 for identity in manifest["identities"]
+                    if identity["images"] >= 2 and (allowed is None or identity["label"] in allowed))
+    if trainable < num_classes_per_batch:
+        raise ValueError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
+                         "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable, num_classes_per_batch))
 
 
 def shard_files(data_dir, manifest):
@@ -92,6 +119,7 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
         raise ValueError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
             data_dir, manifest["image_size"][0], manifest["image_size"][1], manifest["template"],
             image_size[0], image_size[1]))
+    check_training_data(data_dir, manifest, num_classes_per_batch)
     files = shard_files(data_dir, manifest)
 
     def sample_identity(serialized):

@@ -42,22 +42,26 @@ def pfe_outputs(images, backbone, embedding_size, training, backbone_options=Non
     return head_outputs(mu, backbone_features, training)
 
 
-def network_variables():
-    """The network's variables (backbone and head), without optimizer slots or the global step.
+def network_variables(include_backbone=True):
+    """The network's variables (backbone unless not include_backbone, and head), without optimizer slots or
+    the global step.
 
     Restoring only these lets the released PFE checkpoints, which hold nothing else, predict and export.
     """
-    return [v for v in tf.global_variables()
-            if v.op.name.startswith((sphere_net.SCOPE + "/", uncertainty_head.SCOPE + "/"))]
+    scopes = (sphere_net.SCOPE + "/", uncertainty_head.SCOPE + "/") if include_backbone else (
+        uncertainty_head.SCOPE + "/",)
+    return [v for v in tf.global_variables() if v.op.name.startswith(scopes)]
 
 
-def network_only_scaffold():
-    """A Scaffold that restores only `network_variables()` and initialises every other variable.
+def network_only_scaffold(include_backbone=True):
+    """A Scaffold that restores only `network_variables(include_backbone)` and initialises every other variable.
 
     A released PFE checkpoint holds neither a global step nor optimizer slots, so PREDICT must not ask
     the checkpoint for them: they are initialised in local_init_op instead, once the network is restored.
+    Without include_backbone, the backbone is initialised from its own checkpoint (init_from_checkpoint):
+    a head trained from a feature cache has no backbone in its checkpoint.
     """
-    network = network_variables()
+    network = network_variables(include_backbone)
     others = [v for v in tf.global_variables() if v not in network]
     return tf.train.Scaffold(
         saver=tf.train.Saver(network),
@@ -96,12 +100,15 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
       backbone: a `sphere_net.backbone_names()` entry or 'onnx:PATH'.
       embedding_size: D of a SphereNet.
       num_classes_per_batch: P; a training batch holds P identities x K images, identity by identity.
-      images_per_class: K.
+        None when the model_fn only predicts.
+      images_per_class: K (None when it only predicts).
       learning_rate_values: piecewise-constant learning rates, one more than the boundaries.
       learning_rate_boundaries: global steps at which the learning rate changes.
       momentum: Momentum optimizer's momentum.
       weight_decay: L2 decay on the head's fully connected weights.
-      pretrained_checkpoint: folder or prefix to restore `SphereNet/` from, or None (random backbone).
+      pretrained_checkpoint: folder or prefix to restore `SphereNet/` from, or None (random backbone). In
+        PREDICT the backbone comes from it, and only the head from the model's checkpoint (the backbone is
+        frozen, so both hold the same backbone, and a head trained from a feature cache holds none).
       wrap_optimizer: callable(optimizer) -> optimizer, from `runtime.optimizer_wrapper` (loss scaling,
         NPU allreduce, or identity).
       log_every_n_steps: interval of the steps/s and images/s log.
@@ -112,8 +119,6 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
     {'features': float32 [B, F], 'mu': float32 [B, D]} (the backbone is then skipped), and labels int [B]
     (TRAIN and EVAL; EVAL reports the mean MLS loss). In PREDICT it returns {'mu': [B, D], 'sigma_sq': [B, D]}.
     """
-    images_per_step = num_classes_per_batch * images_per_class * num_replicas
-
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
         if "images" in features:
@@ -134,7 +139,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
             return tf.estimator.EstimatorSpec(
                 mode, predictions=predictions,
                 export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)},
-                scaffold=network_only_scaffold())
+                scaffold=network_only_scaffold(include_backbone=not (pretrained_checkpoint and scope)))
         mls_loss = losses.class_balanced_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
         regularization_loss = tf.losses.get_regularization_loss(scope=uncertainty_head.SCOPE)
         total_loss = mls_loss + regularization_loss
@@ -151,6 +156,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
         minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=head_variables)
         train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
 
+        images_per_step = num_classes_per_batch * images_per_class * num_replicas
         throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, total_loss)
         return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
 

@@ -82,11 +82,17 @@ def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_pa
     return {key: np.array(values[:count], np.float32) for key, values in outputs.items()}
 
 
+def _mu_and_sigma_sq(outputs):
+    """(mu, sigma_sq) of estimator_predictions' outputs; empty [0, 0] arrays when there were no examples."""
+    empty = np.zeros((0, 0), np.float32)
+    return outputs.get("mu", empty), outputs.get("sigma_sq", empty)
+
+
 def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
     """(mu, sigma^2) of an iterable of standardised float32 [H, W, 3] images (see estimator_predictions)."""
     outputs = estimator_predictions(estimator, ({"images": image} for image in images),
                                     {"images": [image_size[0], image_size[1], 3]}, batch_size, checkpoint_path)
-    return outputs["mu"], outputs["sigma_sq"]
+    return _mu_and_sigma_sq(outputs)
 
 
 def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
@@ -94,7 +100,7 @@ def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
     examples = ({"features": f, "mu": m} for f, m in zip(features, mu))
     outputs = estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
                                     batch_size, checkpoint_path)
-    return outputs["mu"], outputs["sigma_sq"]
+    return _mu_and_sigma_sq(outputs)
 
 
 def saved_model_features(export_dir, images, batch_size):
@@ -172,6 +178,15 @@ def save_features(path, names, mu, sigma_sq):
     os.replace(temporary, path)
 
 
+def is_features_file(path):
+    """Whether `path` is a features .npz this pipeline wrote (arrays names, mu, sigma_sq)."""
+    try:
+        with np.load(path) as data:
+            return {"names", "mu", "sigma_sq"} <= set(data.files)
+    except (IOError, OSError, ValueError):
+        return False
+
+
 def load_features(path):
     """Reads an .npz with names [N], mu [N, D], sigma_sq [N, D]; one-line ValueError when malformed."""
     try:
@@ -182,8 +197,9 @@ def load_features(path):
         if key not in data:
             raise ValueError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
     names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
-    if mu.shape != sigma_sq.shape or len(names) != len(mu):
+    if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
         raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape, sigma_sq.shape))
+    evaluation.check_features(names, mu, sigma_sq, path)
     return names, mu, sigma_sq
 
 

@@ -10,6 +10,7 @@ REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
 LFW_FARS = (1e-3, 1e-2)
 TEMPLATE_FARS = (1e-4, 1e-3, 1e-2, 1e-1)
 FACES_PER_ROW = 10
+OUTPUT_KIND = "report"
 
 
 def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
@@ -24,6 +25,7 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     Returns:
       the "lfw" section of report.json.
     """
+    evaluation.check_features(names, mu, sigma_sq, "LFW features")
     first, second = evaluation.pair_indices(names, pairs)
     scores = {"cosine": evaluation.cosine_pair_scores(mu[first], mu[second]),
               "mls": evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
@@ -76,6 +78,7 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
 
     Paths are matched to feature names by their base name without extension.
     """
+    evaluation.check_features(names, mu, sigma_sq, "template features")
     position = {name: i for i, name in enumerate(names)}
     rows = evaluation.read_csv_rows(templates_csv, 2)
     missing = sorted({path for _, path in rows if evaluation.image_name(path) not in position})

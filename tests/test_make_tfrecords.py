@@ -133,7 +133,7 @@ def test_output_is_deterministic_and_a_rerun_skips_finished_shards(messy_dataset
     time.sleep(0.05)
     _run(root, landmark_file, first)
     assert times == {p: os.path.getmtime(p) for p in glob.glob(os.path.join(first, "*.tfrecord"))}
-    with pytest.raises(ValueError, match="made with other settings"):
+    with pytest.raises(ValueError, match=r"made from other inputs or settings \(changed: settings\)"):
         _run(root, landmark_file, first, jpeg_quality=50)
 
 

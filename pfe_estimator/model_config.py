@@ -1,0 +1,70 @@
+"""What made a model folder: the network configuration recorded at its first training step.
+
+`model_dir/pfe_config.json` holds the settings a later predict, eval, export, feature cache or resumed
+training must repeat exactly (backbone and its checkpoint, the ONNX file's hash, image size, embedding
+size, ONNX options, alignment template), keyed by the flag names that set them. A released PFE model folder records nothing
+and keeps working from the flags.
+"""
+import json
+import os
+
+from pfe_estimator import atomic_files
+
+CONFIG_NAME = "pfe_config.json"
+# Recorded settings that flags of the same name set; the rest of a record ('model', 'onnx_sha256',
+# 'template') is checked, never taken from flags.
+FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "embedding_node", "feature_node",
+             "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
+ONNX_OPTION_FLAGS = {"embedding_node": "embedding_node", "feature_node": "feature_node",
+                     "input_scale": "onnx_input_scale", "input_offset": "onnx_input_offset",
+                     "input_channels": "onnx_input_channels"}
+
+
+def config_path(model_dir):
+    return os.path.join(model_dir, CONFIG_NAME)
+
+
+def read(model_dir):
+    """The folder's record as a dict, or None when it has none.
+
+    Raises:
+      ValueError: the record exists but is not valid JSON, naming the file.
+    """
+    path = config_path(model_dir)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError as error:
+        raise ValueError("%s: not valid JSON (%s); restore it or use a new --model_dir" % (path, error))
+
+
+def write_once(model_dir, record):
+    """Writes the record unless the folder already has one (the first training writes it)."""
+    if read(model_dir) is None:
+        if not os.path.isdir(model_dir):
+            os.makedirs(model_dir)
+        atomic_files.write_json(config_path(model_dir), record)
+
+
+def from_cache_manifest(cache_manifest):
+    """The record implied by a feature cache: the backbone and options that made it, its image size."""
+    cache = cache_manifest["cache"]
+    record = {"backbone": cache["backbone"], "image_size": list(cache_manifest["image_size"]),
+              "embedding_size": cache["embedding_size"], "pretrained_ckpt": cache.get("checkpoint")}
+    for option, flag in ONNX_OPTION_FLAGS.items():
+        if cache.get("backbone_options") and option in cache["backbone_options"]:
+            record[flag] = cache["backbone_options"][option]
+    return record
+
+
+def conflicts(record, given):
+    """[(key, recorded value, given value)] for the keys both hold with different values.
+
+    Args:
+      record: a recorded configuration.
+      given: {key: value} from explicitly given flags, normalised as in the record (lists for sizes).
+    """
+    return [(key, record[key], value) for key, value in sorted(given.items())
+            if key in record and record[key] != value]

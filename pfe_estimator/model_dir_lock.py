@@ -1,0 +1,86 @@
+"""An advisory lock on a model folder, so that two trainings (or training and export) never share one.
+
+The lock is a file, `model_dir/.pfe_lock`, created exclusively and holding the owner's host, pid and
+mode. A lock whose owner is a dead process on this host is stale and taken over; a live owner, or one on
+another host (which cannot be checked from here), is reported with what to do.
+"""
+import contextlib
+import errno
+import json
+import os
+import socket
+import time
+
+LOCK_NAME = ".pfe_lock"
+
+
+class LockedError(ValueError):
+    """The folder is in use; str() names the owner and what to do."""
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno == errno.EPERM
+    return True
+
+
+def _read_owner(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def _is_stale(owner):
+    return owner is None or (owner.get("host") == socket.gethostname() and not _process_alive(int(owner["pid"])))
+
+
+def acquire(model_dir, mode):
+    """Takes the lock of `model_dir` for `mode` ('train', 'export', ...); returns the lock file's path.
+
+    Raises:
+      LockedError: another live process holds it.
+    """
+    if not os.path.isdir(model_dir):
+        os.makedirs(model_dir)
+    path = os.path.join(model_dir, LOCK_NAME)
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "mode": mode,
+             "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except OSError as error:
+            if error.errno != errno.EEXIST:
+                raise
+            holder = _read_owner(path)
+            if not _is_stale(holder):
+                raise LockedError(
+                    "%s is in use by %s (pid %s on %s, since %s); wait for it to finish, or delete %s if that "
+                    "process is gone" % (model_dir, holder.get("mode"), holder.get("pid"), holder.get("host"),
+                                         holder.get("started"), path))
+            os.remove(path)  # stale: its owner died without releasing it
+            continue
+        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+            json.dump(owner, f)
+        return path
+    raise LockedError("%s: could not take the lock %s; retry" % (model_dir, path))
+
+
+def release(path):
+    """Removes a lock file this process holds."""
+    owner = _read_owner(path)
+    if owner and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def locked(model_dir, mode):
+    """Holds the lock of `model_dir` for the duration of a `with` block."""
+    path = acquire(model_dir, mode)
+    try:
+        yield
+    finally:
+        release(path)

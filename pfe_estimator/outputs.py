@@ -1,0 +1,227 @@
+"""Outputs that are provably the pipeline's own: an ownership marker, a fingerprint to resume, refusal otherwise.
+
+Every folder the pipeline writes (TFRecords, feature cache, export, report) carries `pfe_output.json`
+with its kind and, for resumable outputs, a fingerprint of everything that decides its content. A target
+that exists and is not an output of the same kind is refused unless the user asks to overwrite it; a
+resumable output whose fingerprint differs from the current run's is refused with what changed.
+"""
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from pfe_estimator import atomic_files
+
+MARKER_NAME = "pfe_output.json"
+
+
+class OutputError(ValueError):
+    """A target the pipeline must not write; str() is the one-line reason and what to do."""
+
+
+def file_digest(path, algorithm="sha256"):
+    """Hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2 ** 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_digest(lines):
+    """sha256 hex digest of an iterable of text lines."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _real(path):
+    return os.path.realpath(os.path.abspath(os.path.normpath(path)))
+
+
+def overlaps(path, other):
+    """Whether `path` equals, contains or lies inside `other` (after resolving links and trailing slashes)."""
+    path, other = _real(path), _real(other)
+    return path == other or path.startswith(other.rstrip(os.sep) + os.sep) or \
+        other.startswith(path.rstrip(os.sep) + os.sep)
+
+
+def check_apart(target, target_flag, protected):
+    """Raises OutputError when `target` equals, contains or lies inside a protected path.
+
+    Args:
+      target: the output path.
+      target_flag: the flag that named it, e.g. 'export_dir'.
+      protected: {flag name: path or None}; None entries are ignored.
+    """
+    for flag, path in sorted(protected.items()):
+        if path and overlaps(target, path):
+            raise OutputError("--%s=%s overlaps --%s=%s (the same folder, inside it, or around it); "
+                              "choose an output folder outside it" % (target_flag, target, flag, path))
+
+
+def read_marker(directory):
+    """The ownership marker of a folder as a dict, or None when it has none (or an unreadable one)."""
+    try:
+        with open(os.path.join(directory, MARKER_NAME), encoding="utf-8") as f:
+            marker = json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def write_marker(directory, kind, fingerprint=None):
+    atomic_files.write_json(os.path.join(directory, MARKER_NAME), {"kind": kind, "fingerprint": fingerprint})
+
+
+def fingerprint_changes(recorded, current):
+    """Keys whose values differ between two fingerprint dicts, sorted; values shown when short."""
+    changes = []
+    for key in sorted(set(recorded or {}) | set(current or {})):
+        old, new = (recorded or {}).get(key), (current or {}).get(key)
+        if old != new:
+            shown = json.dumps(old), json.dumps(new)
+            changes.append("%s %s -> %s" % (key, shown[0], shown[1]) if max(map(len, shown)) <= 40 else key)
+    return changes
+
+
+def _describe(directory):
+    marker = read_marker(directory)
+    if marker:
+        return "a %s output" % marker.get("kind")
+    return "a folder this pipeline did not write"
+
+
+def _clear(directory):
+    shutil.rmtree(directory)
+    os.makedirs(directory)
+
+
+def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
+    """Makes `directory` ready to hold an output of `kind`, refusing anything that is not its own.
+
+    A missing or empty folder is created and marked. A folder marked with the same kind is resumed when
+    its fingerprint equals `fingerprint`; with another fingerprint it is refused, naming what changed.
+    Anything else (a file, a foreign folder, another kind) is refused. `overwrite` clears a refused folder
+    and starts anew (never a file).
+
+    Args:
+      directory: the output folder.
+      kind: 'tfrecords', 'feature_cache', 'report', ...
+      flag: the flag that named the folder, for messages.
+      fingerprint: JSON-able dict of what decides the content, or None for outputs rewritten whole.
+      overwrite: the user's --overwrite.
+
+    Returns:
+      'new' (empty and marked) or 'resume' (same kind, same fingerprint).
+
+    Raises:
+      OutputError: refused, with the reason and what to do.
+    """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise OutputError("--%s=%s is a file, not a folder; give a folder path" % (flag, directory))
+    if os.path.isdir(directory) and os.listdir(directory):
+        marker = read_marker(directory)
+        if marker and marker.get("kind") == kind and marker.get("fingerprint") == fingerprint:
+            return "resume"
+        if not overwrite:
+            if marker and marker.get("kind") == kind:
+                raise OutputError("--%s=%s was made from other inputs or settings (changed: %s); use a new folder, "
+                                  "or --overwrite to rebuild it" % (
+                                      flag, directory, "; ".join(fingerprint_changes(marker.get("fingerprint"),
+                                                                                     fingerprint))))
+            raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
+                              "replace its contents" % (flag, directory, _describe(directory), kind))
+        _clear(directory)
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+        write_marker(directory, kind, fingerprint)
+    except (IOError, OSError) as error:
+        raise OutputError("--%s=%s cannot be written (%s); choose a writable folder"
+                          % (flag, directory, error.strerror or error))
+    return "new"
+
+
+def check_replaceable_directory(directory, kind, flag, overwrite=False):
+    """Raises OutputError unless `directory` is absent, empty or an earlier output of `kind` (or overwrite)."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise OutputError("--%s=%s is a file, not a folder; give a folder path" % (flag, directory))
+    if overwrite or not os.path.isdir(directory) or not os.listdir(directory):
+        return
+    marker = read_marker(directory)
+    if not (marker and marker.get("kind") == kind):
+        raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to replace it"
+                          % (flag, directory, _describe(directory), kind))
+
+
+def check_replaceable_file(path, flag, is_own, overwrite=False):
+    """Raises OutputError unless `path` is absent or `is_own(path)` says it is an earlier output (or overwrite).
+
+    Also refuses a folder at `path`, and creates the parent folder.
+    """
+    if os.path.isdir(path):
+        raise OutputError("--%s=%s is a folder; give a file path" % (flag, path))
+    if os.path.exists(path) and not overwrite and not is_own(path):
+        raise OutputError("--%s=%s exists and is not an output of this pipeline; use a new name, or --overwrite "
+                          "to replace it" % (flag, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+    except (IOError, OSError) as error:
+        raise OutputError("--%s=%s: cannot create its folder (%s)" % (flag, path, error.strerror or error))
+
+
+def staging_directory(target):
+    """A new hidden folder beside `target` to build a replacement in; removes those killed runs left.
+
+    The caller builds inside it (e.g. in a sub-folder), then moves the result with replace_directory.
+    """
+    parent, name = os.path.split(os.path.normpath(target))
+    prefix = ".%s.partial-" % name
+    for leftover in glob.glob(os.path.join(parent or ".", prefix + "*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent)
+    return tempfile.mkdtemp(prefix=prefix, dir=parent or ".")
+
+
+def replace_directory(staging, destination):
+    """Moves the finished `staging` folder to `destination`; an earlier one stays intact until then.
+
+    The earlier folder is renamed aside, the new one renamed in, and only then the earlier one removed, so
+    at every moment either the old or the new complete folder exists (under its name or the aside name).
+    """
+    aside = None
+    if os.path.exists(destination):
+        aside = staging + ".replaced"
+        os.rename(destination, aside)
+    os.rename(staging, destination)
+    if aside:
+        shutil.rmtree(aside)
+
+
+@contextlib.contextmanager
+def replacing_directory(target, kind, flag, fingerprint=None, overwrite=False):
+    """Builds a folder output whole, then swaps it in: `with replacing_directory(...) as staging:`.
+
+    Checks that `target` may be replaced (check_replaceable_directory), yields a path beside it that does
+    not exist yet for the caller to create and fill; when the block completes, marks it and moves it to
+    `target` (replace_directory). If the block fails, or the process dies, the earlier `target` is intact
+    and the staging folder is removed (now, or by the next run).
+    """
+    check_replaceable_directory(target, kind, flag, overwrite)
+    staging_root = staging_directory(target)
+    try:
+        staging = os.path.join(staging_root, os.path.basename(os.path.normpath(target)))
+        yield staging
+        write_marker(staging, kind, fingerprint)
+        replace_directory(staging, target)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
