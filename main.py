@@ -378,6 +378,12 @@ def run_export():
     print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
 
 
+def check_model_fits():
+    """One line, before any image is read, when --model_dir's checkpoint does not fit the flags' network."""
+    export.check_checkpoint_fits(checkpoints.resolve_checkpoint(FLAGS.model_dir), FLAGS.backbone,
+                                 FLAGS.embedding_size, image_size(), backbone_options(), FLAGS.pretrained_ckpt)
+
+
 def check_features_output(path, flag):
     """Refuses a features .npz target that exists and is not one (unless --overwrite)."""
     outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
@@ -392,6 +398,7 @@ def run_predict():
     if not names:
         raise FlagError("--predict_dir=%s: no image files (%s)" % (FLAGS.predict_dir, ", ".join(image_io.IMAGE_EXTENSIONS)))
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
+    check_model_fits()
     kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size)
     if not kept:
         raise FlagError("--predict_dir=%s: none of its %d images could be used (first: %s: %s)"
@@ -405,6 +412,7 @@ def extract_features(images):
     """mu, sigma^2 of standardised images with --saved_model, or the Estimator on --model_dir."""
     if FLAGS.saved_model:
         return predict.saved_model_features(FLAGS.saved_model, images, FLAGS.batch_size)
+    check_model_fits()
     return predict.estimator_features(make_estimator(), images, image_size(), FLAGS.batch_size)
 
 

@@ -27,6 +27,38 @@ def build_inference_graph(backbone, embedding_size, image_size, backbone_options
     return images, tf.identity(mu, name="mu"), tf.identity(tf.exp(log_sigma_sq), name="sigma_sq")
 
 
+def checkpoint_sources(checkpoint, backbone, pretrained_checkpoint=None):
+    """[(checkpoint prefix, variables)] that restore the network in the default graph, each checked.
+
+    The backbone comes from pretrained_checkpoint when given (a head trained from a feature cache holds
+    none), else everything from `checkpoint`.
+
+    Raises:
+      ValueError: a variable missing from its checkpoint or of another shape there, naming both, with the
+        likely cause (flags that differ from the training run).
+    """
+    scope = backbones.variable_scope(backbone)
+    sources = [(checkpoint, pfe_model.network_variables())]
+    if pretrained_checkpoint and scope:
+        sources = [(checkpoint, pfe_model.network_variables(include_backbone=False)),
+                   (checkpoints.resolve_checkpoint(pretrained_checkpoint), tf.global_variables(scope + "/"))]
+    for prefix, variables in sources:
+        try:
+            checkpoints.check_variables_in_checkpoint(prefix, variables)
+        except ValueError as error:
+            raise ValueError("%s (do --backbone, --image_size or --embedding_size differ from the training run?)"
+                             % error)
+    return sources
+
+
+def check_checkpoint_fits(checkpoint, backbone, embedding_size, image_size, backbone_options=None,
+                          pretrained_checkpoint=None):
+    """Raises a one-line ValueError unless the network these settings build restores from `checkpoint`."""
+    with tf.Graph().as_default():
+        build_inference_graph(backbone, embedding_size, image_size, backbone_options)
+        checkpoint_sources(checkpoint, backbone, pretrained_checkpoint)
+
+
 def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size, backbone_options=None,
                overwrite=False, pretrained_checkpoint=None):
     """Writes `export_dir`: a SavedModel (signature 'serving_default': images -> mu, sigma_sq) and, beside
@@ -62,13 +94,7 @@ def _write_export(checkpoint, staging, backbone, embedding_size, image_size, bac
     """Writes the SavedModel and the frozen GraphDef of a checkpoint into the new folder `staging`."""
     with tf.Graph().as_default() as graph:
         images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size, backbone_options)
-        sources = [(checkpoint, pfe_model.network_variables())]
-        if pretrained_checkpoint and backbones.variable_scope(backbone):
-            sources = [(checkpoint, pfe_model.network_variables(include_backbone=False)),
-                       (checkpoints.resolve_checkpoint(pretrained_checkpoint),
-                        tf.global_variables(backbones.variable_scope(backbone) + "/"))]
-        for prefix, variables in sources:
-            checkpoints.check_variables_in_checkpoint(prefix, variables)
+        sources = checkpoint_sources(checkpoint, backbone, pretrained_checkpoint)
         with tf.Session(graph=graph) as session:
             for prefix, variables in sources:
                 tf.train.Saver(variables).restore(session, prefix)

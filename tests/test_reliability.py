@@ -489,3 +489,12 @@ def test_a_corrupt_pretrained_index_is_named(work, tmp_path):
     result = run_main("--mode=train", "--data=synthetic", "--model_dir=" + str(tmp_path / "m"), "--max_steps=1",
                       "--pretrained_ckpt=" + pretrained)
     assert "%s/model.ckpt-3: unreadable checkpoint" % pretrained in error_line(result)
+
+
+def test_a_released_style_folder_with_the_wrong_image_size_is_one_line(work, tmp_path):
+    model_dir = copy_of(work["model"], tmp_path, "released")
+    os.remove(os.path.join(model_dir, "pfe_config.json"))  # a released PFE folder records nothing
+    result = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + faces_folder(tmp_path),
+                      "--predict_output=" + str(tmp_path / "f.npz"), "--image_size=112,96")
+    assert "variable SphereNet/Bottleneck/weights has shape" in error_line(result)
+    assert "do --backbone, --image_size or --embedding_size differ from the training run?" in error_line(result)
