@@ -20,6 +20,8 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+from data_prep import alignment
+
 from pfe_estimator import atomic_files
 from pfe_estimator import checkpoints
 from pfe_estimator import backbones
@@ -77,7 +79,9 @@ flags.DEFINE_integer("batch_size", 256, "Images per step = num_classes_per_batch
 flags.DEFINE_integer("num_classes_per_batch", 64, "Identities per batch (P).", lower_bound=1)
 flags.DEFINE_integer("max_steps", 3000, "Total training steps (global step to stop at).", lower_bound=1)
 flags.DEFINE_list("lr_values", ["1e-3", "1e-4"], "Piecewise-constant learning rates.")
-flags.DEFINE_list("lr_boundaries", ["2000"], "Global steps at which the learning rate changes.")
+flags.DEFINE_list("lr_boundaries", None, "Global steps at which the learning rate changes (default: the paper's "
+                  "schedule scaled to --max_steps, the drop at two thirds: 2000 of 3000; pretrain: 16000,24000 of "
+                  "28000 scaled likewise).")
 flags.DEFINE_float("momentum", 0.9, "Momentum.")
 flags.DEFINE_float("am_scale", 30.0, "pretrain: AM-softmax scale s.")
 flags.DEFINE_float("am_margin", 0.35, "pretrain: AM-softmax additive margin m.")
@@ -93,6 +97,14 @@ flags.DEFINE_integer("num_devices", 1, "gpu/cpu: data-parallel replicas (Mirrore
 flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
 flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
 flags.DEFINE_string("predict_output", "features.npz", "predict: .npz of names, mu [N,D], sigma_sq [N,D].")
+flags.DEFINE_enum("align", "none", ["none", "detect"], "predict/eval image files: none = aligned crops (centre-cropped "
+                  "when larger, as the released code does); detect = raw photos: YuNet finds 5 landmarks and the "
+                  "face is aligned as data_prep does (--detector_model, --alignment).")
+flags.DEFINE_string("detector_model", None, "--align=detect: OpenCV Zoo YuNet .onnx (face_detection_yunet_2023mar*.onnx).")
+flags.DEFINE_enum("alignment", "cp2tform", list(alignment.ALIGNMENT_METHODS), "--align=detect: similarity fit, as "
+                  "data_prep's --alignment.")
+flags.DEFINE_bool("resize", False, "predict/eval: resize aligned crops of another size to --image_size instead of "
+                  "centre-cropping larger ones and refusing smaller ones.")
 
 flags.DEFINE_string("lfw_dir", None, "eval: aligned LFW TFRecords (data_prep/make_tfrecords.py --min_images_per_identity=1).")
 flags.DEFINE_string("lfw_pairs", None, "eval: LFW pairs.txt (10 folds of 300 genuine + 300 impostor pairs).")
@@ -120,6 +132,8 @@ def _validate_image_size(value):
 
 def _validate_numbers(kind):
     def validate(values):
+        if values is None:
+            return True
         try:
             [kind(v) for v in values]
         except ValueError:
@@ -172,6 +186,8 @@ def backbone_options():
 
 # Flags that took their value from a record (model folder or feature cache), with the record's path.
 ADOPTED = {}
+# --model_dir's record once read (empty for a folder without one).
+MODEL_RECORD = {}
 
 
 def _flag_value(name):
@@ -227,6 +243,7 @@ def adopt_model_dir_record(kind):
         raise FlagError("--model_dir=%s holds a %s model (%s), not a %s one" % (FLAGS.model_dir, record.get("model"),
                                                                                where, kind))
     adopt_record(record, where)
+    MODEL_RECORD.update(record)
     if record.get("onnx_sha256"):
         path = FLAGS.backbone[len(backbones.ONNX_PREFIX):]
         if outputs.file_digest(path) != record["onnx_sha256"]:
@@ -255,18 +272,26 @@ def pfe_model_fn():
         num_classes_per_batch=FLAGS.num_classes_per_batch if training else None,
         images_per_class=images_per_class() if training else None,
         learning_rate_values=[float(v) for v in FLAGS.lr_values],
-        learning_rate_boundaries=[int(v) for v in FLAGS.lr_boundaries], momentum=FLAGS.momentum,
+        learning_rate_boundaries=learning_rate_boundaries(
+            lambda: pfe_model.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values))),
+        momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
         log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
         backbone_options=backbone_options())
 
 
+def learning_rate_boundaries(default):
+    """--lr_boundaries as ints when given, else default() (the schedule scaled to the run's steps)."""
+    return [int(v) for v in FLAGS.lr_boundaries] if FLAGS.lr_boundaries is not None else default()
+
+
 def pretrain_schedule():
-    """(learning rates, boundaries, max steps): the flags when given, else pretraining's own defaults."""
+    """(learning rates, boundaries, max steps): the flags when given, else pretraining's own defaults, its
+    boundaries scaled to the steps."""
     values = FLAGS.lr_values if FLAGS["lr_values"].present else pretrain.DEFAULT_LEARNING_RATES
-    boundaries = FLAGS.lr_boundaries if FLAGS["lr_boundaries"].present else pretrain.DEFAULT_BOUNDARIES
     max_steps = FLAGS.max_steps if FLAGS["max_steps"].present else pretrain.DEFAULT_MAX_STEPS
-    return [float(v) for v in values], [int(v) for v in boundaries], max_steps
+    boundaries = learning_rate_boundaries(lambda: pretrain.default_learning_rate_boundaries(max_steps))
+    return [float(v) for v in values], boundaries, max_steps
 
 
 def pretrain_model_fn(num_classes):
@@ -378,6 +403,23 @@ def run_export():
     print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
 
 
+def face_loader():
+    """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
+    align = None
+    if FLAGS.align == "detect":
+        if not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
+            raise FlagError("--align=detect needs --detector_model=PATH of a YuNet .onnx file (data_prep/README: "
+                            "scripts/fetch_models.py brings one)")
+        template = MODEL_RECORD.get("template") or alignment.template_for_size(image_size())
+
+        def align(image, path):
+            landmarks = alignment.detect_landmarks(image, FLAGS.detector_model)
+            if landmarks is None:
+                raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
+            return alignment.align_face(image, landmarks, template, FLAGS.alignment)[0]
+    return lambda path: predict.load_network_input(path, image_size(), FLAGS.resize, align)
+
+
 def check_model_fits():
     """One line, before any image is read, when --model_dir's checkpoint does not fit the flags' network."""
     export.check_checkpoint_fits(checkpoints.resolve_checkpoint(FLAGS.model_dir), FLAGS.backbone,
@@ -399,7 +441,8 @@ def run_predict():
         raise FlagError("--predict_dir=%s: no image files (%s)" % (FLAGS.predict_dir, ", ".join(image_io.IMAGE_EXTENSIONS)))
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
     check_model_fits()
-    kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size)
+    kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size,
+                                                              load_face=face_loader())
     if not kept:
         raise FlagError("--predict_dir=%s: none of its %d images could be used (first: %s: %s)"
                         % (FLAGS.predict_dir, len(skipped), skipped[0][0], skipped[0][1]))
@@ -449,7 +492,7 @@ def template_features():
     paths = sorted({os.path.join(FLAGS.template_image_root, path)
                     for _, path in evaluation.read_csv_rows(FLAGS.templates_csv, 2)})
     kept = []
-    mu, sigma_sq = extract_features(predict.readable_images(paths, image_size(), kept, []))
+    mu, sigma_sq = extract_features(predict.readable_images(paths, face_loader(), kept, []))
     return [evaluation.image_name(path) for path in kept], mu, sigma_sq
 
 

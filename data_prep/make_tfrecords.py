@@ -38,7 +38,7 @@ OUTPUT_KIND = "tfrecords"
 
 class Settings(collections.namedtuple("Settings", [
         "template", "jpeg_quality", "landmark_image_size", "missing_landmarks", "detector_model",
-        "detector_score_threshold"])):
+        "detector_score_threshold", "alignment", "border"], defaults=("cp2tform", "black"))):
     """What decides the content of a crop; part of the run's fingerprint, so a rerun cannot mix two settings."""
 
     def as_json(self):
@@ -114,25 +114,6 @@ def plan_shards(identities, images_per_shard):
     return shards
 
 
-_DETECTOR = {}
-
-
-def _detect_landmarks(image, settings):
-    """YuNet's 5 points of the most confident face, float [5, 2], or None when it finds no face."""
-    height, width = image.shape[:2]
-    detector = _DETECTOR.get(settings.detector_model)
-    if detector is None:
-        detector = cv2.FaceDetectorYN.create(settings.detector_model, "", (width, height),
-                                             settings.detector_score_threshold)
-        _DETECTOR[settings.detector_model] = detector
-    detector.setInputSize((width, height))
-    _, faces = detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if faces is None or len(faces) == 0:
-        return None
-    best = faces[np.argmax(faces[:, -1])]
-    return best[4:14].reshape(5, 2).astype(np.float64)
-
-
 def align_image(path, landmarks, settings):
     """Reads, checks and aligns one image.
 
@@ -157,7 +138,7 @@ def align_image(path, landmarks, settings):
     if landmarks is None:
         if settings.missing_landmarks != "detect":
             raise image_io.ImageError("%s: no landmark line" % path, "no_landmarks")
-        landmarks = _detect_landmarks(image, settings)
+        landmarks = alignment.detect_landmarks(image, settings.detector_model, settings.detector_score_threshold)
         if landmarks is None:
             raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
     elif settings.landmark_image_size:
@@ -168,7 +149,7 @@ def align_image(path, landmarks, settings):
     if not alignment.landmarks_inside(landmarks, (height, width)):
         raise image_io.ImageError("%s: landmarks outside the %dx%d image" % (path, height, width),
                                   "landmarks_outside")
-    crop, _ = alignment.align_face(image, landmarks, settings.template)
+    crop, _ = alignment.align_face(image, landmarks, settings.template, settings.alignment, settings.border)
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
     if not ok:
@@ -338,6 +319,10 @@ def define_flags():
     flags.DEFINE_list("landmark_image_size", None, "height,width the landmarks were given for (e.g. 250,250 for "
                       "LFW's landmarks on a resized copy); default: the image's own size.")
     flags.DEFINE_enum("template", "112x96", sorted(alignment.TEMPLATES), "Alignment template.")
+    flags.DEFINE_enum("alignment", "cp2tform", list(alignment.ALIGNMENT_METHODS), "Similarity fit: cp2tform (MATLAB's "
+                      "nonreflective similarity, as the released PFE aligned its training data) or umeyama.")
+    flags.DEFINE_enum("border", "black", sorted(alignment.BORDERS), "Fill outside the image: black (released) or "
+                      "reflect.")
     flags.DEFINE_string("output_dir", None, "Output folder for shards and manifest.json.")
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes (1: in this process).", lower_bound=1)
     flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the aligned crops.", lower_bound=1, upper_bound=100)
@@ -377,7 +362,7 @@ def main(argv):
     landmark_size = tuple(int(v) for v in FLAGS.landmark_image_size) if FLAGS.landmark_image_size else None
     settings = Settings(FLAGS.template, FLAGS.jpeg_quality, landmark_size, FLAGS.missing_landmarks,
                         os.path.abspath(FLAGS.detector_model) if FLAGS.detector_model else None,
-                        FLAGS.detector_score_threshold)
+                        FLAGS.detector_score_threshold, FLAGS.alignment, FLAGS.border)
     start = time.time()
     try:
         manifest = make_tfrecords(root, identities, landmarks, FLAGS.output_dir, settings, FLAGS.num_workers,

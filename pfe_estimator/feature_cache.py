@@ -129,7 +129,8 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
 def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, seed=0, flip=True,
                            shuffle_buffer=256, cycle_length=8, include_labels=None):
     """Returns an input_fn of P x K batches from the cache, as tfrecord_input_fn_builder does from images;
-    a random half of the samples take the mirrored image's outputs when `flip`. With include_labels, only
+    with `flip`, each sample takes the mirrored image's outputs independently with probability 1/2 (the
+    same draws as the image path's flips). With include_labels, only
     those identities are drawn (e.g. the training folds of a cross-validation).
 
     Yields:
@@ -143,7 +144,7 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
     def sample_identity(serialized):
         record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
         indices = input_fns.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
-        mirrored = (tf.random.uniform([images_per_class], seed=seed) < (0.5 if flip else 0.0))[:, None]
+        mirrored = input_fns.random_flips(images_per_class, seed, flip)[:, None]
         features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
                             tf.gather(record["features"], indices))
         mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),

@@ -81,22 +81,37 @@ def shard_files(data_dir, manifest):
     return [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
 
 
+# Distinct op-level seeds for the sampler's random ops: two ops with the same seed draw the same stream,
+# which would tie an image's flip to its index (and, with one seed per image, flip an identity's K images
+# all together).
+INDEX_SEED_OFFSET = 0
+FLIP_SEED_OFFSET = 1
+
+
 def sample_indices(count, images_per_class, seed):
     """K indices into an identity's `count` images: without replacement when count >= K, else with.
 
     Returns int32 [K].
     """
+    seed += INDEX_SEED_OFFSET
     without = lambda: tf.random.shuffle(tf.range(count), seed=seed)[:images_per_class]  # noqa: E731
     with_replacement = lambda: tf.random.uniform([images_per_class], 0, count, tf.int32, seed=seed)  # noqa: E731
     return tf.reshape(tf.cond(count >= images_per_class, without, with_replacement), [images_per_class])
 
 
-def decode_face(encoded, image_size, flip, seed=None):
-    """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, randomly mirrored when `flip`."""
+def random_flips(images_per_class, seed, flip=True):
+    """Whether to mirror each of K images, each independently with probability 1/2 (as the released
+    code flips every image of a batch on its own): bool [K], all False when not `flip`."""
+    if not flip:
+        return tf.zeros([images_per_class], tf.bool)
+    return tf.random.uniform([images_per_class], seed=seed + FLIP_SEED_OFFSET) < 0.5
+
+
+def decode_face(encoded, image_size, mirror=False):
+    """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, mirrored when `mirror` (bool [])."""
     image = tf.image.decode_jpeg(encoded, channels=3)
     image.set_shape([image_size[0], image_size[1], 3])
-    if flip:
-        image = tf.image.random_flip_left_right(image, seed=seed)
+    image = tf.cond(tf.convert_to_tensor(mirror), lambda: tf.reverse(image, [1]), lambda: image)
     return (tf.cast(image, tf.float32) - 127.5) / 128.0
 
 
@@ -105,7 +120,7 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
     """Returns an input_fn of P x K batches from identity records.
 
     K images are drawn per identity (with replacement when it has fewer than K), decoded in parallel,
-    randomly mirrored and standardised; P identities make a batch laid out identity by identity, as the
+    each mirrored independently with probability 1/2 and standardised; P identities make a batch laid out identity by identity, as the
     MLS loss expects (see identity_batches_input_fn_builder). Only tf.data ops, static shapes.
 
     Yields:
@@ -126,7 +141,8 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
         record = tfrecord_schema.parse_identity(serialized)
         indices = sample_indices(tf.size(record["encoded"]), images_per_class, seed)
         encoded = tf.gather(record["encoded"], indices)
-        images = tf.stack([decode_face(encoded[k], image_size, flip, seed) for k in range(images_per_class)])
+        mirrored = random_flips(images_per_class, seed, flip)
+        images = tf.stack([decode_face(encoded[k], image_size, mirrored[k]) for k in range(images_per_class)])
         return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
     return identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,
@@ -137,14 +153,17 @@ def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_ba
                                       cycle_length=8, include_labels=None):
     """The P x K pipeline over identity records, shared by image TFRecords and the feature cache.
 
-    Shard files are shuffled and read interleaved; identity records are shuffled (seeded) and repeated
-    forever, so every identity is reachable; `sample_identity` turns one record into K examples in
-    parallel; P identities make a batch, identity by identity; drop_remainder keeps shapes static.
+    Each pass over the data shuffles the shard files, reads them interleaved, shuffles the identity
+    records (seeded, reshuffled every pass) and cuts them into batches of P with drop_remainder, so a
+    batch never holds an identity twice (the released sampler draws P distinct identities) and the few
+    identities a pass leaves over differ from pass to pass; passes repeat forever. `sample_identity`
+    turns one record into K examples in parallel; a batch is laid out identity by identity; shapes are
+    static.
 
     Args:
       files: shard paths.
       sample_identity: serialized record -> ({name: float32 [K, ...]}, labels int32 [K]).
-      num_classes_per_batch: P.
+      num_classes_per_batch: P, at most the number of identity records drawn (check_training_data).
       seed: shuffling seed.
       include_labels: when given, only records with these labels are drawn.
 
@@ -160,16 +179,16 @@ def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_ba
 
     def input_fn(params=None):  # pylint: disable=unused-argument
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
-        dataset = dataset.shuffle(len(files), seed=seed).repeat()
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
                                      block_length=1, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         if include_labels is not None:
             allowed = tf.constant(sorted(int(label) for label in include_labels), tf.int64)
             dataset = dataset.filter(
                 lambda serialized: tf.reduce_any(tf.equal(tfrecord_schema.parse_label(serialized), allowed)))
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)
+        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True).repeat()
         dataset = dataset.map(to_batch, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         return dataset.prefetch(tf.data.experimental.AUTOTUNE)
 

@@ -9,22 +9,25 @@ from pfe_estimator import sphere_net
 from pfe_estimator import uncertainty_head
 
 
-def head_outputs(mu, backbone_features, training):
+def head_outputs(mu, backbone_features, training, weight_decay=uncertainty_head.WEIGHT_DECAY):
     """The uncertainty head on a frozen backbone's outputs (no gradient flows back into them).
 
     Args:
       mu: float32 [N, D]; backbone_features: float32 [N, F].
       training: Python bool: the head's batch norm uses and updates batch statistics.
+      weight_decay: L2 decay on the head's fully connected weights (a regularization loss).
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
     mu, backbone_features = tf.stop_gradient(mu), tf.stop_gradient(backbone_features)
-    log_sigma_sq = uncertainty_head.uncertainty_head(backbone_features, int(mu.shape[-1]), training=training)
+    log_sigma_sq = uncertainty_head.uncertainty_head(backbone_features, int(mu.shape[-1]), training=training,
+                                                     weight_decay=weight_decay)
     return mu, log_sigma_sq
 
 
-def pfe_outputs(images, backbone, embedding_size, training, backbone_options=None):
+def pfe_outputs(images, backbone, embedding_size, training, backbone_options=None,
+                weight_decay=uncertainty_head.WEIGHT_DECAY):
     """The PFE network, shared by the model_fn and the exporter.
 
     Args:
@@ -34,12 +37,13 @@ def pfe_outputs(images, backbone, embedding_size, training, backbone_options=Non
       training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
         always runs in inference mode, frozen (non-trainable weights, no gradient).
       backbone_options: ONNX import options.
+      weight_decay: L2 decay on the head's fully connected weights.
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
     mu, backbone_features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
-    return head_outputs(mu, backbone_features, training)
+    return head_outputs(mu, backbone_features, training, weight_decay)
 
 
 def network_variables(include_backbone=True):
@@ -68,6 +72,15 @@ def network_only_scaffold(include_backbone=True):
         ready_for_local_init_op=tf.report_uninitialized_variables(network),
         local_init_op=tf.group(tf.local_variables_initializer(), tf.tables_initializer(),
                                tf.variables_initializer(others)))
+
+
+PAPER_BOUNDARY_FRACTION = 2.0 / 3.0  # sphere64_casia: the learning rate drops at step 2000 of 3000
+
+
+def default_learning_rate_boundaries(max_steps, num_values=2):
+    """The paper's schedule scaled to max_steps: with two learning rates, the drop at two thirds of the
+    steps; with n, n - 1 drops evenly spaced up to two thirds. [int]."""
+    return [int(round(PAPER_BOUNDARY_FRACTION * max_steps * i / (num_values - 1))) for i in range(1, num_values)]
 
 
 def learning_rate_schedule(global_step, boundaries, values):
@@ -122,9 +135,10 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
         if "images" in features:
-            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, embedding_size, training, backbone_options)
+            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, embedding_size, training, backbone_options,
+                                           weight_decay)
         else:
-            mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training)
+            mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training, weight_decay)
 
         scope = backbones.variable_scope(backbone)
         if pretrained_checkpoint and scope and "images" in features:

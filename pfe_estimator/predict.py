@@ -12,17 +12,46 @@ from pfe_estimator import input_fn as input_fns
 from pfe_estimator import tfrecord_schema
 
 
-def network_input(image_rgb, image_size):
-    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised, resized to image_size if needed."""
+def network_input(image_rgb, image_size, resize=False):
+    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised.
+
+    An image of another size is centre-cropped when larger, as the released evaluation does; a smaller
+    one is refused (ImageError, kind 'too_small') unless `resize`, which resizes any size to image_size.
+    """
     height, width = image_size
-    if image_rgb.shape[:2] != (height, width):
-        image_rgb = cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
+    image_height, image_width = image_rgb.shape[:2]
+    if (image_height, image_width) != (height, width):
+        if resize:
+            image_rgb = cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
+        elif image_height >= height and image_width >= width:
+            top, left = int(round(0.5 * (image_height - height))), int(round(0.5 * (image_width - width)))
+            image_rgb = image_rgb[top:top + height, left:left + width]
+        else:
+            raise image_io.ImageError("%dx%d is smaller than the model's %dx%d input; give aligned crops of that "
+                                      "size, raw photos with --align=detect, or --resize"
+                                      % (image_height, image_width, height, width), "too_small")
     return image_io.standardize(image_rgb)
 
 
-def load_network_input(path, image_size):
-    """Reads an aligned face file -> float32 [H, W, 3] standardised."""
-    return network_input(image_io.read_rgb(path), image_size)
+def load_network_input(path, image_size, resize=False, align=None):
+    """Reads a face file -> float32 [H, W, 3] standardised (see network_input).
+
+    Args:
+      path: an image file.
+      image_size: (H, W) of the network input.
+      resize: resize instead of centre-cropping or refusing another size.
+      align: optional callable(uint8 RGB image, path) -> aligned uint8 RGB crop (raw photos).
+
+    Raises:
+      image_io.ImageError: unreadable, no face found, or too small; the message names the file.
+    """
+    image = image_io.read_rgb(path)
+    if align is not None:
+        image = align(image, path)
+    try:
+        return network_input(image, image_size, resize)
+    except image_io.ImageError as error:
+        raise image_io.ImageError("%s: %s" % (path, error), error.kind)
 
 
 def decode_rgb(jpeg):
@@ -132,12 +161,12 @@ def saved_model_features(export_dir, images, batch_size):
     return np.concatenate(mus), np.concatenate(sigma_sqs)
 
 
-def readable_images(paths, image_size, kept, skipped):
-    """Yields standardised images of the readable `paths`; appends used paths to `kept` and
-    (path, reason) of unreadable ones to `skipped`, logging each."""
+def readable_images(paths, load_face, kept, skipped):
+    """Yields load_face(path) (standardised images) of the usable `paths`; appends used paths to `kept` and
+    (path, reason) of unusable ones to `skipped`, logging each."""
     for path in paths:
         try:
-            image = load_network_input(path, image_size)
+            image = load_face(path)
         except image_io.ImageError as error:
             tf.logging.warning("skipped: %s", error)
             skipped.append((path, str(error).split(": ", 1)[-1]))
@@ -203,13 +232,16 @@ def load_features(path):
     return names, mu, sigma_sq
 
 
-def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_path=None):
-    """mu and sigma^2 of image files, skipping unreadable ones.
+def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_path=None, load_face=None):
+    """mu and sigma^2 of image files, skipping unusable ones.
+
+    load_face: callable(path) -> float32 [H, W, 3]; default load_network_input at image_size.
 
     Returns:
       (kept paths [N], mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
     """
     kept, skipped = [], []
-    mu, sigma_sq = estimator_features(estimator, readable_images(paths, image_size, kept, skipped), image_size,
+    load_face = load_face or (lambda path: load_network_input(path, image_size))
+    mu, sigma_sq = estimator_features(estimator, readable_images(paths, load_face, kept, skipped), image_size,
                                       batch_size, checkpoint_path)
     return kept, mu, sigma_sq, skipped

@@ -16,6 +16,11 @@ DEFAULT_BOUNDARIES = (16000, 24000)
 DEFAULT_MAX_STEPS = 28000
 
 
+def default_learning_rate_boundaries(max_steps):
+    """DEFAULT_BOUNDARIES at the same fractions of max_steps as of DEFAULT_MAX_STEPS. [int]."""
+    return [int(round(boundary * max_steps / float(DEFAULT_MAX_STEPS))) for boundary in DEFAULT_BOUNDARIES]
+
+
 def weight_decay_loss(weight_decay):
     """weight_decay * sum(w^2) / 2 over every trainable `weights` variable (convs, Bottleneck, Logits)."""
     weights = [v for v in tf.trainable_variables() if v.op.name.endswith("/weights")]

@@ -15,6 +15,7 @@ BATCH_NORM_EPSILON = 1e-3
 SCALE_INIT = 1e-4
 SHIFT_INIT = -7.0
 SIGMA_SQ_EPSILON = 1e-6
+WEIGHT_DECAY = 5e-4  # sphere64_casia's
 
 
 def _scale_and_shift(inputs):
@@ -25,7 +26,7 @@ def _scale_and_shift(inputs):
     return scale * inputs + shift
 
 
-def uncertainty_head(features, embedding_size=512, training=False, weight_decay=5e-4, reuse=None):
+def uncertainty_head(features, embedding_size=512, training=False, weight_decay=WEIGHT_DECAY, reuse=None):
     """Builds the head.
 
     Args:

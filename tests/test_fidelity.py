@@ -1,0 +1,236 @@
+"""Fidelity to the released PFE: independent flips, cp2tform alignment, distinct identities, wired flags,
+centre-cropped inference inputs, a schedule that scales with the steps."""
+import glob
+import json
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from data_prep import alignment
+from pfe_estimator import feature_cache
+from pfe_estimator import image_io
+from pfe_estimator import input_fn
+from pfe_estimator import model_fn
+from pfe_estimator import predict
+from pfe_estimator import pretrain
+from pfe_estimator import tfrecord_schema
+from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path
+
+
+def synthetic_cache(directory, images_per_identity):
+    """A feature cache whose rows say what they are: features = +(label*100 + index + 1) for the plain
+    image, the negative for its mirror; F = D = 2."""
+    os.makedirs(directory)
+    identities = []
+    with tf.io.TFRecordWriter(os.path.join(directory, "faces-00000-of-00001.tfrecord")) as writer:
+        for label, count in enumerate(images_per_identity):
+            plain = np.repeat((label * 100 + np.arange(count, dtype=np.float32) + 1)[:, None], 2, axis=1)
+            writer.write(tfrecord_schema.cache_example(plain, -plain, plain, -plain, ["x"] * count, label,
+                                                       "id%d" % label, "float32"))
+            identities.append({"name": "id%d" % label, "label": label, "images": count})
+    manifest = {"image_size": [2, 2], "template": None, "identities": identities,
+                "shards": [{"file": "faces-00000-of-00001.tfrecord", "identities": len(identities),
+                            "images": int(sum(images_per_identity))}],
+                "cache": {"feature_size": 2, "embedding_size": 2, "features_dtype": "float32", "backbone": "x"}}
+    with open(os.path.join(directory, tfrecord_schema.MANIFEST_NAME), "w") as f:
+        json.dump(manifest, f)
+    return directory
+
+
+def draw(dataset_fn, batches):
+    with tf.Graph().as_default():
+        features, labels = tf.data.make_one_shot_iterator(dataset_fn()).get_next()
+        with tf.Session() as session:
+            return [session.run([features, labels]) for _ in range(batches)]
+
+
+# ---------------------------------------------------------------- sampler: flips and distinct identities
+
+
+def test_cache_path_flips_each_image_independently_and_samples_without_replacement(tmp_path):
+    cache = synthetic_cache(str(tmp_path / "cache"), [6] * 12)
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 4, 4, seed=5), 100)
+    flips = np.concatenate([features["features"][:, 0] < 0 for features, _ in drawn]).reshape(-1, 4)
+    assert 0.4 < flips.mean() < 0.6
+    all_or_none = np.mean(np.all(flips, axis=1) | np.all(~flips, axis=1))
+    assert all_or_none < 0.3  # independent flips: 2 / 2**4 = 12.5 %
+    for features, labels in drawn:
+        rows = np.abs(features["features"][:, 0]).astype(int)
+        groups = rows.reshape(4, 4)
+        assert np.all(groups // 100 == labels.reshape(4, 4))  # the rows are the labels' own images
+        assert all(len(set(group)) == 4 for group in groups)  # 6 images >= K: without replacement
+
+
+def test_every_batch_holds_distinct_identities_with_p_close_to_the_identity_count(tmp_path):
+    cache = synthetic_cache(str(tmp_path / "cache"), [3] * 10)
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 9, 2, seed=1, shuffle_buffer=4), 300)
+    seen = set()
+    for _, labels in drawn:
+        identities = labels.reshape(9, 2)[:, 0]
+        assert len(set(identities.tolist())) == 9, identities
+        seen.update(identities.tolist())
+    assert seen == set(range(10))
+
+
+def test_image_path_flips_each_image_independently_with_distinct_identities(tmp_path):
+    records, _, _ = lfw_subset_records(tmp_path)
+    originals = {}
+    with tf.Graph().as_default(), tf.Session() as session:
+        jpeg = tf.placeholder(tf.string)
+        decoded = input_fn.decode_face(jpeg, (112, 96))
+        for record in [r for shard in sorted(glob.glob(os.path.join(records, "*.tfrecord")))
+                       for r in tfrecord_schema.read_identities(shard)]:
+            originals[record["label"]] = [session.run(decoded, {jpeg: j}) for j in record["encoded"]]
+    drawn = draw(input_fn.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3), 40)
+    flips = []
+    for features, labels in drawn:
+        assert len(set(labels.reshape(9, 4)[:, 0].tolist())) == 9
+        for image, label in zip(features["images"], labels):
+            plain = any(np.array_equal(image, o) for o in originals[label])
+            mirrored = any(np.array_equal(image, o[:, ::-1]) for o in originals[label])
+            assert plain or mirrored
+            flips.append(mirrored and not plain)
+    flips = np.array(flips).reshape(-1, 4)
+    assert 0.4 < flips.mean() < 0.6
+    assert np.mean(np.all(flips, axis=1) | np.all(~flips, axis=1)) < 0.3
+
+
+# ---------------------------------------------------------------- flags reach the model
+
+
+def regularization_loss(weight_decay):
+    with tf.Graph().as_default():
+        tf.set_random_seed(0)
+        build = model_fn.pfe_model_fn_builder(
+            backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=2,
+            images_per_class=2, learning_rate_values=[0.1], learning_rate_boundaries=[], momentum=0.9,
+            weight_decay=weight_decay, pretrained_checkpoint=None, wrap_optimizer=lambda o: o)
+        images = tf.random.uniform([4] + list(TINY["image_size"]) + [3], seed=1)
+        build({"images": images}, tf.constant([0, 0, 1, 1]), tf.estimator.ModeKeys.TRAIN)
+        loss = tf.losses.get_regularization_loss(scope="UncertaintyModule")
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            return session.run(loss)
+
+
+def test_weight_decay_reaches_the_head():
+    base = regularization_loss(5e-4)
+    assert base > 0
+    np.testing.assert_allclose(regularization_loss(2e-3), 4 * base, rtol=1e-5)
+    assert regularization_loss(0.0) == 0.0
+
+
+def test_every_flag_main_defines_is_read():
+    source = open(os.path.join(ROOT, "main.py")).read()
+    names = re.findall(r'flags\.DEFINE_\w+\(\s*"(\w+)"', source)
+    assert len(names) > 40
+    unread = [name for name in names if not re.search(r'FLAGS(\.%s\b|\["%s"\])' % (name, name), source)]
+    assert not unread, "flags defined but read nowhere: %s" % unread
+
+
+def test_learning_rate_boundaries_scale_with_the_steps():
+    assert model_fn.default_learning_rate_boundaries(3000) == [2000]  # the paper's schedule
+    assert model_fn.default_learning_rate_boundaries(400) == [267]
+    assert pretrain.default_learning_rate_boundaries(pretrain.DEFAULT_MAX_STEPS) == list(pretrain.DEFAULT_BOUNDARIES)
+    assert pretrain.default_learning_rate_boundaries(1200) == [686, 1029]
+
+
+# ---------------------------------------------------------------- alignment as released: cp2tform, black borders
+
+
+def cp2tform_by_definition(image_points, template_points):
+    """MATLAB cp2tform 'nonreflective similarity' written out: least squares u = a x + b y + c,
+    v = -b x + a y + d from the TEMPLATE (x, y) to the IMAGE (u, v), then inverted: image -> template."""
+    rows, values = [], []
+    for (x, y), (u, v) in zip(template_points, image_points):
+        rows += [[x, y, 1, 0], [y, -x, 0, 1]]
+        values += [u, v]
+    a, b, c, d = np.linalg.lstsq(np.array(rows), np.array(values), rcond=None)[0]
+    template_to_image = np.array([[a, b, c], [-b, a, d], [0, 0, 1]])
+    return np.linalg.inv(template_to_image)[:2]
+
+
+def test_cp2tform_differs_from_umeyama_where_the_fits_differ_and_is_the_default():
+    _, points = alignment.template("112x96")
+    rng = np.random.RandomState(0)
+    noisy = points * 1.7 + rng.normal(0, 4.0, points.shape) + [40, 60]  # no exact similarity fits
+    cp2tform = alignment.similarity_transform(noisy, points, method="cp2tform")
+    np.testing.assert_allclose(cp2tform, cp2tform_by_definition(noisy, points), atol=1e-9)
+    umeyama = alignment.similarity_transform(noisy, points, method="umeyama")
+    assert np.abs(cp2tform - umeyama).max() > 1e-3
+    exact = points * 1.7 + [40, 60]  # an exact similarity: both fits agree
+    np.testing.assert_allclose(alignment.similarity_transform(exact, points, method="cp2tform"),
+                               alignment.similarity_transform(exact, points, method="umeyama"), atol=1e-9)
+    image = rng.randint(0, 256, (250, 250, 3)).astype(np.uint8)
+    crop, matrix = alignment.align_face(image, noisy, "112x96")
+    np.testing.assert_allclose(matrix, cp2tform)
+
+
+def test_lfw_crops_by_cp2tform_with_black_borders(tmp_path):
+    root = shared_path("data", "lfw_raw250_subset")
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
+    names = sorted(n for n in landmarks if os.path.exists(os.path.join(root, n)))
+    _, points = alignment.template("112x96")
+    for name in names:
+        matrix = alignment.similarity_transform(landmarks[name], points, method="cp2tform")
+        np.testing.assert_allclose(matrix, cp2tform_by_definition(landmarks[name], points), atol=1e-9)
+    image = cv2.imread(os.path.join(root, names[0]))
+    shifted = landmarks[names[0]] - [110, 0]  # the face past the left edge: the crop needs border
+    black, _ = alignment.align_face(image, shifted, "112x96")
+    reflected, _ = alignment.align_face(image, shifted, "112x96", border="reflect")
+    assert black[:, :5].max() == 0 and reflected[:, :5].max() > 0
+
+
+# ---------------------------------------------------------------- inference inputs: centre crop, refuse smaller
+
+
+def test_off_size_images_are_centre_cropped_refused_or_resized():
+    image = np.arange(112 * 112 * 3, dtype=np.uint8).reshape(112, 112, 3)
+    cropped = predict.network_input(image, (112, 96))
+    np.testing.assert_array_equal(cropped, image_io.standardize(image[:, 8:104]))
+    with pytest.raises(image_io.ImageError, match="60x50 is smaller than the model's 112x96 input"):
+        predict.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96))
+    resized = predict.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96), resize=True)
+    assert resized.shape == (112, 96, 3)
+
+
+# ---------------------------------------------------------------- raw photos: detection + the same alignment
+
+
+def test_yunet_landmarks_are_near_the_landmark_file_on_the_same_faces():
+    root = shared_path("data", "lfw_raw250_subset")
+    detector = shared_path("models", "yunet", "face_detection_yunet_2023mar_int8bq.onnx")
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
+    names = sorted(n for n in landmarks if os.path.exists(os.path.join(root, n)))
+    errors = [np.linalg.norm(alignment.detect_landmarks(image_io.read_rgb(os.path.join(root, n)), detector) -
+                             landmarks[n], axis=1).mean() for n in names]
+    assert len(errors) == 100
+    assert np.median(errors) < 6.0 and max(errors) < 12.0  # pixels in 250x250 photos; eyes ~40 px apart
+
+
+def test_predict_takes_raw_photos_with_align_detect(tmp_path):
+    from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
+    root = shared_path("data", "lfw_raw250_subset")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in sorted(os.listdir(os.path.join(root, "Colin_Powell")))[:4]:
+        cv2.imwrite(str(photos / name), cv2.imread(os.path.join(root, "Colin_Powell", name)))
+    (photos / "wall.jpg").write_bytes(cv2.imencode(".jpg", np.full((200, 200, 3), 128, np.uint8))[1].tobytes())
+    model_dir = str(tmp_path / "model")
+    size = ["--backbone=sphere4", "--image_size=56,48"]
+    assert run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=1",
+                    *size).returncode == 0
+    detector = shared_path("models", "yunet", "face_detection_yunet_2023mar_int8bq.onnx")
+    result = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(photos),
+                      "--predict_output=" + str(tmp_path / "f.npz"), "--align=detect", "--detector_model=" + detector,
+                      *size)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "predict: 4 images -> %s, 1 skipped" % (tmp_path / "f.npz") in result.stdout
+    assert "wall.jpg: no face detected" in result.stdout
+    missing = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(photos),
+                       "--predict_output=" + str(tmp_path / "g.npz"), "--align=detect", *size)
+    assert "--align=detect needs --detector_model" in missing.stdout.strip().splitlines()[-1]
