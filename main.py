@@ -8,7 +8,8 @@
   python main.py --mode=predict --model_dir=ckpt/pfe --predict_dir=aligned_faces --predict_output=features.npz
   python main.py --mode=cache_features --backbone=onnx:sface.onnx --image_size=112,112 --data_dir=... --cache_dir=...
 
-This is the only module that reads flags.
+This is the only module that reads flags. Training imports only TensorFlow, numpy and absl (and npu_bridge
+on the NPU): the modes that read images or draw plots import OpenCV and matplotlib where they start.
 """
 import contextlib
 import json
@@ -28,15 +29,12 @@ from pfe_estimator import backbones
 from pfe_estimator import evaluation
 from pfe_estimator import export
 from pfe_estimator import feature_cache
-from pfe_estimator import image_io
 from pfe_estimator import input_fn as input_fns
 from pfe_estimator import model_config
 from pfe_estimator import model_dir_lock
 from pfe_estimator import model_fn as pfe_model
 from pfe_estimator import outputs
-from pfe_estimator import predict
 from pfe_estimator import pretrain
-from pfe_estimator import report
 from pfe_estimator import runtime
 from pfe_estimator import sphere_net
 from pfe_estimator import tfrecord_schema
@@ -51,6 +49,14 @@ flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
                   "NPU precision mode (NPURunConfig).")
 flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed precision.")
+flags.DEFINE_bool("over_dump", False, "npu: overflow detection (the adapter's dump debug mode) into --over_dump_path.")
+flags.DEFINE_string("over_dump_path", "output/overflow_dump", "npu: where --over_dump writes.")
+flags.DEFINE_bool("data_dump_flag", False, "npu: dump every op's inputs and outputs at --data_dump_step into "
+                  "--data_dump_path.")
+flags.DEFINE_string("data_dump_step", "10", "npu: the steps to dump, e.g. 10 or 0|5|10.")
+flags.DEFINE_string("data_dump_path", "output/data_dump", "npu: where --data_dump_flag writes.")
+flags.DEFINE_bool("profiling", False, "npu: training and task traces into --profiling_dump_path.")
+flags.DEFINE_string("profiling_dump_path", "output/profiling", "npu: where --profiling writes.")
 flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divides max_steps and "
                      "save_checkpoints_steps.", lower_bound=1)
 
@@ -142,6 +148,8 @@ def _validate_numbers(kind):
     return validate
 
 
+flags.register_validator("loss_scale", lambda value: value == "dynamic" or _validate_numbers(float)([value]) and
+                         float(value) >= 1, "must be 'dynamic' or a number >= 1 (the adapter rejects a smaller scale)")
 flags.register_validator("image_size", _validate_image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
 flags.register_validator("lr_values", _validate_numbers(float), "must be comma-separated numbers, e.g. 1e-3,1e-4")
 flags.register_validator("lr_boundaries", _validate_numbers(int), "must be comma-separated integer steps, e.g. 2000")
@@ -277,12 +285,18 @@ def pfe_model_fn():
         momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
         log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
+        steps_per_run=steps_per_run(),
         backbone_options=backbone_options())
 
 
 def learning_rate_boundaries(default):
     """--lr_boundaries as ints when given, else default() (the schedule scaled to the run's steps)."""
     return [int(v) for v in FLAGS.lr_boundaries] if FLAGS.lr_boundaries is not None else default()
+
+
+def steps_per_run():
+    """Training steps per session run: the NPU's iterations_per_loop, else 1."""
+    return FLAGS.iterations_per_loop if FLAGS.device == "npu" else 1
 
 
 def pretrain_schedule():
@@ -302,7 +316,7 @@ def pretrain_model_fn(num_classes):
     return pretrain.pretrain_model_fn_builder(
         FLAGS.backbone, FLAGS.embedding_size, num_classes, values, boundaries, FLAGS.momentum, FLAGS.weight_decay,
         FLAGS.am_scale, FLAGS.am_margin, optimizer_wrapper(), FLAGS.batch_size * FLAGS.num_devices * rank()[0],
-        FLAGS.log_every_n_steps)
+        FLAGS.log_every_n_steps, steps_per_run())
 
 
 def make_estimator(model_fn=None):
@@ -313,7 +327,9 @@ def make_estimator(model_fn=None):
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
         save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
         precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
-        multi_worker=FLAGS.device != "npu" and rank()[0] > 1)
+        multi_worker=FLAGS.device != "npu" and rank()[0] > 1, npu_debug=runtime.NpuDebug(
+            FLAGS.over_dump, FLAGS.over_dump_path, FLAGS.data_dump_flag, FLAGS.data_dump_step, FLAGS.data_dump_path,
+            FLAGS.profiling, FLAGS.profiling_dump_path))
 
 
 def train_input_fn():
@@ -405,6 +421,8 @@ def run_export():
 
 def face_loader():
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
+    from pfe_estimator import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     align = None
     if FLAGS.align == "detect":
         if not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
@@ -428,10 +446,13 @@ def check_model_fits():
 
 def check_features_output(path, flag):
     """Refuses a features .npz target that exists and is not one (unless --overwrite)."""
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
 
 
 def run_predict():
+    from pfe_estimator import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     if not FLAGS.predict_dir:
         raise FlagError("--mode=predict needs --predict_dir")
     adopt_model_dir_record("pfe")
@@ -453,6 +474,7 @@ def run_predict():
 
 def extract_features(images):
     """mu, sigma^2 of standardised images with --saved_model, or the Estimator on --model_dir."""
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     if FLAGS.saved_model:
         return predict.saved_model_features(FLAGS.saved_model, images, FLAGS.batch_size)
     check_model_fits()
@@ -461,6 +483,7 @@ def extract_features(images):
 
 def lfw_features(pairs):
     """(names, mu, sigma_sq, face_loader) for the images LFW's pairs name."""
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     face_loader = None
     wanted = set(pairs.first) | set(pairs.second)
     if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
@@ -485,6 +508,7 @@ def lfw_features(pairs):
 
 
 def template_features():
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
     if FLAGS.features:
         return predict.load_features(FLAGS.features)
     if not FLAGS.template_image_root:
@@ -497,6 +521,7 @@ def template_features():
 
 
 def run_eval():
+    from pfe_estimator import report  # pylint: disable=import-outside-toplevel
     if not (FLAGS.lfw_pairs or FLAGS.templates_csv):
         raise FlagError("--mode=eval needs --lfw_pairs and/or --templates_csv with --template_pairs_csv")
     if FLAGS.templates_csv and not FLAGS.template_pairs_csv:

@@ -1,11 +1,13 @@
 """5-point face alignment: least-squares similarity transform onto a template, warped with OpenCV.
 
+OpenCV is imported where it is used, so that main.py can define its --alignment flag from this module on
+an Ascend training image without OpenCV.
+
 The default is what the released PFE did (align/align_dataset.py): MATLAB cp2tform's nonreflective
 similarity and black borders; Umeyama's fit and reflected borders are options.
 
 Points are (x, y) in the order left eye, right eye, nose tip, left mouth corner, right mouth corner.
 """
-import cv2
 import numpy as np
 
 # The SphereFace / PFE 96x112 template, the ArcFace 112x112 one (the same points shifted 8 px right), and
@@ -27,7 +29,7 @@ def template(name):
 
 
 ALIGNMENT_METHODS = ("cp2tform", "umeyama")
-BORDERS = {"black": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT}
+BORDERS = {"black": "BORDER_CONSTANT", "reflect": "BORDER_REFLECT"}  # cv2 constants' names
 
 
 def _umeyama(source, target):
@@ -113,11 +115,12 @@ def align_face(image, landmarks, template_name="112x96", method="cp2tform", bord
     Returns:
       (crop uint8 [th, tw, 3], matrix float64 [2, 3]).
     """
+    import cv2  # pylint: disable=import-outside-toplevel  # the training path imports this module's names only
     (height, width), points = template(template_name)
     if border not in BORDERS:
         raise ValueError("border %r: expected one of %s" % (border, ", ".join(sorted(BORDERS))))
     matrix = similarity_transform(landmarks, points, method)
-    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=BORDERS[border])
+    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=getattr(cv2, BORDERS[border]))
     return crop, matrix
 
 
@@ -136,6 +139,7 @@ def detect_landmarks(image_rgb, detector_model, score_threshold=0.6):
       detector_model: path of OpenCV Zoo's YuNet .onnx (face_detection_yunet_2023mar*.onnx).
       score_threshold: minimum detection score.
     """
+    import cv2  # pylint: disable=import-outside-toplevel
     height, width = image_rgb.shape[:2]
     key = (detector_model, score_threshold)
     if key not in _DETECTORS:

@@ -16,7 +16,6 @@ from pfe_estimator import checkpoints
 from pfe_estimator import evaluation
 from pfe_estimator import input_fn as input_fns
 from pfe_estimator import outputs
-from pfe_estimator import predict
 from pfe_estimator import tfrecord_schema
 
 OUTPUT_KIND = "feature_cache"
@@ -63,6 +62,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
       the cache's manifest dict.
     """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel  # OpenCV: not at training
     manifest = input_fns.read_manifest(data_dir)
     height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone)

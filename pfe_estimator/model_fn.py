@@ -105,7 +105,7 @@ def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
 
 def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images_per_class,
                          learning_rate_values, learning_rate_boundaries, momentum, weight_decay,
-                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1,
+                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1, steps_per_run=1,
                          backbone_options=None):
     """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
 
@@ -125,6 +125,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
       wrap_optimizer: callable(optimizer) -> optimizer, from `runtime.optimizer_wrapper` (loss scaling,
         NPU allreduce, or identity).
       log_every_n_steps: interval of the steps/s and images/s log.
+      steps_per_run: training steps one session run executes (the NPU's iterations_per_loop), for the rates.
       num_replicas: replicas each taking a whole P x K batch per step (MirroredStrategy), for images/s.
       backbone_options: ONNX import options (see backbones.frozen_backbone).
 
@@ -171,7 +172,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
         train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
 
         images_per_step = num_classes_per_batch * images_per_class * num_replicas
-        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, total_loss)
+        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, total_loss, steps_per_run)
         return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
 
     return model_fn

@@ -29,12 +29,13 @@ def weight_decay_loss(weight_decay):
 
 def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_rate_values, learning_rate_boundaries,
                               momentum, weight_decay, scale, margin, wrap_optimizer, images_per_step,
-                              log_every_n_steps=100):
+                              log_every_n_steps=100, steps_per_run=1):
     """Returns a model_fn training SphereNet with AM-softmax over num_classes identities.
 
     Features {'images': float32 [B, H, W, 3]}, labels int [B] in 0..num_classes-1. TRAIN minimises the
     AM-softmax loss + weight decay; EVAL reports loss and accuracy; PREDICT returns {'mu': [B, D]}.
-    Static shapes throughout (NPUEstimator-ready); `wrap_optimizer` comes from runtime.optimizer_wrapper.
+    Static shapes throughout (NPUEstimator-ready); `wrap_optimizer` comes from runtime.optimizer_wrapper;
+    steps_per_run is the NPU's iterations_per_loop (for the throughput log).
     """
 
     def model_fn(features, labels, mode):
@@ -58,7 +59,7 @@ def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_ra
         optimizer = wrap_optimizer(tf.train.MomentumOptimizer(learning_rate, momentum))
         minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=tf.trainable_variables())
         train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, margin_loss)
+        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, margin_loss, steps_per_run)
         return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
 
     return model_fn

@@ -2,6 +2,8 @@
 
 This is the only module that imports npu_bridge, and only for device 'npu'.
 """
+import collections
+import json
 import os
 
 import tensorflow.compat.v1 as tf
@@ -12,6 +14,43 @@ NPU_PRECISION_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "must_keep_o
 DEFAULT_JOB_ID = "10087"
 DYNAMIC_LOSS_SCALE = dict(init_loss_scale=2 ** 32, incr_every_n_steps=1000, decr_every_n_nan_or_inf=2,
                           decr_ratio=0.5)
+
+
+class NpuDebug(collections.namedtuple("NpuDebug", [
+        "over_dump", "over_dump_path", "data_dump", "data_dump_step", "data_dump_path", "profiling",
+        "profiling_dump_path"])):
+    """The ModelZoo debugging switches (--over_dump, --data_dump_flag, --data_dump_step, --profiling) and
+    where their output goes; they configure the NPU only."""
+
+    def any(self):
+        return bool(self.over_dump or self.data_dump or self.profiling)
+
+
+NO_NPU_DEBUG = NpuDebug(False, None, False, "10", None, False, None)
+
+
+def npu_debug_configs(npu, debug):
+    """(dump_config, profiling_config) for NPURunConfig, each None when its switches are off.
+
+    Overflow detection is the adapter's dump debug mode ("all"); a data dump writes every op's inputs and
+    outputs at the steps `data_dump_step` names ("10", "0|5|10"); profiling traces training and tasks.
+    """
+    dump_config = profiling_config = None
+    if debug.over_dump or debug.data_dump:
+        for path in (debug.over_dump_path if debug.over_dump else None, debug.data_dump_path if debug.data_dump else None):
+            if path and not os.path.isdir(path):
+                os.makedirs(path)
+        dump_config = npu.DumpConfig(
+            enable_dump=bool(debug.data_dump), dump_path=debug.data_dump_path if debug.data_dump else debug.over_dump_path,
+            dump_step=str(debug.data_dump_step) if debug.data_dump else None, dump_mode="all",
+            enable_dump_debug=bool(debug.over_dump), dump_debug_mode="all")
+    if debug.profiling:
+        if not os.path.isdir(debug.profiling_dump_path):
+            os.makedirs(debug.profiling_dump_path)
+        profiling_config = npu.ProfilingConfig(enable_profiling=True, profiling_options=json.dumps({
+            "output": debug.profiling_dump_path, "training_trace": "on", "task_trace": "on", "aicpu": "on",
+            "fp_point": "", "bp_point": ""}))
+    return dump_config, profiling_config
 
 
 def import_npu_bridge():
@@ -82,26 +121,33 @@ def distribution_strategy(device, num_devices=1, multi_worker=False):
 
 def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_checkpoint_max=5,
                     log_step_count_steps=100, save_summary_steps=100, iterations_per_loop=1,
-                    precision_mode="allow_mix_precision", random_seed=None, num_devices=1, multi_worker=False):
+                    precision_mode="allow_mix_precision", random_seed=None, num_devices=1, multi_worker=False,
+                    npu_debug=NO_NPU_DEBUG):
     """Returns the Estimator for the device.
 
-    npu: NPUEstimator with an NPURunConfig carrying precision_mode and iterations_per_loop (JOB_ID is set
-      to a default when the environment lacks it, as the Ascend runtime requires one).
+    npu: NPUEstimator with an NPURunConfig carrying precision_mode, iterations_per_loop and the dump and
+      profiling configurations of `npu_debug` (JOB_ID is set to a default when the environment lacks it or
+      has it empty, as the Ascend runtime requires one).
     gpu, cpu: tf.estimator.Estimator; cpu hides any GPU. With num_devices > 1 or multi_worker, training
       is data parallel through `distribution_strategy`.
     """
     session_config = tf.ConfigProto(allow_soft_placement=True)
     if device == "npu":
         npu = import_npu_bridge()
-        if "JOB_ID" not in os.environ:
+        if not os.environ.get("JOB_ID"):
             tf.logging.info("JOB_ID not set; using %s", DEFAULT_JOB_ID)
             os.environ["JOB_ID"] = DEFAULT_JOB_ID
+        dump_config, profiling_config = npu_debug_configs(npu, npu_debug)
         config = npu.NPURunConfig(
             model_dir=model_dir, save_checkpoints_steps=save_checkpoints_steps,
             keep_checkpoint_max=keep_checkpoint_max, log_step_count_steps=log_step_count_steps,
             save_summary_steps=save_summary_steps, session_config=session_config,
-            iterations_per_loop=iterations_per_loop, precision_mode=precision_mode, tf_random_seed=random_seed)
+            iterations_per_loop=iterations_per_loop, precision_mode=precision_mode, tf_random_seed=random_seed,
+            dump_config=dump_config, profiling_config=profiling_config)
         return npu.NPUEstimator(model_fn=model_fn, model_dir=model_dir, config=config)
+    if npu_debug.any():
+        tf.logging.info("--over_dump, --data_dump_flag and --profiling configure the NPU; ignored on --device=%s",
+                        device)
     if device == "cpu":
         session_config.device_count["GPU"] = 0
         session_config.device_count["CPU"] = max(1, num_devices)

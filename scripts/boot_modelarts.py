@@ -5,7 +5,9 @@
 
 --data_url holds the TFRecords (manifest.json + shards); --pretrained_url, when given, is copied to
 <cache>/data/pretrained, which run_1p.sh passes as --pretrained_ckpt. Results (checkpoints, log) are copied
-to --train_url even when training fails. moxing exists only in ModelArts images.
+to --train_url even when training fails. moxing exists only in ModelArts images. Only the arguments after
+`--` go to main.py; other arguments the platform adds (e.g. --num_gpus, --init_method) are logged and
+ignored.
 """
 import argparse
 import os
@@ -29,8 +31,11 @@ def main(argv=None):
     parser.add_argument("--train_url", required=True, help="OBS folder for checkpoints and logs")
     parser.add_argument("--pretrained_url", default=None, help="OBS folder of the backbone checkpoint")
     parser.add_argument("--cache_dir", default="/cache", help="local working folder")
-    args, extra = parser.parse_known_args(argv)
-    extra = [flag for flag in extra if flag != "--"]
+    argv = sys.argv[1:] if argv is None else argv
+    ours, main_flags = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args, platform_flags = parser.parse_known_args(ours)
+    if platform_flags:
+        print("boot_modelarts: ignoring platform arguments %s (main.py flags go after --)" % " ".join(platform_flags))
     moxing = import_moxing()
     code_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     data_dir = os.path.join(args.cache_dir, "data")
@@ -39,7 +44,7 @@ def main(argv=None):
     if args.pretrained_url:
         moxing.file.copy_parallel(args.pretrained_url, os.path.join(data_dir, "pretrained"))
     command = ["bash", os.path.join(code_dir, "scripts", "run_1p.sh"), code_dir, data_dir, result_dir,
-               args.train_url] + extra
+               args.train_url] + main_flags
     try:
         status = subprocess.call(command)
     finally:

@@ -16,7 +16,7 @@ shift 3
 : "${RANK_TABLE_FILE:?set RANK_TABLE_FILE to the HCCL rank table JSON}"
 export RANK_TABLE_FILE
 export RANK_SIZE=${RANK_SIZE:-8}
-export JOB_ID=${JOB_ID:-10087}
+export JOB_ID=${JOB_ID:-10087}  # also when set but empty
 export TF_CPP_MIN_LOG_LEVEL=2
 export ASCEND_SLOG_PRINT_TO_STDOUT=0
 
@@ -31,11 +31,11 @@ for ((rank = 0; rank < RANK_SIZE; rank++)); do
   model_dir=$result_dir/ckpt
   [ "$rank" -gt 0 ] && model_dir=$result_dir/ckpt_rank_$rank
   RANK_ID=$rank ASCEND_DEVICE_ID=$rank python3 "$code_dir/main.py" --mode=train --device=npu \
-    --data_dir="$records" --model_dir="$model_dir" "${pretrained[@]}" "$@" > "$result_dir/train_$rank.log" 2>&1 &
+    --data_dir="$records" --model_dir="$model_dir" ${pretrained[@]+"${pretrained[@]}"} "$@" > "$result_dir/train_$rank.log" 2>&1 &
   pids+=($!)
 done
 status=0
-for pid in "${pids[@]}"; do
+for pid in ${pids[@]+"${pids[@]}"}; do
   wait "$pid" || status=1
 done
 echo "run_8p: $RANK_SIZE ranks finished with status $status; logs in $result_dir/train_*.log"

@@ -1,4 +1,5 @@
 """The Estimator each device gets: the NPU path through the npu_bridge test double, static shapes, GPU mixed."""
+import os
 import sys
 
 import numpy as np
@@ -64,14 +65,14 @@ def test_static_shape_check_catches_a_boolean_mask():
 
 def test_npu_path_trains_through_the_double(npu_bridge_double, tmp_path):
     estimator = tiny_estimator(str(tmp_path / "model"), device="npu", iterations_per_loop=1,
-                               precision_mode="allow_mix_precision", loss_scale="1024")
+                               precision_mode="allow_mix_precision", loss_scale="64")
     assert type(estimator).__name__ == "NPUEstimator"
     estimator.train(tiny_synthetic_input_fn(), max_steps=3)
     assert estimator.get_variable_value("global_step") == 3
     recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
     assert recorded["NPURunConfig"]["precision_mode"] == "allow_mix_precision"
     assert recorded["NPURunConfig"]["iterations_per_loop"] == 1
-    assert recorded["FixedLossScaleManager"]["loss_scale"] == 1024.0
+    assert recorded["FixedLossScaleManager"]["loss_scale"] == 64.0
     assert recorded["NPULossScaleOptimizer"]["inner"] == "NPUDistributedOptimizer"
     assert recorded["NPULossScaleOptimizer"]["is_distributed"] is False
     assert recorded["NPUDistributedOptimizer"]["inner"] == "MomentumOptimizer"
@@ -124,3 +125,29 @@ def test_npu_pretraining_graph_has_only_static_shapes(npu_bridge_double):
         runtime.optimizer_wrapper("npu"), TINY["num_classes"] * TINY["images_per_class"])
     assert dynamic_shapes_between_input_and_train_op(model, tiny_synthetic_input_fn()) == []
     assert "NPULossScaleOptimizer" in [r["name"] for r in npu_bridge_double.RECORDED]
+
+
+def test_npu_overflowing_steps_are_skipped_yet_max_steps_is_reached(npu_bridge_double, tmp_path):
+    """From a loss scale of 2**32 the first steps overflow float16: the adapter applies neither the update
+    nor the global-step increment and halves the scale every 2 such steps; training still ends at max_steps."""
+    model_dir = str(tmp_path / "model")
+    estimator = tiny_estimator(model_dir, device="npu", loss_scale="dynamic")
+    estimator.train(tiny_synthetic_input_fn(), max_steps=3)
+    assert estimator.get_variable_value("global_step") == 3
+    scale = estimator.get_variable_value("loss_scale_manager/loss_scale")
+    assert 1.0 <= scale < 2 ** 32 / 2 ** 5  # at least 10 overflowing steps were skipped
+    with pytest.raises(ValueError, match="loss scale must be at least 1"):
+        npu_bridge_double.FixedLossScaleManager(0.5)
+
+
+def test_npu_settings_take_effect_at_non_default_values(npu_bridge_double, tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_ID", "")  # empty: the runtime sets its default, as the adapter refuses it
+    estimator = tiny_estimator(str(tmp_path / "model"), device="npu", iterations_per_loop=4,
+                               precision_mode="allow_fp32_to_fp16", loss_scale="8")
+    estimator.train(tiny_synthetic_input_fn(), max_steps=1)
+    assert os.environ["JOB_ID"] == runtime.DEFAULT_JOB_ID
+    recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
+    assert recorded["NPURunConfig"]["iterations_per_loop"] == 4 == estimator.config.iterations_per_loop
+    assert recorded["NPURunConfig"]["precision_mode"] == "allow_fp32_to_fp16"
+    assert recorded["FixedLossScaleManager"]["loss_scale"] == 8.0
+    assert recorded["NPURunConfig"]["dump_config"] is None and recorded["NPURunConfig"]["profiling_config"] is None
