@@ -67,6 +67,12 @@ flags.DEFINE_string("data_dir", None, "Folder of class-balanced TFRecords from d
 flags.DEFINE_string("cache_dir", None, "cache_features: output folder of the frozen backbone's cached outputs.")
 flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_features: storage of the head's input "
                   "features (float32 reproduces the image path exactly, at twice the disk).")
+flags.DEFINE_float("degrade_probability", 0.0, "train from images: quality-aware training, each image degraded with "
+                   "this probability by a random kind (blur, downscale, JPEG, occlusion) and severity, its identity "
+                   "kept (data_prep/degradations.py; needs OpenCV).", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer("cache_degraded_copies", 0, "cache_features: also cache this many degraded copies of every image "
+                     "(random kind and severity, seeded) as further images of its identity, for quality-aware head "
+                     "training from the cache.", lower_bound=0)
 flags.DEFINE_string("model_dir", "ckpt/pfe", "Checkpoints and summaries; training resumes from here.")
 flags.DEFINE_string("pretrained_ckpt", None, "Backbone checkpoint (folder or prefix) restored into SphereNet/.")
 
@@ -342,10 +348,21 @@ def train_input_fn():
         return feature_cache.cache_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
                                                     seed=seed)
     if FLAGS.data_dir:
+        transform = None
+        if FLAGS.degrade_probability > 0:
+            transform = input_fns.host_degradation(random_degradation(FLAGS.data_dir), FLAGS.degrade_probability)
         return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
-                                                   image_size(), seed=seed)
+                                                   image_size(), seed=seed, transform=transform)
     raise FlagError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                          "use --data=synthetic for a smoke run")
+
+
+def random_degradation(data_dir):
+    """degrade(uint8 aligned crop, numpy RandomState) for the records of data_dir (their template's points
+    place the occlusions)."""
+    from data_prep import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
+    points = alignment.template(input_fns.read_manifest(data_dir)["template"])[1]
+    return lambda face, rng: degradations.random_degradation(face, points, rng)
 
 
 def train(estimator, input_fn, max_steps, record):
@@ -555,7 +572,9 @@ def run_cache_features():
     backbones.check_backbone_name(FLAGS.backbone)
     manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, FLAGS.backbone, FLAGS.embedding_size,
                                          backbone_options(), FLAGS.pretrained_ckpt, batch_size=FLAGS.batch_size,
-                                         features_dtype=FLAGS.cache_dtype, overwrite=FLAGS.overwrite)
+                                         features_dtype=FLAGS.cache_dtype, overwrite=FLAGS.overwrite,
+                                         degraded_copies=FLAGS.cache_degraded_copies,
+                                         degrade=random_degradation(FLAGS.data_dir) if FLAGS.cache_degraded_copies else None)
     cache = manifest["cache"]
     print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies)"
           % (manifest["num_images"], manifest["num_identities"], FLAGS.cache_dir, cache["feature_size"],

@@ -42,8 +42,15 @@ def cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_opt
     return fingerprint
 
 
+def degraded_copy_name(filename, copy):
+    """The cache's name of a degraded copy: Person/Person_0001.jpg, 2 -> Person/Person_0001_q2.jpg."""
+    root, extension = os.path.splitext(filename)
+    return "%s_q%d%s" % (root, copy, extension)
+
+
 def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_options=None, pretrained_checkpoint=None,
-                batch_size=64, features_dtype="float16", progress=True, overwrite=False):
+                batch_size=64, features_dtype="float16", progress=True, overwrite=False, degraded_copies=0,
+                degrade=None):
     """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
 
     The cache folder must be new, empty or an earlier cache with the same fingerprint (see
@@ -57,6 +64,9 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
       batch_size: images per backbone run.
       features_dtype: 'float16' (half the disk; features within ~1e-3 relative) or 'float32' (exact).
       overwrite: rebuild a cache_dir made from other inputs, or holding files this pipeline did not write.
+      degraded_copies: for quality-aware head training, this many degraded copies of every image are
+        cached beside it, as further images of its identity (named <name>_q<copy>), drawn with
+        degrade(uint8 RGB crop, numpy RandomState) -> uint8 RGB crop, seeded per shard: reproducible.
 
     Returns:
       the cache's manifest dict.
@@ -72,6 +82,8 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
     outputs.check_apart(cache_dir, "cache_dir", {"data_dir": data_dir})
     fingerprint = cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint,
                                     features_dtype)
+    fingerprint["degraded_copies"] = degraded_copies
+    copies = 1 + degraded_copies
     outputs.claim_directory(cache_dir, OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
     with tf.Graph().as_default() as graph:
         images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
@@ -82,7 +94,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
             checkpoints.check_variables_in_checkpoint(checkpoint, variables)
             tf.train.Saver(variables).restore(session, checkpoint)
 
-        bar = tqdm(total=2 * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
+        bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
                    "(images and mirrors)", disable=not progress, mininterval=1.0)
 
         def run(batch):
@@ -92,20 +104,26 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
                 bar.update(len(outputs[-1][1]))
             return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
 
-        for shard in manifest["shards"]:
+        for shard_index, shard in enumerate(manifest["shards"]):
             target = os.path.join(cache_dir, shard["file"])
             if os.path.exists(target):
-                bar.update(2 * shard["images"])
+                bar.update(2 * copies * shard["images"])
                 continue
             identities = list(tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])))
-            batch = np.stack([predict.decode_network_input(j, (height, width))
-                              for record in identities for j in record["encoded"]])
+            rng = np.random.RandomState(shard_index)
+            for record in identities:
+                faces = [predict.decode_rgb(j) for j in record["encoded"]]
+                record["faces"] = faces + [degrade(face, rng) for _ in range(degraded_copies) for face in faces]
+                record["filename"] = record["filename"] + [degraded_copy_name(name, copy) for copy in range(1, copies)
+                                                           for name in record["filename"]]
+            batch = np.stack([predict.network_input(face, (height, width))
+                              for record in identities for face in record["faces"]])
             plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
             flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
             with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
                 start = 0
                 for record in identities:
-                    rows = slice(start, start + len(record["encoded"]))
+                    rows = slice(start, start + len(record["faces"]))
                     start = rows.stop
                     writer.write(tfrecord_schema.cache_example(
                         plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
@@ -115,13 +133,17 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
         feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
         session.close()
     cache_manifest = dict(manifest)
-    cache_manifest["shards"] = [dict(shard, bytes=os.path.getsize(os.path.join(cache_dir, shard["file"])))
+    cache_manifest["shards"] = [dict(shard, images=copies * shard["images"],
+                                     bytes=os.path.getsize(os.path.join(cache_dir, shard["file"])))
                                 for shard in manifest["shards"]]
+    cache_manifest["identities"] = [dict(identity, images=copies * identity["images"])
+                                    for identity in manifest["identities"]]
+    cache_manifest["num_images"] = copies * manifest["num_images"]
     cache_manifest["fingerprint"] = fingerprint
     cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone,
                                "backbone_options": backbone_options, "feature_size": feature_size,
                                "embedding_size": dims, "features_dtype": features_dtype,
-                               "checkpoint": fingerprint["checkpoint"]}
+                               "checkpoint": fingerprint["checkpoint"], "degraded_copies": degraded_copies}
     atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
     return cache_manifest
 

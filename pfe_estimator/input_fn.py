@@ -107,16 +107,40 @@ def random_flips(images_per_class, seed, flip=True):
     return tf.random.uniform([images_per_class], seed=seed + FLIP_SEED_OFFSET) < 0.5
 
 
-def decode_face(encoded, image_size, mirror=False):
-    """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, mirrored when `mirror` (bool [])."""
+DEGRADE_SEED_OFFSET = 2
+
+
+def host_degradation(degrade, probability):
+    """A decode_face `transform` that, with `probability`, applies degrade(uint8 [H, W, 3], numpy RandomState)
+    -> uint8 [H, W, 3] to an image on the host (tf.py_func inside tf.data, outside the model graph).
+
+    Returns:
+      callable(uint8 [H, W, 3] tensor, int64 [] seed tensor) -> uint8 [H, W, 3] tensor.
+    """
+    def apply(image, seed):
+        rng = np.random.RandomState(seed % (2 ** 31))
+        return degrade(image, rng) if rng.uniform() < probability else image
+
+    def transform(image, seed):
+        result = tf.py_func(apply, [image, seed], tf.uint8, stateful=False)
+        result.set_shape(image.shape)
+        return result
+    return transform
+
+
+def decode_face(encoded, image_size, mirror=False, transform=None, transform_seed=None):
+    """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, mirrored when `mirror` (bool []),
+    after transform(uint8 image, transform_seed) when given (quality-aware training's degradations)."""
     image = tf.image.decode_jpeg(encoded, channels=3)
     image.set_shape([image_size[0], image_size[1], 3])
+    if transform is not None:
+        image = transform(image, transform_seed)
     image = tf.cond(tf.convert_to_tensor(mirror), lambda: tf.reverse(image, [1]), lambda: image)
     return (tf.cast(image, tf.float32) - 127.5) / 128.0
 
 
 def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class, image_size, seed=0,
-                              flip=True, shuffle_buffer=4096, cycle_length=8):
+                              flip=True, shuffle_buffer=4096, cycle_length=8, transform=None):
     """Returns an input_fn of P x K batches from identity records.
 
     K images are drawn per identity (with replacement when it has fewer than K), decoded in parallel,
@@ -125,6 +149,9 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
 
     Yields:
       ({'images': float32 [P * K, H, W, 3]}, labels int32 [P * K]).
+
+    transform: optional callable(uint8 image, int64 seed) -> uint8 image applied before flipping, e.g.
+      host_degradation(...) for quality-aware training; its seeds come from the pipeline's seed.
 
     Raises:
       ValueError: the records were aligned to another size than image_size.
@@ -142,7 +169,10 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
         indices = sample_indices(tf.size(record["encoded"]), images_per_class, seed)
         encoded = tf.gather(record["encoded"], indices)
         mirrored = random_flips(images_per_class, seed, flip)
-        images = tf.stack([decode_face(encoded[k], image_size, mirrored[k]) for k in range(images_per_class)])
+        seeds = [None] * images_per_class if transform is None else tf.random.uniform(
+            [images_per_class], 0, 2 ** 62, tf.int64, seed=seed + DEGRADE_SEED_OFFSET)
+        images = tf.stack([decode_face(encoded[k], image_size, mirrored[k], transform, seeds[k])
+                           for k in range(images_per_class)])
         return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
     return identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,

@@ -51,6 +51,24 @@ def curves(x, series, path, title, xlabel, ylabel):
     _save(figure, path)
 
 
+def reliability(diagrams, path, title):
+    """diagrams: {label: (mean predicted [B], observed frequency [B], count [B])}; the diagonal is perfect
+    calibration."""
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for label, (predicted, observed, counts) in diagrams.items():
+        filled = np.asarray(counts) > 0
+        axis.plot(np.asarray(predicted)[filled], np.asarray(observed)[filled], marker="o", markersize=4, label=label)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("predicted P(same identity)")
+    axis.set_ylabel("observed frequency of same identity")
+    axis.set_title(title)
+    axis.grid(True, alpha=0.3)
+    axis.legend(loc="upper left")
+    _save(figure, path)
+
+
 def face_rows(rows, path, title):
     """rows: list of (row title, [(uint8 RGB image, caption)]); one row of faces each."""
     columns = max(len(faces) for _, faces in rows)

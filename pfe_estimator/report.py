@@ -38,18 +38,28 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
         risk[name] = evaluation.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk
+    calibration = evaluation.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
+    if calibration:
+        del calibration["probabilities"]
+    section["calibration"] = calibration
     used = np.union1d(first, second)
     face_uncertainty = sigma_sq[used].mean(axis=1)
     section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
                                 "max": float(face_uncertainty.max())}
     if report_dir:
         section["plots"] = _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty,
-                                      [names[i] for i in used], face_loader)
+                                      [names[i] for i in used], face_loader, calibration)
     return section
 
 
-def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, face_loader):
+def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, face_loader, calibration):
     written = {}
+    if calibration:
+        path = os.path.join(report_dir, "lfw_reliability.png")
+        bins = calibration["reliability"]
+        plots.reliability({"MLS, cross-fitted logistic": (bins["predicted"], bins["observed"], bins["count"])}, path,
+                          "Reliability of P(same identity) (LFW protocol)")
+        written["reliability"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_roc.png")
     plots.roc({name: evaluation.roc_curve(value, pairs.same) for name, value in scores.items()}, path,
               "ROC: cosine vs MLS (LFW protocol)")
@@ -124,6 +134,13 @@ def summary(report):
             lines.append("    %-6s %s" % (name, " ".join("%.2f" % (100 * v) for v in risk[name][::2])))
         lines.append("  mean sigma^2 of faces: %.3e (min %.3e, max %.3e)" % (
             lfw["mean_sigma_sq"]["mean"], lfw["mean_sigma_sq"]["min"], lfw["mean_sigma_sq"]["max"]))
+        calibration = lfw["calibration"]
+        if calibration:
+            lines.append("  calibrated P(same | MLS): ECE %.4f, Brier %.4f, held-out FAR %s" % (
+                calibration["ece"], calibration["brier"], ", ".join(
+                    "%.4f at %s" % (calibration["far_achieved"][far], far) for far in sorted(calibration["far_achieved"]))))
+        else:
+            lines.append("  calibrated P(same | MLS): not fitted (needs 2+ folds with both kinds of pairs)")
     templates = report.get("templates")
     if templates:
         lines.append("Templates: %d templates, %d pairs, %s fusion" % (templates["templates"], templates["pairs"],

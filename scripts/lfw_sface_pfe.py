@@ -10,8 +10,13 @@
    identities are asserted disjoint. Every MLS score thus comes from a head that never saw its identities;
    the standard 10-fold protocol (threshold chosen on the other folds' scores) then runs on them as on
    cosine. A rerun reuses the alignment, the cache and finished folds.
-3. Reports 10-fold accuracy for cosine (SFace alone) and MLS, TAR@FAR, the risk-controlled curve, and the
-   mean sigma^2 of fold-1 test faces under increasing Gaussian blur and downscale-upscale.
+3. Reports 10-fold accuracy for cosine (SFace alone) and MLS, TAR@FAR, the risk-controlled curve, the
+   calibrated P(same | MLS), and the mean sigma^2 of fold-1 test faces under each degradation of
+   data_prep/degradations.py at severities 0..4.
+4. With --cross_quality: cross-quality LFW (data_prep/make_cross_quality_lfw.py: one side of every pair
+   degraded by one kind at one severity, before alignment), scored by the same fold heads: cosine vs MLS
+   overall, per kind and per severity, rejecting the 20 % most uncertain pairs vs 20 % at random, Spearman
+   between each face's mean sigma^2 and its severity, and the calibration.
 Writes work_dir/report/report.json, PNG plots and prints a summary.
 """
 import argparse
@@ -25,6 +30,8 @@ import tensorflow.compat.v1 as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
+from data_prep import degradations  # noqa: E402  pylint: disable=wrong-import-position
+from data_prep import make_cross_quality_lfw  # noqa: E402  pylint: disable=wrong-import-position
 from data_prep import make_tfrecords  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
@@ -35,8 +42,9 @@ from pfe_estimator import predict  # noqa: E402  pylint: disable=wrong-import-po
 from pfe_estimator import report  # noqa: E402  pylint: disable=wrong-import-position
 from pfe_estimator import runtime  # noqa: E402  pylint: disable=wrong-import-position
 
-BLUR_SIGMAS = (0, 1, 2, 3, 4)
-DOWNSCALE_FACTORS = (1, 2, 3, 4, 6)
+SEVERITIES = (0,) + degradations.SEVERITIES
+RISK_REJECTED = 0.2
+RANDOM_REJECTIONS = 200
 
 
 def read_people_folds(path):
@@ -55,15 +63,36 @@ def read_people_folds(path):
     return folds
 
 
-def degrade(image_rgb, kind, level):
-    """Gaussian blur of sigma `level`, or downscale by `level` and back up (bilinear)."""
-    if (kind == "blur" and level == 0) or (kind == "downscale" and level == 1):
-        return image_rgb
-    if kind == "blur":
-        return cv2.GaussianBlur(image_rgb, (0, 0), level)
-    height, width = image_rgb.shape[:2]
-    small = cv2.resize(image_rgb, (max(1, width // level), max(1, height // level)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+def degrade_aligned(face_rgb, kind, severity):
+    """A degradation of an aligned 112x112 crop (severity 0: unchanged); occlusion centred on the left eye."""
+    if severity == 0:
+        return face_rgb
+    return degradations.degrade(face_rgb, kind, severity, alignment.template("112x112")[1])
+
+
+def aligned_cache(image_root, landmark_file, work_dir, name, sface):
+    """Aligns a folder of LFW-style photos to 112x112 TFRecords and caches SFace's outputs (both reused
+    on a rerun); returns (records folder, cache folder, manifest)."""
+    records = os.path.join(work_dir, name + "_112x112")
+    cache_dir = records + "_sface_cache"
+    root, identities = make_tfrecords.list_identities(image_root)
+    settings = make_tfrecords.Settings("112x112", 95, (250, 250), "skip", None, 0.6)
+    manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file), records,
+                                             settings, os.cpu_count() or 1, 2000, 1)
+    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
+        feature_cache.build_cache(records, cache_dir, "onnx:" + sface, batch_size=64)
+    return records, cache_dir, manifest
+
+
+def subset_report(cosine, mls, same, thresholds, subset):
+    """Accuracy (each pair at its fold's threshold), AUC and TAR@FAR=1e-2 of cosine and MLS on a subset."""
+    result = {"pairs": int(subset.sum())}
+    for name, scores in (("cosine", cosine), ("mls", mls)):
+        part_same = same[subset]
+        tar = evaluation.tar_at_far(scores[subset][part_same], scores[subset][~part_same], [1e-2])[0][0]
+        result[name] = {"accuracy": float(np.mean((scores[subset] >= thresholds[name][subset]) == part_same)),
+                        "auc": evaluation.roc_auc(scores[subset], part_same), "tar_at_far_0.01": float(tar)}
+    return result
 
 
 def train_fold(cache_dir, model_dir, labels, args):
@@ -79,6 +108,154 @@ def train_fold(cache_dir, model_dir, labels, args):
     return estimator
 
 
+def fold_heads_protocol(args, training_cache, suffix, fold_labels, pairs, cached, cached_mu, first, second):
+    """Trains (or, on a rerun, reuses) one head per fold on its training identities in training_cache and
+    scores that fold's pairs from the clean cached features.
+
+    Returns:
+      (MLS [P], pair uncertainty [P], {fold: (estimator, sigma_sq of every clean image)},
+       {fold: mean sigma^2 of its test faces}).
+    """
+    mls, uncertainty = np.zeros(len(pairs.same)), np.zeros(len(pairs.same))
+    fold_heads, fold_sigma_sq = {}, {}
+    for k, labels in enumerate(fold_labels):
+        fold_start = time.time()
+        # a rerun resumes: a fold whose checkpoint already reached --steps is not trained again
+        estimator = train_fold(training_cache, os.path.join(args.work_dir, "fold_%d%s" % (k, suffix)), labels, args)
+        mu, sigma_sq = predict.cached_features(estimator, cached, cached_mu, batch_size=256)
+        fold_heads[k] = (estimator, sigma_sq)
+        test = pairs.fold == k
+        test_faces = np.union1d(first[test], second[test])
+        mls[test] = evaluation.mls_pair_scores(mu[first[test]], sigma_sq[first[test]], mu[second[test]],
+                                               sigma_sq[second[test]])
+        uncertainty[test] = evaluation.pair_uncertainty(sigma_sq[first[test]], sigma_sq[second[test]])
+        fold_sigma_sq[k] = sigma_sq[test_faces].mean(axis=1)
+        print("fold %d%s: %d training identities, test faces mean sigma^2 %.3e (%.0f s)" % (
+            k + 1, suffix, len(labels), fold_sigma_sq[k].mean(), time.time() - fold_start))
+    return mls, uncertainty, fold_heads, fold_sigma_sq
+
+
+def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, suffix=""):
+    """Cross-quality LFW scored by the fold heads: every pair's degraded side from the degraded cache, its
+    clean side from the clean one; each fold's pairs judged by the head that never saw their identities."""
+    folder = os.path.join(args.work_dir, "cross_quality")
+    rows = make_cross_quality_lfw.make_cross_quality(args.lfw_dir, folder, args.seed)
+    _, cache_dir, _ = aligned_cache(os.path.join(folder, "images"), os.path.join(folder, "landmarks.txt"),
+                                    args.work_dir, "cross_quality", args.sface)
+    degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(cache_dir)
+    row_of = {name: i for i, name in enumerate(degraded_names)}
+    index = {name: i for i, name in enumerate(names)}
+    degraded = np.array([row_of[evaluation.image_name(r["file"])] for r in rows])
+    clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
+    kinds = np.array([r["kind"] for r in rows])
+    severity = np.array([r["severity"] for r in rows])
+    count = len(rows)
+    mu_d, mu_c = np.empty((count, clean_mu.shape[1])), clean_mu[clean]
+    sigma_d, sigma_c = np.empty_like(mu_d), np.empty_like(mu_d)
+    for k in range(10):
+        test = pairs.fold == k
+        estimator, clean_sigma_sq = fold_heads[k]
+        mu_d[test], sigma_d[test] = predict.cached_features(estimator, degraded_features[degraded[test]],
+                                                            degraded_mu[degraded[test]], batch_size=256)
+        sigma_c[test] = clean_sigma_sq[clean[test]]
+    cosine = evaluation.cosine_pair_scores(mu_c, mu_d)
+    mls = evaluation.mls_pair_scores(mu_c, sigma_c, mu_d, sigma_d)
+    uncertainty = evaluation.pair_uncertainty(sigma_c, sigma_d)
+    protocols = {"cosine": evaluation.kfold_accuracy(cosine, pairs.same, pairs.fold),
+                 "mls": evaluation.kfold_accuracy(mls, pairs.same, pairs.fold)}
+    thresholds = {name: protocol["pair_threshold"] for name, protocol in protocols.items()}
+    section = {"pairs": count, "seed": args.seed, "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
+    for name, scores in (("cosine", cosine), ("mls", mls)):
+        section[name] = evaluation.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
+    section["by_kind"] = {kind: subset_report(cosine, mls, pairs.same, thresholds, kinds == kind)
+                          for kind in degradations.KINDS}
+    section["by_severity"] = {str(level): subset_report(cosine, mls, pairs.same, thresholds, severity == level)
+                              for level in degradations.SEVERITIES}
+    section["by_kind_and_severity"] = {
+        "%s_%d" % (kind, level): subset_report(cosine, mls, pairs.same, thresholds, (kinds == kind) & (severity == level))
+        for kind in degradations.KINDS for level in degradations.SEVERITIES}
+    # rejecting the most uncertain pairs against rejecting as many at random
+    kept = np.argsort(uncertainty, kind="mergesort")[:int(round(count * (1 - RISK_REJECTED)))]
+    rng = np.random.RandomState(args.seed)
+    random_kept = [rng.permutation(count)[:len(kept)] for _ in range(RANDOM_REJECTIONS)]
+    section["reject_20_percent"] = {}
+    for name, scores in (("cosine", cosine), ("mls", mls)):
+        correct = (scores >= thresholds[name]) == pairs.same
+        section["reject_20_percent"][name] = {
+            "none": float(correct.mean()), "most_uncertain": float(correct[kept].mean()),
+            "random": float(np.mean([correct[r].mean() for r in random_kept]))}
+    # each face's mean sigma^2 against its severity (clean sides: 0)
+    face_sigma = np.concatenate([sigma_c.mean(axis=1), sigma_d.mean(axis=1)])
+    face_severity = np.concatenate([np.zeros(count), severity])
+    face_kind = np.concatenate([kinds, kinds])
+    section["spearman_sigma_sq_severity"] = {"all": evaluation.spearman_correlation(face_sigma, face_severity)}
+    section["mean_sigma_sq"] = {"clean": float(sigma_c.mean())}
+    for kind in degradations.KINDS:
+        chosen = face_kind == kind
+        section["spearman_sigma_sq_severity"][kind] = evaluation.spearman_correlation(face_sigma[chosen],
+                                                                                      face_severity[chosen])
+        section["mean_sigma_sq"][kind] = [float(sigma_d[(kinds == kind) & (severity == level)].mean())
+                                          for level in degradations.SEVERITIES]
+    calibrations = {}
+    for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
+        calibrations[name] = evaluation.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
+        del calibrations[name]["probabilities"]
+    section["calibration"] = calibrations
+    plots.curves(list(degradations.SEVERITIES),
+                 dict(("%s %s" % (score, kind), [100 * section["by_kind_and_severity"]["%s_%d" % (kind, level)][score]
+                                                  ["accuracy"] for level in degradations.SEVERITIES])
+                      for kind in degradations.KINDS for score in ("cosine", "mls")),
+                 os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix), "Cross-quality LFW: accuracy by severity",
+                 "severity of the degraded side", "accuracy (%)")
+    plots.reliability({name: tuple(calibrations[name]["reliability"][key] for key in ("predicted", "observed", "count"))
+                       for name in calibrations}, os.path.join(report_dir, "cross_quality_reliability%s.png" % suffix),
+                      "Cross-quality LFW: reliability of P(same)")
+    return section
+
+
+def quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu, first, second, report_dir):
+    """Heads trained on a cache holding degraded copies of every training image (same identities, same
+    folds), judged on standard LFW and, with --cross_quality, on cross-quality LFW."""
+    template_points = alignment.template("112x112")[1]
+    training_cache = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % args.quality_aware_copies)
+    if not os.path.exists(os.path.join(training_cache, "manifest.json")):
+        feature_cache.build_cache(records, training_cache, "onnx:" + args.sface, batch_size=64,
+                                  degraded_copies=args.quality_aware_copies,
+                                  degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
+    mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, training_cache, "_qa%d" % args.quality_aware_copies,
+                                                          fold_labels, pairs, cached, cached_mu, first, second)
+    protocol = evaluation.kfold_accuracy(mls, pairs.same, pairs.fold)
+    section = {"degraded_copies": args.quality_aware_copies,
+               "mls": evaluation.verification_report(mls, pairs.same, protocol, report.LFW_FARS),
+               "risk_controlled_accuracy": evaluation.risk_controlled_accuracy(
+                   mls, pairs.same, protocol["pair_threshold"], uncertainty, report.REJECT_FRACTIONS).tolist()}
+    if args.cross_quality:
+        section["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir,
+                                                         "_quality_aware")
+    return section
+
+
+def cross_quality_summary(section):
+    """The cross-quality tables as text."""
+    lines = ["Cross-quality LFW (%d pairs, one side degraded): cosine %.2f %%, MLS %.2f %% (10-fold)" % (
+        section["pairs"], 100 * section["cosine"]["accuracy_mean"], 100 * section["mls"]["accuracy_mean"])]
+    for group in ("by_kind", "by_severity"):
+        for key, part in sorted(section[group].items()):
+            lines.append("  %-10s cosine %.2f  MLS %.2f  (AUC %.4f / %.4f)" % (
+                key, 100 * part["cosine"]["accuracy"], 100 * part["mls"]["accuracy"], part["cosine"]["auc"],
+                part["mls"]["auc"]))
+    for name, part in section["reject_20_percent"].items():
+        lines.append("  reject 20 %% (%s): none %.2f, most uncertain %.2f, random %.2f" % (
+            name, 100 * part["none"], 100 * part["most_uncertain"], 100 * part["random"]))
+    lines.append("  Spearman(mean sigma^2, severity): " + ", ".join(
+        "%s %.3f" % kv for kv in sorted(section["spearman_sigma_sq_severity"].items())))
+    for name, part in section["calibration"].items():
+        lines.append("  calibration %-20s ECE %.4f  Brier %.4f  held-out FAR %s" % (
+            name, part["ece"], part["brier"], " ".join("%.4f@%s" % (part["far_achieved"][f], f)
+                                                       for f in sorted(part["far_achieved"]))))
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lfw_dir", required=True, help="folder with images/, the landmark file, pairs.txt, people.txt")
@@ -89,23 +266,20 @@ def main():
     parser.add_argument("--images_per_class", type=int, default=4)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--degraded_faces", type=int, default=300)
+    parser.add_argument("--cross_quality", action="store_true", help="also run the cross-quality LFW protocol")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the cross-quality draws")
+    parser.add_argument("--quality_aware_copies", type=int, default=0,
+                        help="also train quality-aware heads on a cache with this many degraded copies per image")
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
-    records = os.path.join(args.work_dir, "lfw_112x112")
-    cache_dir = os.path.join(args.work_dir, "lfw_112x112_sface_cache")
     report_dir = os.path.join(args.work_dir, "report")
     for folder in (args.work_dir, report_dir):
         if not os.path.isdir(folder):
             os.makedirs(folder)
-
-    root, identities = make_tfrecords.list_identities(os.path.join(args.lfw_dir, "images"))
-    landmarks = alignment.read_landmark_file(os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
-    settings = make_tfrecords.Settings("112x112", 95, (250, 250), "skip", None, 0.6)
-    manifest = make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, os.cpu_count() or 1,
-                                             2000, 1)
-    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
-        feature_cache.build_cache(records, cache_dir, "onnx:" + args.sface, batch_size=64)
+    records, cache_dir, manifest = aligned_cache(os.path.join(args.lfw_dir, "images"),
+                                                 os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
+                                                 args.work_dir, "lfw", args.sface)
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],
                                                                manifest["num_identities"]))
 
@@ -118,29 +292,15 @@ def main():
     cosine = evaluation.cosine_pair_scores(cached_mu[first], cached_mu[second])
     person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
 
-    mls = np.zeros(len(pairs.same))
-    uncertainty = np.zeros(len(pairs.same))
-    fold_sigma_sq = {}
+    fold_labels = []
     for k in range(10):
         test_people = {person(n) for n in np.concatenate([pairs.first[pairs.fold == k], pairs.second[pairs.fold == k]])}
         train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
         assert not test_people & train_people, "fold %d: training and test identities overlap" % k
         assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        labels = [label_of[p] for p in train_people if images_of.get(p, 0) >= 2]
-        fold_start = time.time()
-        # a rerun resumes: a fold whose checkpoint already reached --steps is not trained again
-        estimator = train_fold(cache_dir, os.path.join(args.work_dir, "fold_%d" % k), labels, args)
-        if k == 0:
-            fold_one_estimator = estimator  # judges the degraded fold-1 faces below
-        mu, sigma_sq = predict.cached_features(estimator, cached, cached_mu, batch_size=256)
-        test = pairs.fold == k
-        test_faces = np.union1d(first[test], second[test])
-        mls[test] = evaluation.mls_pair_scores(mu[first[test]], sigma_sq[first[test]], mu[second[test]],
-                                               sigma_sq[second[test]])
-        uncertainty[test] = evaluation.pair_uncertainty(sigma_sq[first[test]], sigma_sq[second[test]])
-        fold_sigma_sq[k] = sigma_sq[test_faces].mean(axis=1)
-        print("fold %d: %d training identities, test faces mean sigma^2 %.3e (%.0f s)" % (
-            k + 1, len(labels), fold_sigma_sq[k].mean(), time.time() - fold_start))
+        fold_labels.append([label_of[p] for p in train_people if images_of.get(p, 0) >= 2])
+    mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, cache_dir, "", fold_labels, pairs,
+                                                                      cached, cached_mu, first, second)
 
     # Every MLS score comes from the head that never saw its identities; the 10-fold protocol then picks
     # each fold's threshold on the other folds' (equally held-out) scores, as for cosine.
@@ -164,13 +324,21 @@ def main():
     face_names, jpegs = predict.read_tfrecord_faces(records, wanted)
     faces = [predict.decode_rgb(j) for j in jpegs]
     degradation = {}
-    for kind, levels in (("blur", BLUR_SIGMAS), ("downscale", DOWNSCALE_FACTORS)):
-        degradation[kind] = {"levels": list(levels), "mean_sigma_sq": []}
-        for level in levels:
-            images = (predict.network_input(degrade(face, kind, level), (112, 112)) for face in faces)
-            _, sigma_sq = predict.estimator_features(fold_one_estimator, images, (112, 112), batch_size=64)
+    for kind in degradations.KINDS:
+        degradation[kind] = {"severities": list(SEVERITIES), "mean_sigma_sq": []}
+        for severity in SEVERITIES:
+            images = (predict.network_input(degrade_aligned(face, kind, severity), (112, 112)) for face in faces)
+            _, sigma_sq = predict.estimator_features(fold_heads[0][0], images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
+    calibration = evaluation.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
+    del calibration["probabilities"]
+    result["calibration"] = calibration
+    if args.cross_quality:
+        result["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir)
+    if args.quality_aware_copies:
+        result["quality_aware"] = quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu,
+                                                        first, second, report_dir)
     result["seconds"] = time.time() - start
     atomic_files.write_json(os.path.join(report_dir, "report.json"), {"lfw_sface_pfe": result})
 
@@ -182,11 +350,9 @@ def main():
     plots.histogram(np.concatenate([fold_sigma_sq[k] for k in range(10)]),
                     os.path.join(report_dir, "lfw_sigma_sq_histogram.png"), "LFW test faces: mean sigma^2",
                     "mean sigma^2")
-    for kind in ("blur", "downscale"):
-        plots.curves(degradation[kind]["levels"], {"mean sigma^2": degradation[kind]["mean_sigma_sq"]},
-                     os.path.join(report_dir, "degradation_%s.png" % kind), "Uncertainty under %s" % kind,
-                     "Gaussian sigma (px)" if kind == "blur" else "downscale factor", "mean sigma^2")
-
+    plots.curves(list(SEVERITIES), {kind: degradation[kind]["mean_sigma_sq"] for kind in degradations.KINDS},
+                 os.path.join(report_dir, "degradation_sigma_sq.png"), "Uncertainty of fold-1 test faces",
+                 "severity (0 = clean)", "mean sigma^2")
     print("LFW 10-fold by identity, SFace backbone, PFE head %d steps of %dx%d per fold" % (
         args.steps, args.classes_per_batch, args.images_per_class))
     for name in ("cosine", "mls"):
@@ -195,9 +361,17 @@ def main():
             result[name]["tar_at_far"]["0.001"]))
     print("  risk-controlled (reject 0/10/20/30/40/50%%): cosine %s | MLS %s" % (
         " ".join("%.2f" % (100 * v) for v in risk["cosine"][::2]), " ".join("%.2f" % (100 * v) for v in risk["mls"][::2])))
-    for kind in ("blur", "downscale"):
-        print("  mean sigma^2 vs %s %s: %s" % (kind, degradation[kind]["levels"],
-                                              " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
+    for kind in degradations.KINDS:
+        print("  mean sigma^2 vs %s severity 0..4: %s" % (kind, " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
+    print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (calibration["ece"], calibration["brier"]))
+    if args.cross_quality:
+        print(cross_quality_summary(result["cross_quality"]))
+    if args.quality_aware_copies:
+        part = result["quality_aware"]
+        print("Quality-aware heads (%d degraded copies per training image): LFW MLS %.2f +- %.2f %%" % (
+            args.quality_aware_copies, 100 * part["mls"]["accuracy_mean"], 100 * part["mls"]["accuracy_std"]))
+        if "cross_quality" in part:
+            print(cross_quality_summary(part["cross_quality"]))
     print("report: %s (%.0f s)" % (os.path.join(report_dir, "report.json"), time.time() - start))
 
 

@@ -161,7 +161,12 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     risk = content["lfw"]["risk_controlled_accuracy"]
     assert risk["mls"][-1] > risk["mls"][0]
     assert set(content["templates"]) >= {"cosine", "fused_cosine", "mls", "risk_controlled"}
-    for name in ("lfw_roc.png", "lfw_sigma_sq_histogram.png", "lfw_risk_controlled.png", "templates_roc.png"):
+    calibration = content["lfw"]["calibration"]
+    assert set(calibration) >= {"method", "ece", "brier", "threshold_at_far", "far_achieved"}
+    assert 0 <= calibration["ece"] < 0.1 and 0 < calibration["brier"] < 0.25
+    assert set(calibration["far_achieved"]) == {"0.001", "0.01"} and calibration["far_achieved"]["0.01"] < 0.03
+    for name in ("lfw_roc.png", "lfw_sigma_sq_histogram.png", "lfw_risk_controlled.png", "templates_roc.png",
+                 "lfw_reliability.png"):
         assert os.path.getsize(os.path.join(report_dir, name)) > 1000
 
 

