@@ -41,9 +41,9 @@ from pfe_estimator import tfrecord_schema
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features", "pretrain"],
+flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features", "pretrain", "verify"],
                   "What to do. pretrain: train the SphereNet backbone with AM-softmax (its checkpoint is what "
-                  "--pretrained_ckpt takes).")
+                  "--pretrained_ckpt takes); verify: are --image_a and --image_b the same person?")
 flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
@@ -130,6 +130,13 @@ flags.DEFINE_string("template_image_root", None, "eval: folder the template CSV'
 flags.DEFINE_enum("fusion", "paper", ["paper", "released"], "eval: template fusion: the paper's, or the released "
                   "code's (normalised mu, min sigma^2).")
 flags.DEFINE_string("report_dir", "report", "eval: report.json and PNG plots go here.")
+flags.DEFINE_string("calibration_pairs", None, "train: after training, fit P(same identity | MLS) on these pairs "
+                    "(LFW pairs.txt format) of the --lfw_dir images and keep it with the model "
+                    "(model_dir/calibration.json) for --mode=verify.")
+flags.DEFINE_string("image_a", None, "verify: a face image (aligned crop, or a raw photo with --align=detect).")
+flags.DEFINE_string("image_b", None, "verify: the other face image.")
+flags.DEFINE_float("far", 1e-3, "verify: the false accept rate of the decision threshold (calibrated thresholds: "
+                   "1e-3, 1e-2 and the --far given at training).", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_bool("overwrite", False, "Replace an output (--export_dir, --cache_dir, --report_dir, "
                   "--predict_output, --features_output) that exists and is not this pipeline's output of the "
                   "same kind, or a cache made from other inputs; without it such a target is refused.")
@@ -408,10 +415,62 @@ def training_data_template():
     return manifest.get("template")
 
 
+CALIBRATION_NAME = "calibration.json"
+CALIBRATION_FARS = (1e-3, 1e-2)
+
+
 def run_train():
     adopt_model_dir_record("pfe")
+    if FLAGS.calibration_pairs and not FLAGS.lfw_dir:
+        raise FlagError("--calibration_pairs needs --lfw_dir (the aligned TFRecords or feature cache of its images)")
     template = training_data_template()
     train(make_estimator(), train_input_fn(), FLAGS.max_steps, current_record("pfe", template))
+    if FLAGS.calibration_pairs and chief():
+        calibrate_model()
+
+
+def calibrate_model():
+    """Fits P(same | MLS) and the MLS thresholds at CALIBRATION_FARS and --far on --calibration_pairs with
+    the trained model, and keeps them in model_dir/calibration.json."""
+    pairs = evaluation.read_lfw_pairs(FLAGS.calibration_pairs)
+    names, mu, sigma_sq, _ = lfw_features(pairs)
+    first, second = evaluation.pair_indices(names, pairs)
+    scores = evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
+    calibration = evaluation.fit_verification_calibration(scores, pairs.same,
+                                                          sorted(set(CALIBRATION_FARS + (FLAGS.far,))))
+    calibration["source"] = os.path.abspath(FLAGS.calibration_pairs)
+    atomic_files.write_json(os.path.join(FLAGS.model_dir, CALIBRATION_NAME), calibration)
+    print("calibration: P(same | MLS) from %d pairs -> %s" % (len(scores), os.path.join(FLAGS.model_dir,
+                                                                                          CALIBRATION_NAME)))
+
+
+def run_verify():
+    """Prints, for --image_a and --image_b: MLS, P(same), each face's mean sigma^2, the decision at --far."""
+    if not (FLAGS.image_a and FLAGS.image_b):
+        raise FlagError("--mode=verify needs --image_a and --image_b")
+    adopt_model_dir_record("pfe")
+    path = os.path.join(FLAGS.model_dir, CALIBRATION_NAME)
+    calibration = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            calibration = json.load(f)
+    load_face = face_loader()
+    mu, sigma_sq = extract_features(load_face(image) for image in (FLAGS.image_a, FLAGS.image_b))
+    score = float(evaluation.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
+    print("MLS %.4f" % score)
+    for name, sigma in zip((FLAGS.image_a, FLAGS.image_b), sigma_sq):
+        print("mean sigma^2 %.4e  %s" % (sigma.mean(), name))
+    if calibration is None:
+        print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % FLAGS.model_dir)
+        return
+    probability = float(evaluation.logistic_probability(calibration["model"], [[score]])[0])
+    print("P(same) %.4f (%s, %d pairs)" % (probability, calibration["method"], calibration["pairs"]))
+    threshold = calibration["mls_threshold_at_far"].get(str(FLAGS.far))
+    if threshold is None:
+        raise FlagError("--far=%s: the calibration has thresholds at FAR %s only" % (
+            FLAGS.far, ", ".join(sorted(calibration["mls_threshold_at_far"]))))
+    print("decision at FAR %s: %s (MLS threshold %.4f)" % (FLAGS.far, "same person" if score >= threshold
+                                                           else "different people", threshold))
 
 
 def run_pretrain():
@@ -600,7 +659,7 @@ def main(argv):
     tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
     try:
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
-         "cache_features": run_cache_features, "pretrain": run_pretrain}[FLAGS.mode]()
+         "cache_features": run_cache_features, "pretrain": run_pretrain, "verify": run_verify}[FLAGS.mode]()
     except USER_ERRORS as error:
         sys.exit("error: %s" % one_line(error))
 

@@ -288,15 +288,15 @@ CALIBRATION_BINS = 10
 
 
 def fit_logistic(inputs, same, l2=1e-4, iterations=100):
-    """Logistic regression P(same) = sigmoid([inputs, 1] @ w) by Newton's method, inputs standardised.
+    """Logistic regression P(same) = sigmoid([standardised inputs, 1] @ weights) by Newton's method.
 
     Args:
-      inputs: float [N, F] (e.g. the MLS score, and optionally the pair's uncertainty).
+      inputs: float [N, F] (e.g. the MLS score, and optionally the pair's log uncertainty).
       same: bool [N].
       l2: ridge on the standardised weights (not the bias), for separable folds.
 
     Returns:
-      callable(float [M, F]) -> float64 [M] probabilities.
+      the model as a JSON-able dict {'mean' [F], 'scale' [F], 'weights' [F + 1]} (see logistic_probability).
     """
     inputs = np.asarray(inputs, np.float64).reshape(len(same), -1)
     mean, scale = inputs.mean(axis=0), inputs.std(axis=0) + 1e-12
@@ -312,12 +312,15 @@ def fit_logistic(inputs, same, l2=1e-4, iterations=100):
         weights -= step
         if np.abs(step).max() < 1e-10:
             break
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": weights.tolist()}
 
-    def predict_probability(new_inputs):
-        new_design = np.hstack([(np.asarray(new_inputs, np.float64).reshape(-1, len(mean)) - mean) / scale,
-                                np.ones((len(new_inputs), 1))])
-        return 1.0 / (1.0 + np.exp(-new_design @ weights))
-    return predict_probability
+
+def logistic_probability(model, inputs):
+    """P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
+    mean = np.asarray(model["mean"])
+    design = np.hstack([(np.asarray(inputs, np.float64).reshape(-1, len(mean)) - mean) / np.asarray(model["scale"]),
+                        np.ones((len(inputs), 1))])
+    return 1.0 / (1.0 + np.exp(-design @ np.asarray(model["weights"])))
 
 
 def cross_fitted_probabilities(inputs, same, fold):
@@ -326,7 +329,7 @@ def cross_fitted_probabilities(inputs, same, fold):
     probabilities = np.empty(len(same))
     for k in np.unique(fold):
         test = fold == k
-        probabilities[test] = fit_logistic(inputs[~test], same[~test])(inputs[test])
+        probabilities[test] = logistic_probability(fit_logistic(inputs[~test], same[~test]), inputs[test])
     return probabilities
 
 
@@ -395,6 +398,19 @@ def calibration_report(scores, same, fold, uncertainty=None, fars=(1e-3, 1e-2)):
             "far_achieved": {str(far): float(a) for far, a in zip(fars, achieved)},
             "reliability": {"predicted": predicted.tolist(), "observed": observed.tolist(), "count": counts.tolist()},
             "probabilities": probabilities}
+
+
+def fit_verification_calibration(scores, same, fars):
+    """The calibration a model folder keeps (calibration.json): P(same | MLS) fitted on all the given
+    pairs, and the MLS thresholds that accept the fraction `far` of their impostors.
+
+    Returns:
+      JSON-able dict: method, pairs, model (fit_logistic), mls_threshold_at_far {str(far): threshold}.
+    """
+    _, thresholds = tar_at_far(scores[same], scores[~same], fars)
+    return {"method": "logistic regression on the MLS score", "pairs": int(len(scores)),
+            "model": fit_logistic(scores[:, None], same),
+            "mls_threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)}}
 
 
 # ---------------------------------------------------------------- templates

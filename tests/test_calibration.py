@@ -60,3 +60,38 @@ def test_a_second_input_is_used_when_it_carries_information():
     both = evaluation.calibration_report(scores, same, fold, uncertainty)
     assert both["brier"] < alone["brier"] - 0.02
     assert "uncertainty" in both["method"]
+
+
+def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from tests.conftest import lfw_subset_records  # pylint: disable=import-outside-toplevel
+    from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
+    records, pairs, people = lfw_subset_records(tmp_path)
+    size = ["--backbone=sphere4", "--image_size=112,96"]
+    model_dir = str(tmp_path / "model")
+    trained = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=2",
+                       "--calibration_pairs=" + pairs, "--lfw_dir=" + records, "--far=0.1", *size)
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    calibration = json.load(open(os.path.join(model_dir, "calibration.json")))
+    assert calibration["pairs"] == 20 and set(calibration["mls_threshold_at_far"]) == {"0.001", "0.01", "0.1"}
+    names, jpegs = predict.read_tfrecord_faces(records, {"%s_0001" % people[0], "%s_0002" % people[0]})
+    images = []
+    for name, jpeg in zip(names, jpegs):
+        images.append(str(tmp_path / (name + ".jpg")))
+        open(images[-1], "wb").write(jpeg)
+    verified = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
+                        "--image_b=" + images[1], "--far=0.1", *size)
+    assert verified.returncode == 0, verified.stdout[-3000:]
+    lines = verified.stdout.strip().splitlines()[-5:]
+    assert lines[0].startswith("MLS ") and lines[1].startswith("mean sigma^2 ") and lines[2].startswith("mean sigma^2 ")
+    probability = float(lines[3].split()[1])
+    assert 0.0 <= probability <= 1.0 and lines[3].startswith("P(same)")
+    threshold = calibration["mls_threshold_at_far"]["0.1"]
+    decision = "same person" if float(lines[0].split()[1]) >= threshold else "different people"
+    assert lines[4].startswith("decision at FAR 0.1: %s" % decision)
+    os.remove(os.path.join(model_dir, "calibration.json"))
+    uncalibrated = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
+                            "--image_b=" + images[1], *size)
+    assert "no calibration in %s" % model_dir in uncalibrated.stdout
