@@ -131,7 +131,9 @@ def host_degradation(degrade, probability):
 def decode_face(encoded, image_size, mirror=False, transform=None, transform_seed=None):
     """JPEG bytes -> float32 [H, W, 3] standardised as (x - 127.5) / 128, mirrored when `mirror` (bool []),
     after transform(uint8 image, transform_seed) when given (quality-aware training's degradations)."""
-    image = tf.image.decode_jpeg(encoded, channels=3)
+    # INTEGER_ACCURATE is libjpeg's ISLOW, what OpenCV decodes with at serving; TensorFlow's default
+    # (INTEGER_FAST) differs by up to 5 grey levels on a third of the pixels
+    image = tf.image.decode_jpeg(encoded, channels=3, dct_method="INTEGER_ACCURATE")
     image.set_shape([image_size[0], image_size[1], 3])
     if transform is not None:
         image = transform(image, transform_seed)

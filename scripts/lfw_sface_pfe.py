@@ -235,6 +235,49 @@ def quality_aware_section(args, records, fold_labels, pairs, names, cached, cach
     return section
 
 
+TEMPLATE_FARS = (1e-3, 1e-2, 1e-1)
+TEMPLATE_MIN_IMAGES = 4
+
+
+def templates_section(names, clean_mu, fold_heads, people_folds, report_dir):
+    """LFW templates: every identity with at least 4 images split into two templates (its images in name
+    order, first half and second half); genuine pairs its two templates, impostor pairs one identity's
+    first template against another's second within a people.txt fold. Each face's sigma^2 comes from the
+    head of its identity's fold (never trained on it). Fusion: paper and released, against the mean of mu."""
+    person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
+    by_person = {}
+    for index, name in enumerate(names):
+        by_person.setdefault(person(name), []).append(index)
+    sigma_sq = np.empty_like(clean_mu)
+    faces, template_ids, pairs_a, pairs_b, labels = [], [], [], [], []
+    for k, people in enumerate(people_folds):
+        members = sorted(p for p in people if len(by_person.get(p, [])) >= TEMPLATE_MIN_IMAGES)
+        for p in members:
+            indices = sorted(by_person[p], key=lambda i: names[i])
+            sigma_sq[indices] = fold_heads[k][1][indices]
+            half = len(indices) // 2
+            for part, chosen in (("a", indices[:half]), ("b", indices[half:])):
+                faces += chosen
+                template_ids += ["%s/%s" % (p, part)] * len(chosen)
+        for p in members:
+            for q in members:
+                pairs_a.append("%s/a" % p)
+                pairs_b.append("%s/b" % q)
+                labels.append(p == q)
+    faces = np.array(faces)
+    section = {"identities": int(sum(labels)), "pairs": len(labels), "genuine": int(sum(labels))}
+    for fusion in ("paper", "released"):
+        part, _ = evaluation.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
+                                             np.array(pairs_a), np.array(pairs_b), np.array(labels), fusion,
+                                             TEMPLATE_FARS, report.REJECT_FRACTIONS)
+        section[fusion] = part
+    risk = section["paper"]["risk_controlled"]
+    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(v) for n, v in risk["tar"].items()},
+                 os.path.join(report_dir, "lfw_templates_risk_controlled.png"), "LFW templates (paper fusion)",
+                 "most uncertain pairs rejected (%)", "TAR @ FAR=1e-2 (%)")
+    return section
+
+
 def cross_quality_summary(section):
     """The cross-quality tables as text."""
     lines = ["Cross-quality LFW (%d pairs, one side degraded): cosine %.2f %%, MLS %.2f %% (10-fold)" % (
@@ -336,6 +379,7 @@ def main():
     result["calibration"] = calibration
     if args.cross_quality:
         result["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir)
+    result["templates"] = templates_section(names, cached_mu, fold_heads, people_folds, report_dir)
     if args.quality_aware_copies:
         result["quality_aware"] = quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu,
                                                         first, second, report_dir)
@@ -364,6 +408,13 @@ def main():
     for kind in degradations.KINDS:
         print("  mean sigma^2 vs %s severity 0..4: %s" % (kind, " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
     print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (calibration["ece"], calibration["brier"]))
+    templates = result["templates"]
+    print("LFW templates: %d identities x 2 templates, %d pairs; TAR at FAR %s" % (
+        templates["identities"], templates["pairs"], "/".join(str(f) for f in TEMPLATE_FARS)))
+    for fusion in ("paper", "released"):
+        for name in ("cosine", "fused_cosine", "mls"):
+            print("  %-8s %-12s %s" % (fusion, name, " ".join(
+                "%.4f" % templates[fusion][name]["tar_at_far"][str(f)] for f in TEMPLATE_FARS)))
     if args.cross_quality:
         print(cross_quality_summary(result["cross_quality"]))
     if args.quality_aware_copies:

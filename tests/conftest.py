@@ -14,10 +14,14 @@ TINY = dict(backbone="sphere10", image_size=(32, 32), embedding_size=16, num_cla
 
 
 def shared_path(*parts):
-    """A path under ../shared, or skip the test with the reason when it is absent."""
+    """A path under ../shared; when it is absent the test skips with the reason on a user's machine, and
+    fails under CI (CI=true), where ../shared must be present."""
     path = os.path.join(SHARED, *parts)
     if not os.path.exists(path):
-        pytest.skip("%s is absent: this test needs the real data in ../shared (CI has it)" % path)
+        message = "%s is absent: this test needs the real data in ../shared" % path
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: ../shared must be beside the clone)")
+        pytest.skip(message + " (CI has it)")
     return path
 
 

