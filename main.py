@@ -249,7 +249,7 @@ def current_record(kind, template=None):
               "embedding_size": FLAGS.embedding_size, "pretrained_ckpt": _flag_value("pretrained_ckpt")}
     if backbones.is_onnx(FLAGS.backbone):
         record["onnx_sha256"] = outputs.file_digest(FLAGS.backbone[len(backbones.ONNX_PREFIX):])
-        record.update({name: FLAGS[name].value for name in model_config.FLAG_KEYS if name.startswith(("onnx", "emb", "feat"))})
+        record.update({flag: FLAGS[flag].value for flag in model_config.ONNX_OPTION_FLAGS.values()})
     return record
 
 
