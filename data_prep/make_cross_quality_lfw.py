@@ -56,12 +56,17 @@ def image_path(name):
     return "%s/%s.jpg" % (name.rsplit("_", 1)[0], name)
 
 
-def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 250), overwrite=False):
-    """Writes the degraded photos, their landmarks and degradations.csv; returns the CSV rows."""
-    pairs = evaluation.read_lfw_pairs(os.path.join(lfw_dir, "pairs.txt"))
+def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 250), overwrite=False,
+                       pairs_file=None):
+    """Writes the degraded photos, their landmarks and degradations.csv; returns the CSV rows.
+
+    pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
+    """
+    pairs_file = pairs_file or os.path.join(lfw_dir, "pairs.txt")
+    pairs = evaluation.read_lfw_pairs(pairs_file)
     landmarks = alignment.read_landmark_file(os.path.join(lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     rows = draw_protocol(pairs, seed)
-    fingerprint = {"pairs": outputs.file_digest(os.path.join(lfw_dir, "pairs.txt")), "seed": seed,
+    fingerprint = {"pairs": outputs.file_digest(pairs_file), "seed": seed,
                    "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
     if outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite) == "resume" and \
             os.path.exists(os.path.join(output_dir, CSV_NAME)):

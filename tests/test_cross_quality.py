@@ -1,0 +1,71 @@
+"""Cross-quality LFW: graded degradations and the seeded, byte-identical protocol generator."""
+import hashlib
+import os
+
+import cv2
+import numpy as np
+
+from data_prep import alignment
+from data_prep import degradations
+from data_prep import make_cross_quality_lfw
+from pfe_estimator import image_io
+from tests.conftest import shared_path
+
+PEOPLE = ["Colin_Powell", "Tony_Blair", "George_W_Bush", "Hugo_Chavez", "Jacques_Chirac"]
+
+
+def folder_digest(folder):
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name != "pfe_output.json":
+                digest.update(name.encode())
+                digest.update(open(os.path.join(root, name), "rb").read())
+    return digest.hexdigest()
+
+
+def small_pairs(tmp_path):
+    """An LFW-format pairs file over real LFW people: 2 folds of 5 genuine + 5 impostor pairs."""
+    lines = ["2\t5"]
+    for fold in range(2):
+        lines += ["%s\t%d\t%d" % (person, 1 + fold, 3 + fold) for person in PEOPLE]
+        lines += ["%s\t%d\t%s\t%d" % (PEOPLE[i], 1 + fold, PEOPLE[(i + 1) % 5], 2 + fold) for i in range(5)]
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_generator_is_byte_identical_for_a_seed_and_degrades_the_drawn_side(tmp_path):
+    lfw = shared_path("data", "lfw")
+    pairs = small_pairs(tmp_path)
+    outputs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        outputs[name] = str(tmp_path / name)
+        make_cross_quality_lfw.make_cross_quality(lfw, outputs[name], seed, pairs_file=pairs)
+    assert folder_digest(outputs["a"]) == folder_digest(outputs["b"])
+    assert folder_digest(outputs["a"]) != folder_digest(outputs["c"])
+    rows = make_cross_quality_lfw.read_protocol(outputs["a"])
+    assert len(rows) == 20 and {r["fold"] for r in rows} == {0, 1}
+    landmarks = alignment.read_landmark_file(os.path.join(outputs["a"], "landmarks.txt"))
+    for row in rows:
+        person = row["image"].rsplit("_", 1)[0]
+        original = image_io.read_rgb(os.path.join(lfw, "images", person, row["image"] + ".jpg"))
+        degraded = image_io.read_rgb(os.path.join(outputs["a"], "images", row["file"]))
+        assert degraded.shape == original.shape and np.abs(degraded.astype(int) - original).mean() > 0.3
+        assert row["file"] in landmarks  # the original's landmarks, for alignment
+        assert row["level"] == str(degradations.level_of(row["kind"], row["severity"]))
+
+
+def test_each_degradation_grows_with_severity():
+    face = cv2.imread(os.path.join(shared_path("data", "lfw_raw250_subset"), "Colin_Powell", "Colin_Powell_0001.jpg"))
+    face = cv2.cvtColor(face, cv2.COLOR_BGR2RGB)
+    landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))[
+        "Colin_Powell/Colin_Powell_0001.jpg"]
+    for kind in degradations.KINDS:
+        errors = [np.abs(degradations.degrade(face, kind, s, landmarks, 0).astype(int) - face).mean()
+                  for s in degradations.SEVERITIES]
+        assert all(b > a for a, b in zip(errors, errors[1:])), (kind, errors)
+    occluded = degradations.degrade(face, "occlusion", 4, landmarks, 2)
+    x, y = np.round(landmarks[2]).astype(int)
+    assert occluded[y, x].max() == 0  # the square covers the nose tip it was centred on
