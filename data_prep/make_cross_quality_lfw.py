@@ -58,7 +58,8 @@ def image_path(name):
 
 def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 250), overwrite=False,
                        pairs_file=None):
-    """Writes the degraded photos, their landmarks and degradations.csv; returns the CSV rows.
+    """Writes the degraded photos, their landmarks and degradations.csv (kept as they are on a rerun of the
+    same draws); returns the CSV rows (see read_protocol).
 
     pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
     """
@@ -70,7 +71,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
                    "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
     if outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite) == "resume" and \
             os.path.exists(os.path.join(output_dir, CSV_NAME)):
-        return rows
+        return read_protocol(output_dir)  # an earlier run of the same draws finished
     landmark_lines = []
     for row in rows:
         source = image_path(row["image"])
@@ -96,7 +97,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
         writer.writeheader()
         writer.writerows(rows)
     os.replace(atomic_files.partial_path(os.path.join(output_dir, CSV_NAME)), os.path.join(output_dir, CSV_NAME))
-    return rows
+    return read_protocol(output_dir)
 
 
 def read_protocol(output_dir):

@@ -46,6 +46,7 @@ def test_generator_is_byte_identical_for_a_seed_and_degrades_the_drawn_side(tmp_
     assert folder_digest(outputs["a"]) == folder_digest(outputs["b"])
     assert folder_digest(outputs["a"]) != folder_digest(outputs["c"])
     rows = make_cross_quality_lfw.read_protocol(outputs["a"])
+    assert make_cross_quality_lfw.make_cross_quality(lfw, outputs["a"], 0, pairs_file=pairs) == rows  # a rerun
     assert len(rows) == 20 and {r["fold"] for r in rows} == {0, 1}
     landmarks = alignment.read_landmark_file(os.path.join(outputs["a"], "landmarks.txt"))
     for row in rows:
