@@ -178,6 +178,10 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     kept = np.argsort(uncertainty, kind="mergesort")[:int(round(count * (1 - RISK_REJECTED)))]
     rng = np.random.RandomState(args.seed)
     random_kept = [rng.permutation(count)[:len(kept)] for _ in range(RANDOM_REJECTIONS)]
+    section["risk_controlled_accuracy"] = {"reject_fractions": report.REJECT_FRACTIONS}
+    for name, scores in (("cosine", cosine), ("mls", mls)):
+        section["risk_controlled_accuracy"][name] = evaluation.risk_controlled_accuracy(
+            scores, pairs.same, thresholds[name], uncertainty, report.REJECT_FRACTIONS).tolist()
     section["reject_20_percent"] = {}
     for name, scores in (("cosine", cosine), ("mls", mls)):
         correct = (scores >= thresholds[name]) == pairs.same
@@ -207,6 +211,11 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
                       for kind in degradations.KINDS for score in ("cosine", "mls")),
                  os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix), "Cross-quality LFW: accuracy by severity",
                  "severity of the degraded side", "accuracy (%)")
+    risk = section["risk_controlled_accuracy"]
+    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in ("cosine", "mls")},
+                 os.path.join(report_dir, "cross_quality_risk_controlled%s.png" % suffix),
+                 "Cross-quality LFW: rejecting uncertain pairs", "most uncertain pairs rejected (%)",
+                 "accuracy on kept pairs (%)")
     plots.reliability({name: tuple(calibrations[name]["reliability"][key] for key in ("predicted", "observed", "count"))
                        for name in calibrations}, os.path.join(report_dir, "cross_quality_reliability%s.png" % suffix),
                       "Cross-quality LFW: reliability of P(same)")
@@ -287,6 +296,8 @@ def cross_quality_summary(section):
             lines.append("  %-10s cosine %.2f  MLS %.2f  (AUC %.4f / %.4f)" % (
                 key, 100 * part["cosine"]["accuracy"], 100 * part["mls"]["accuracy"], part["cosine"]["auc"],
                 part["mls"]["auc"]))
+    lines.append("  risk-controlled (reject 0/10/20/30/40/50%%): cosine %s | MLS %s" % tuple(
+        " ".join("%.2f" % (100 * v) for v in section["risk_controlled_accuracy"][n][::2]) for n in ("cosine", "mls")))
     for name, part in section["reject_20_percent"].items():
         lines.append("  reject 20 %% (%s): none %.2f, most uncertain %.2f, random %.2f" % (
             name, 100 * part["none"], 100 * part["most_uncertain"], 100 * part["random"]))
