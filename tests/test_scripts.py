@@ -62,7 +62,8 @@ def check_closing_lines(output, summary, batch_size, rank_size=1):
     """The ModelZoo contract: closing lines, and the summary's keys with TrainingTime in ms per step."""
     fps = float(re.search(r"^Final Performance images/sec : ([0-9.]+)$", output, re.M).group(1))
     step_ms = float(re.search(r"^Final Performance TrainingTime : ([0-9.]+)$", output, re.M).group(1))
-    assert fps > 0 and step_ms == pytest.approx(batch_size * rank_size * 1000.0 / fps, rel=1e-2)
+    # TrainingTime is printed with 2 decimals, as ModelZoo's scripts do
+    assert fps > 0 and step_ms == pytest.approx(batch_size * rank_size * 1000.0 / fps, rel=1e-2, abs=0.006)
     assert re.search(r"^E2E Training Duration sec : \d+$", output, re.M)
     assert float(summary["ActualFPS"]) == fps and float(summary["TrainingTime"]) == step_ms
     assert summary["Network"] == NETWORK and summary["RankSize"] == str(rank_size)
