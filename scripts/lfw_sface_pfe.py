@@ -85,13 +85,17 @@ def aligned_cache(image_root, landmark_file, work_dir, name, sface):
 
 
 def subset_report(cosine, mls, same, thresholds, subset):
-    """Accuracy (each pair at its fold's threshold), AUC and TAR@FAR=1e-2 of cosine and MLS on a subset."""
+    """Accuracy (each pair at its fold's threshold), AUC and TAR@FAR=1e-2 of cosine and MLS on a subset;
+    AUC and TAR are None where the subset lacks genuine or impostor pairs (tiny runs)."""
     result = {"pairs": int(subset.sum())}
+    part_same = same[subset]
+    both_kinds = part_same.any() and not part_same.all()
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        part_same = same[subset]
-        tar = evaluation.tar_at_far(scores[subset][part_same], scores[subset][~part_same], [1e-2])[0][0]
-        result[name] = {"accuracy": float(np.mean((scores[subset] >= thresholds[name][subset]) == part_same)),
-                        "auc": evaluation.roc_auc(scores[subset], part_same), "tar_at_far_0.01": float(tar)}
+        part = scores[subset]
+        result[name] = {"accuracy": float(np.mean((part >= thresholds[name][subset]) == part_same)) if len(part) else None,
+                        "auc": evaluation.roc_auc(part, part_same) if both_kinds else None,
+                        "tar_at_far_0.01": float(evaluation.tar_at_far(part[part_same], part[~part_same], [1e-2])[0][0])
+                        if both_kinds else None}
     return result
 
 
@@ -206,8 +210,8 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
         del calibrations[name]["probabilities"]
     section["calibration"] = calibrations
     plots.curves(list(degradations.SEVERITIES),
-                 dict(("%s %s" % (score, kind), [100 * section["by_kind_and_severity"]["%s_%d" % (kind, level)][score]
-                                                  ["accuracy"] for level in degradations.SEVERITIES])
+                 dict(("%s %s" % (score, kind), [100 * np.float64(section["by_kind_and_severity"]["%s_%d" % (kind, level)]
+                                                                 [score]["accuracy"]) for level in degradations.SEVERITIES])
                       for kind in degradations.KINDS for score in ("cosine", "mls")),
                  os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix), "Cross-quality LFW: accuracy by severity",
                  "severity of the degraded side", "accuracy (%)")
@@ -293,9 +297,10 @@ def cross_quality_summary(section):
         section["pairs"], 100 * section["cosine"]["accuracy_mean"], 100 * section["mls"]["accuracy_mean"])]
     for group in ("by_kind", "by_severity"):
         for key, part in sorted(section[group].items()):
-            lines.append("  %-10s cosine %.2f  MLS %.2f  (AUC %.4f / %.4f)" % (
-                key, 100 * part["cosine"]["accuracy"], 100 * part["mls"]["accuracy"], part["cosine"]["auc"],
-                part["mls"]["auc"]))
+            if part["pairs"]:
+                lines.append("  %-10s cosine %.2f  MLS %.2f  (AUC %s / %s)" % (
+                    key, 100 * part["cosine"]["accuracy"], 100 * part["mls"]["accuracy"],
+                    *("%.4f" % part[n]["auc"] if part[n]["auc"] is not None else "-" for n in ("cosine", "mls"))))
     lines.append("  risk-controlled (reject 0/10/20/30/40/50%%): cosine %s | MLS %s" % tuple(
         " ".join("%.2f" % (100 * v) for v in section["risk_controlled_accuracy"][n][::2]) for n in ("cosine", "mls")))
     for name, part in section["reject_20_percent"].items():

@@ -70,3 +70,55 @@ def test_each_degradation_grows_with_severity():
     occluded = degradations.degrade(face, "occlusion", 4, landmarks, 2)
     x, y = np.round(landmarks[2]).astype(int)
     assert occluded[y, x].max() == 0  # the square covers the nose tip it was centred on
+
+
+TINY_PEOPLE = ["George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld", "Gerhard_Schroeder", "Ariel_Sharon",
+               "Hugo_Chavez", "Junichiro_Koizumi", "Jean_Chretien", "John_Ashcroft", "Jacques_Chirac",
+               "Serena_Williams", "Vladimir_Putin", "Luiz_Inacio_Lula_da_Silva", "Gloria_Macapagal_Arroyo",
+               "Jennifer_Capriati", "Lleyton_Hewitt", "Laura_Bush", "Alejandro_Toledo", "Arnold_Schwarzenegger"]
+
+
+def tiny_lfw(tmp_path):
+    """An LFW folder in the real layout, 10 folds of 2 people x 4 images, 1 genuine + 1 impostor pair a fold."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    lfw = shared_path("data", "lfw")
+    root = tmp_path / "lfw"
+    for person in TINY_PEOPLE:
+        (root / "images" / person).mkdir(parents=True)
+        for number in range(1, 5):
+            name = "%s_%04d.jpg" % (person, number)
+            shutil.copy(os.path.join(lfw, "images", person, name), str(root / "images" / person / name))
+    shutil.copy(os.path.join(lfw, "ldmark_lfw_mtcnncaffe.txt"), str(root / "ldmark_lfw_mtcnncaffe.txt"))
+    people, pairs = ["10"], ["10\t1"]
+    for fold in range(10):
+        a, b = TINY_PEOPLE[2 * fold], TINY_PEOPLE[2 * fold + 1]
+        people += ["2", "%s\t4" % a, "%s\t4" % b]
+        pairs += ["%s\t1\t2" % a, "%s\t3\t%s\t4" % (a, b)]
+    (root / "people.txt").write_text("\n".join(people) + "\n")
+    (root / "pairs.txt").write_text("\n".join(pairs) + "\n")
+    return str(root)
+
+
+def test_the_sface_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
+    """scripts/lfw_sface_pfe.py with --cross_quality and --quality_aware_copies on 80 real faces: every
+    section of the report is there (CI runs the protocols only at this size)."""
+    import json  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel
+    sface = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
+    work = str(tmp_path / "work")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lfw_sface_pfe.py"), "--lfw_dir",
+                             tiny_lfw(tmp_path), "--sface", sface, "--work_dir", work, "--steps", "3",
+                             "--classes_per_batch", "4", "--images_per_class", "2", "--degraded_faces", "4",
+                             "--cross_quality", "--quality_aware_copies", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    content = json.load(open(os.path.join(work, "report", "report.json")))["lfw_sface_pfe"]
+    assert set(content) >= {"cosine", "mls", "calibration", "degradation", "cross_quality", "templates",
+                            "quality_aware"}
+    cross = content["cross_quality"]
+    assert cross["pairs"] == 20 and set(cross["by_kind"]) == set(degradations.KINDS)
+    assert set(cross["reject_20_percent"]["mls"]) == {"none", "most_uncertain", "random"}
+    assert content["templates"]["identities"] == 20 and content["quality_aware"]["degraded_copies"] == 1
+    assert "cross_quality" in content["quality_aware"]
