@@ -97,7 +97,15 @@ def _describe(directory):
     return "a folder this pipeline did not write"
 
 
-def _clear(directory):
+def _refuse_to_remove_the_working_folder(directory, flag):
+    """--overwrite never removes the folder the user stands in, or one around it."""
+    if overlaps(os.getcwd(), directory) and len(_real(directory)) <= len(_real(os.getcwd())):
+        raise OutputError("--%s=%s holds the current folder; --overwrite will not remove it, choose an output "
+                          "folder of its own" % (flag, directory))
+
+
+def _clear(directory, flag):
+    _refuse_to_remove_the_working_folder(directory, flag)
     shutil.rmtree(directory)
     os.makedirs(directory)
 
@@ -137,7 +145,7 @@ def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
                                                                                      fingerprint))))
             raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
                               "replace its contents" % (flag, directory, _describe(directory), kind))
-        _clear(directory)
+        _clear(directory, flag)
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory)
@@ -217,6 +225,8 @@ def replacing_directory(target, kind, flag, fingerprint=None, overwrite=False):
     and the staging folder is removed (now, or by the next run).
     """
     check_replaceable_directory(target, kind, flag, overwrite)
+    if overwrite and os.path.isdir(target):
+        _refuse_to_remove_the_working_folder(target, flag)
     staging_root = staging_directory(target)
     try:
         staging = os.path.join(staging_root, os.path.basename(os.path.normpath(target)))

@@ -498,3 +498,19 @@ def test_a_released_style_folder_with_the_wrong_image_size_is_one_line(work, tmp
                       "--predict_output=" + str(tmp_path / "f.npz"), "--image_size=112,96")
     assert "variable SphereNet/Bottleneck/weights has shape" in error_line(result)
     assert "do --backbone, --image_size or --embedding_size differ from the training run?" in error_line(result)
+
+
+def test_overwrite_never_removes_the_folder_the_user_stands_in(tmp_path, monkeypatch):
+    from pfe_estimator import outputs  # pylint: disable=import-outside-toplevel
+    home = tmp_path / "home"
+    (home / "work").mkdir(parents=True)
+    (home / "thesis.tex").write_text("years of work")
+    (home / "work" / "notes.txt").write_text("today")
+    monkeypatch.chdir(str(home / "work"))
+    for target in (str(home), str(home / "work")):
+        with pytest.raises(outputs.OutputError, match="holds the current folder"):
+            outputs.claim_directory(target, "tfrecords", "output_dir", {"x": 1}, overwrite=True)
+        with pytest.raises(outputs.OutputError, match="holds the current folder"):
+            with outputs.replacing_directory(target, "export", "export_dir", overwrite=True) as staging:
+                os.makedirs(staging)
+    assert (home / "thesis.tex").read_text() == "years of work"
