@@ -168,7 +168,7 @@ def parse_landmark_line(line):
     if len(fields) < 11:
         raise ValueError("expected a path and 10 coordinates, got %d fields" % len(fields))
     path = line.rsplit(None, 10)[0].strip()
-    values = np.array([float(v) for v in fields[-10:]], np.float64)
+    values = np.array([float(v) for v in fields[-10:]])
     return path, np.stack([values[:5], values[5:]], axis=1)
 
 
@@ -194,7 +194,7 @@ def read_landmark_file(path):
 def scale_landmarks(landmarks, from_size, to_size):
     """Rescales float [5, 2] (x, y) landmarks given for an image of from_size (H, W) to one of to_size."""
     scale = np.array([to_size[1] / float(from_size[1]), to_size[0] / float(from_size[0])])
-    return np.asarray(landmarks, np.float64) * scale
+    return np.asarray(landmarks) * scale
 
 
 MIN_LANDMARK_SPAN = 4.0  # pixels: five points closer together than this cannot define a face's pose

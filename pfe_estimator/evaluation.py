@@ -439,7 +439,7 @@ def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
     np.add.at(precision, inverse, 1.0 / sigma_sq)
     np.add.at(weighted, inverse, mu / sigma_sq)
     np.add.at(mean_mu, inverse, mu)
-    counts = np.bincount(inverse, minlength=len(ids))[:, None]
+    counts = np.bincount(inverse)[:, None]  # np.unique: every id occurs
     sigma_sq_hat = 1.0 / precision
     mu_hat = weighted * sigma_sq_hat
     if method == "released":

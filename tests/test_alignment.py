@@ -1,5 +1,6 @@
 """5-point alignment: exact on synthetic similarity images, least squares on real LFW landmarks."""
 import os
+import re
 
 import cv2
 import numpy as np
@@ -93,4 +94,36 @@ def test_landmark_lines_parse_paths_with_spaces_and_reject_short_lines(tmp_path)
 def test_landmarks_scale_from_their_resolution():
     scaled = alignment.scale_landmarks([[125.0, 250.0]] * 5, (250, 250), (150, 150))
     np.testing.assert_allclose(scaled[0], [75.0, 150.0])
-    assert not alignment.landmarks_inside([[10, 10]] * 4 + [[151, 10]], (150, 150))
+    # (H, W) sizes, (x, y) points: x follows the widths, y the heights
+    np.testing.assert_allclose(alignment.scale_landmarks([[100, 30]] * 5, (60, 200), (120, 100))[0], [50.0, 60.0])
+
+
+@pytest.mark.parametrize("point,inside", [
+    ((0.0, 0.0), True), ((199.0, 99.0), True), ((-0.01, 50.0), False), ((50.0, -0.01), False),
+    ((199.01, 50.0), False), ((50.0, 99.01), False), ((150.0, 50.0), True), ((50.0, 150.0), False)])
+def test_landmarks_inside_is_the_closed_pixel_range_on_each_axis(point, inside):
+    """An image of H=100, W=200: x in [0, 199], y in [0, 99]; one point outside is enough to refuse."""
+    points = [[100.0, 50.0]] * 4 + [list(point)]
+    assert alignment.landmarks_inside(points, (100, 200)) is inside
+
+
+def test_landmark_file_skips_blank_and_comment_lines_and_takes_windows_paths(tmp_path):
+    path = tmp_path / "landmarks.txt"
+    path.write_text(u"# comment\n\n  # indented comment\na.jpg 1 2 3 4 5 6 7 8 9 10\n\n"
+                    u"dir\\b.jpg 1 2 3 4 5 6 7 8 9 10\n", encoding="utf-8")
+    assert sorted(alignment.read_landmark_file(str(path))) == ["a.jpg", "dir/b.jpg"]
+    with pytest.raises(ValueError, match=r"^%s:1: expected a path and 10 coordinates, got 10 fields$"
+                       % re.escape(str(path))):
+        path.write_text(u"1 2 3 4 5 6 7 8 9 10\n", encoding="utf-8")
+        alignment.read_landmark_file(str(path))
+
+
+def test_umeyama_recovers_a_similarity_and_never_reflects():
+    rng = np.random.RandomState(3)
+    source = rng.uniform(0, 100, size=(5, 2))
+    matrix = _random_similarity(rng)
+    target = source @ matrix[:, :2].T + matrix[:, 2]
+    np.testing.assert_allclose(alignment.similarity_transform(source, target, "umeyama"), matrix, atol=1e-9)
+    # a mirror image has no exact similarity: the fit stays a rotation (positive determinant)
+    fitted = alignment.similarity_transform(source, target * [-1.0, 1.0], "umeyama")
+    assert np.linalg.det(fitted[:, :2]) > 0

@@ -50,7 +50,7 @@ def test_demo_landmarks_align_the_drawn_faces(tmp_path):
     (left_x, left_y), (right_x, _) = template[0], template[1]
     between = mean[int(left_y) - 2:int(left_y) + 3, int((left_x + right_x) / 2) - 2:int((left_x + right_x) / 2) + 3]
     iris = mean[int(left_y) - 1:int(left_y) + 2, int(left_x) - 1:int(left_x) + 2]
-    assert iris.mean() != between.mean()
+    assert iris.mean() < between.mean() - 10  # measured: 98.8 against 121.0 grey levels
     assert abs(np.mean([c[int(left_y), int(left_x)] for c in crops]) -
                np.mean([c[int(left_y), int(right_x)] for c in crops])) < 25  # both eyes land alike
 

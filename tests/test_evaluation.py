@@ -88,6 +88,37 @@ def test_fusion_formulas_hand_case():
     _, mu_released, sigma_sq_released, _ = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "released")
     np.testing.assert_allclose(mu_released[0], np.array([0.75, 0.5]) / np.linalg.norm([0.75, 0.5]))
     np.testing.assert_allclose(sigma_sq_released[0], [1.0, 4.0])
+    default = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"])  # the paper's fusion by default
+    np.testing.assert_array_equal(default[1], mu_hat)
+    with pytest.raises(ValueError) as error:
+        evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "mean")
+    assert str(error.value) == "fusion method 'mean': expected paper or released"
+
+
+def test_cosine_of_unnormalised_rows():
+    mu1 = np.array([[3.0, 4.0], [1.0, 0.0]], np.float32)
+    mu2 = np.array([[6.0, 8.0], [2.0, 2.0]], np.float32)
+    np.testing.assert_allclose(evaluation.cosine_pair_scores(mu1, mu2), [1.0, 2 ** -0.5], rtol=1e-12)
+
+
+def test_average_ranks_give_ties_their_mean_rank():
+    np.testing.assert_array_equal(evaluation.average_ranks(np.array([0.5, 0.1, 0.5, 0.9, 0.1, 0.5])),
+                                  [4.0, 1.5, 4.0, 6.0, 1.5, 4.0])
+    np.testing.assert_array_equal(evaluation.average_ranks(np.array([2.0, 1.0, 3.0])), [2.0, 1.0, 3.0])
+
+
+@pytest.mark.parametrize("column,value,what", [
+    (0, np.nan, "non-finite mu"), (1, np.inf, "non-finite sigma^2"), (1, 0.0, "sigma^2 <= 0"),
+    (1, -1.0, "sigma^2 <= 0")])
+def test_check_features_names_the_problem_its_count_and_the_first_face(column, value, what):
+    arrays = [np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)]
+    evaluation.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
+    arrays[column][1, 2] = value
+    arrays[column][3, 0] = value
+    with pytest.raises(ValueError) as error:
+        evaluation.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")
+    assert str(error.value) == ("f.npz: 2 face(s) with %s (first: b); these features cannot be scored, "
+                                "recompute them" % what)
 
 
 def test_risk_control_rejects_the_most_uncertain_pairs():
@@ -105,8 +136,12 @@ def test_real_pairs_file_and_missing_names():
     assert np.all(np.bincount(pairs.fold) == 600) and pairs.same[:300].all() and not pairs.same[300:600].any()
     assert pairs.first[0] == "Abel_Pacheco_0001" and pairs.second[0] == "Abel_Pacheco_0004"
     names = sorted(set(pairs.first) | set(pairs.second))
-    with pytest.raises(ValueError, match="3 image\\(s\\) named by the pairs are missing: Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004"):
+    with pytest.raises(ValueError) as error:
         evaluation.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
+    assert str(error.value) == ("3 image(s) named by the pairs are missing: "
+                                "Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004")
+    first, second = evaluation.pair_indices(names, pairs)
+    assert [names[i] for i in first[:2]] == list(pairs.first[:2]) and names[second[0]] == pairs.second[0]
 
 
 def _features_for(names, dims=16, seed=0):

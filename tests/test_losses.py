@@ -24,6 +24,7 @@ def test_pair_indices_enumerate_every_genuine_pair_once():
     pairs = set(zip(first.tolist(), second.tolist()))
     expected = {(i, j) for i in range(12) for j in range(i + 1, 12) if i // 4 == j // 4}
     assert pairs == expected and len(first) == 3 * 4 * 3 // 2
+    assert first.dtype == second.dtype == np.int32  # static int32 gather indices, as the NPU takes them
 
 
 @pytest.mark.parametrize("num_classes,images_per_class", [(4, 2), (3, 4), (8, 3)])
@@ -69,5 +70,26 @@ def test_static_and_general_losses_agree_with_gradients():
 
 
 def test_loss_rejects_one_image_per_class():
-    with tf.Graph().as_default(), pytest.raises(ValueError, match="at least 2 images per class"):
+    with tf.Graph().as_default(), pytest.raises(ValueError) as error:
         losses.class_balanced_mls_loss(tf.zeros([4, 3]), tf.zeros([4, 3]), 4, 1)
+    assert str(error.value) == "the MLS loss needs at least 2 images per class, got 1"
+
+
+def test_am_softmax_loss_matches_its_definition():
+    rng = np.random.RandomState(5)
+    embeddings = rng.normal(size=(6, 4)).astype(np.float32)
+    labels = np.array([0, 2, 1, 2, 0, 1])
+    with tf.Graph().as_default():
+        loss, cosine = losses.am_softmax_loss(tf.constant(embeddings), tf.constant(labels), 3, scale=10.0,
+                                              margin=0.2)
+        weights = [v for v in tf.global_variables() if v.name == "Logits/weights:0"]
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            loss_value, cosine_value, weight_value = session.run([loss, cosine, weights[0]])
+    expected_cosine = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)) @ \
+        (weight_value / np.linalg.norm(weight_value, axis=0, keepdims=True))
+    np.testing.assert_allclose(cosine_value, expected_cosine, rtol=1e-5, atol=1e-6)
+    logits = 10.0 * (expected_cosine - 0.2 * np.eye(3)[labels])
+    logits -= logits.max(axis=1, keepdims=True)
+    expected = -np.mean(logits[np.arange(6), labels] - np.log(np.exp(logits).sum(axis=1)))
+    assert loss_value == pytest.approx(expected, rel=1e-5)

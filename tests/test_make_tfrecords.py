@@ -3,6 +3,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -230,4 +231,6 @@ def test_main_trains_on_the_records(messy_dataset, tmp_path):
          "--max_steps=2", "--model_dir=" + str(tmp_path / "model"), "--lr_values=0.01", "--lr_boundaries="],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "Saving checkpoints for 2" in result.stdout
+    model_dir = str(tmp_path / "model")
+    assert tf.train.load_variable(tf.train.latest_checkpoint(model_dir), "global_step") == 2
+    assert re.search(r"step \d+: loss = -?[0-9.]+$", result.stdout, re.M), result.stdout[-2000:]

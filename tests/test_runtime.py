@@ -97,22 +97,39 @@ def test_missing_npu_bridge_is_a_one_line_error(monkeypatch):
     assert "\n" not in str(error.value) and "npu_bridge" in str(error.value) and "CANN" in str(error.value)
 
 
-def test_gpu_mixed_precision_path_builds_and_trains(tmp_path):
-    """The GPU mixed-precision rewrite with loss scaling (a no-op for CPU kernels) trains on this machine."""
-    estimator = tiny_estimator(str(tmp_path / "model"), device="gpu", precision="mixed")
-    estimator.train(tiny_synthetic_input_fn(), max_steps=2)
-    assert estimator.get_variable_value("global_step") == 2
-    assert any("LossScale" in name or "loss_scale" in name for name in estimator.get_variable_names())
+def test_gpu_mixed_precision_scales_the_loss_and_leaves_the_update_unchanged(tmp_path):
+    """The GPU mixed-precision rewrite (its float16 casts are a no-op for CPU kernels) wraps the optimiser
+    in a loss scale that starts at TF's 2**15 and unscales the gradients: the head trains as in fp32."""
+    values = {}
+    for name, precision in (("mixed", "mixed"), ("fp32", "fp32")):
+        estimator = tiny_estimator(str(tmp_path / name), device="gpu", precision=precision)
+        estimator.train(tiny_synthetic_input_fn(), max_steps=2)
+        assert estimator.get_variable_value("global_step") == 2
+        values[name] = estimator.get_variable_value("UncertaintyModule/fc1/weights")
+        scales = [v for v in estimator.get_variable_names() if "loss_scale" in v.lower()]
+        if precision == "mixed":
+            assert [estimator.get_variable_value(v) for v in scales if v.endswith("current_loss_scale")] == [2 ** 15]
+        else:
+            assert scales == []
+    np.testing.assert_allclose(values["mixed"], values["fp32"], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("device,precision,precision_mode,message", [
-    ("tpu", "fp32", "allow_mix_precision", "--device=tpu"),
-    ("cpu", "mixed", "allow_mix_precision", "--precision=mixed needs --device=gpu"),
-    ("npu", "fp32", "fp64", "--precision_mode=fp64"),
+    ("tpu", "fp32", "allow_mix_precision", "--device=tpu: expected one of npu, gpu, cpu"),
+    ("cpu", "fp16", "allow_mix_precision", "--precision=fp16: expected fp32 or mixed"),
+    ("cpu", "mixed", "allow_mix_precision",
+     "--precision=mixed needs --device=gpu (the NPU's is set by --precision_mode)"),
+    ("npu", "fp32", "fp64", "--precision_mode=fp64: expected one of " + ", ".join(runtime.NPU_PRECISION_MODES)),
 ])
 def test_device_options_are_checked(device, precision, precision_mode, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as error:
         runtime.check_device_options(device, precision, precision_mode)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("device,precision", [("cpu", "fp32"), ("gpu", "fp32"), ("gpu", "mixed"), ("npu", "fp32")])
+def test_valid_device_options_pass(device, precision):
+    runtime.check_device_options(device, precision, "allow_mix_precision")
 
 
 

@@ -82,8 +82,11 @@ def test_performance_script_keeps_the_modelzoo_contract_and_reruns(tmp_path):
         summary = parse_summary(str(output / (case + ".log")))
         check_closing_lines(result.stdout, summary, TINY_BATCH)
         losses = open(str(output / ("train_%s_loss.txt" % case))).read().split()
-        assert losses and summary["ActualLoss"] == losses[-1]
-        assert "Restoring parameters" not in open(str(output / "train_5.log")).read()
+        train_log = open(str(output / "train_5.log")).read()
+        # every logged loss, in order, as the number the training printed; ActualLoss the last
+        assert losses == re.findall(r"step \d+: loss = (-?[0-9.]+)$", train_log, re.M) and len(losses) >= 1
+        assert [float(loss) for loss in losses] and summary["ActualLoss"] == losses[-1]
+        assert "Restoring parameters" not in train_log
     device_id = modelzoo("train_performance_1p.sh", args, tmp_path, env={"ASCEND_DEVICE_ID": "", "DEVICE_ID": "6"})
     assert device_id.returncode == 0 and (tmp_path / "test" / "output" / "6" / (case + ".log")).exists()
 
