@@ -25,6 +25,7 @@ from data_prep import alignment
 
 from pfe_estimator import atomic_files
 from pfe_estimator import checkpoints
+from pfe_estimator import compute_precision
 from pfe_estimator import backbones
 from pfe_estimator import evaluation
 from pfe_estimator import export
@@ -46,6 +47,10 @@ flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache
                   "--pretrained_ckpt takes); verify: are --image_a and --image_b the same person?")
 flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
+flags.DEFINE_bool("xla", False, "XLA jit compilation (auto-clustering) of the training graph, on --device=gpu or cpu.")
+flags.DEFINE_enum("backbone_precision", "fp32", sorted(compute_precision.PRECISIONS),
+                  "The frozen backbone's convolutions and products: bf16 on CPUs with AVX512_BF16/AMX (oneDNN) "
+                  "or GPUs with bf16; the head and the MLS loss stay fp32.")
 flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
                   "NPU precision mode (NPURunConfig).")
 flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed precision.")
@@ -197,12 +202,22 @@ def rank():
 
 
 def backbone_options():
-    """ONNX import options from the flags (None for a SphereNet)."""
-    if not backbones.is_onnx(FLAGS.backbone):
-        return None
-    return dict(embedding_node=FLAGS.embedding_node, feature_node=FLAGS.feature_node,
-                input_scale=FLAGS.onnx_input_scale, input_offset=FLAGS.onnx_input_offset,
-                input_channels=FLAGS.onnx_input_channels)
+    """The frozen backbone's options from the flags: ONNX import options, a precision other than fp32
+    (None for an fp32 SphereNet)."""
+    options = {}
+    if backbones.is_onnx(FLAGS.backbone):
+        options.update(embedding_node=FLAGS.embedding_node, feature_node=FLAGS.feature_node,
+                       input_scale=FLAGS.onnx_input_scale, input_offset=FLAGS.onnx_input_offset,
+                       input_channels=FLAGS.onnx_input_channels)
+    if FLAGS.backbone_precision != "fp32":
+        if FLAGS.device == "npu":
+            raise FlagError("--backbone_precision=%s is for CPUs and GPUs; on the NPU use --precision_mode"
+                            % FLAGS.backbone_precision)
+        reason = compute_precision.unsupported_reason(FLAGS.backbone_precision)
+        if reason:
+            raise FlagError(reason)
+        options["precision"] = FLAGS.backbone_precision
+    return options or None
 
 
 # Flags that took their value from a record (model folder or feature cache), with the record's path.
@@ -342,7 +357,7 @@ def make_estimator(model_fn=None):
         precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
         multi_worker=FLAGS.device != "npu" and rank()[0] > 1, npu_debug=runtime.NpuDebug(
             FLAGS.over_dump, FLAGS.over_dump_path, FLAGS.data_dump_flag, FLAGS.data_dump_step, FLAGS.data_dump_path,
-            FLAGS.profiling, FLAGS.profiling_dump_path))
+            FLAGS.profiling, FLAGS.profiling_dump_path), xla=FLAGS.xla)
 
 
 def train_input_fn():

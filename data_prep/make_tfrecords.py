@@ -242,8 +242,9 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
     remaining = [name for shard in shards[len(finished):] for name in shard]
     tasks = ((name, root, identities[name], {p: landmarks[p] for p in identities[name] if p in landmarks},
               settings) for name in remaining)
-    pool = multiprocessing.Pool(num_workers) if num_workers > 1 else None
-    results = pool.imap(process_identity, tasks, chunksize=4) if pool else map(process_identity, tasks)
+    # one OpenCV thread per worker: the workers already fill the cores, more threads only contend
+    pool = multiprocessing.Pool(num_workers, initializer=cv2.setNumThreads, initargs=(1,)) if num_workers > 1 else None
+    results = pool.imap(process_identity, tasks, chunksize=32) if pool else map(process_identity, tasks)
     bar = tqdm(total=sum(len(identities[n]) for n in remaining), unit="img", disable=not progress,
                desc="make_tfrecords", mininterval=1.0)
     try:

@@ -1,4 +1,5 @@
 """The frozen backbone: a SphereNet (checkpoint-restored variables) or an imported ONNX model (constants)."""
+from pfe_estimator import compute_precision
 from pfe_estimator import onnx_import
 from pfe_estimator import sphere_net
 
@@ -27,13 +28,16 @@ def frozen_backbone(images, backbone, embedding_size=512, options=None):
       images: float32 [N, H, W, 3] RGB standardised as (x - 127.5) / 128.
       backbone: 'sphere4' ... 'sphere64', or 'onnx:PATH'.
       embedding_size: SphereNet's embedding width (an ONNX model has its own).
-      options: for ONNX, keyword arguments of `onnx_import.onnx_backbone` (embedding_node, feature_node,
-        input_scale, input_offset, input_channels).
+      options: `precision` ('fp32' when absent, or 'bf16': see compute_precision) and, for ONNX, keyword
+        arguments of `onnx_import.onnx_backbone` (embedding_node, feature_node, input_scale, input_offset,
+        input_channels).
 
     Returns:
       (mu float32 [N, D] L2-normalised, features float32 [N, F] the head's input).
     """
     check_backbone_name(backbone)
-    if is_onnx(backbone):
-        return onnx_import.onnx_backbone(images, backbone[len(ONNX_PREFIX):], **(options or {}))
-    return sphere_net.sphere_net(images, backbone, embedding_size, training=False, trainable=False)
+    options = dict(options or {})
+    with compute_precision.backbone_precision(options.pop("precision", "fp32")):
+        if is_onnx(backbone):
+            return onnx_import.onnx_backbone(images, backbone[len(ONNX_PREFIX):], **options)
+        return sphere_net.sphere_net(images, backbone, embedding_size, training=False, trainable=False)

@@ -5,6 +5,7 @@ Scores are similarities (higher = more likely the same person): cosine of mu, an
 -sum_d [(mu1 - mu2)^2 / (s1 + s2) + log(s1 + s2)].
 """
 import collections
+import concurrent.futures
 import os
 
 import numpy as np
@@ -45,19 +46,25 @@ def mls_pair_scores(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_
     return scores
 
 
-def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
+def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES, threads=None):
     """MLS of every row of set 1 against every row of set 2: float64 [N, M].
 
-    Vectorised over blocks of rows whose [rows, M, D] temporaries stay under about max_bytes, so memory
-    is bounded whatever N and M.
+    Vectorised over blocks of rows whose [rows, M, D] temporaries stay under about max_bytes each, the
+    blocks spread over `threads` threads (default: the CPU count; numpy releases the GIL), so memory is
+    bounded by threads x max_bytes whatever N and M.
     """
     mu1, sigma_sq1, mu2, sigma_sq2 = _common_float(mu1, sigma_sq1, mu2, sigma_sq2)
     rows, dims = mu1.shape
     scores = np.empty((rows, len(mu2)), np.float64)
     step = _rows_per_chunk(len(mu2), dims, mu1.itemsize, max_bytes)
-    for start in range(0, rows, step):
+
+    def fill(start):
         part = slice(start, start + step)
         scores[part] = -_negative_mls_sum(mu1[part, None], sigma_sq1[part, None], mu2[None], sigma_sq2[None])
+
+    starts = range(0, rows, step)
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(threads or os.cpu_count() or 1, len(starts)))) as pool:
+        list(pool.map(fill, starts))
     return scores
 
 
@@ -416,6 +423,18 @@ def fit_verification_calibration(scores, same, fars):
 # ---------------------------------------------------------------- templates
 
 
+def _fuse_block(mu, sigma_sq, starts, counts, method, outputs):
+    """fuse_templates on faces sorted by template (template i = rows starts[i]:starts[i] + counts[i]),
+    written into outputs = (mu_hat, sigma_sq_hat, mean_mu) [T, D] each."""
+    mu_hat, sigma_sq_hat, mean_mu = outputs
+    sigma_sq_hat[:] = 1.0 / np.add.reduceat(1.0 / sigma_sq, starts, axis=0)
+    mu_hat[:] = np.add.reduceat(mu / sigma_sq, starts, axis=0) * sigma_sq_hat
+    mean_mu[:] = np.add.reduceat(mu, starts, axis=0) / counts[:, None]
+    if method == "released":
+        mu_hat /= np.linalg.norm(mu_hat, axis=1, keepdims=True)
+        sigma_sq_hat[:] = np.minimum.reduceat(sigma_sq, starts, axis=0)
+
+
 def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
     """Fuses each template's faces into one Gaussian.
 
@@ -432,21 +451,22 @@ def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
     if method not in ("paper", "released"):
         raise ValueError("fusion method %r: expected paper or released" % method)
     ids, inverse = np.unique(np.asarray(template_ids), return_inverse=True)
-    dims = mu.shape[1]
-    precision = np.zeros((len(ids), dims))
-    weighted = np.zeros((len(ids), dims))
-    mean_mu = np.zeros((len(ids), dims))
-    np.add.at(precision, inverse, 1.0 / sigma_sq)
-    np.add.at(weighted, inverse, mu / sigma_sq)
-    np.add.at(mean_mu, inverse, mu)
-    counts = np.bincount(inverse)[:, None]  # np.unique: every id occurs
-    sigma_sq_hat = 1.0 / precision
-    mu_hat = weighted * sigma_sq_hat
-    if method == "released":
-        mu_hat = mu_hat / np.linalg.norm(mu_hat, axis=1, keepdims=True)
-        sigma_sq_hat = np.full((len(ids), dims), np.inf)
-        np.minimum.at(sigma_sq_hat, inverse, sigma_sq)
-    return ids, mu_hat, sigma_sq_hat, mean_mu / counts
+    order = np.argsort(inverse, kind="stable")  # each template's faces contiguous, templates in id order
+    counts = np.bincount(inverse)  # np.unique: every id occurs
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    outputs = [np.empty((len(ids), mu.shape[1])) for _ in range(3)]  # mu_hat, sigma_sq_hat, mean_mu
+    rows_per_block = max(1, DEFAULT_MAX_CHUNK_BYTES // (8 * 4 * mu.shape[1]))
+    first = 0
+    while first < len(ids):  # blocks of whole templates whose temporaries stay in cache
+        last = max(first + 1, int(np.searchsorted(ends, starts[first] + rows_per_block, side="right")))
+        rows = order[starts[first]:ends[last - 1]]
+        block = _common_float(mu[rows], sigma_sq[rows])  # float32 features stay float32
+        _fuse_block(block[0], block[1], starts[first:last] - starts[first], counts[first:last], method,
+                    [out[first:last] for out in outputs])
+        first = last
+    mu_hat, sigma_sq_hat, mean_mu = outputs
+    return ids, mu_hat, sigma_sq_hat, mean_mu
 
 
 def read_csv_rows(path, columns):

@@ -6,6 +6,8 @@ functions make exactly the variables slim made (scopes, names, shapes, initialis
 """
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import compute_precision
+
 
 def xavier_initializer():
     """slim.xavier_initializer(): Glorot uniform."""
@@ -47,7 +49,7 @@ def conv2d_prelu(inputs, num_outputs, stride, scope, use_bias, kernel_initialize
     with tf.variable_scope(scope):
         weights = tf.get_variable("weights", [3, 3, int(inputs.shape[-1]), num_outputs], dtype=tf.float32,
                                   initializer=kernel_initializer, trainable=trainable)
-        outputs = tf.nn.conv2d(inputs, weights, strides=[1, stride, stride, 1], padding="SAME")
+        outputs = compute_precision.conv2d(inputs, weights, strides=[1, stride, stride, 1], padding="SAME")
         if use_bias:
             biases = tf.get_variable("biases", [num_outputs], dtype=tf.float32,
                                      initializer=tf.zeros_initializer(), trainable=trainable)
@@ -123,6 +125,6 @@ def fully_connected_batch_norm(inputs, num_outputs, scope, kernel_initializer, c
         weights = tf.get_variable("weights", [int(inputs.shape[-1]), num_outputs], dtype=tf.float32,
                                   initializer=kernel_initializer, regularizer=regularizer,
                                   trainable=trainable)
-        outputs = tf.matmul(inputs, weights)
+        outputs = compute_precision.matmul(inputs, weights)
         return batch_norm(outputs, center=center, scale=scale, decay=decay, epsilon=epsilon,
                           training=training, trainable=trainable)

@@ -16,6 +16,8 @@ import collections
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import compute_precision
+
 NCHW_TO_NHWC = [0, 2, 3, 1]
 NHWC_TO_NCHW = [0, 3, 1, 2]
 
@@ -184,19 +186,20 @@ def _conv(inputs, attrs, node):
     kernel = np.transpose(weights, [2, 3, 1, 0]).astype(np.float32)  # [kh, kw, in/group, out]
     in_channels = in_per_group * group
     if group == 1:
-        y = tf.nn.conv2d(x, kernel, strides=[1] + list(strides) + [1], padding=padding,
-                         dilations=[1] + list(dilations) + [1])
+        y = compute_precision.conv2d(x, kernel, strides=[1] + list(strides) + [1], padding=padding,
+                                     dilations=[1] + list(dilations) + [1])
     elif group == in_channels and out_channels % group == 0:
         multiplier = out_channels // group
         depthwise = kernel.reshape(kernel_h, kernel_w, group, multiplier)
-        y = tf.nn.depthwise_conv2d(x, depthwise, strides=[1] + list(strides) + [1], padding=padding,
-                                   rate=list(dilations))
+        y = compute_precision.depthwise_conv2d(x, depthwise, strides=[1] + list(strides) + [1], padding=padding,
+                                               rate=list(dilations))
     else:
         per_group_out = out_channels // group
         parts = tf.split(x, group, axis=3)
-        y = tf.concat([tf.nn.conv2d(part, kernel[:, :, :, g * per_group_out:(g + 1) * per_group_out],
-                                    strides=[1] + list(strides) + [1], padding=padding,
-                                    dilations=[1] + list(dilations) + [1]) for g, part in enumerate(parts)], axis=3)
+        y = tf.concat([compute_precision.conv2d(part, kernel[:, :, :, g * per_group_out:(g + 1) * per_group_out],
+                                                strides=[1] + list(strides) + [1], padding=padding,
+                                                dilations=[1] + list(dilations) + [1])
+                       for g, part in enumerate(parts)], axis=3)
     if len(inputs) > 2 and inputs[2] is not None:
         y = tf.nn.bias_add(y, np.asarray(inputs[2].tensor, np.float32))
     return [Value(y, True)]
@@ -258,7 +261,7 @@ def _gemm(inputs, attrs, node):
         a = tf.transpose(a)
     if attrs.get("transB", 0):
         b = np.transpose(b) if isinstance(b, np.ndarray) else tf.transpose(b)
-    y = tf.matmul(a, np.asarray(b, np.float32) if isinstance(b, np.ndarray) else b) * attrs.get("alpha", 1.0)
+    y = compute_precision.matmul(a, np.asarray(b, np.float32) if isinstance(b, np.ndarray) else b) * attrs.get("alpha", 1.0)
     if len(inputs) > 2 and inputs[2] is not None:
         y = y + attrs.get("beta", 1.0) * np.asarray(inputs[2].tensor, np.float32)
     return [Value(y, False)]
@@ -268,7 +271,8 @@ def _matmul(inputs, attrs, node):  # pylint: disable=unused-argument
     a, b = [v.tensor if _is_constant(v) else _nchw(v) for v in inputs]
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return [Value(np.matmul(a, b), False)]
-    return [Value(tf.matmul(tf.convert_to_tensor(a, tf.float32), tf.convert_to_tensor(b, tf.float32)), False)]
+    return [Value(compute_precision.matmul(tf.convert_to_tensor(a, tf.float32), tf.convert_to_tensor(b, tf.float32)),
+                  False)]
 
 
 def _reshape(inputs, attrs, node):  # pylint: disable=unused-argument

@@ -119,19 +119,31 @@ def distribution_strategy(device, num_devices=1, multi_worker=False):
     return None
 
 
+def jit_compiled(model_fn):
+    """model_fn whose ops are marked for XLA compilation (on CPUs too, where auto-clustering is off)."""
+    def compiled_model_fn(features, labels, mode):
+        with tf.xla.experimental.jit_scope():
+            return model_fn(features, labels, mode)
+    return compiled_model_fn
+
+
 def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_checkpoint_max=5,
                     log_step_count_steps=100, save_summary_steps=100, iterations_per_loop=1,
                     precision_mode="allow_mix_precision", random_seed=None, num_devices=1, multi_worker=False,
-                    npu_debug=NO_NPU_DEBUG):
+                    npu_debug=NO_NPU_DEBUG, xla=False):
     """Returns the Estimator for the device.
 
     npu: NPUEstimator with an NPURunConfig carrying precision_mode, iterations_per_loop and the dump and
       profiling configurations of `npu_debug` (JOB_ID is set to a default when the environment lacks it or
       has it empty, as the Ascend runtime requires one).
     gpu, cpu: tf.estimator.Estimator; cpu hides any GPU. With num_devices > 1 or multi_worker, training
-      is data parallel through `distribution_strategy`.
+      is data parallel through `distribution_strategy`. xla: XLA auto-clustering (jit) of the graph.
     """
     session_config = tf.ConfigProto(allow_soft_placement=True)
+    if xla:
+        if device == "npu":
+            raise ValueError("--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)")
+        model_fn = jit_compiled(model_fn)
     if device == "npu":
         npu = import_npu_bridge()
         if not os.environ.get("JOB_ID"):

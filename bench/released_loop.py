@@ -1,0 +1,151 @@
+"""PFE head training: this project's Estimator pipeline against a loop written the way the released PFE
+trains, same backbone, head, batch and data, alternating the two in one run.
+
+  python bench/released_loop.py --data_dir runs/lfw_sface/lfw_112x112 [--backbone sphere20] [--steps 6]
+
+Released-style loop (written from the released train.py's behaviour): a tf.Session fed through
+feed_dict; a Python thread samples P identities x K images, decodes the JPEGs with OpenCV, flips in numpy,
+standardises and queues batches; the loss is the dense B x B x D masked MLS (losses.mls_loss). Ours: the
+Estimator with the tf.data P x K pipeline and the static-index MLS, with --backbone_precision fp32 and bf16.
+Each round times `--steps` steps of each (ours: inside one train() call, after its first step); the
+script prints median images/s and the ratios.
+"""
+import argparse
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pfe_estimator import input_fn  # noqa: E402
+from pfe_estimator import losses  # noqa: E402
+from pfe_estimator import model_fn  # noqa: E402
+from pfe_estimator import runtime  # noqa: E402
+from pfe_estimator import tfrecord_schema  # noqa: E402
+from pfe_estimator import uncertainty_head  # noqa: E402
+
+
+class ReleasedStyleLoop(object):
+    """tf.Session + feed_dict training of the head, batches made in numpy on a Python thread."""
+
+    def __init__(self, data_dir, backbone, classes, images_per_class, image_size, seed=0):
+        manifest = input_fn.read_manifest(data_dir)
+        self.identities = [record["encoded"] for shard in manifest["shards"]
+                           for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"]))
+                           if len(record["encoded"]) >= 2]
+        self.classes, self.images_per_class, self.image_size = classes, images_per_class, image_size
+        self.rng = np.random.RandomState(seed)
+        self.batches = queue.Queue(maxsize=4)
+        threading.Thread(target=self._produce, daemon=True).start()
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            batch = classes * images_per_class
+            self.images = tf.placeholder(tf.float32, [batch, image_size[0], image_size[1], 3])
+            self.labels = tf.placeholder(tf.int32, [batch])
+            mu, log_sigma_sq = model_fn.pfe_outputs(self.images, backbone, 512, True)
+            loss = losses.mls_loss(self.labels, mu, log_sigma_sq) + tf.add_n(
+                tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
+            head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
+            minimize = tf.train.MomentumOptimizer(1e-3, 0.9).minimize(loss, var_list=head)
+            self.train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+            self.session = tf.Session()
+            self.session.run(tf.global_variables_initializer())
+
+    def _produce(self):
+        while True:
+            chosen = self.rng.choice(len(self.identities), self.classes, replace=False)
+            images, labels = [], []
+            for label, identity in enumerate(chosen):
+                encoded = self.identities[identity]
+                picks = self.rng.choice(len(encoded), self.images_per_class,
+                                        replace=len(encoded) < self.images_per_class)
+                for pick in picks:
+                    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(encoded[pick], np.uint8), cv2.IMREAD_COLOR),
+                                         cv2.COLOR_BGR2RGB)
+                    if self.rng.rand() < 0.5:
+                        image = image[:, ::-1]
+                    images.append((image.astype(np.float32) - 127.5) / 128.0)
+                    labels.append(label)
+            self.batches.put((np.stack(images), np.array(labels, np.int32)))
+
+    def run_steps(self, steps):
+        for _ in range(steps):
+            images, labels = self.batches.get()
+            self.session.run(self.train_op, {self.images: images, self.labels: labels})
+
+
+class StepTimer(tf.train.SessionRunHook):
+    """Seconds from the end of a train() call's first step to the end of its last."""
+
+    def __init__(self):
+        self.ends = []
+
+    def after_run(self, run_context, run_values):
+        self.ends.append(time.perf_counter())
+
+    def seconds(self):
+        return self.ends[-1] - self.ends[0]
+
+
+class OurEstimator(object):
+    def __init__(self, data_dir, backbone, classes, images_per_class, image_size, precision, xla=False):
+        options = None if precision == "fp32" else {"precision": precision}
+        model = model_fn.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4,
+                                              None, runtime.optimizer_wrapper("cpu"), backbone_options=options)
+        self.estimator = runtime.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
+                                                 save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6, xla=xla)
+        self.data = input_fn.tfrecord_input_fn_builder(data_dir, classes, images_per_class, image_size)
+
+    def seconds_for(self, steps):
+        """Seconds of `steps` training steps, timed inside one train() call after its first step (graph
+        building, session start-up and the first step's kernel warm-up excluded)."""
+        timer = StepTimer()
+        self.estimator.train(self.data, steps=steps + 1, hooks=[timer])
+        return timer.seconds()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", required=True, help="aligned TFRecords (data_prep/make_tfrecords.py)")
+    parser.add_argument("--backbone", default="sphere20")
+    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument("--images_per_class", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--xla", action="store_true", help="also time ours fp32 with --xla")
+    args = parser.parse_args()
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    size = tuple(input_fn.read_manifest(args.data_dir)["image_size"])
+    batch = args.classes * args.images_per_class
+    released = ReleasedStyleLoop(args.data_dir, args.backbone, args.classes, args.images_per_class, size)
+    released.run_steps(1)  # warm-up
+    ours = {p: OurEstimator(args.data_dir, args.backbone, args.classes, args.images_per_class, size, p)
+            for p in ("fp32", "bf16")}
+    if args.xla:
+        ours["fp32 --xla"] = OurEstimator(args.data_dir, args.backbone, args.classes, args.images_per_class, size,
+                                          "fp32", xla=True)
+    rates = {"released-style loop": []}
+    rates.update(("ours " + name, []) for name in ours)
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        released.run_steps(args.steps)
+        rates["released-style loop"].append(batch * args.steps / (time.perf_counter() - start))
+        for precision, estimator in ours.items():
+            rates["ours " + precision].append(batch * args.steps / estimator.seconds_for(args.steps))
+    print("PFE head training, %s frozen, batch %d = %d x %d at %dx%d, %d CPU cores, %d rounds of %d steps"
+          % (args.backbone, batch, args.classes, args.images_per_class, size[0], size[1], os.cpu_count(),
+             args.rounds, args.steps))
+    baseline = np.median(rates["released-style loop"])
+    for name, values in rates.items():
+        print("  %-20s %6.1f images/s (rounds: %s)  ratio to released-style: %.2fx"
+              % (name, np.median(values), ", ".join("%.1f" % v for v in values), np.median(values) / baseline))
+
+
+if __name__ == "__main__":
+    main()
