@@ -1,6 +1,6 @@
 PYTHON ?= python3
 
-.PHONY: install demo smoke test
+.PHONY: install demo smoke test mutants
 
 install:
 	$(PYTHON) -m pip install -q -r requirements.txt -r requirements-dev.txt
@@ -16,3 +16,10 @@ smoke: install
 
 test: install
 	$(PYTHON) -m pytest -q tests
+
+# Mutation testing of the core modules (pyproject.toml [tool.mutmut]); results: `mutmut results`,
+# one mutant: `mutmut show NAME`. Reruns only mutants whose function changed.
+mutants: install
+	$(PYTHON) -m pip install -q mutmut==3.8.1
+	PFE_SHARED_DIR=$(abspath ../shared) $(PYTHON) -m mutmut run --max-children 2
+	$(PYTHON) -m mutmut results | grep -v ": killed" || true

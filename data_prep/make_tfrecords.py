@@ -242,8 +242,12 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
     remaining = [name for shard in shards[len(finished):] for name in shard]
     tasks = ((name, root, identities[name], {p: landmarks[p] for p in identities[name] if p in landmarks},
               settings) for name in remaining)
-    # one OpenCV thread per worker: the workers already fill the cores, more threads only contend
-    pool = multiprocessing.Pool(num_workers, initializer=cv2.setNumThreads, initargs=(1,)) if num_workers > 1 else None
+    # Workers with one OpenCV thread each (the workers already fill the cores, more threads only contend),
+    # set before the fork: OpenCV's threading calls inside a forked child can deadlock.
+    opencv_threads = cv2.getNumThreads()
+    if num_workers > 1:
+        cv2.setNumThreads(1)
+    pool = multiprocessing.Pool(num_workers) if num_workers > 1 else None
     results = pool.imap(process_identity, tasks, chunksize=32) if pool else map(process_identity, tasks)
     bar = tqdm(total=sum(len(identities[n]) for n in remaining), unit="img", disable=not progress,
                desc="make_tfrecords", mininterval=1.0)
@@ -274,6 +278,7 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
         bar.close()
         if pool:
             pool.terminate()
+            cv2.setNumThreads(opencv_threads)
     return write_manifest(output_dir, finished, settings, root, landmarks, identities, fingerprint)
 
 

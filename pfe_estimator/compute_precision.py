@@ -74,5 +74,5 @@ def unsupported_reason(name):
         except (TypeError, tf.errors.NotFoundError, tf.errors.InvalidArgumentError,
                 tf.errors.UnimplementedError) as error:
             return ("--backbone_precision=%s: TensorFlow %s has no %s kernel for these ops on this CPU (%s); "
-                    "use --backbone_precision=fp32" % (name, tf.__version__, name, str(error).splitlines()[0]))
+                    "use --backbone_precision=fp32" % (name, tf.VERSION, name, str(error).splitlines()[0]))
     return None
