@@ -1,20 +1,31 @@
-PYTHON ?= python3
+# Everything runs in .venv, made with a Python that TensorFlow 2.15 supports (3.11, 3.10 or 3.9).
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SUPPORTED_PYTHON := $(shell for p in python3.11 python3.10 python3.9; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: install demo smoke test mutants
+.PHONY: install lint demo smoke test mutants
 
-install:
-	$(PYTHON) -m pip install -q -r requirements.txt -r requirements-dev.txt
+$(PYTHON):
+	@test -n "$(SUPPORTED_PYTHON)" || { echo "error: TensorFlow 2.15 needs Python 3.9-3.11; install python3.11 (or python3.10, python3.9) and rerun make"; exit 1; }
+	$(SUPPORTED_PYTHON) -m venv $(VENV)
+
+install: $(PYTHON)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements.txt -r requirements-dev.txt -e .
+
+lint: install
+	$(PYTHON) -m ruff check .
 
 # The main job: the whole chain on built-in procedural faces (generate, align, pretrain, PFE, evaluate).
 demo: install
-	$(PYTHON) scripts/demo.py --work_dir demo_run
+	$(PYTHON) -m scripts.demo --work_dir demo_run
 
 # The training loop alone on synthetic P x K batches, a few steps.
 smoke: install
 	$(PYTHON) main.py --mode=train --data=synthetic --backbone=sphere20 --batch_size=32 \
 		--num_classes_per_batch=8 --max_steps=20 --log_every_n_steps=5 --model_dir=ckpt/smoke
 
-test: install
+test: lint
 	$(PYTHON) -m pytest -q tests
 
 # Mutation testing of the core modules (pyproject.toml [tool.mutmut]); results: `mutmut results`,

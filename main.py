@@ -13,45 +13,52 @@ on the NPU): the modes that read images or draw plots import OpenCV and matplotl
 """
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
 
-from absl import app
-from absl import flags
-import tensorflow.compat.v1 as tf
+# Quiet by default: TensorFlow's C++ start-up lines only with --verbose (read before TensorFlow loads).
+if not any(arg in ("--verbose", "--verbose=true", "--verbose=1") for arg in sys.argv):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
 
 from data_prep import alignment
 
-from pfe_estimator import atomic_files
-from pfe_estimator import checkpoints
-from pfe_estimator import compute_precision
-from pfe_estimator import backbones
-from pfe_estimator import evaluation
-from pfe_estimator import export
-from pfe_estimator import feature_cache
-from pfe_estimator import input_fn as input_fns
-from pfe_estimator import model_config
-from pfe_estimator import model_dir_lock
-from pfe_estimator import model_fn as pfe_model
-from pfe_estimator import outputs
-from pfe_estimator import pretrain
-from pfe_estimator import runtime
-from pfe_estimator import sphere_net
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.inference import checkpoints
+from pfe_estimator.model import compute_precision
+from pfe_estimator.model import backbones
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.inference import export
+from pfe_estimator.data import feature_cache
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.storage import model_config
+from pfe_estimator.storage import model_dir_lock
+from pfe_estimator.model import pfe_model
+from pfe_estimator.storage import outputs
+from pfe_estimator.model import pretrain
+from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
+from pfe_estimator.model import sphere_net
+from pfe_estimator.data import tfrecord_schema
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "export", "cache_features", "pretrain", "verify"],
                   "What to do. pretrain: train the SphereNet backbone with AM-softmax (its checkpoint is what "
                   "--pretrained_ckpt takes); verify: are --image_a and --image_b the same person?")
-flags.DEFINE_enum("device", "cpu", list(runtime.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
+flags.DEFINE_enum("device", "cpu", list(devices.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss scaling.")
+flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (configs, deprecations, C++ start-up).")
 flags.DEFINE_bool("xla", False, "XLA jit compilation (auto-clustering) of the training graph, on --device=gpu or cpu.")
 flags.DEFINE_enum("backbone_precision", "fp32", sorted(compute_precision.PRECISIONS),
                   "The frozen backbone's convolutions and products: bf16 on CPUs with AVX512_BF16/AMX (oneDNN) "
                   "or GPUs with bf16; the head and the MLS loss stay fp32.")
-flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(runtime.NPU_PRECISION_MODES),
+flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(devices.NPU_PRECISION_MODES),
                   "NPU precision mode (NPURunConfig).")
 flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed precision.")
 flags.DEFINE_bool("over_dump", False, "npu: overflow detection (the adapter's dump debug mode) into --over_dump_path.")
@@ -294,7 +301,7 @@ def chief():
 
 
 def optimizer_wrapper():
-    return runtime.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0])
+    return devices.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0])
 
 
 def pfe_model_fn():
@@ -309,7 +316,7 @@ def pfe_model_fn():
         images_per_class=images_per_class() if training else None,
         learning_rate_values=[float(v) for v in FLAGS.lr_values],
         learning_rate_boundaries=learning_rate_boundaries(
-            lambda: pfe_model.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values))),
+            lambda: optimization.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values))),
         momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
         log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
@@ -349,13 +356,13 @@ def pretrain_model_fn(num_classes):
 
 def make_estimator(model_fn=None):
     """The device's Estimator around `model_fn` (default: the PFE model_fn)."""
-    runtime.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
-    return runtime.build_estimator(
+    devices.check_device_options(FLAGS.device, FLAGS.precision, FLAGS.precision_mode)
+    return devices.build_estimator(
         model_fn or pfe_model_fn(), FLAGS.device, FLAGS.model_dir, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
         save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
         precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
-        multi_worker=FLAGS.device != "npu" and rank()[0] > 1, npu_debug=runtime.NpuDebug(
+        multi_worker=FLAGS.device != "npu" and rank()[0] > 1, npu_debug=devices.NpuDebug(
             FLAGS.over_dump, FLAGS.over_dump_path, FLAGS.data_dump_flag, FLAGS.data_dump_step, FLAGS.data_dump_path,
             FLAGS.profiling, FLAGS.profiling_dump_path), xla=FLAGS.xla)
 
@@ -364,7 +371,7 @@ def train_input_fn():
     """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank)."""
     seed = (FLAGS.random_seed or 0) + rank()[1]
     if FLAGS.data == "synthetic":
-        return input_fns.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
+        return pk_sampling.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
                                                     seed=seed)
     if FLAGS.data_dir and feature_cache.is_cache(FLAGS.data_dir):
         return feature_cache.cache_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
@@ -372,8 +379,8 @@ def train_input_fn():
     if FLAGS.data_dir:
         transform = None
         if FLAGS.degrade_probability > 0:
-            transform = input_fns.host_degradation(random_degradation(FLAGS.data_dir), FLAGS.degrade_probability)
-        return input_fns.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
+            transform = pk_sampling.host_degradation(random_degradation(FLAGS.data_dir), FLAGS.degrade_probability)
+        return pk_sampling.tfrecord_input_fn_builder(FLAGS.data_dir, FLAGS.num_classes_per_batch, images_per_class(),
                                                    image_size(), seed=seed, transform=transform)
     raise FlagError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                          "use --data=synthetic for a smoke run")
@@ -383,7 +390,7 @@ def random_degradation(data_dir):
     """degrade(uint8 aligned crop, numpy RandomState) for the records of data_dir (their template's points
     place the occlusions)."""
     from data_prep import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
-    points = alignment.template(input_fns.read_manifest(data_dir)["template"])[1]
+    points = alignment.template(pk_sampling.read_manifest(data_dir)["template"])[1]
     return lambda face, rng: degradations.random_degradation(face, points, rng)
 
 
@@ -423,7 +430,7 @@ def training_data_template():
     """Adopts a feature cache's backbone settings (they made its features); returns the data's template."""
     if FLAGS.data == "synthetic" or not FLAGS.data_dir:
         return None
-    manifest = input_fns.read_manifest(FLAGS.data_dir)
+    manifest = pk_sampling.read_manifest(FLAGS.data_dir)
     if "cache" in manifest:
         adopt_record(model_config.from_cache_manifest(manifest),
                      os.path.join(FLAGS.data_dir, tfrecord_schema.MANIFEST_NAME))
@@ -447,11 +454,11 @@ def run_train():
 def calibrate_model():
     """Fits P(same | MLS) and the MLS thresholds at CALIBRATION_FARS and --far on --calibration_pairs with
     the trained model, and keeps them in model_dir/calibration.json."""
-    pairs = evaluation.read_lfw_pairs(FLAGS.calibration_pairs)
+    pairs = metrics.read_lfw_pairs(FLAGS.calibration_pairs)
     names, mu, sigma_sq, _ = lfw_features(pairs)
-    first, second = evaluation.pair_indices(names, pairs)
-    scores = evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
-    calibration = evaluation.fit_verification_calibration(scores, pairs.same,
+    first, second = metrics.pair_indices(names, pairs)
+    scores = metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
+    calibration = metrics.fit_verification_calibration(scores, pairs.same,
                                                           sorted(set(CALIBRATION_FARS + (FLAGS.far,))))
     calibration["source"] = os.path.abspath(FLAGS.calibration_pairs)
     atomic_files.write_json(os.path.join(FLAGS.model_dir, CALIBRATION_NAME), calibration)
@@ -471,14 +478,14 @@ def run_verify():
             calibration = json.load(f)
     load_face = face_loader()
     mu, sigma_sq = extract_features(load_face(image) for image in (FLAGS.image_a, FLAGS.image_b))
-    score = float(evaluation.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
+    score = float(metrics.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
     print("MLS %.4f" % score)
     for name, sigma in zip((FLAGS.image_a, FLAGS.image_b), sigma_sq):
         print("mean sigma^2 %.4e  %s" % (sigma.mean(), name))
     if calibration is None:
         print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % FLAGS.model_dir)
         return
-    probability = float(evaluation.logistic_probability(calibration["model"], [[score]])[0])
+    probability = float(metrics.logistic_probability(calibration["model"], [[score]])[0])
     print("P(same) %.4f (%s, %d pairs)" % (probability, calibration["method"], calibration["pairs"]))
     threshold = calibration["mls_threshold_at_far"].get(str(FLAGS.far))
     if threshold is None:
@@ -492,7 +499,7 @@ def run_pretrain():
     if not FLAGS.data_dir or feature_cache.is_cache(FLAGS.data_dir):
         raise FlagError("--mode=pretrain needs --data_dir with image TFRecords")
     adopt_model_dir_record("pretrain")
-    manifest = input_fns.read_manifest(FLAGS.data_dir)
+    manifest = pk_sampling.read_manifest(FLAGS.data_dir)
     _, _, max_steps = pretrain_schedule()
     train(make_estimator(pretrain_model_fn(manifest["num_identities"])), train_input_fn(), max_steps,
           current_record("pretrain", manifest.get("template")))
@@ -512,8 +519,8 @@ def run_export():
 
 def face_loader():
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
-    from pfe_estimator import image_io  # pylint: disable=import-outside-toplevel
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     align = None
     if FLAGS.align == "detect":
         if not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
@@ -537,13 +544,13 @@ def check_model_fits():
 
 def check_features_output(path, flag):
     """Refuses a features .npz target that exists and is not one (unless --overwrite)."""
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
 
 
 def run_predict():
-    from pfe_estimator import image_io  # pylint: disable=import-outside-toplevel
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if not FLAGS.predict_dir:
         raise FlagError("--mode=predict needs --predict_dir")
     adopt_model_dir_record("pfe")
@@ -565,7 +572,7 @@ def run_predict():
 
 def extract_features(images):
     """mu, sigma^2 of standardised images with --saved_model, or the Estimator on --model_dir."""
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if FLAGS.saved_model:
         return predict.saved_model_features(FLAGS.saved_model, images, FLAGS.batch_size)
     check_model_fits()
@@ -574,7 +581,7 @@ def extract_features(images):
 
 def lfw_features(pairs):
     """(names, mu, sigma_sq, face_loader) for the images LFW's pairs name."""
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     face_loader = None
     wanted = set(pairs.first) | set(pairs.second)
     if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
@@ -599,20 +606,20 @@ def lfw_features(pairs):
 
 
 def template_features():
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if FLAGS.features:
         return predict.load_features(FLAGS.features)
     if not FLAGS.template_image_root:
         raise FlagError("template evaluation needs --features or --template_image_root")
     paths = sorted({os.path.join(FLAGS.template_image_root, path)
-                    for _, path in evaluation.read_csv_rows(FLAGS.templates_csv, 2)})
+                    for _, path in metrics.read_csv_rows(FLAGS.templates_csv, 2)})
     kept = []
     mu, sigma_sq = extract_features(predict.readable_images(paths, face_loader(), kept, []))
-    return [evaluation.image_name(path) for path in kept], mu, sigma_sq
+    return [metrics.image_name(path) for path in kept], mu, sigma_sq
 
 
 def run_eval():
-    from pfe_estimator import report  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.evaluation import report  # pylint: disable=import-outside-toplevel
     if not (FLAGS.lfw_pairs or FLAGS.templates_csv):
         raise FlagError("--mode=eval needs --lfw_pairs and/or --templates_csv with --template_pairs_csv")
     if FLAGS.templates_csv and not FLAGS.template_pairs_csv:
@@ -626,7 +633,7 @@ def run_eval():
         os.makedirs(staging)
         result = {}
         if FLAGS.lfw_pairs:
-            pairs = evaluation.read_lfw_pairs(FLAGS.lfw_pairs)
+            pairs = metrics.read_lfw_pairs(FLAGS.lfw_pairs)
             names, mu, sigma_sq, face_loader = lfw_features(pairs)
             result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, staging, face_loader)
         if FLAGS.templates_csv:
@@ -668,15 +675,33 @@ USER_ERRORS = (ValueError, ImportError, OSError, tf.errors.NotFoundError, tf.err
                tf.errors.PermissionDeniedError)
 
 
+class ProjectLinesOnly(logging.Filter):
+    """Passes this project's log lines (steps, throughput, where files went) and every error; drops
+    TensorFlow's own INFO and deprecation warnings."""
+
+    def filter(self, record):
+        ours = record.pathname.startswith(PROJECT_DIR) and "site-packages" not in record.pathname
+        return ours or record.levelno >= logging.ERROR
+
+
+PROJECT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def main(argv):
     del argv
     tf.logging.set_verbosity(tf.logging.INFO)
-    tf.get_logger().propagate = False  # TF has its own handler; absl's would print every line twice
+    logger = tf.get_logger()
+    logger.propagate = False  # TF has its own handler; absl's would print every line twice
+    if not FLAGS.verbose:
+        for handler in logger.handlers:
+            handler.addFilter(ProjectLinesOnly())
     try:
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
          "cache_features": run_cache_features, "pretrain": run_pretrain, "verify": run_verify}[FLAGS.mode]()
     except USER_ERRORS as error:
         sys.exit("error: %s" % one_line(error))
+    except tf.train.NanLossDuringTrainingError:
+        sys.exit("error: the training loss became NaN; lower --lr_values (the checkpoints written so far are kept)")
 
 
 if __name__ == "__main__":

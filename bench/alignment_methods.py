@@ -1,19 +1,15 @@
 """How far the released alignment (cp2tform) and Umeyama's fit put the same face apart, over a landmark file.
 
-  python bench/alignment_methods.py --landmarks ../shared/data/lfw/ldmark_lfw_mtcnncaffe.txt [--template 112x96]
+  python -m bench.alignment_methods --landmarks ../shared/data/lfw/ldmark_lfw_mtcnncaffe.txt [--template 112x96]
 
 For every landmark set: the ratio of the two similarity scales, and how far each template point of the
 cp2tform crop lands from the same image point in the Umeyama crop (pixels in the crop). Prints the median,
 90th and 99th percentiles.
 """
 import argparse
-import os
-import sys
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data_prep import alignment  # noqa: E402
+from data_prep import alignment
 
 
 def crop_differences(landmarks, template_name):

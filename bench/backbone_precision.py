@@ -1,9 +1,9 @@
 """The frozen backbone in bfloat16 against float32 on real faces: speed, agreement of mu, LFW accuracy.
 
-  python bench/backbone_precision.py --lfw_records runs/lfw_sface/lfw_112x112 \
+  python -m bench.backbone_precision --lfw_records runs/lfw_sface/lfw_112x112 \
       --backbone onnx:../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx \
       [--lfw_pairs ../shared/data/lfw/pairs.txt] [--rounds 5]
-  python bench/backbone_precision.py --lfw_records runs/lfw_sface/lfw_112x112 --backbone sphere20 --images 512
+  python -m bench.backbone_precision --lfw_records runs/lfw_sface/lfw_112x112 --backbone sphere20 --images 512
 
 One graph holds the backbone twice, fp32 and --backbone_precision=bf16, on the same input. Speed: batches
 of 64 real aligned LFW faces through each, alternating fp32 bf16 fp32 bf16 ..., median images/s and their
@@ -17,13 +17,11 @@ import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pfe_estimator import backbones  # noqa: E402
-from pfe_estimator import compute_precision  # noqa: E402
-from pfe_estimator import evaluation  # noqa: E402
-from pfe_estimator import input_fn  # noqa: E402
-from pfe_estimator import predict  # noqa: E402
+from pfe_estimator.model import backbones
+from pfe_estimator.model import compute_precision
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.inference import predict
 
 
 def all_mu(session, images, mu, faces, batch_size):
@@ -32,9 +30,9 @@ def all_mu(session, images, mu, faces, batch_size):
 
 
 def lfw_cosine_accuracy(names, mu, pairs):
-    first, second = evaluation.pair_indices(names, pairs)
-    scores = evaluation.cosine_pair_scores(mu[first], mu[second])
-    return np.mean(evaluation.kfold_accuracy(scores, pairs.same, pairs.fold)["accuracies"])
+    first, second = metrics.pair_indices(names, pairs)
+    scores = metrics.cosine_pair_scores(mu[first], mu[second])
+    return np.mean(metrics.kfold_accuracy(scores, pairs.same, pairs.fold)["accuracies"])
 
 
 def main():
@@ -51,7 +49,7 @@ def main():
     reason = compute_precision.unsupported_reason("bf16")
     if reason:
         sys.exit("error: " + reason)
-    size = tuple(input_fn.read_manifest(args.lfw_records)["image_size"])
+    size = tuple(pk_sampling.read_manifest(args.lfw_records)["image_size"])
     names, encoded = predict.read_tfrecord_faces(args.lfw_records)
     if args.images:
         names, encoded = names[:args.images], encoded[:args.images]
@@ -73,7 +71,7 @@ def main():
                     session.run(mu[name], batch)
                     rates[name].append(args.batch_size / (time.perf_counter() - start))
             mus = {name: all_mu(session, images, mu[name], faces, args.batch_size) for name in mu}
-    cosine = evaluation.cosine_pair_scores(mus["fp32"], mus["bf16"])
+    cosine = metrics.cosine_pair_scores(mus["fp32"], mus["bf16"])
     print("frozen backbone %s, %d real aligned LFW faces at %dx%d, %d CPU cores"
           % (args.backbone, len(names), size[0], size[1], os.cpu_count()))
     for name in ("fp32", "bf16"):
@@ -83,7 +81,7 @@ def main():
     print("  cosine(mu fp32, mu bf16) per image: min %.5f  median %.5f  (goal >= 0.999)"
           % (cosine.min(), np.median(cosine)))
     if not args.images:
-        pairs = evaluation.read_lfw_pairs(args.lfw_pairs)
+        pairs = metrics.read_lfw_pairs(args.lfw_pairs)
         for name in ("fp32", "bf16"):
             print("  LFW 6000 pairs, cosine of %s mu: %.2f %%" % (name, 100 * lfw_cosine_accuracy(names, mus[name], pairs)))
 

@@ -1,6 +1,6 @@
 """PFE head training from the feature cache against training from images, same backbone, head and batch.
 
-  python bench/cache_vs_images.py --data_dir runs/lfw_sface/lfw_112x112 \
+  python -m bench.cache_vs_images --data_dir runs/lfw_sface/lfw_112x112 \
       --cache_dir runs/lfw_sface/lfw_112x112_sface_cache \
       --backbone onnx:../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx [--rounds 3]
 
@@ -10,31 +10,28 @@ for CASIA-WebFace and a 5 M-image set at the cache's feature width.
 """
 import argparse
 import os
-import sys
 import tempfile
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.released_loop import StepTimer  # noqa: E402
-from pfe_estimator import feature_cache  # noqa: E402
-from pfe_estimator import input_fn  # noqa: E402
-from pfe_estimator import model_fn  # noqa: E402
-from pfe_estimator import runtime  # noqa: E402
+from bench.released_loop import StepTimer
+from pfe_estimator.data import feature_cache
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import pfe_model
+from pfe_estimator.training import devices
 
 DATASETS = (("CASIA-WebFace", 494414), ("5 M images", 5000000))
 
 
 def estimator_and_data(data_dir, backbone, classes, images_per_class, options):
-    model = model_fn.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None,
-                                          runtime.optimizer_wrapper("cpu"), backbone_options=options)
-    estimator = runtime.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
+    model = pfe_model.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None,
+                                          devices.optimizer_wrapper("cpu"), backbone_options=options)
+    estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                         save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
     if feature_cache.is_cache(data_dir):
         return estimator, feature_cache.cache_input_fn_builder(data_dir, classes, images_per_class)
-    size = tuple(input_fn.read_manifest(data_dir)["image_size"])
-    return estimator, input_fn.tfrecord_input_fn_builder(data_dir, classes, images_per_class, size)
+    size = tuple(pk_sampling.read_manifest(data_dir)["image_size"])
+    return estimator, pk_sampling.tfrecord_input_fn_builder(data_dir, classes, images_per_class, size)
 
 
 def steps_per_sec(estimator, data, steps):
@@ -55,7 +52,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
-    manifest = input_fn.read_manifest(args.cache_dir)
+    manifest = pk_sampling.read_manifest(args.cache_dir)
     options = manifest["cache"].get("backbone_options")
     runs = {"images": estimator_and_data(args.data_dir, args.backbone, args.classes, args.images_per_class, options),
             "cache": estimator_and_data(args.cache_dir, args.backbone, args.classes, args.images_per_class, options)}

@@ -1,16 +1,12 @@
 """Forward FLOPs per image of each SphereNet backbone (and the uncertainty head), from tf.profiler.
 
-  python bench/flops.py [--image_size 112,96]
+  python -m bench.flops [--image_size 112,96]
 """
 import argparse
-import os
-import sys
 
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pfe_estimator import sphere_net  # noqa: E402
-from pfe_estimator import uncertainty_head  # noqa: E402
+from pfe_estimator.model import sphere_net
+from pfe_estimator.model import uncertainty_head
 
 
 def graph_flops(build):

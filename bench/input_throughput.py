@@ -1,6 +1,6 @@
 """input_fn throughput: 256-image P x K batches from identity TFRecords, against the synthetic input.
 
-  python bench/input_throughput.py --data_dir tfrecords/lfw [--batches 40]
+  python -m bench.input_throughput --data_dir tfrecords/lfw [--batches 40]
 
 Prints images/s of the TFRecord pipeline (read, sample K, JPEG decode, flip, standardise, batch) and its
 ratio to the rate a training step consumes at the published anchor (100 steps of 256 in 26 s on one GPU
@@ -8,13 +8,10 @@ or Ascend 910, 985 images/s).
 """
 import argparse
 import os
-import sys
 
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.timing import best_of  # noqa: E402
-from pfe_estimator import input_fn  # noqa: E402
+from bench.timing import best_of
+from pfe_estimator.data import pk_sampling
 
 ANCHOR_IMAGES_PER_SEC = 100 * 256 / 26.0
 
@@ -38,8 +35,8 @@ def main():
     parser.add_argument("--batches", type=int, default=40)
     args = parser.parse_args()
     batch = args.classes * args.images_per_class
-    size = tuple(input_fn.read_manifest(args.data_dir)["image_size"])
-    records = images_per_sec(input_fn.tfrecord_input_fn_builder(args.data_dir, args.classes, args.images_per_class,
+    size = tuple(pk_sampling.read_manifest(args.data_dir)["image_size"])
+    records = images_per_sec(pk_sampling.tfrecord_input_fn_builder(args.data_dir, args.classes, args.images_per_class,
                                                                 size), args.batches, batch)
     print("input_fn, batches of %d = %d x %d at %dx%d, %d CPU cores" % (batch, args.classes, args.images_per_class,
                                                                       size[0], size[1], os.cpu_count()))

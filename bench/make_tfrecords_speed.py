@@ -1,6 +1,6 @@
 """make_tfrecords on all of LFW: all cores against one process, same script, as a ratio.
 
-  python bench/make_tfrecords_speed.py [--lfw_dir ../shared/data/lfw] [--rounds 2]
+  python -m bench.make_tfrecords_speed [--lfw_dir ../shared/data/lfw] [--rounds 2]
 
 Runs alternate 1 process, N workers, 1, N, ...; medians and their ratio. Every run writes the same records
 (the output is deterministic; the script checks the shards are byte-equal).
@@ -9,13 +9,10 @@ import argparse
 import filecmp
 import glob
 import os
-import sys
 import tempfile
 import time
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data_prep import alignment  # noqa: E402
-from data_prep import make_tfrecords  # noqa: E402
+from data_prep import alignment
+from data_prep import make_tfrecords
 
 
 def main():

@@ -1,20 +1,16 @@
 """MLS loss forward+backward at B=256, D=512: static genuine pairs vs the dense B x B x D masked version.
 
-  python bench/mls_loss.py [--repeats 20]
+  python -m bench.mls_loss [--repeats 20]
 
 The dense version is what the released code computed (every pair, then a mask); the static one gathers
 only the P*K*(K-1)/2 genuine pairs of a P x K batch. Same process, same inputs; prints both and the ratio.
 """
 import argparse
-import os
-import sys
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.timing import best_of  # noqa: E402
-from pfe_estimator import losses  # noqa: E402
+from bench.timing import best_of
+from pfe_estimator.training import losses
 
 
 def main():

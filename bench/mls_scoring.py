@@ -1,7 +1,7 @@
 """MLS scoring throughput: the chunked, vectorised score matrix against a direct per-pair loop, and the
 end-to-end LFW evaluation given features.
 
-  python bench/mls_scoring.py [--lfw_pairs ../shared/data/lfw/pairs.txt]
+  python -m bench.mls_scoring [--lfw_pairs ../shared/data/lfw/pairs.txt]
 
 Both scorers run in this process on the same random 512-d Gaussians; the LFW part times
 report.lfw_report (10-fold protocol for cosine and MLS, TAR@FAR, AUC, risk-controlled curve, plots) on
@@ -9,15 +9,12 @@ random features for every image pairs.txt names.
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pfe_estimator import evaluation  # noqa: E402
-from pfe_estimator import report  # noqa: E402
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import report
 
 
 def loop_scores(mu1, s1, mu2, s2):
@@ -56,7 +53,7 @@ def main():
     s2 = rng.uniform(0.01, 1, size=mu2.shape).astype(np.float32)
 
     start = time.perf_counter()
-    matrix = evaluation.mls_score_matrix(mu1, s1, mu2, s2)
+    matrix = metrics.mls_score_matrix(mu1, s1, mu2, s2)
     vectorised = args.rows * args.columns / (time.perf_counter() - start)
     loop_rows = 20
     start = time.perf_counter()
@@ -73,7 +70,7 @@ def main():
     mu = rng.normal(size=(faces, args.dims)).astype(np.float32)
     sigma_sq = rng.uniform(0.01, 1, size=mu.shape).astype(np.float32)
     start = time.perf_counter()
-    _, fused_mu, fused_sigma_sq, _ = evaluation.fuse_templates(mu, sigma_sq, template_ids)
+    _, fused_mu, fused_sigma_sq, _ = metrics.fuse_templates(mu, sigma_sq, template_ids)
     vectorised = time.perf_counter() - start
     template_rows = [np.flatnonzero(template_ids == t) for t in range(args.templates)]  # not timed
     start = time.perf_counter()
@@ -84,19 +81,19 @@ def main():
     print("template fusion, %d faces into %d templates of 1-8, D=%d: vectorised %.3f s, loop over templates %.3f s: "
           "%.1fx (same numbers)" % (faces, args.templates, args.dims, vectorised, looped, looped / vectorised))
 
-    pairs = evaluation.read_lfw_pairs(args.lfw_pairs)
+    pairs = metrics.read_lfw_pairs(args.lfw_pairs)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu = rng.normal(size=(len(names), args.dims)).astype(np.float32)
     mu /= np.linalg.norm(mu, axis=1, keepdims=True)
     sigma_sq = rng.uniform(0.01, 1, size=mu.shape).astype(np.float32)
     start = time.perf_counter()
     report.lfw_report(names, mu, sigma_sq, pairs)
-    metrics = time.perf_counter() - start
+    metrics_seconds = time.perf_counter() - start
     start = time.perf_counter()
     report.lfw_report(names, mu, sigma_sq, pairs, report_dir=tempfile.mkdtemp(prefix="pfe_bench_report_"))
     with_plots = time.perf_counter() - start
     print("LFW evaluation given features (%d images, %d pairs): metrics %.2f s, with plots %.2f s"
-          % (len(names), len(pairs.same), metrics, with_plots))
+          % (len(names), len(pairs.same), metrics_seconds, with_plots))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """PFE head training: this project's Estimator pipeline against a loop written the way the released PFE
 trains, same backbone, head, batch and data, alternating the two in one run.
 
-  python bench/released_loop.py --data_dir runs/lfw_sface/lfw_112x112 [--backbone sphere20] [--steps 6]
+  python -m bench.released_loop --data_dir runs/lfw_sface/lfw_112x112 [--backbone sphere20] [--steps 6]
 
 Released-style loop (written from the released train.py's behaviour): a tf.Session fed through
 feed_dict; a Python thread samples P identities x K images, decodes the JPEGs with OpenCV, flips in numpy,
@@ -13,7 +13,6 @@ script prints median images/s and the ratios.
 import argparse
 import os
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -21,21 +20,19 @@ import time
 import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pfe_estimator import input_fn  # noqa: E402
-from pfe_estimator import losses  # noqa: E402
-from pfe_estimator import model_fn  # noqa: E402
-from pfe_estimator import runtime  # noqa: E402
-from pfe_estimator import tfrecord_schema  # noqa: E402
-from pfe_estimator import uncertainty_head  # noqa: E402
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.training import losses
+from pfe_estimator.model import pfe_model
+from pfe_estimator.training import devices
+from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.model import uncertainty_head
 
 
 class ReleasedStyleLoop(object):
     """tf.Session + feed_dict training of the head, batches made in numpy on a Python thread."""
 
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, seed=0):
-        manifest = input_fn.read_manifest(data_dir)
+        manifest = pk_sampling.read_manifest(data_dir)
         self.identities = [record["encoded"] for shard in manifest["shards"]
                            for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"]))
                            if len(record["encoded"]) >= 2]
@@ -48,7 +45,7 @@ class ReleasedStyleLoop(object):
             batch = classes * images_per_class
             self.images = tf.placeholder(tf.float32, [batch, image_size[0], image_size[1], 3])
             self.labels = tf.placeholder(tf.int32, [batch])
-            mu, log_sigma_sq = model_fn.pfe_outputs(self.images, backbone, 512, True)
+            mu, log_sigma_sq = pfe_model.pfe_outputs(self.images, backbone, 512, True)
             loss = losses.mls_loss(self.labels, mu, log_sigma_sq) + tf.add_n(
                 tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
             head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
@@ -96,11 +93,11 @@ class StepTimer(tf.train.SessionRunHook):
 class OurEstimator(object):
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, precision, xla=False):
         options = None if precision == "fp32" else {"precision": precision}
-        model = model_fn.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4,
-                                              None, runtime.optimizer_wrapper("cpu"), backbone_options=options)
-        self.estimator = runtime.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
+        model = pfe_model.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4,
+                                              None, devices.optimizer_wrapper("cpu"), backbone_options=options)
+        self.estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                                  save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6, xla=xla)
-        self.data = input_fn.tfrecord_input_fn_builder(data_dir, classes, images_per_class, image_size)
+        self.data = pk_sampling.tfrecord_input_fn_builder(data_dir, classes, images_per_class, image_size)
 
     def seconds_for(self, steps):
         """Seconds of `steps` training steps, timed inside one train() call after its first step (graph
@@ -121,7 +118,7 @@ def main():
     parser.add_argument("--xla", action="store_true", help="also time ours fp32 with --xla")
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
-    size = tuple(input_fn.read_manifest(args.data_dir)["image_size"])
+    size = tuple(pk_sampling.read_manifest(args.data_dir)["image_size"])
     batch = args.classes * args.images_per_class
     released = ReleasedStyleLoop(args.data_dir, args.backbone, args.classes, args.images_per_class, size)
     released.run_steps(1)  # warm-up

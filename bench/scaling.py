@@ -2,18 +2,14 @@
 and one H200, from what can be counted here: FLOPs and bytes moved per step, against the published
 26.5 s (Ascend 910) / 25.4 s (GPU) per 100 steps. An estimate, with its assumptions printed.
 
-  python bench/scaling.py
+  python -m bench.scaling
 """
-import os
-import sys
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.flops import graph_flops  # noqa: E402
-from pfe_estimator import sphere_net  # noqa: E402
-from pfe_estimator import uncertainty_head  # noqa: E402
+from bench.flops import graph_flops
+from pfe_estimator.model import sphere_net
+from pfe_estimator.model import uncertainty_head
 
 BATCH, IMAGE_SIZE, BACKBONE = 256, (112, 96), "sphere64"
 # peak dense fp16 / bf16 rate and memory bandwidth (vendor figures)

@@ -1,6 +1,6 @@
 """PFE training throughput on this machine with synthetic P x K batches, against the backbone alone.
 
-  python bench/train_throughput.py [--backbones sphere20,sphere64] [--batch_size 64] [--steps 6]
+  python -m bench.train_throughput [--backbones sphere20,sphere64] [--batch_size 64] [--steps 6]
 
 For each backbone: images/s of Estimator training steps (frozen backbone forward + head forward/backward
 + update, measured by the ThroughputHook after the first step) and images/s of the backbone's forward pass
@@ -8,29 +8,25 @@ alone in a plain session (the floor PFE training cannot beat); prints the ratio.
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 
-import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.timing import best_of  # noqa: E402
-from pfe_estimator import input_fn  # noqa: E402
-from pfe_estimator import model_fn  # noqa: E402
-from pfe_estimator import runtime  # noqa: E402
-from pfe_estimator import sphere_net  # noqa: E402
+from bench.timing import best_of
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import pfe_model
+from pfe_estimator.training import devices
+from pfe_estimator.model import sphere_net
 
 
 def training_images_per_sec(backbone, classes, images_per_class, image_size, steps):
     """Images/s of training steps alone: two timed train() calls differing by `steps` steps, each
     paying the same graph building and session start-up, so the difference is the steps' cost."""
-    model = model_fn.pfe_model_fn_builder(
-        backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None, runtime.optimizer_wrapper("cpu"))
-    estimator = runtime.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
+    model = pfe_model.pfe_model_fn_builder(
+        backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None, devices.optimizer_wrapper("cpu"))
+    estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                         save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
-    data = input_fn.synthetic_input_fn_builder(classes, images_per_class, image_size)
+    data = pk_sampling.synthetic_input_fn_builder(classes, images_per_class, image_size)
     estimator.train(data, max_steps=1)  # first step: initialisation and kernel warm-up
 
     def train_until(step):

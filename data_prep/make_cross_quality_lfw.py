@@ -1,6 +1,6 @@
 """Cross-quality LFW: in each pairs.txt pair one side is degraded, by one kind at one graded severity.
 
-  python data_prep/make_cross_quality_lfw.py --lfw_dir ../shared/data/lfw --output_dir runs/lfw_cross_quality
+  python -m data_prep.make_cross_quality_lfw --lfw_dir ../shared/data/lfw --output_dir runs/lfw_cross_quality
 
 For pair i (in pairs.txt order) a seeded draw picks the side (first or second image), the kind (Gaussian
 blur, downscale-then-upscale, JPEG re-compression, occlusion), the severity (1..4) and, for occlusion, the
@@ -21,14 +21,12 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
-from data_prep import degradations  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import image_io  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import outputs  # noqa: E402  pylint: disable=wrong-import-position
+from data_prep import alignment
+from data_prep import degradations
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import image_io
+from pfe_estimator.storage import outputs
 
 OUTPUT_KIND = "cross_quality_lfw"
 CSV_NAME = "degradations.csv"
@@ -64,7 +62,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
     pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
     """
     pairs_file = pairs_file or os.path.join(lfw_dir, "pairs.txt")
-    pairs = evaluation.read_lfw_pairs(pairs_file)
+    pairs = metrics.read_lfw_pairs(pairs_file)
     landmarks = alignment.read_landmark_file(os.path.join(lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     rows = draw_protocol(pairs, seed)
     fingerprint = {"pairs": outputs.file_digest(pairs_file), "seed": seed,

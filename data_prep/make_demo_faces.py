@@ -1,6 +1,6 @@
 """A procedural face dataset for the built-in demo: identities you can tell apart, images you can degrade.
 
-  python data_prep/make_demo_faces.py --output_dir demo/faces --train_identities 200 --test_identities 100
+  python -m data_prep.make_demo_faces --output_dir demo/faces --train_identities 200 --test_identities 100
 
 Every identity is a random draw of face shape, skin, hair, eye, brow, nose and mouth geometry and colour
 (and glasses or a beard for some). Every image of it varies in pose (rotation, scale, shift) and lighting,
@@ -18,7 +18,6 @@ The same --seed gives byte-identical output.
 """
 import csv
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -228,6 +227,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     define_flags()
     app.run(main)

@@ -1,8 +1,8 @@
 """Face dataset -> 5-point aligned crops -> class-balanced TFRecords + manifest.json.
 
-  python data_prep/make_tfrecords.py --input_dir CASIA-WebFace --landmarks ldmark_casia.txt \
+  python -m data_prep.make_tfrecords --input_dir CASIA-WebFace --landmarks ldmark_casia.txt \
       --output_dir tfrecords/casia
-  python data_prep/make_tfrecords.py --input_dir ../shared/data/lfw/images \
+  python -m data_prep.make_tfrecords --input_dir ../shared/data/lfw/images \
       --landmarks ../shared/data/lfw/ldmark_lfw_mtcnncaffe.txt --landmark_image_size=250,250 \
       --min_images_per_identity=1 --output_dir tfrecords/lfw
 
@@ -24,13 +24,11 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import image_io  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import outputs  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import tfrecord_schema  # noqa: E402  pylint: disable=wrong-import-position
+from data_prep import alignment
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.data import image_io
+from pfe_estimator.storage import outputs
+from pfe_estimator.data import tfrecord_schema
 
 SIDECAR_SUFFIX = ".json"
 OUTPUT_KIND = "tfrecords"

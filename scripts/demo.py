@@ -1,6 +1,6 @@
 """The built-in demo: the whole PFE chain on procedurally drawn faces, on a CPU, in minutes.
 
-  python scripts/demo.py [--work_dir demo_run]
+  python -m scripts.demo [--work_dir demo_run]
 
 1. data_prep/make_demo_faces.py: training and held-out identities, each image degraded by a recorded amount;
 2. data_prep/make_tfrecords.py: aligned to the half-size PFE template (56x48);
@@ -20,12 +20,11 @@ import time
 
 import numpy as np
 
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import plots
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import plots  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import report  # noqa: E402  pylint: disable=wrong-import-position
 
 MODEL_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--batch_size=64", "--num_classes_per_batch=16",
                "--device=cpu", "--random_seed=0"]
@@ -43,19 +42,19 @@ def run(step, command):
 def degradation_correlation(faces_dir, features_path, report_dir):
     """Spearman correlation of mean sigma^2 with degradation severity over the evaluated test images."""
     with open(os.path.join(faces_dir, "degradations.csv")) as f:
-        rows = {evaluation.image_name(r["path"]): r for r in csv.DictReader(f)}
+        rows = {metrics.image_name(r["path"]): r for r in csv.DictReader(f)}
     data = np.load(features_path)
     names = [str(n) for n in data["names"]]
     uncertainty = data["sigma_sq"].mean(axis=1)
     severity = np.array([float(rows[n]["severity"]) for n in names])
     kinds = np.array([rows[n]["kind"] for n in names])
-    result = {"spearman_all": evaluation.spearman_correlation(uncertainty, severity), "images": len(names),
+    result = {"spearman_all": metrics.spearman_correlation(uncertainty, severity), "images": len(names),
               "by_kind": {}}
     series = {}
     bins = np.linspace(0, 1, 6)
     for kind in sorted(set(kinds) - {"clean"}):
         chosen = kinds == kind
-        result["by_kind"][kind] = evaluation.spearman_correlation(uncertainty[chosen], severity[chosen])
+        result["by_kind"][kind] = metrics.spearman_correlation(uncertainty[chosen], severity[chosen])
         series[kind] = [float(np.mean(uncertainty[chosen & (severity >= lo) & (severity < hi + 1e-9)]))
                         if np.any(chosen & (severity >= lo) & (severity < hi + 1e-9)) else float("nan")
                         for lo, hi in zip(bins[:-1], bins[1:])]
@@ -79,11 +78,11 @@ def main():
     faces, train_records, test_records = (os.path.join(work, n) for n in ("faces", "train_records", "test_records"))
     pretrained, pfe, report_dir = (os.path.join(work, n) for n in ("pretrain", "pfe", "report"))
     python = sys.executable
-    run("generate faces", [python, "data_prep/make_demo_faces.py", "--output_dir=" + faces,
+    run("generate faces", [python, "-m", "data_prep.make_demo_faces", "--output_dir=" + faces,
                            "--train_identities=%d" % args.train_identities, "--test_identities=%d" % args.test_identities,
                            "--images_per_identity=%d" % args.images_per_identity])
     for split, records, minimum in (("train", train_records, 2), ("test", test_records, 1)):
-        run("make_tfrecords " + split, [python, "data_prep/make_tfrecords.py", "--input_dir=" + os.path.join(faces, split),
+        run("make_tfrecords " + split, [python, "-m", "data_prep.make_tfrecords", "--input_dir=" + os.path.join(faces, split),
                                         "--landmarks=" + os.path.join(faces, "landmarks.txt"), "--template=56x48",
                                         "--output_dir=" + records, "--min_images_per_identity=%d" % minimum])
     boundary = int(args.pretrain_steps * 0.75)

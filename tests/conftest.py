@@ -7,7 +7,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("PFE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
 NPU_DOUBLE = os.path.join(ROOT, "tests", "npu_double")
-sys.path.insert(0, ROOT)
+# Shell scripts under test call `python3`: make it the interpreter running the tests (the .venv's).
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 # A small configuration that builds and trains in seconds on a CPU.
 TINY = dict(backbone="sphere10", image_size=(32, 32), embedding_size=16, num_classes=4, images_per_class=3)
@@ -40,27 +41,28 @@ def npu_bridge_double(monkeypatch):
 
 def tiny_model_fn(device="cpu", pretrained_checkpoint=None, precision="fp32", loss_scale="dynamic",
                   learning_rate_values=(1e-2,), learning_rate_boundaries=()):
-    from pfe_estimator import model_fn, runtime  # pylint: disable=import-outside-toplevel
-    return model_fn.pfe_model_fn_builder(
+    from pfe_estimator.model import pfe_model  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
+    return pfe_model.pfe_model_fn_builder(
         backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=TINY["num_classes"],
         images_per_class=TINY["images_per_class"], learning_rate_values=list(learning_rate_values),
         learning_rate_boundaries=list(learning_rate_boundaries), momentum=0.9, weight_decay=5e-4,
         pretrained_checkpoint=pretrained_checkpoint,
-        wrap_optimizer=runtime.optimizer_wrapper(device, precision, loss_scale), log_every_n_steps=1)
+        wrap_optimizer=devices.optimizer_wrapper(device, precision, loss_scale), log_every_n_steps=1)
 
 
 def tiny_estimator(model_dir, device="cpu", save_checkpoints_steps=100, iterations_per_loop=1,
                    precision_mode="allow_mix_precision", **model_options):
-    from pfe_estimator import runtime  # pylint: disable=import-outside-toplevel
-    return runtime.build_estimator(tiny_model_fn(device, **model_options), device, model_dir,
+    from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
+    return devices.build_estimator(tiny_model_fn(device, **model_options), device, model_dir,
                                    save_checkpoints_steps=save_checkpoints_steps, log_step_count_steps=1,
                                    iterations_per_loop=iterations_per_loop, precision_mode=precision_mode,
                                    random_seed=1)
 
 
 def tiny_synthetic_input_fn(seed=0):
-    from pfe_estimator import input_fn  # pylint: disable=import-outside-toplevel
-    return input_fn.synthetic_input_fn_builder(TINY["num_classes"], TINY["images_per_class"], TINY["image_size"],
+    from pfe_estimator.data import pk_sampling  # pylint: disable=import-outside-toplevel
+    return pk_sampling.synthetic_input_fn_builder(TINY["num_classes"], TINY["images_per_class"], TINY["image_size"],
                                                seed=seed)
 
 

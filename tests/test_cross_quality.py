@@ -8,7 +8,7 @@ import numpy as np
 from data_prep import alignment
 from data_prep import degradations
 from data_prep import make_cross_quality_lfw
-from pfe_estimator import image_io
+from pfe_estimator.data import image_io
 from tests.conftest import shared_path
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "George_W_Bush", "Hugo_Chavez", "Jacques_Chirac"]
@@ -108,7 +108,7 @@ def test_the_sface_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel
     sface = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
     work = str(tmp_path / "work")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lfw_sface_pfe.py"), "--lfw_dir",
+    result = subprocess.run([sys.executable, "-m", "scripts.lfw_sface_pfe", "--lfw_dir",
                              tiny_lfw(tmp_path), "--sface", sface, "--work_dir", work, "--steps", "3",
                              "--classes_per_batch", "4", "--images_per_class", "2", "--degraded_faces", "4",
                              "--cross_quality", "--quality_aware_copies", "1"], cwd=ROOT, stdout=subprocess.PIPE,

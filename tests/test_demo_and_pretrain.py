@@ -4,16 +4,15 @@ import hashlib
 import os
 
 import numpy as np
-import tensorflow.compat.v1 as tf
 
 from data_prep import alignment
 from data_prep import make_demo_faces
 from data_prep import make_tfrecords
-from pfe_estimator import input_fn
-from pfe_estimator import predict
-from pfe_estimator import pretrain
-from pfe_estimator import runtime
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.inference import predict
+from pfe_estimator.model import pretrain
+from pfe_estimator.training import devices
+from pfe_estimator.data import tfrecord_schema
 
 
 def _digests(directory):
@@ -64,13 +63,13 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
                                   records, make_tfrecords.Settings("56x48", 95, None, "skip", None, 0.6), 1, 1000, 2,
                                   progress=False)
     model = pretrain.pretrain_model_fn_builder("sphere4", 64, 12, [0.05], [], 0.9, 5e-4, 30.0, 0.35,
-                                               runtime.optimizer_wrapper("cpu"), 24, log_every_n_steps=50)
-    estimator = runtime.build_estimator(model, "cpu", str(tmp_path / "pretrain"), save_checkpoints_steps=1000,
+                                               devices.optimizer_wrapper("cpu"), 24, log_every_n_steps=50)
+    estimator = devices.build_estimator(model, "cpu", str(tmp_path / "pretrain"), save_checkpoints_steps=1000,
                                         random_seed=0)
-    data = input_fn.tfrecord_input_fn_builder(records, 6, 4, (56, 48), seed=0)
+    data = pk_sampling.tfrecord_input_fn_builder(records, 6, 4, (56, 48), seed=0)
 
     def embeddings():
-        names, images, labels = [], [], []
+        images, labels = [], []
         for record in tfrecord_schema.read_identities(os.path.join(records, "faces-00000-of-00001.tfrecord")):
             for jpeg in record["encoded"]:
                 images.append(predict.decode_network_input(jpeg, (56, 48)))

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from pfe_estimator import evaluation
-from pfe_estimator import report
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import report
 from tests import numpy_reference
 from tests.conftest import ROOT, shared_path
 
@@ -17,7 +17,7 @@ def test_best_threshold_hand_case_with_ties():
     # genuine: 0.9 0.8 0.4; impostor: 0.7 0.3 0.2. Candidates 0.4 (acc 5/6), 0.8 (acc 5/6), 0.9 (4/6)
     scores = np.array([0.9, 0.8, 0.4, 0.7, 0.3, 0.2])
     labels = np.array([True, True, True, False, False, False])
-    threshold, accuracy = evaluation.best_threshold(scores, labels)
+    threshold, accuracy = metrics.best_threshold(scores, labels)
     assert accuracy == pytest.approx(5 / 6.0)
     assert threshold == pytest.approx((0.4 + 0.8) / 2)
 
@@ -48,7 +48,7 @@ def test_kfold_protocol_matches_a_direct_transcription():
     same = np.tile(np.repeat([True, False], 20), 10)
     fold = np.repeat(np.arange(10), 40)
     scores = np.round(rng.normal(same * 1.0, 1.0), 1)  # rounding makes ties
-    result = evaluation.kfold_accuracy(scores, same, fold)
+    result = metrics.kfold_accuracy(scores, same, fold)
     mean, std = _protocol_by_loops(scores, same, fold)
     assert result["mean"] == pytest.approx(mean) and result["std"] == pytest.approx(std)
 
@@ -56,13 +56,13 @@ def test_kfold_protocol_matches_a_direct_transcription():
 def test_tar_at_far_and_auc_hand_cases():
     genuine = np.array([0.95, 0.9, 0.6, 0.5])
     impostor = np.array([0.92, 0.7, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02])
-    tars, thresholds = evaluation.tar_at_far(genuine, impostor, [0.0, 0.1, 0.2])
+    tars, thresholds = metrics.tar_at_far(genuine, impostor, [0.0, 0.1, 0.2])
     assert thresholds[1] == 0.92 and thresholds[2] == 0.7
     np.testing.assert_allclose(tars, [0.25, 0.25, 0.5])
     scores = np.concatenate([genuine, impostor, [0.5]])
     labels = np.array([True] * 4 + [False] * 11)
     wins = sum((g > i) + 0.5 * (g == i) for g in scores[labels] for i in scores[~labels])
-    assert evaluation.roc_auc(scores, labels) == pytest.approx(wins / (4 * 11.0))
+    assert metrics.roc_auc(scores, labels) == pytest.approx(wins / (4 * 11.0))
 
 
 def test_mls_matrix_and_pairs_match_a_direct_loop_in_any_chunking():
@@ -71,40 +71,40 @@ def test_mls_matrix_and_pairs_match_a_direct_loop_in_any_chunking():
     s1, s2 = rng.uniform(0.1, 1, size=(7, 5)), rng.uniform(0.1, 1, size=(4, 5))
     direct = np.array([[-numpy_reference.negative_mls(mu1[i], s1[i], mu2[j], s2[j]) for j in range(4)] for i in range(7)])
     for max_bytes in (1, 500, 10 ** 9):
-        np.testing.assert_allclose(evaluation.mls_score_matrix(mu1, s1, mu2, s2, max_bytes), direct, rtol=1e-12)
-    np.testing.assert_allclose(evaluation.mls_pair_scores(mu1[:4], s1[:4], mu2, s2, max_bytes=1),
+        np.testing.assert_allclose(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes), direct, rtol=1e-12)
+    np.testing.assert_allclose(metrics.mls_pair_scores(mu1[:4], s1[:4], mu2, s2, max_bytes=1),
                                np.diag(direct[:4]), rtol=1e-12)
 
 
 def test_fusion_formulas_hand_case():
     mu = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     sigma_sq = np.array([[1.0, 4.0], [3.0, 4.0], [0.5, 0.5]])
-    ids, mu_hat, sigma_sq_hat, mean_mu = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "paper")
+    ids, mu_hat, sigma_sq_hat, mean_mu = metrics.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "paper")
     assert list(ids) == ["a", "b"]
     np.testing.assert_allclose(sigma_sq_hat[0], [1 / (1 + 1 / 3.0), 2.0])
     np.testing.assert_allclose(mu_hat[0], [0.75 * 1.0, 0.5 * 1.0])
     np.testing.assert_allclose(mean_mu[0], [0.5, 0.5])
     np.testing.assert_allclose(mu_hat[1], [0.6, 0.8])
-    _, mu_released, sigma_sq_released, _ = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "released")
+    _, mu_released, sigma_sq_released, _ = metrics.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "released")
     np.testing.assert_allclose(mu_released[0], np.array([0.75, 0.5]) / np.linalg.norm([0.75, 0.5]))
     np.testing.assert_allclose(sigma_sq_released[0], [1.0, 4.0])
-    default = evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"])  # the paper's fusion by default
+    default = metrics.fuse_templates(mu, sigma_sq, ["a", "a", "b"])  # the paper's fusion by default
     np.testing.assert_array_equal(default[1], mu_hat)
     with pytest.raises(ValueError) as error:
-        evaluation.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "mean")
+        metrics.fuse_templates(mu, sigma_sq, ["a", "a", "b"], "mean")
     assert str(error.value) == "fusion method 'mean': expected paper or released"
 
 
 def test_cosine_of_unnormalised_rows():
     mu1 = np.array([[3.0, 4.0], [1.0, 0.0]], np.float32)
     mu2 = np.array([[6.0, 8.0], [2.0, 2.0]], np.float32)
-    np.testing.assert_allclose(evaluation.cosine_pair_scores(mu1, mu2), [1.0, 2 ** -0.5], rtol=1e-12)
+    np.testing.assert_allclose(metrics.cosine_pair_scores(mu1, mu2), [1.0, 2 ** -0.5], rtol=1e-12)
 
 
 def test_average_ranks_give_ties_their_mean_rank():
-    np.testing.assert_array_equal(evaluation.average_ranks(np.array([0.5, 0.1, 0.5, 0.9, 0.1, 0.5])),
+    np.testing.assert_array_equal(metrics.average_ranks(np.array([0.5, 0.1, 0.5, 0.9, 0.1, 0.5])),
                                   [4.0, 1.5, 4.0, 6.0, 1.5, 4.0])
-    np.testing.assert_array_equal(evaluation.average_ranks(np.array([2.0, 1.0, 3.0])), [2.0, 1.0, 3.0])
+    np.testing.assert_array_equal(metrics.average_ranks(np.array([2.0, 1.0, 3.0])), [2.0, 1.0, 3.0])
 
 
 @pytest.mark.parametrize("column,value,what", [
@@ -112,11 +112,11 @@ def test_average_ranks_give_ties_their_mean_rank():
     (1, -1.0, "sigma^2 <= 0")])
 def test_check_features_names_the_problem_its_count_and_the_first_face(column, value, what):
     arrays = [np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)]
-    evaluation.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
+    metrics.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
     arrays[column][1, 2] = value
     arrays[column][3, 0] = value
     with pytest.raises(ValueError) as error:
-        evaluation.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")
+        metrics.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")
     assert str(error.value) == ("f.npz: 2 face(s) with %s (first: b); these features cannot be scored, "
                                 "recompute them" % what)
 
@@ -126,21 +126,21 @@ def test_risk_control_rejects_the_most_uncertain_pairs():
     same = np.array([True, True, False, False])
     thresholds = np.full(4, 0.5)
     uncertainty = np.array([0.1, 0.9, 0.2, 0.8])  # the two wrong pairs are the most uncertain
-    accuracy = evaluation.risk_controlled_accuracy(scores, same, thresholds, uncertainty, [0.0, 0.5])
+    accuracy = metrics.risk_controlled_accuracy(scores, same, thresholds, uncertainty, [0.0, 0.5])
     np.testing.assert_allclose(accuracy, [0.5, 1.0])
 
 
 def test_real_pairs_file_and_missing_names():
-    pairs = evaluation.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
+    pairs = metrics.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
     assert len(pairs.same) == 6000 and pairs.same.sum() == 3000
     assert np.all(np.bincount(pairs.fold) == 600) and pairs.same[:300].all() and not pairs.same[300:600].any()
     assert pairs.first[0] == "Abel_Pacheco_0001" and pairs.second[0] == "Abel_Pacheco_0004"
     names = sorted(set(pairs.first) | set(pairs.second))
     with pytest.raises(ValueError) as error:
-        evaluation.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
+        metrics.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
     assert str(error.value) == ("3 image(s) named by the pairs are missing: "
                                 "Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004")
-    first, second = evaluation.pair_indices(names, pairs)
+    first, second = metrics.pair_indices(names, pairs)
     assert [names[i] for i in first[:2]] == list(pairs.first[:2]) and names[second[0]] == pairs.second[0]
 
 
@@ -160,7 +160,7 @@ def _features_for(names, dims=16, seed=0):
 
 def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     pairs_path = shared_path("data", "lfw", "pairs.txt")
-    pairs = evaluation.read_lfw_pairs(pairs_path)
+    pairs = metrics.read_lfw_pairs(pairs_path)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu, sigma_sq = _features_for(names)
     features = str(tmp_path / "features.npz")
@@ -206,7 +206,7 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
 
 
 def test_report_summary_is_one_screen():
-    pairs = evaluation.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
+    pairs = metrics.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
                                 np.array([True, False] * 10), np.repeat(np.arange(10), 2))
     names = ["a_0001", "a_0002", "b_0001"]
     mu, sigma_sq = _features_for(names, seed=3)

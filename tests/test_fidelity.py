@@ -11,13 +11,14 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from data_prep import alignment
-from pfe_estimator import feature_cache
-from pfe_estimator import image_io
-from pfe_estimator import input_fn
-from pfe_estimator import model_fn
-from pfe_estimator import predict
-from pfe_estimator import pretrain
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.data import feature_cache
+from pfe_estimator.data import image_io
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import pfe_model
+from pfe_estimator.inference import predict
+from pfe_estimator.model import pretrain
+from pfe_estimator.training import optimization
+from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path
 
 
@@ -81,11 +82,11 @@ def test_image_path_flips_each_image_independently_with_distinct_identities(tmp_
     originals = {}
     with tf.Graph().as_default(), tf.Session() as session:
         jpeg = tf.placeholder(tf.string)
-        decoded = input_fn.decode_face(jpeg, (112, 96))
+        decoded = pk_sampling.decode_face(jpeg, (112, 96))
         for record in [r for shard in sorted(glob.glob(os.path.join(records, "*.tfrecord")))
                        for r in tfrecord_schema.read_identities(shard)]:
             originals[record["label"]] = [session.run(decoded, {jpeg: j}) for j in record["encoded"]]
-    drawn = draw(input_fn.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3), 40)
+    drawn = draw(pk_sampling.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3), 40)
     flips = []
     for features, labels in drawn:
         assert len(set(labels.reshape(9, 4)[:, 0].tolist())) == 9
@@ -105,7 +106,7 @@ def test_image_path_flips_each_image_independently_with_distinct_identities(tmp_
 def regularization_loss(weight_decay):
     with tf.Graph().as_default():
         tf.set_random_seed(0)
-        build = model_fn.pfe_model_fn_builder(
+        build = pfe_model.pfe_model_fn_builder(
             backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=2,
             images_per_class=2, learning_rate_values=[0.1], learning_rate_boundaries=[], momentum=0.9,
             weight_decay=weight_decay, pretrained_checkpoint=None, wrap_optimizer=lambda o: o)
@@ -133,8 +134,8 @@ def test_every_flag_main_defines_is_read():
 
 
 def test_learning_rate_boundaries_scale_with_the_steps():
-    assert model_fn.default_learning_rate_boundaries(3000) == [2000]  # the paper's schedule
-    assert model_fn.default_learning_rate_boundaries(400) == [267]
+    assert optimization.default_learning_rate_boundaries(3000) == [2000]  # the paper's schedule
+    assert optimization.default_learning_rate_boundaries(400) == [267]
     assert pretrain.default_learning_rate_boundaries(pretrain.DEFAULT_MAX_STEPS) == list(pretrain.DEFAULT_BOUNDARIES)
     assert pretrain.default_learning_rate_boundaries(1200) == [686, 1029]
 

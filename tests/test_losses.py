@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import losses
+from pfe_estimator.training import losses
 from tests import numpy_reference
 
 

@@ -78,7 +78,7 @@ def test_export_and_predict_agree(tmp_path):
     assert exported.returncode == 0, exported.stdout[-3000:]
     assert not os.path.exists(export_dir + ".partial")
 
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     images = np.stack([predict.load_network_input(str(faces / ("img_%d.jpg" % i)), TINY["image_size"])
                        for i in range(3)])
     with tf.Graph().as_default(), tf.Session() as session:

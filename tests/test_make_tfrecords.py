@@ -18,8 +18,8 @@ from PIL import Image
 
 from data_prep import alignment
 from data_prep import make_tfrecords
-from pfe_estimator import input_fn
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, shared_path
 
 GOOD_IDENTITIES = ("Colin_Powell", "Tony_Blair", "Hugo_Chavez")
@@ -143,10 +143,10 @@ def test_killed_run_resumes_without_partial_shards(tmp_path):
     images = shared_path("data", "lfw", "images")
     landmarks = shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt")
     output_dir = str(tmp_path / "lfw")
-    command = [sys.executable, os.path.join(ROOT, "data_prep", "make_tfrecords.py"), "--input_dir", images,
+    command = [sys.executable, "-m", "data_prep.make_tfrecords", "--input_dir", images,
                "--landmarks", landmarks, "--landmark_image_size=250,250", "--output_dir", output_dir,
                "--images_per_shard=500", "--num_workers=2", "--min_images_per_identity=1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and len(glob.glob(os.path.join(output_dir, "*.tfrecord.json"))) < 3:
@@ -182,7 +182,7 @@ def test_batches_have_the_p_by_k_structure(messy_dataset, tmp_path):
     manifest = _run(root, landmark_file, output_dir)
     classes, per_class = 2, 5  # K=5 > the 4 images of one identity: drawn with replacement
     with tf.Graph().as_default():
-        dataset = input_fn.tfrecord_input_fn_builder(output_dir, classes, per_class, (112, 96), seed=3)()
+        dataset = pk_sampling.tfrecord_input_fn_builder(output_dir, classes, per_class, (112, 96), seed=3)()
         features, labels = tf.data.make_one_shot_iterator(dataset).get_next()
         assert features["images"].shape.as_list() == [10, 112, 96, 3] and labels.shape.as_list() == [10]
         seen = set()
@@ -201,7 +201,7 @@ def test_input_fn_rejects_records_of_another_size(messy_dataset, tmp_path):
     output_dir = str(tmp_path / "out")
     _run(root, landmark_file, output_dir, template="112x112")
     with pytest.raises(ValueError, match="records are 112x112 .*the model expects 112x96"):
-        input_fn.tfrecord_input_fn_builder(output_dir, 2, 2, (112, 96))
+        pk_sampling.tfrecord_input_fn_builder(output_dir, 2, 2, (112, 96))
 
 
 def test_list_file_input_with_include_and_exclude(messy_dataset, tmp_path):

@@ -5,24 +5,24 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import export
-from pfe_estimator import model_fn
-from pfe_estimator import predict
-from pfe_estimator import sphere_net
+from pfe_estimator.inference import export
+from pfe_estimator.model import pfe_model
+from pfe_estimator.inference import predict
+from pfe_estimator.model import sphere_net
 from tests import numpy_reference
 from tests.conftest import TINY, tiny_estimator, tiny_synthetic_input_fn
 
 
 def _build_network(backbone, image_size, embedding_size, training=False):
     images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3])
-    return images, model_fn.pfe_outputs(images, backbone, embedding_size, training)
+    return images, pfe_model.pfe_outputs(images, backbone, embedding_size, training)
 
 
 @pytest.mark.parametrize("backbone", sphere_net.backbone_names())
 def test_variables_carry_the_released_names_and_shapes(backbone):
     with tf.Graph().as_default():
         _build_network(backbone, (112, 96), 512)
-        variables = {v.op.name: v.shape.as_list() for v in model_fn.network_variables()}
+        variables = {v.op.name: v.shape.as_list() for v in pfe_model.network_variables()}
     expected = numpy_reference.released_variable_names(sphere_net.RESIDUAL_UNITS_PER_STAGE[backbone])
     assert sorted(variables) == sorted(expected)
     assert variables["SphereNet/conv1/Conv/weights"] == [3, 3, 3, 64]
@@ -125,7 +125,7 @@ def test_training_changes_only_the_head(tmp_path):
 
     with tf.Graph().as_default():
         features, _ = tf.data.make_one_shot_iterator(tiny_synthetic_input_fn()()).get_next()
-        mu, log_sigma_sq = model_fn.pfe_outputs(features["images"], TINY["backbone"], TINY["embedding_size"], True)
+        mu, log_sigma_sq = pfe_model.pfe_outputs(features["images"], TINY["backbone"], TINY["embedding_size"], True)
         loss = tf.reduce_sum(log_sigma_sq) + tf.reduce_sum(mu)
         backbone = tf.global_variables("SphereNet/")
         head = tf.trainable_variables("UncertaintyModule/")
@@ -137,7 +137,7 @@ def test_training_changes_only_the_head(tmp_path):
 def test_predict_reads_image_files_of_a_released_checkpoint(tmp_path):
     """predict: PNG/JPEG files -> mu, sigma^2 equal to the numpy reference; a bad file is skipped."""
     import cv2  # pylint: disable=import-outside-toplevel
-    from pfe_estimator import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
     units = sphere_net.RESIDUAL_UNITS_PER_STAGE[TINY["backbone"]]
     released = str(tmp_path / "released")
     weights = _write_released_checkpoint(released, units, TINY["image_size"], TINY["embedding_size"], seed=2)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
-from pfe_estimator import onnx_import  # noqa: E402
-from tests.conftest import lfw_subset_records, shared_path  # noqa: E402
+from pfe_estimator.model import onnx_import
+from tests.conftest import lfw_subset_records, shared_path
 
 RNG = np.random.RandomState(0)
 
@@ -171,7 +171,8 @@ def test_unsupported_op_is_a_one_line_error(tmp_path):
 
 
 def test_sface_matches_onnxruntime_on_real_aligned_lfw_faces(tmp_path):
-    from pfe_estimator import predict, tfrecord_schema  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import tfrecord_schema  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     model_path = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
     records, _, _ = lfw_subset_records(tmp_path, "112x112")
     images = np.stack([predict.decode_rgb(jpeg) for shard in sorted(os.listdir(records)) if shard.endswith(".tfrecord")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import backbones
-from pfe_estimator import compute_precision
-from pfe_estimator import evaluation
-from pfe_estimator import model_fn
-from pfe_estimator import runtime
+from pfe_estimator.model import backbones
+from pfe_estimator.model import compute_precision
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.model import pfe_model
+from pfe_estimator.training import devices
 from tests.conftest import TINY, tiny_model_fn, tiny_synthetic_input_fn
 
 
@@ -21,7 +21,7 @@ def test_bf16_backbone_agrees_with_fp32_and_leaves_the_head_and_loss_in_fp32():
         with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
             mu = {p: backbones.frozen_backbone(images, TINY["backbone"], TINY["embedding_size"], {"precision": p})[0]
                   for p in ("fp32", "bf16")}
-        _, log_sigma_sq = model_fn.head_outputs(mu["bf16"], tf.zeros([8, 64]), False)
+        _, log_sigma_sq = pfe_model.head_outputs(mu["bf16"], tf.zeros([8, 64]), False)
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             values = session.run(mu)
@@ -31,7 +31,7 @@ def test_bf16_backbone_agrees_with_fp32_and_leaves_the_head_and_loss_in_fp32():
                 and op.type in ("MatMul", "Exp", "Log", "AddV2", "Mul")]
     assert head_ops and all(op.get_attr("T") == tf.float32 for op in head_ops)
     assert mu["bf16"].dtype == log_sigma_sq.dtype == tf.float32
-    cosine = evaluation.cosine_pair_scores(values["fp32"], values["bf16"])
+    cosine = metrics.cosine_pair_scores(values["fp32"], values["bf16"])
     assert cosine.min() >= 0.999
 
 
@@ -47,14 +47,14 @@ def test_a_precision_without_kernels_is_refused_with_one_line(monkeypatch):
 def test_xla_marks_the_model_for_compilation_and_trains(tmp_path):
     with tf.Graph().as_default() as graph:
         features, labels = tf.data.make_one_shot_iterator(tiny_synthetic_input_fn()()).get_next()
-        runtime.jit_compiled(tiny_model_fn())(features, labels, tf.estimator.ModeKeys.TRAIN)
+        devices.jit_compiled(tiny_model_fn())(features, labels, tf.estimator.ModeKeys.TRAIN)
     compiled = [op for op in graph.get_operations() if op.type == "Conv2D"]
     assert compiled and all(op.get_attr("_XlaCompile") for op in compiled)
-    estimator = runtime.build_estimator(tiny_model_fn(), "cpu", str(tmp_path / "model"), 100, xla=True)
+    estimator = devices.build_estimator(tiny_model_fn(), "cpu", str(tmp_path / "model"), 100, xla=True)
     estimator.train(tiny_synthetic_input_fn(), max_steps=2)
     assert estimator.get_variable_value("global_step") == 2
     with pytest.raises(ValueError, match="--xla is for --device=gpu or cpu"):
-        runtime.build_estimator(tiny_model_fn(), "npu", str(tmp_path / "npu"), 100, xla=True)
+        devices.build_estimator(tiny_model_fn(), "npu", str(tmp_path / "npu"), 100, xla=True)
 
 
 def test_blocked_template_fusion_matches_a_loop_over_templates():
@@ -63,7 +63,7 @@ def test_blocked_template_fusion_matches_a_loop_over_templates():
     mu = rng.normal(size=(len(ids), 512)).astype(np.float32)
     sigma_sq = rng.uniform(0.05, 1, size=mu.shape).astype(np.float32)
     for method in ("paper", "released"):
-        fused_ids, mu_hat, sigma_sq_hat, mean_mu = evaluation.fuse_templates(mu, sigma_sq, ids, method)
+        fused_ids, mu_hat, sigma_sq_hat, mean_mu = metrics.fuse_templates(mu, sigma_sq, ids, method)
         assert list(fused_ids) == list(range(700))
         for template in (0, 351, 699):
             rows = ids == template
@@ -82,5 +82,5 @@ def test_threaded_mls_matrix_equals_one_thread():
     rng = np.random.RandomState(4)
     mu1, mu2 = rng.normal(size=(37, 16)), rng.normal(size=(11, 16))
     s1, s2 = rng.uniform(0.1, 1, size=mu1.shape), rng.uniform(0.1, 1, size=mu2.shape)
-    one = evaluation.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=1)
-    np.testing.assert_array_equal(evaluation.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=4), one)
+    one = metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=1)
+    np.testing.assert_array_equal(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=4), one)

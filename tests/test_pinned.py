@@ -6,12 +6,12 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from data_prep import alignment
-from pfe_estimator import evaluation
-from pfe_estimator import image_io
-from pfe_estimator import input_fn
-from pfe_estimator import losses
-from pfe_estimator import model_fn
-from pfe_estimator import uncertainty_head
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import image_io
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.training import losses
+from pfe_estimator.model import pfe_model
+from pfe_estimator.model import uncertainty_head
 
 # SphereFace / PFE 96x112 template (x, y): the released align_dataset.py's ref_pts * 112 + (48, 56).
 SPHEREFACE_POINTS = [[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366], [33.5493, 92.3655],
@@ -48,10 +48,10 @@ def test_standardisation_is_pinned_and_training_and_serving_agree(tmp_path):
     jpeg = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
     path = str(tmp_path / "face.jpg")
     open(path, "wb").write(jpeg)
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     serving = predict.load_network_input(path, (112, 96))
     with tf.Graph().as_default(), tf.Session() as session:
-        training = session.run(input_fn.decode_face(tf.constant(jpeg), (112, 96)))
+        training = session.run(pk_sampling.decode_face(tf.constant(jpeg), (112, 96)))
     np.testing.assert_array_equal(training, serving)  # same IDCT (TensorFlow's default one differs)
     decoded = image_io.read_rgb(path)
     np.testing.assert_array_equal(serving, (decoded.astype(np.float32) - 127.5) / 128.0)
@@ -71,7 +71,7 @@ def head_training_run(steps, noise_fraction=0.0):
     mu /= np.linalg.norm(mu, axis=1, keepdims=True)
     with tf.Graph().as_default():
         tf.set_random_seed(0)
-        mu_t, log_sigma_sq = model_fn.head_outputs(tf.constant(mu, tf.float32), tf.constant(features, tf.float32),
+        mu_t, log_sigma_sq = pfe_model.head_outputs(tf.constant(mu, tf.float32), tf.constant(features, tf.float32),
                                                    training=True)
         loss = losses.class_balanced_mls_loss(mu_t, log_sigma_sq, classes, per_class)
         optimizer = tf.train.MomentumOptimizer(1e-2, 0.9)
@@ -98,7 +98,7 @@ def test_the_lfw_threshold_comes_from_the_other_nine_folds():
     scores = np.tile([0.6, 0.7, 0.2, 0.3], 10).astype(np.float64)
     same = np.tile([True, True, False, False], 10)
     scores[:4] = [0.9, 1.0, 0.85, 0.85]
-    result = evaluation.kfold_accuracy(scores, same, fold)
+    result = metrics.kfold_accuracy(scores, same, fold)
     assert result["thresholds"][0] < 0.85 and result["accuracies"][0] == 0.5
-    own_threshold, own_accuracy = evaluation.best_threshold(scores[:4], same[:4])
+    own_threshold, own_accuracy = metrics.best_threshold(scores[:4], same[:4])
     assert own_threshold > 0.85 and own_accuracy == 1.0  # what a leak of the test fold would report

@@ -44,13 +44,13 @@ def error_line(result):
     return line
 
 
-def run_tool(script, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args), cwd=ROOT,
+def run_tool(module, *args):
+    return subprocess.run([sys.executable, "-m", module] + list(args), cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
 
 
 def make_records(output_dir, *extra):
-    return run_tool("data_prep/make_tfrecords.py", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
+    return run_tool("data_prep.make_tfrecords", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
                     "--landmarks=" + shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"), "--template=56x48",
                     "--output_dir=" + output_dir, "--num_workers=1", "--images_per_shard=40", *extra)
 
@@ -216,7 +216,7 @@ def test_eval_refuses_features_that_cannot_be_scored(tmp_path, poison):
 
 
 def test_report_json_is_strict_json_even_with_undefined_numbers(tmp_path):
-    from pfe_estimator import atomic_files  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.storage import atomic_files  # pylint: disable=import-outside-toplevel
     path = str(tmp_path / "report.json")
     atomic_files.write_json(path, {"std": float("nan"), "folds": [1.0, float("inf")], "ok": 0.5})
     text = open(path).read()
@@ -286,7 +286,7 @@ def test_make_tfrecords_refuses_a_rerun_with_other_inputs(work, tmp_path):
     assert "was made from other inputs or settings (changed: identities; images" in error_line(result)
     assert tree_digest(records) == before
     other_input = copy_of(shared_path("data", "lfw_raw250_subset"), tmp_path, "other_input")
-    result = run_tool("data_prep/make_tfrecords.py", "--input_dir=" + other_input,
+    result = run_tool("data_prep.make_tfrecords", "--input_dir=" + other_input,
                       "--landmarks=" + shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"), "--template=56x48",
                       "--output_dir=" + records, "--num_workers=1", "--images_per_shard=40")
     assert "changed: source" in error_line(result)
@@ -300,7 +300,7 @@ def test_make_tfrecords_refuses_a_rerun_with_other_inputs(work, tmp_path):
 def test_make_tfrecords_that_writes_nothing_fails_with_the_reason(tmp_path):
     empty_landmarks = tmp_path / "landmarks.txt"
     empty_landmarks.write_text("")
-    result = run_tool("data_prep/make_tfrecords.py", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
+    result = run_tool("data_prep.make_tfrecords", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
                       "--landmarks=" + str(empty_landmarks), "--output_dir=" + str(tmp_path / "out"),
                       "--num_workers=1")
     assert "wrote 0 images (skipped: no_landmarks 100)" in error_line(result)
@@ -319,7 +319,7 @@ def test_degenerate_landmarks_are_skipped_with_a_reason(tmp_path):
         if os.path.exists(os.path.join(source, path)):
             lines.append(path + " 100" * 10 if path.endswith("_0001.jpg") else line.strip())
     landmarks.write_text("\n".join(lines) + "\n")
-    result = run_tool("data_prep/make_tfrecords.py", "--input_dir=" + source, "--landmarks=" + str(landmarks),
+    result = run_tool("data_prep.make_tfrecords", "--input_dir=" + source, "--landmarks=" + str(landmarks),
                       "--template=56x48", "--output_dir=" + str(tmp_path / "out"), "--num_workers=1")
     assert result.returncode == 0, result.stdout[-2000:]
     manifest = json.load(open(str(tmp_path / "out" / "manifest.json")))
@@ -501,7 +501,7 @@ def test_a_released_style_folder_with_the_wrong_image_size_is_one_line(work, tmp
 
 
 def test_overwrite_never_removes_the_folder_the_user_stands_in(tmp_path, monkeypatch):
-    from pfe_estimator import outputs  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.storage import outputs  # pylint: disable=import-outside-toplevel
     home = tmp_path / "home"
     (home / "work").mkdir(parents=True)
     (home / "thesis.tex").write_text("years of work")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import runtime
+from pfe_estimator.training import devices
 from tests.conftest import tiny_estimator, tiny_model_fn, tiny_synthetic_input_fn
 
 
@@ -93,7 +93,7 @@ def test_npu_loss_scaling_leaves_the_update_unchanged(npu_bridge_double, tmp_pat
 def test_missing_npu_bridge_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "npu_bridge", None)
     with pytest.raises(ImportError) as error:
-        runtime.optimizer_wrapper("npu")
+        devices.optimizer_wrapper("npu")
     assert "\n" not in str(error.value) and "npu_bridge" in str(error.value) and "CANN" in str(error.value)
 
 
@@ -119,27 +119,27 @@ def test_gpu_mixed_precision_scales_the_loss_and_leaves_the_update_unchanged(tmp
     ("cpu", "fp16", "allow_mix_precision", "--precision=fp16: expected fp32 or mixed"),
     ("cpu", "mixed", "allow_mix_precision",
      "--precision=mixed needs --device=gpu (the NPU's is set by --precision_mode)"),
-    ("npu", "fp32", "fp64", "--precision_mode=fp64: expected one of " + ", ".join(runtime.NPU_PRECISION_MODES)),
+    ("npu", "fp32", "fp64", "--precision_mode=fp64: expected one of " + ", ".join(devices.NPU_PRECISION_MODES)),
 ])
 def test_device_options_are_checked(device, precision, precision_mode, message):
     with pytest.raises(ValueError) as error:
-        runtime.check_device_options(device, precision, precision_mode)
+        devices.check_device_options(device, precision, precision_mode)
     assert str(error.value) == message
 
 
 @pytest.mark.parametrize("device,precision", [("cpu", "fp32"), ("gpu", "fp32"), ("gpu", "mixed"), ("npu", "fp32")])
 def test_valid_device_options_pass(device, precision):
-    runtime.check_device_options(device, precision, "allow_mix_precision")
+    devices.check_device_options(device, precision, "allow_mix_precision")
 
 
 
 def test_npu_pretraining_graph_has_only_static_shapes(npu_bridge_double):
     """--mode=pretrain under NPUEstimator: AM-softmax over the whole backbone, wrapped for the NPU."""
-    from pfe_estimator import pretrain  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.model import pretrain  # pylint: disable=import-outside-toplevel
     from tests.conftest import TINY  # pylint: disable=import-outside-toplevel
     model = pretrain.pretrain_model_fn_builder(
         TINY["backbone"], TINY["embedding_size"], TINY["num_classes"], [0.1], [], 0.9, 5e-4, 30.0, 0.35,
-        runtime.optimizer_wrapper("npu"), TINY["num_classes"] * TINY["images_per_class"])
+        devices.optimizer_wrapper("npu"), TINY["num_classes"] * TINY["images_per_class"])
     assert dynamic_shapes_between_input_and_train_op(model, tiny_synthetic_input_fn()) == []
     assert "NPULossScaleOptimizer" in [r["name"] for r in npu_bridge_double.RECORDED]
 
@@ -162,7 +162,7 @@ def test_npu_settings_take_effect_at_non_default_values(npu_bridge_double, tmp_p
     estimator = tiny_estimator(str(tmp_path / "model"), device="npu", iterations_per_loop=4,
                                precision_mode="allow_fp32_to_fp16", loss_scale="8")
     estimator.train(tiny_synthetic_input_fn(), max_steps=1)
-    assert os.environ["JOB_ID"] == runtime.DEFAULT_JOB_ID
+    assert os.environ["JOB_ID"] == devices.DEFAULT_JOB_ID
     recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
     assert recorded["NPURunConfig"]["iterations_per_loop"] == 4 == estimator.config.iterations_per_loop
     assert recorded["NPURunConfig"]["precision_mode"] == "allow_fp32_to_fp16"

@@ -3,8 +3,8 @@ import os
 
 import matplotlib
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
-import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _save(figure, path):

@@ -6,7 +6,7 @@ functions make exactly the variables slim made (scopes, names, shapes, initialis
 """
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import compute_precision
+from pfe_estimator.model import compute_precision
 
 
 def xavier_initializer():

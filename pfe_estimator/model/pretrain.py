@@ -5,10 +5,9 @@ The whole backbone trains (its Bottleneck batch norm in training mode); the chec
 """
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import hooks
-from pfe_estimator import losses
-from pfe_estimator import model_fn as pfe_model
-from pfe_estimator import sphere_net
+from pfe_estimator.training import optimization
+from pfe_estimator.training import losses
+from pfe_estimator.model import sphere_net
 
 # SphereNet-64 on CASIA-WebFace with AM-softmax, batch 256: the schedule commonly used.
 DEFAULT_LEARNING_RATES = (0.1, 0.01, 0.001)
@@ -50,16 +49,11 @@ def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_ra
         if mode == tf.estimator.ModeKeys.EVAL:
             return tf.estimator.EstimatorSpec(mode, loss=total_loss, eval_metric_ops={
                 "am_softmax_loss": tf.metrics.mean(margin_loss), "accuracy": tf.metrics.mean(correct)})
-        global_step = tf.train.get_or_create_global_step()
-        learning_rate = pfe_model.learning_rate_schedule(global_step, learning_rate_boundaries, learning_rate_values)
         tf.summary.scalar("losses/am_softmax_loss", margin_loss)
         tf.summary.scalar("losses/total_loss", total_loss)
         tf.summary.scalar("train_accuracy", tf.reduce_mean(correct))
-        tf.summary.scalar("learning_rate", learning_rate)
-        optimizer = wrap_optimizer(tf.train.MomentumOptimizer(learning_rate, momentum))
-        minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=tf.trainable_variables())
-        train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, margin_loss, steps_per_run)
-        return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
+        return optimization.training_spec(total_loss, margin_loss, tf.trainable_variables(), learning_rate_values,
+                                          learning_rate_boundaries, momentum, wrap_optimizer, images_per_step,
+                                          log_every_n_steps, steps_per_run)
 
     return model_fn

@@ -16,7 +16,7 @@ import collections
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import compute_precision
+from pfe_estimator.model import compute_precision
 
 NCHW_TO_NHWC = [0, 2, 3, 1]
 NHWC_TO_NCHW = [0, 3, 1, 2]

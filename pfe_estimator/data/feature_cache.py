@@ -10,20 +10,20 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import atomic_files
-from pfe_estimator import backbones
-from pfe_estimator import checkpoints
-from pfe_estimator import evaluation
-from pfe_estimator import input_fn as input_fns
-from pfe_estimator import outputs
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.model import backbones
+from pfe_estimator.inference import checkpoints
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.storage import outputs
+from pfe_estimator.data import tfrecord_schema
 
 OUTPUT_KIND = "feature_cache"
 
 
 def is_cache(data_dir):
     """Whether a TFRecord folder holds a feature cache rather than images."""
-    return "cache" in input_fns.read_manifest(data_dir)
+    return "cache" in pk_sampling.read_manifest(data_dir)
 
 
 def cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint, features_dtype):
@@ -72,8 +72,8 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
       the cache's manifest dict.
     """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    from pfe_estimator import predict  # pylint: disable=import-outside-toplevel  # OpenCV: not at training
-    manifest = input_fns.read_manifest(data_dir)
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel  # OpenCV: not at training
+    manifest = pk_sampling.read_manifest(data_dir)
     height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone)
     if scope and not pretrained_checkpoint:
@@ -158,22 +158,22 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
     Yields:
       ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]}, labels int32 [P * K]).
     """
-    manifest = input_fns.read_manifest(cache_dir)
-    input_fns.check_training_data(cache_dir, manifest, num_classes_per_batch, include_labels)
+    manifest = pk_sampling.read_manifest(cache_dir)
+    pk_sampling.check_training_data(cache_dir, manifest, num_classes_per_batch, include_labels)
     cache = manifest["cache"]
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
 
     def sample_identity(serialized):
         record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
-        indices = input_fns.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
-        mirrored = input_fns.random_flips(images_per_class, seed, flip)[:, None]
+        indices = pk_sampling.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
+        mirrored = pk_sampling.random_flips(images_per_class, seed, flip)[:, None]
         features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
                             tf.gather(record["features"], indices))
         mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),
                       tf.gather(record["mu"], indices))
         return {"features": features, "mu": mu}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    return input_fns.identity_batches_input_fn_builder(input_fns.shard_files(cache_dir, manifest), sample_identity,
+    return pk_sampling.identity_batches_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
                                                        num_classes_per_batch, seed, shuffle_buffer, cycle_length,
                                                        include_labels)
 
@@ -184,13 +184,13 @@ def read_cache_arrays(cache_dir, wanted_names=None):
     Returns:
       (names [N], features float32 [N, F], mu float32 [N, D]).
     """
-    manifest = input_fns.read_manifest(cache_dir)
+    manifest = pk_sampling.read_manifest(cache_dir)
     names, features, mu = [], [], []
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_cache_identities(os.path.join(cache_dir, shard["file"]),
                                                             manifest["cache"]["features_dtype"]):
             for index, filename in enumerate(record["filename"]):
-                name = evaluation.image_name(filename)
+                name = metrics.image_name(filename)
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     features.append(record["features"][index].astype(np.float32))

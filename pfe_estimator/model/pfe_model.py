@@ -1,12 +1,12 @@
 """The PFE `model_fn`: frozen backbone -> mu, uncertainty head -> sigma^2, MLS loss on the head only."""
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import backbones
-from pfe_estimator import checkpoints
-from pfe_estimator import hooks
-from pfe_estimator import losses
-from pfe_estimator import sphere_net
-from pfe_estimator import uncertainty_head
+from pfe_estimator.model import backbones
+from pfe_estimator.inference import checkpoints
+from pfe_estimator.training import optimization
+from pfe_estimator.training import losses
+from pfe_estimator.model import sphere_net
+from pfe_estimator.model import uncertainty_head
 
 
 def head_outputs(mu, backbone_features, training, weight_decay=uncertainty_head.WEIGHT_DECAY):
@@ -74,29 +74,9 @@ def network_only_scaffold(include_backbone=True):
                                tf.variables_initializer(others)))
 
 
-PAPER_BOUNDARY_FRACTION = 2.0 / 3.0  # sphere64_casia: the learning rate drops at step 2000 of 3000
-
-
-def default_learning_rate_boundaries(max_steps, num_values=2):
-    """The paper's schedule scaled to max_steps: with two learning rates, the drop at two thirds of the
-    steps; with n, n - 1 drops evenly spaced up to two thirds. [int]."""
-    return [int(round(PAPER_BOUNDARY_FRACTION * max_steps * i / (num_values - 1))) for i in range(1, num_values)]
-
-
-def learning_rate_schedule(global_step, boundaries, values):
-    """Piecewise-constant learning rate: values[i] until boundaries[i], then the next value. float32 []."""
-    if len(values) != len(boundaries) + 1:
-        raise ValueError("learning rate: %d values need %d boundaries, got %d"
-                         % (len(values), len(values) - 1, len(boundaries)))
-    if not boundaries:
-        return tf.constant(float(values[0]))
-    return tf.train.piecewise_constant(global_step, [int(b) for b in boundaries], [float(v) for v in values])
-
-
-def _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq):
+def _add_summaries(mls_loss, regularization_loss, log_sigma_sq):
     tf.summary.scalar("losses/mls_loss", mls_loss)
     tf.summary.scalar("losses/regularization_loss", regularization_loss)
-    tf.summary.scalar("learning_rate", learning_rate)
     mean, variance = tf.nn.moments(tf.reshape(log_sigma_sq, [-1]), axes=[0])
     tf.summary.scalar("log_sigma_sq/mean", mean)
     tf.summary.scalar("log_sigma_sq/std", tf.sqrt(variance))
@@ -162,17 +142,10 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
             return tf.estimator.EstimatorSpec(mode, loss=total_loss,
                                               eval_metric_ops={"mls_loss": tf.metrics.mean(mls_loss)})
 
-        global_step = tf.train.get_or_create_global_step()
-        learning_rate = learning_rate_schedule(global_step, learning_rate_boundaries, learning_rate_values)
-        _add_summaries(mls_loss, regularization_loss, learning_rate, log_sigma_sq)
-
-        head_variables = tf.trainable_variables(uncertainty_head.SCOPE + "/")
-        optimizer = wrap_optimizer(tf.train.MomentumOptimizer(learning_rate, momentum))
-        minimize = optimizer.minimize(total_loss, global_step=global_step, var_list=head_variables)
-        train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-
-        images_per_step = num_classes_per_batch * images_per_class * num_replicas
-        throughput = hooks.ThroughputHook(images_per_step, log_every_n_steps, total_loss, steps_per_run)
-        return tf.estimator.EstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[throughput])
+        _add_summaries(mls_loss, regularization_loss, log_sigma_sq)
+        return optimization.training_spec(
+            total_loss, total_loss, tf.trainable_variables(uncertainty_head.SCOPE + "/"), learning_rate_values,
+            learning_rate_boundaries, momentum, wrap_optimizer, num_classes_per_batch * images_per_class * num_replicas,
+            log_every_n_steps, steps_per_run)
 
     return model_fn

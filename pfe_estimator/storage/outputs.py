@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 
-from pfe_estimator import atomic_files
+from pfe_estimator.storage import atomic_files
 
 MARKER_NAME = "pfe_output.json"
 

@@ -3,10 +3,10 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import backbones
-from pfe_estimator import checkpoints
-from pfe_estimator import model_fn as pfe_model
-from pfe_estimator import outputs
+from pfe_estimator.model import backbones
+from pfe_estimator.inference import checkpoints
+from pfe_estimator.model import pfe_model
+from pfe_estimator.storage import outputs
 
 FROZEN_GRAPH_NAME = "pfe_frozen.pb"
 INPUT_NODE = "images"

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.data import tfrecord_schema
 
 
 def class_balanced_labels(num_classes_per_batch, images_per_class):

@@ -8,7 +8,7 @@ and keeps working from the flags.
 import json
 import os
 
-from pfe_estimator import atomic_files
+from pfe_estimator.storage import atomic_files
 
 CONFIG_NAME = "pfe_config.json"
 # Recorded settings that flags of the same name set; the rest of a record ('model', 'onnx_sha256',

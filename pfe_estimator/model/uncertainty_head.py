@@ -7,7 +7,7 @@ shift `scale_and_shift/gamma` (init -7.0); those names are kept.
 """
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import layers
+from pfe_estimator.model import layers
 
 SCOPE = "UncertaintyModule"
 BATCH_NORM_DECAY = 0.995

@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import checkpoints
-from pfe_estimator import evaluation
-from pfe_estimator import image_io
-from pfe_estimator import input_fn as input_fns
-from pfe_estimator import tfrecord_schema
+from pfe_estimator.inference import checkpoints
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.data import image_io
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import tfrecord_schema
 
 
 def network_input(image_rgb, image_size, resize=False):
@@ -185,12 +185,12 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
     Returns:
       (names [N], JPEG bytes [N]) in record order.
     """
-    manifest = input_fns.read_manifest(data_dir)
+    manifest = pk_sampling.read_manifest(data_dir)
     names, encoded = [], []
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
             for filename, jpeg in zip(record["filename"], record["encoded"]):
-                name = evaluation.image_name(filename)
+                name = metrics.image_name(filename)
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     encoded.append(jpeg)
@@ -228,7 +228,7 @@ def load_features(path):
     names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
     if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
         raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape, sigma_sq.shape))
-    evaluation.check_features(names, mu, sigma_sq, path)
+    metrics.check_features(names, mu, sigma_sq, path)
     return names, mu, sigma_sq
 
 

@@ -7,7 +7,7 @@ normalised output is the embedding mu.
 """
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator import layers
+from pfe_estimator.model import layers
 
 SCOPE = "SphereNet"
 STAGE_WIDTHS = (64, 128, 256, 512)

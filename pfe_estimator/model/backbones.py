@@ -1,7 +1,7 @@
 """The frozen backbone: a SphereNet (checkpoint-restored variables) or an imported ONNX model (constants)."""
-from pfe_estimator import compute_precision
-from pfe_estimator import onnx_import
-from pfe_estimator import sphere_net
+from pfe_estimator.model import compute_precision
+from pfe_estimator.model import onnx_import
+from pfe_estimator.model import sphere_net
 
 ONNX_PREFIX = "onnx:"
 

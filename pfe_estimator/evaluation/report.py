@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 
-from pfe_estimator import evaluation
-from pfe_estimator import plots
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import plots
 
 REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
 LFW_FARS = (1e-3, 1e-2)
@@ -18,27 +18,27 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
 
     Args:
       names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
-      pairs: evaluation.LfwPairs.
+      pairs: metrics.LfwPairs.
       report_dir: folder for the PNGs (report.json is written by the caller with every section).
       face_loader: optional callable(name) -> uint8 RGB image, for the grid of most/least certain faces.
 
     Returns:
       the "lfw" section of report.json.
     """
-    evaluation.check_features(names, mu, sigma_sq, "LFW features")
-    first, second = evaluation.pair_indices(names, pairs)
-    scores = {"cosine": evaluation.cosine_pair_scores(mu[first], mu[second]),
-              "mls": evaluation.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
-    uncertainty = evaluation.pair_uncertainty(sigma_sq[first], sigma_sq[second])
+    metrics.check_features(names, mu, sigma_sq, "LFW features")
+    first, second = metrics.pair_indices(names, pairs)
+    scores = {"cosine": metrics.cosine_pair_scores(mu[first], mu[second]),
+              "mls": metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
+    uncertainty = metrics.pair_uncertainty(sigma_sq[first], sigma_sq[second])
     section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
     risk = {"reject_fractions": REJECT_FRACTIONS}
     for name, value in scores.items():
-        protocol = evaluation.kfold_accuracy(value, pairs.same, pairs.fold)
-        section[name] = evaluation.verification_report(value, pairs.same, protocol, LFW_FARS)
-        risk[name] = evaluation.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
+        protocol = metrics.kfold_accuracy(value, pairs.same, pairs.fold)
+        section[name] = metrics.verification_report(value, pairs.same, protocol, LFW_FARS)
+        risk[name] = metrics.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk
-    calibration = evaluation.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
+    calibration = metrics.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
     if calibration:
         del calibration["probabilities"]
     section["calibration"] = calibration
@@ -61,7 +61,7 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
                           "Reliability of P(same identity) (LFW protocol)")
         written["reliability"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_roc.png")
-    plots.roc({name: evaluation.roc_curve(value, pairs.same) for name, value in scores.items()}, path,
+    plots.roc({name: metrics.roc_curve(value, pairs.same) for name, value in scores.items()}, path,
               "ROC: cosine vs MLS (LFW protocol)")
     written["roc"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_sigma_sq_histogram.png")
@@ -88,23 +88,23 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
 
     Paths are matched to feature names by their base name without extension.
     """
-    evaluation.check_features(names, mu, sigma_sq, "template features")
+    metrics.check_features(names, mu, sigma_sq, "template features")
     position = {name: i for i, name in enumerate(names)}
-    rows = evaluation.read_csv_rows(templates_csv, 2)
-    missing = sorted({path for _, path in rows if evaluation.image_name(path) not in position})
+    rows = metrics.read_csv_rows(templates_csv, 2)
+    missing = sorted({path for _, path in rows if metrics.image_name(path) not in position})
     if missing:
         raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing), ", ".join(missing[:20])))
-    faces = np.array([position[evaluation.image_name(path)] for _, path in rows])
+    faces = np.array([position[metrics.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])
-    pair_rows = evaluation.read_csv_rows(pairs_csv, 3)
+    pair_rows = metrics.read_csv_rows(pairs_csv, 3)
     labels = np.array([int(label) == 1 for _, _, label in pair_rows])
-    section, scores = evaluation.template_report(
+    section, scores = metrics.template_report(
         mu[faces], sigma_sq[faces], template_ids, np.array([a for a, _, _ in pair_rows]),
         np.array([b for _, b, _ in pair_rows]), labels, fusion, TEMPLATE_FARS, REJECT_FRACTIONS)
     section.update({"fusion": fusion, "templates": int(len(np.unique(template_ids))), "pairs": int(len(labels))})
     if report_dir:
         path = os.path.join(report_dir, "templates_roc.png")
-        plots.roc({name: evaluation.roc_curve(value, labels) for name, value in scores.items()}, path,
+        plots.roc({name: metrics.roc_curve(value, labels) for name, value in scores.items()}, path,
                   "Template ROC (%s fusion)" % fusion)
         risk = section["risk_controlled"]
         risk_path = os.path.join(report_dir, "templates_risk_controlled.png")

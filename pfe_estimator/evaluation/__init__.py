@@ -1,0 +1,1 @@
+"""Metrics, the LFW and template protocols, reports and plots."""

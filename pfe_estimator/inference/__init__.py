@@ -1,0 +1,1 @@
+"""Checkpoints, prediction and SavedModel export."""

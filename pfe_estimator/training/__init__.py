@@ -1,0 +1,1 @@
+"""Training: the MLS and AM-softmax losses, the optimisation tail, the device switch (CPU/GPU/NPU), hooks."""
