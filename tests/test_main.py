@@ -48,7 +48,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     assert steps and steps[-1] >= 6, "no checkpoint written before the kill"
     last = steps[-1]
     resumed = run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir,
-                       "--max_steps=%d" % (last + 2), "--save_checkpoints_steps=3", "--log_every_n_steps=1")
+                       "--max_steps=%d" % (last + 2), "--save_checkpoints_steps=3", "--log_every_n_steps=1",
+                       "--verbose")  # TensorFlow's own "Restoring parameters" line
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert "Restoring parameters from %s/model.ckpt-%d" % (model_dir, last) in resumed.stdout
     assert "images/s" in resumed.stdout

@@ -175,7 +175,7 @@ def test_killed_predict_leaves_the_previous_features_intact(work, tmp_path):
     assert first.returncode == 0, first.stdout[-2000:]
     before = tree_digest(output)
     kill_mid_run(tmp_path, ["--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
-                            "--predict_output=" + output], lambda log: "Restoring parameters from" in log)
+                            "--predict_output=" + output, "--verbose"], lambda log: "Restoring parameters from" in log)
     assert tree_digest(output) == before
 
 
@@ -399,7 +399,7 @@ def test_corrupt_latest_checkpoint_resumes_from_the_newest_intact_one(work, tmp_
     data = glob.glob(os.path.join(model_dir, "model.ckpt-3.data-*"))[0]
     with open(data, "r+b") as f:
         f.truncate(100)
-    result = run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=5")
+    result = run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=5", "--verbose")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "corrupt checkpoint model.ckpt-3" in result.stdout and "resuming from the newest intact one, model.ckpt-0" \
         in result.stdout
