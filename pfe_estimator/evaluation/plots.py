@@ -1,17 +1,16 @@
 """PNG plots of an evaluation (matplotlib, Agg backend), each written atomically."""
-import os
-
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pfe_estimator.storage import atomic_files
+
 
 def _save(figure, path):
-    temporary = path + ".partial.png"
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    with atomic_files.writing(path) as temporary:
+        figure.savefig(temporary, dpi=110, bbox_inches="tight")
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def roc(curves, path, title):

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator.inference import checkpoints
+from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.data import image_io
 from pfe_estimator.data import pk_sampling
@@ -202,9 +203,8 @@ def save_features(path, names, mu, sigma_sq):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
-    temporary = path + ".partial.npz"
-    np.savez(temporary, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
-    os.replace(temporary, path)
+    with atomic_files.writing(path) as temporary:
+        np.savez(temporary, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
 
 
 def is_features_file(path):

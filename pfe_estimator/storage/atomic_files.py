@@ -1,4 +1,5 @@
 """Writing outputs so that a reader never sees half a file: write under a temporary name, then rename."""
+import contextlib
 import json
 import math
 import os
@@ -22,8 +23,30 @@ def strict_json_value(value):
     return value
 
 
+@contextlib.contextmanager
+def writing(path):
+    """Yields the temporary path to write `path`'s content to (beside it, same extension, so writers that go
+    by the extension work); when the block ends without an error it replaces `path`, else it is removed.
+
+      with atomic_files.writing("report/roc.png") as temporary:
+          figure.savefig(temporary)
+    """
+    temporary = partial_path(path) + os.path.splitext(path)[1]
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text(path, text):
+    """Writes UTF-8 `text` to `path` atomically ('\n' line ends on every platform)."""
+    with writing(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
 def write_json(path, content):
     """Writes `content` as indented UTF-8 strict JSON (non-finite numbers as null) to `path` atomically."""
-    with open(partial_path(path), "w", encoding="utf-8") as f:
-        json.dump(strict_json_value(content), f, indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    os.replace(partial_path(path), path)
+    write_text(path, json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True,
+                                allow_nan=False))
