@@ -196,18 +196,6 @@ def images_per_class():
     return FLAGS.batch_size // FLAGS.num_classes_per_batch
 
 
-def rank():
-    """(rank_size, rank_id) of an Ascend multi-device run (RANK_SIZE/RANK_ID), or of a TF_CONFIG cluster."""
-    if "RANK_SIZE" in os.environ:
-        return int(os.environ["RANK_SIZE"]), int(os.environ.get("RANK_ID", "0"))
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    workers = len(cluster.get("cluster", {}).get("worker", [])) + len(cluster.get("cluster", {}).get("chief", []))
-    if workers > 1:
-        task = cluster.get("task", {})
-        return workers, int(task.get("index", 0)) + (1 if task.get("type") == "worker" and "chief" in cluster["cluster"] else 0)
-    return 1, 0
-
-
 def backbone_options():
     """The frozen backbone's options from the flags: ONNX import options, a precision other than fp32
     (None for an fp32 SphereNet)."""
@@ -297,11 +285,11 @@ def adopt_model_dir_record(kind):
 
 def chief():
     """Whether this process is the one that owns --model_dir (rank 0, or the only one)."""
-    return rank()[1] == 0
+    return devices.cluster_rank()[1] == 0
 
 
 def optimizer_wrapper():
-    return devices.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, rank()[0])
+    return devices.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, devices.cluster_rank()[0])
 
 
 def pfe_model_fn():
@@ -319,7 +307,7 @@ def pfe_model_fn():
             lambda: optimization.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values))),
         momentum=FLAGS.momentum,
         weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
-        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * rank()[0],
+        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * devices.cluster_rank()[0],
         steps_per_run=steps_per_run(),
         backbone_options=backbone_options())
 
@@ -350,7 +338,7 @@ def pretrain_model_fn(num_classes):
     values, boundaries, _ = pretrain_schedule()
     return pretrain.pretrain_model_fn_builder(
         FLAGS.backbone, FLAGS.embedding_size, num_classes, values, boundaries, FLAGS.momentum, FLAGS.weight_decay,
-        FLAGS.am_scale, FLAGS.am_margin, optimizer_wrapper(), FLAGS.batch_size * FLAGS.num_devices * rank()[0],
+        FLAGS.am_scale, FLAGS.am_margin, optimizer_wrapper(), FLAGS.batch_size * FLAGS.num_devices * devices.cluster_rank()[0],
         FLAGS.log_every_n_steps, steps_per_run())
 
 
@@ -362,14 +350,14 @@ def make_estimator(model_fn=None):
         keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_step_count_steps=FLAGS.log_every_n_steps,
         save_summary_steps=FLAGS.log_every_n_steps, iterations_per_loop=FLAGS.iterations_per_loop,
         precision_mode=FLAGS.precision_mode, random_seed=FLAGS.random_seed, num_devices=FLAGS.num_devices,
-        multi_worker=FLAGS.device != "npu" and rank()[0] > 1, npu_debug=devices.NpuDebug(
+        multi_worker=FLAGS.device != "npu" and devices.cluster_rank()[0] > 1, npu_debug=devices.NpuDebug(
             FLAGS.over_dump, FLAGS.over_dump_path, FLAGS.data_dump_flag, FLAGS.data_dump_step, FLAGS.data_dump_path,
             FLAGS.profiling, FLAGS.profiling_dump_path), xla=FLAGS.xla)
 
 
 def train_input_fn():
     """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank)."""
-    seed = (FLAGS.random_seed or 0) + rank()[1]
+    seed = (FLAGS.random_seed or 0) + devices.cluster_rank()[1]
     if FLAGS.data == "synthetic":
         return pk_sampling.synthetic_input_fn_builder(FLAGS.num_classes_per_batch, images_per_class(), image_size(),
                                                     seed=seed)
@@ -410,7 +398,7 @@ def train(estimator, input_fn, max_steps, record):
                 tf.logging.info("resuming from %s", resumed)
             model_config.write_once(FLAGS.model_dir, record)
         start = time.time()
-        if FLAGS.device != "npu" and rank()[0] > 1:
+        if FLAGS.device != "npu" and devices.cluster_rank()[0] > 1:
             # Multi-worker Estimator training runs through train_and_evaluate (the distribute coordinator);
             # evaluation happens only if TF_CONFIG names an evaluator task.
             tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=max_steps),

@@ -63,6 +63,21 @@ def import_npu_bridge():
     return npu_init
 
 
+def cluster_rank(environ=None):
+    """(rank_size, rank_id) of an Ascend multi-device run (RANK_SIZE/RANK_ID), or of a TF_CONFIG cluster;
+    (1, 0) for one process."""
+    environ = os.environ if environ is None else environ
+    if "RANK_SIZE" in environ:
+        return int(environ["RANK_SIZE"]), int(environ.get("RANK_ID", "0"))
+    cluster = json.loads(environ.get("TF_CONFIG", "{}"))
+    workers = len(cluster.get("cluster", {}).get("worker", [])) + len(cluster.get("cluster", {}).get("chief", []))
+    if workers > 1:
+        task = cluster.get("task", {})
+        chief_first = task.get("type") == "worker" and "chief" in cluster["cluster"]
+        return workers, int(task.get("index", 0)) + (1 if chief_first else 0)
+    return 1, 0
+
+
 def check_device_options(device, precision, precision_mode):
     """Raises ValueError for an unknown device, precision or NPU precision mode."""
     if device not in DEVICES:
