@@ -33,6 +33,8 @@ from pfe_estimator.inference import checkpoints
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import backbones
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.evaluation import calibration
 from pfe_estimator.inference import export
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
@@ -442,14 +444,14 @@ def run_train():
 def calibrate_model():
     """Fits P(same | MLS) and the MLS thresholds at CALIBRATION_FARS and --far on --calibration_pairs with
     the trained model, and keeps them in model_dir/calibration.json."""
-    pairs = metrics.read_lfw_pairs(FLAGS.calibration_pairs)
+    pairs = protocols.read_lfw_pairs(FLAGS.calibration_pairs)
     names, mu, sigma_sq, _ = lfw_features(pairs)
-    first, second = metrics.pair_indices(names, pairs)
+    first, second = protocols.pair_indices(names, pairs)
     scores = metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
-    calibration = metrics.fit_verification_calibration(scores, pairs.same,
+    fitted = calibration.fit_verification_calibration(scores, pairs.same,
                                                           sorted(set(CALIBRATION_FARS + (FLAGS.far,))))
-    calibration["source"] = os.path.abspath(FLAGS.calibration_pairs)
-    atomic_files.write_json(os.path.join(FLAGS.model_dir, CALIBRATION_NAME), calibration)
+    fitted["source"] = os.path.abspath(FLAGS.calibration_pairs)
+    atomic_files.write_json(os.path.join(FLAGS.model_dir, CALIBRATION_NAME), fitted)
     print("calibration: P(same | MLS) from %d pairs -> %s" % (len(scores), os.path.join(FLAGS.model_dir,
                                                                                           CALIBRATION_NAME)))
 
@@ -460,25 +462,25 @@ def run_verify():
         raise FlagError("--mode=verify needs --image_a and --image_b")
     adopt_model_dir_record("pfe")
     path = os.path.join(FLAGS.model_dir, CALIBRATION_NAME)
-    calibration = None
+    fitted = None
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            calibration = json.load(f)
+            fitted = json.load(f)
     load_face = face_loader()
     mu, sigma_sq = extract_features(load_face(image) for image in (FLAGS.image_a, FLAGS.image_b))
     score = float(metrics.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
     print("MLS %.4f" % score)
     for name, sigma in zip((FLAGS.image_a, FLAGS.image_b), sigma_sq):
         print("mean sigma^2 %.4e  %s" % (sigma.mean(), name))
-    if calibration is None:
+    if fitted is None:
         print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % FLAGS.model_dir)
         return
-    probability = float(metrics.logistic_probability(calibration["model"], [[score]])[0])
-    print("P(same) %.4f (%s, %d pairs)" % (probability, calibration["method"], calibration["pairs"]))
-    threshold = calibration["mls_threshold_at_far"].get(str(FLAGS.far))
+    probability = float(calibration.logistic_probability(fitted["model"], [[score]])[0])
+    print("P(same) %.4f (%s, %d pairs)" % (probability, fitted["method"], fitted["pairs"]))
+    threshold = fitted["mls_threshold_at_far"].get(str(FLAGS.far))
     if threshold is None:
         raise FlagError("--far=%s: the calibration has thresholds at FAR %s only" % (
-            FLAGS.far, ", ".join(sorted(calibration["mls_threshold_at_far"]))))
+            FLAGS.far, ", ".join(sorted(fitted["mls_threshold_at_far"]))))
     print("decision at FAR %s: %s (MLS threshold %.4f)" % (FLAGS.far, "same person" if score >= threshold
                                                            else "different people", threshold))
 
@@ -600,10 +602,10 @@ def template_features():
     if not FLAGS.template_image_root:
         raise FlagError("template evaluation needs --features or --template_image_root")
     paths = sorted({os.path.join(FLAGS.template_image_root, path)
-                    for _, path in metrics.read_csv_rows(FLAGS.templates_csv, 2)})
+                    for _, path in protocols.read_csv_rows(FLAGS.templates_csv, 2)})
     kept = []
     mu, sigma_sq = extract_features(predict.readable_images(paths, face_loader(), kept, []))
-    return [metrics.image_name(path) for path in kept], mu, sigma_sq
+    return [protocols.image_name(path) for path in kept], mu, sigma_sq
 
 
 def run_eval():
@@ -621,7 +623,7 @@ def run_eval():
         os.makedirs(staging)
         result = {}
         if FLAGS.lfw_pairs:
-            pairs = metrics.read_lfw_pairs(FLAGS.lfw_pairs)
+            pairs = protocols.read_lfw_pairs(FLAGS.lfw_pairs)
             names, mu, sigma_sq, face_loader = lfw_features(pairs)
             result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, staging, face_loader)
         if FLAGS.templates_csv:

@@ -20,6 +20,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.inference import predict
 
@@ -30,7 +31,7 @@ def all_mu(session, images, mu, faces, batch_size):
 
 
 def lfw_cosine_accuracy(names, mu, pairs):
-    first, second = metrics.pair_indices(names, pairs)
+    first, second = protocols.pair_indices(names, pairs)
     scores = metrics.cosine_pair_scores(mu[first], mu[second])
     return np.mean(metrics.kfold_accuracy(scores, pairs.same, pairs.fold)["accuracies"])
 
@@ -81,7 +82,7 @@ def main():
     print("  cosine(mu fp32, mu bf16) per image: min %.5f  median %.5f  (goal >= 0.999)"
           % (cosine.min(), np.median(cosine)))
     if not args.images:
-        pairs = metrics.read_lfw_pairs(args.lfw_pairs)
+        pairs = protocols.read_lfw_pairs(args.lfw_pairs)
         for name in ("fp32", "bf16"):
             print("  LFW 6000 pairs, cosine of %s mu: %.2f %%" % (name, 100 * lfw_cosine_accuracy(names, mus[name], pairs)))
 

@@ -24,7 +24,7 @@ import numpy as np
 from data_prep import alignment
 from data_prep import degradations
 from pfe_estimator.storage import atomic_files
-from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import image_io
 from pfe_estimator.storage import outputs
 
@@ -62,7 +62,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
     pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
     """
     pairs_file = pairs_file or os.path.join(lfw_dir, "pairs.txt")
-    pairs = metrics.read_lfw_pairs(pairs_file)
+    pairs = protocols.read_lfw_pairs(pairs_file)
     landmarks = alignment.read_landmark_file(os.path.join(lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     rows = draw_protocol(pairs, seed)
     fingerprint = {"pairs": outputs.file_digest(pairs_file), "seed": seed,

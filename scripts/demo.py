@@ -22,6 +22,7 @@ import numpy as np
 
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import plots
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +43,7 @@ def run(step, command):
 def degradation_correlation(faces_dir, features_path, report_dir):
     """Spearman correlation of mean sigma^2 with degradation severity over the evaluated test images."""
     with open(os.path.join(faces_dir, "degradations.csv")) as f:
-        rows = {metrics.image_name(r["path"]): r for r in csv.DictReader(f)}
+        rows = {protocols.image_name(r["path"]): r for r in csv.DictReader(f)}
     data = np.load(features_path)
     names = [str(n) for n in data["names"]]
     uncertainty = data["sigma_sq"].mean(axis=1)

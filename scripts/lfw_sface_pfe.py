@@ -31,6 +31,8 @@ from data_prep import make_cross_quality_lfw
 from data_prep import make_tfrecords
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.evaluation import calibration
 from pfe_estimator.data import feature_cache
 from pfe_estimator.model import pfe_model
 from pfe_estimator.evaluation import plots
@@ -145,7 +147,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(cache_dir)
     row_of = {name: i for i, name in enumerate(degraded_names)}
     index = {name: i for i, name in enumerate(names)}
-    degraded = np.array([row_of[metrics.image_name(r["file"])] for r in rows])
+    degraded = np.array([row_of[protocols.image_name(r["file"])] for r in rows])
     clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
     kinds = np.array([r["kind"] for r in rows])
     severity = np.array([r["severity"] for r in rows])
@@ -161,12 +163,12 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     cosine = metrics.cosine_pair_scores(mu_c, mu_d)
     mls = metrics.mls_pair_scores(mu_c, sigma_c, mu_d, sigma_d)
     uncertainty = metrics.pair_uncertainty(sigma_c, sigma_d)
-    protocols = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
+    protocol = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
                  "mls": metrics.kfold_accuracy(mls, pairs.same, pairs.fold)}
-    thresholds = {name: protocol["pair_threshold"] for name, protocol in protocols.items()}
+    thresholds = {name: fitted["pair_threshold"] for name, fitted in protocol.items()}
     section = {"pairs": count, "seed": args.seed, "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        section[name] = metrics.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
+        section[name] = metrics.verification_report(scores, pairs.same, protocol[name], report.LFW_FARS)
     section["by_kind"] = {kind: subset_report(cosine, mls, pairs.same, thresholds, kinds == kind)
                           for kind in degradations.KINDS}
     section["by_severity"] = {str(level): subset_report(cosine, mls, pairs.same, thresholds, severity == level)
@@ -202,7 +204,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
                                           for level in degradations.SEVERITIES]
     calibrations = {}
     for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
-        calibrations[name] = metrics.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
+        calibrations[name] = calibration.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
         del calibrations[name]["probabilities"]
     section["calibration"] = calibrations
     plots.curves(list(degradations.SEVERITIES),
@@ -276,7 +278,7 @@ def templates_section(names, clean_mu, fold_heads, people_folds, report_dir):
     faces = np.array(faces)
     section = {"identities": int(sum(labels)), "pairs": len(labels), "genuine": int(sum(labels))}
     for fusion in ("paper", "released"):
-        part, _ = metrics.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
+        part, _ = report.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
                                              np.array(pairs_a), np.array(pairs_b), np.array(labels), fusion,
                                              TEMPLATE_FARS, report.REJECT_FRACTIONS)
         section[fusion] = part
@@ -338,12 +340,12 @@ def main():
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],
                                                                manifest["num_identities"]))
 
-    pairs = metrics.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
+    pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     label_of = {i["name"]: i["label"] for i in manifest["identities"]}
     images_of = {i["name"]: i["images"] for i in manifest["identities"]}
     names, cached, cached_mu = feature_cache.read_cache_arrays(cache_dir)
-    first, second = metrics.pair_indices(names, pairs)
+    first, second = protocols.pair_indices(names, pairs)
     cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
     person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
 
@@ -359,7 +361,7 @@ def main():
 
     # Every MLS score comes from the head that never saw its identities; the 10-fold protocol then picks
     # each fold's threshold on the other folds' (equally held-out) scores, as for cosine.
-    protocols = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
+    protocol = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
                  "mls": metrics.kfold_accuracy(mls, pairs.same, pairs.fold)}
 
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
@@ -367,8 +369,8 @@ def main():
               "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class]}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):
-        result[name] = metrics.verification_report(scores, pairs.same, protocols[name], report.LFW_FARS)
-        risk[name] = metrics.risk_controlled_accuracy(scores, pairs.same, protocols[name]["pair_threshold"],
+        result[name] = metrics.verification_report(scores, pairs.same, protocol[name], report.LFW_FARS)
+        risk[name] = metrics.risk_controlled_accuracy(scores, pairs.same, protocol[name]["pair_threshold"],
                                                          uncertainty, report.REJECT_FRACTIONS).tolist()
     result["risk_controlled_accuracy"] = risk
 
@@ -386,9 +388,9 @@ def main():
             _, sigma_sq = predict.estimator_features(fold_heads[0][0], images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
-    calibration = metrics.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
-    del calibration["probabilities"]
-    result["calibration"] = calibration
+    calibrated = calibration.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
+    del calibrated["probabilities"]
+    result["calibration"] = calibrated
     if args.cross_quality:
         result["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir)
     result["templates"] = templates_section(names, cached_mu, fold_heads, people_folds, report_dir)
@@ -419,7 +421,7 @@ def main():
         " ".join("%.2f" % (100 * v) for v in risk["cosine"][::2]), " ".join("%.2f" % (100 * v) for v in risk["mls"][::2])))
     for kind in degradations.KINDS:
         print("  mean sigma^2 vs %s severity 0..4: %s" % (kind, " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
-    print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (calibration["ece"], calibration["brier"]))
+    print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (result["calibration"]["ece"], result["calibration"]["brier"]))
     templates = result["templates"]
     print("LFW templates: %d identities x 2 templates, %d pairs; TAR at FAR %s" % (
         templates["identities"], templates["pairs"], "/".join(str(f) for f in TEMPLATE_FARS)))

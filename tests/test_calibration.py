@@ -1,7 +1,8 @@
 """Calibrated verification: P(same | score) cross-fitted over folds, ECE, Brier, thresholds at a FAR."""
 import numpy as np
 
-from pfe_estimator.evaluation import metrics
+
+from pfe_estimator.evaluation import calibration
 
 
 def logistic_data(count=20000, seed=0):
@@ -14,7 +15,7 @@ def logistic_data(count=20000, seed=0):
 
 def test_cross_fitted_logistic_recovers_the_true_probabilities():
     scores, same, truth, fold = logistic_data()
-    report = metrics.calibration_report(scores, same, fold)
+    report = calibration.calibration_report(scores, same, fold)
     assert np.abs(report["probabilities"] - truth).max() < 0.03
     assert report["ece"] < 0.02
     np.testing.assert_allclose(report["brier"], np.mean(truth * (1 - truth)), atol=0.005)
@@ -22,10 +23,10 @@ def test_cross_fitted_logistic_recovers_the_true_probabilities():
 
 def test_probabilities_of_a_fold_come_only_from_the_other_folds():
     scores, same, _, fold = logistic_data(4000)
-    before = metrics.cross_fitted_probabilities(scores[:, None], same, fold)
+    before = calibration.cross_fitted_probabilities(scores[:, None], same, fold)
     flipped = same.copy()
     flipped[fold == 3] = ~flipped[fold == 3]  # fold 3's own labels change
-    after = metrics.cross_fitted_probabilities(scores[:, None], flipped, fold)
+    after = calibration.cross_fitted_probabilities(scores[:, None], flipped, fold)
     np.testing.assert_array_equal(before[fold == 3], after[fold == 3])
     assert np.abs(before[fold != 3] - after[fold != 3]).max() > 1e-3
 
@@ -34,8 +35,8 @@ def test_expected_calibration_error_by_hand():
     probabilities = np.array([0.05, 0.05, 0.95, 0.95])
     same = np.array([False, True, True, True])
     # bin 0: predicted 0.05, observed 0.5, half the pairs; bin 9: predicted 0.95, observed 1.0, half
-    np.testing.assert_allclose(metrics.expected_calibration_error(probabilities, same), 0.5 * 0.45 + 0.5 * 0.05)
-    np.testing.assert_allclose(metrics.brier_score(probabilities, same), np.mean([0.05 ** 2, 0.95 ** 2, 0.05 ** 2, 0.05 ** 2]))
+    np.testing.assert_allclose(calibration.expected_calibration_error(probabilities, same), 0.5 * 0.45 + 0.5 * 0.05)
+    np.testing.assert_allclose(calibration.brier_score(probabilities, same), np.mean([0.05 ** 2, 0.95 ** 2, 0.05 ** 2, 0.05 ** 2]))
 
 
 def test_thresholds_at_a_far_are_fitted_on_nine_folds_and_hold_on_the_tenth():
@@ -44,7 +45,7 @@ def test_thresholds_at_a_far_are_fitted_on_nine_folds_and_hold_on_the_tenth():
     same = rng.uniform(size=count) < 0.5
     values = np.where(same, rng.normal(3, 1, count), rng.normal(0, 1, count))
     fold = np.arange(count) % 10
-    thresholds, achieved = metrics.held_out_far(values, same, fold, (1e-3, 1e-2))
+    thresholds, achieved = calibration.held_out_far(values, same, fold, (1e-3, 1e-2))
     np.testing.assert_allclose(achieved, [1e-3, 1e-2], rtol=0.25)
     np.testing.assert_allclose(thresholds, [3.09, 2.33], atol=0.06)  # the normal's upper quantiles
 
@@ -56,8 +57,8 @@ def test_a_second_input_is_used_when_it_carries_information():
     truth = 1 / (1 + np.exp(-(2 * scores - 1.5 * np.log(uncertainty))))
     same = rng.uniform(size=count) < truth
     fold = np.arange(count) % 10
-    alone = metrics.calibration_report(scores, same, fold)
-    both = metrics.calibration_report(scores, same, fold, uncertainty)
+    alone = calibration.calibration_report(scores, same, fold)
+    both = calibration.calibration_report(scores, same, fold, uncertainty)
     assert both["brier"] < alone["brier"] - 0.02
     assert "uncertainty" in both["method"]
 

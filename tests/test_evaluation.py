@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from pfe_estimator.evaluation import metrics
+
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import report
 from tests import numpy_reference
 from tests.conftest import ROOT, shared_path
@@ -131,16 +133,16 @@ def test_risk_control_rejects_the_most_uncertain_pairs():
 
 
 def test_real_pairs_file_and_missing_names():
-    pairs = metrics.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
+    pairs = protocols.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
     assert len(pairs.same) == 6000 and pairs.same.sum() == 3000
     assert np.all(np.bincount(pairs.fold) == 600) and pairs.same[:300].all() and not pairs.same[300:600].any()
     assert pairs.first[0] == "Abel_Pacheco_0001" and pairs.second[0] == "Abel_Pacheco_0004"
     names = sorted(set(pairs.first) | set(pairs.second))
     with pytest.raises(ValueError) as error:
-        metrics.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
+        protocols.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
     assert str(error.value) == ("3 image(s) named by the pairs are missing: "
                                 "Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004")
-    first, second = metrics.pair_indices(names, pairs)
+    first, second = protocols.pair_indices(names, pairs)
     assert [names[i] for i in first[:2]] == list(pairs.first[:2]) and names[second[0]] == pairs.second[0]
 
 
@@ -160,7 +162,7 @@ def _features_for(names, dims=16, seed=0):
 
 def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     pairs_path = shared_path("data", "lfw", "pairs.txt")
-    pairs = metrics.read_lfw_pairs(pairs_path)
+    pairs = protocols.read_lfw_pairs(pairs_path)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu, sigma_sq = _features_for(names)
     features = str(tmp_path / "features.npz")
@@ -206,7 +208,7 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
 
 
 def test_report_summary_is_one_screen():
-    pairs = metrics.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
+    pairs = protocols.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
                                 np.array([True, False] * 10), np.repeat(np.arange(10), 2))
     names = ["a_0001", "a_0002", "b_0001"]
     mu, sigma_sq = _features_for(names, seed=3)

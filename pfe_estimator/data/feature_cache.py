@@ -13,7 +13,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.model import backbones
 from pfe_estimator.inference import checkpoints
-from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.storage import outputs
 from pfe_estimator.data import tfrecord_schema
@@ -190,7 +190,7 @@ def read_cache_arrays(cache_dir, wanted_names=None):
         for record in tfrecord_schema.read_cache_identities(os.path.join(cache_dir, shard["file"]),
                                                             manifest["cache"]["features_dtype"]):
             for index, filename in enumerate(record["filename"]):
-                name = metrics.image_name(filename)
+                name = protocols.image_name(filename)
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     features.append(record["features"][index].astype(np.float32))

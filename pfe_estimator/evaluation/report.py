@@ -4,6 +4,10 @@ import os
 import numpy as np
 
 from pfe_estimator.evaluation import metrics
+
+from pfe_estimator.evaluation import protocols
+
+from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import plots
 
 REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
@@ -13,12 +17,49 @@ FACES_PER_ROW = 10
 OUTPUT_KIND = "report"
 
 
+def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion="paper",
+                    fars=(1e-4, 1e-3, 1e-2, 1e-1), reject_fractions=None):
+    """Template verification: cosine of mean mu, cosine of fused mu, MLS of the fused Gaussians.
+
+    Args:
+      mu, sigma_sq: float [N, D] of the faces; template_ids [N].
+      pairs_a, pairs_b: template ids [P]; labels: bool [P].
+
+    Returns:
+      dict per score type of {"tar_at_far": {far: tar}, "auc"}, plus "risk_controlled" TAR@FAR=1e-2 (MLS)
+      when reject_fractions is given.
+    """
+    ids, mu_hat, sigma_sq_hat, mean_mu = metrics.fuse_templates(mu, sigma_sq, template_ids, fusion)
+    position = {value: i for i, value in enumerate(ids)}
+    try:
+        a = np.array([position[t] for t in pairs_a])
+        b = np.array([position[t] for t in pairs_b])
+    except KeyError as error:
+        raise ValueError("template %s is in the pairs but has no faces" % error)
+    scores = {
+        "cosine": metrics.cosine_pair_scores(mean_mu[a], mean_mu[b]),
+        "fused_cosine": metrics.cosine_pair_scores(mu_hat[a], mu_hat[b]),
+        "mls": metrics.mls_pair_scores(mu_hat[a], sigma_sq_hat[a], mu_hat[b], sigma_sq_hat[b]),
+    }
+    report = {}
+    for name, value in scores.items():
+        tars, _ = metrics.tar_at_far(value[labels], value[~labels], fars)
+        report[name] = {"tar_at_far": {str(f): float(t) for f, t in zip(fars, tars)}, "auc": metrics.roc_auc(value, labels)}
+    if reject_fractions is not None:
+        uncertainty = metrics.pair_uncertainty(sigma_sq_hat[a], sigma_sq_hat[b])
+        report["risk_controlled"] = {
+            "reject_fractions": list(reject_fractions), "far": 1e-2,
+            "tar": {name: metrics.risk_controlled_tar(value, labels, uncertainty, reject_fractions, 1e-2).tolist()
+                    for name, value in scores.items()}}
+    return report, scores
+
+
 def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     """The LFW protocol for cosine and MLS, with risk-controlled accuracy; writes plots when report_dir.
 
     Args:
       names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
-      pairs: metrics.LfwPairs.
+      pairs: protocols.LfwPairs.
       report_dir: folder for the PNGs (report.json is written by the caller with every section).
       face_loader: optional callable(name) -> uint8 RGB image, for the grid of most/least certain faces.
 
@@ -26,7 +67,7 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
       the "lfw" section of report.json.
     """
     metrics.check_features(names, mu, sigma_sq, "LFW features")
-    first, second = metrics.pair_indices(names, pairs)
+    first, second = protocols.pair_indices(names, pairs)
     scores = {"cosine": metrics.cosine_pair_scores(mu[first], mu[second]),
               "mls": metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
     uncertainty = metrics.pair_uncertainty(sigma_sq[first], sigma_sq[second])
@@ -38,25 +79,25 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
         risk[name] = metrics.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk
-    calibration = metrics.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
-    if calibration:
-        del calibration["probabilities"]
-    section["calibration"] = calibration
+    calibrated = calibration.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
+    if calibrated:
+        del calibrated["probabilities"]
+    section["calibration"] = calibrated
     used = np.union1d(first, second)
     face_uncertainty = sigma_sq[used].mean(axis=1)
     section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
                                 "max": float(face_uncertainty.max())}
     if report_dir:
         section["plots"] = _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty,
-                                      [names[i] for i in used], face_loader, calibration)
+                                      [names[i] for i in used], face_loader, calibrated)
     return section
 
 
-def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, face_loader, calibration):
+def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, face_loader, calibrated):
     written = {}
-    if calibration:
+    if calibrated:
         path = os.path.join(report_dir, "lfw_reliability.png")
-        bins = calibration["reliability"]
+        bins = calibrated["reliability"]
         plots.reliability({"MLS, cross-fitted logistic": (bins["predicted"], bins["observed"], bins["count"])}, path,
                           "Reliability of P(same identity) (LFW protocol)")
         written["reliability"] = os.path.basename(path)
@@ -90,15 +131,15 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
     """
     metrics.check_features(names, mu, sigma_sq, "template features")
     position = {name: i for i, name in enumerate(names)}
-    rows = metrics.read_csv_rows(templates_csv, 2)
-    missing = sorted({path for _, path in rows if metrics.image_name(path) not in position})
+    rows = protocols.read_csv_rows(templates_csv, 2)
+    missing = sorted({path for _, path in rows if protocols.image_name(path) not in position})
     if missing:
         raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing), ", ".join(missing[:20])))
-    faces = np.array([position[metrics.image_name(path)] for _, path in rows])
+    faces = np.array([position[protocols.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])
-    pair_rows = metrics.read_csv_rows(pairs_csv, 3)
+    pair_rows = protocols.read_csv_rows(pairs_csv, 3)
     labels = np.array([int(label) == 1 for _, _, label in pair_rows])
-    section, scores = metrics.template_report(
+    section, scores = template_report(
         mu[faces], sigma_sq[faces], template_ids, np.array([a for a, _, _ in pair_rows]),
         np.array([b for _, b, _ in pair_rows]), labels, fusion, TEMPLATE_FARS, REJECT_FRACTIONS)
     section.update({"fusion": fusion, "templates": int(len(np.unique(template_ids))), "pairs": int(len(labels))})
@@ -134,11 +175,11 @@ def summary(report):
             lines.append("    %-6s %s" % (name, " ".join("%.2f" % (100 * v) for v in risk[name][::2])))
         lines.append("  mean sigma^2 of faces: %.3e (min %.3e, max %.3e)" % (
             lfw["mean_sigma_sq"]["mean"], lfw["mean_sigma_sq"]["min"], lfw["mean_sigma_sq"]["max"]))
-        calibration = lfw["calibration"]
-        if calibration:
+        calibrated = lfw["calibration"]
+        if calibrated:
             lines.append("  calibrated P(same | MLS): ECE %.4f, Brier %.4f, held-out FAR %s" % (
-                calibration["ece"], calibration["brier"], ", ".join(
-                    "%.4f at %s" % (calibration["far_achieved"][far], far) for far in sorted(calibration["far_achieved"]))))
+                calibrated["ece"], calibrated["brier"], ", ".join(
+                    "%.4f at %s" % (calibrated["far_achieved"][far], far) for far in sorted(calibrated["far_achieved"]))))
         else:
             lines.append("  calibrated P(same | MLS): not fitted (needs 2+ folds with both kinds of pairs)")
     templates = report.get("templates")

@@ -8,6 +8,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
@@ -191,7 +192,7 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
             for filename, jpeg in zip(record["filename"], record["encoded"]):
-                name = metrics.image_name(filename)
+                name = protocols.image_name(filename)
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     encoded.append(jpeg)

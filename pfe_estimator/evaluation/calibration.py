@@ -1,0 +1,125 @@
+"""Calibrated verification: P(same | score[, uncertainty]) by cross-fitted logistic regression, its
+reliability (ECE, Brier) and thresholds at a FAR that hold on held-out folds."""
+import numpy as np
+
+from pfe_estimator.evaluation import metrics
+
+
+CALIBRATION_BINS = 10
+
+def fit_logistic(inputs, same, l2=1e-4, iterations=100):
+    """Logistic regression P(same) = sigmoid([standardised inputs, 1] @ weights) by Newton's method.
+
+    Args:
+      inputs: float [N, F] (e.g. the MLS score, and optionally the pair's log uncertainty).
+      same: bool [N].
+      l2: ridge on the standardised weights (not the bias), for separable folds.
+
+    Returns:
+      the model as a JSON-able dict {'mean' [F], 'scale' [F], 'weights' [F + 1]} (see logistic_probability).
+    """
+    inputs = np.asarray(inputs, np.float64).reshape(len(same), -1)
+    mean, scale = inputs.mean(axis=0), inputs.std(axis=0) + 1e-12
+    design = np.hstack([(inputs - mean) / scale, np.ones((len(inputs), 1))])
+    targets = np.asarray(same, np.float64)
+    weights = np.zeros(design.shape[1])
+    ridge = np.diag([l2] * (design.shape[1] - 1) + [0.0])
+    for _ in range(iterations):
+        probabilities = 1.0 / (1.0 + np.exp(-design @ weights))
+        gradient = design.T @ (probabilities - targets) + ridge @ weights
+        hessian = design.T @ (design * (probabilities * (1 - probabilities))[:, None]) + ridge + 1e-9 * np.eye(len(weights))
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": weights.tolist()}
+
+def logistic_probability(model, inputs):
+    """P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
+    mean = np.asarray(model["mean"])
+    design = np.hstack([(np.asarray(inputs, np.float64).reshape(-1, len(mean)) - mean) / np.asarray(model["scale"]),
+                        np.ones((len(inputs), 1))])
+    return 1.0 / (1.0 + np.exp(-design @ np.asarray(model["weights"])))
+
+def cross_fitted_probabilities(inputs, same, fold):
+    """P(same) of every pair from a logistic fit on the OTHER folds only. float64 [N]."""
+    inputs = np.asarray(inputs, np.float64).reshape(len(same), -1)
+    probabilities = np.empty(len(same))
+    for k in np.unique(fold):
+        test = fold == k
+        probabilities[test] = logistic_probability(fit_logistic(inputs[~test], same[~test]), inputs[test])
+    return probabilities
+
+def reliability_bins(probabilities, same, bins=CALIBRATION_BINS):
+    """Equal-width bins of predicted P(same): (mean prediction [B], observed frequency [B], count [B]);
+    empty bins hold NaN and count 0."""
+    index = np.minimum((probabilities * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore"):
+        predicted = np.bincount(index, probabilities, minlength=bins) / counts
+        observed = np.bincount(index, same.astype(np.float64), minlength=bins) / counts
+    return predicted, observed, counts
+
+def expected_calibration_error(probabilities, same, bins=CALIBRATION_BINS):
+    """sum over bins of |bin| / N * |mean predicted - observed frequency|."""
+    predicted, observed, counts = reliability_bins(probabilities, same, bins)
+    filled = counts > 0
+    return float(np.sum(counts[filled] / float(len(same)) * np.abs(predicted[filled] - observed[filled])))
+
+def brier_score(probabilities, same):
+    return float(np.mean((probabilities - same.astype(np.float64)) ** 2))
+
+def held_out_far(values, same, fold, fars):
+    """For each FAR: thresholds fitted on the impostors of 9 folds (the k-th highest value, as
+    tar_at_far), and the false accept rate each gives on the held-out fold's impostors, averaged.
+
+    Returns:
+      (mean threshold [len(fars)], mean achieved FAR [len(fars)]).
+    """
+    thresholds, achieved = [], []
+    for k in np.unique(fold):
+        test = fold == k
+        _, fold_thresholds = metrics.tar_at_far(values[~test & same], values[~test & ~same], fars)
+        thresholds.append(fold_thresholds)
+        achieved.append([np.mean(values[test & ~same] >= t) for t in fold_thresholds])
+    return np.mean(thresholds, axis=0), np.mean(achieved, axis=0)
+
+def calibration_report(scores, same, fold, uncertainty=None, fars=(1e-3, 1e-2)):
+    """P(same identity | score) by logistic regression, cross-fitted over the folds: every pair's
+    probability and every threshold come from folds it is not in.
+
+    Args:
+      scores: float [N] (MLS); uncertainty: optional float [N], a second input (the pair's sigma^2).
+      same: bool [N]; fold: int [N].
+
+    Returns:
+      dict: method, ece, brier, threshold_at_far {str(far)} (on P(same)), far_achieved {str(far)} (held-out),
+      reliability {predicted, observed, count} and, for the caller, probabilities [N] (not JSON); None when
+      some fold's complement lacks genuine or impostor pairs (e.g. a single fold).
+    """
+    for k in np.unique(fold):
+        if same[fold != k].all() or not same[fold != k].any():
+            return None
+    inputs = scores[:, None] if uncertainty is None else np.stack([scores, np.log(uncertainty)], axis=1)
+    probabilities = cross_fitted_probabilities(inputs, same, fold)
+    thresholds, achieved = held_out_far(probabilities, same, fold, fars)
+    predicted, observed, counts = reliability_bins(probabilities, same)
+    return {"method": "logistic regression on the score%s, cross-fitted over %d folds" % (
+                "" if uncertainty is None else " and log pair uncertainty", len(np.unique(fold))),
+            "ece": expected_calibration_error(probabilities, same), "brier": brier_score(probabilities, same),
+            "threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)},
+            "far_achieved": {str(far): float(a) for far, a in zip(fars, achieved)},
+            "reliability": {"predicted": predicted.tolist(), "observed": observed.tolist(), "count": counts.tolist()},
+            "probabilities": probabilities}
+
+def fit_verification_calibration(scores, same, fars):
+    """The calibration a model folder keeps (calibration.json): P(same | MLS) fitted on all the given
+    pairs, and the MLS thresholds that accept the fraction `far` of their impostors.
+
+    Returns:
+      JSON-able dict: method, pairs, model (fit_logistic), mls_threshold_at_far {str(far): threshold}.
+    """
+    _, thresholds = metrics.tar_at_far(scores[same], scores[~same], fars)
+    return {"method": "logistic regression on the MLS score", "pairs": int(len(scores)),
+            "model": fit_logistic(scores[:, None], same),
+            "mls_threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)}}
