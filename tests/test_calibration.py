@@ -1,5 +1,6 @@
 """Calibrated verification: P(same | score) cross-fitted over folds, ECE, Brier, thresholds at a FAR."""
 import numpy as np
+import pytest
 
 
 from pfe_estimator.evaluation import calibration
@@ -96,3 +97,56 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
     uncalibrated = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
                             "--image_b=" + images[1], *size)
     assert "no calibration in %s" % model_dir in uncalibrated.stdout
+
+
+def test_logistic_fit_is_the_penalised_optimum():
+    """At the returned weights the gradient of the ridge-penalised log loss vanishes (in standardised
+    inputs, ridge 1e-4 on the slopes only): a wrong sign, ridge or curvature would move it."""
+    rng = np.random.RandomState(7)
+    inputs = np.stack([rng.normal(3.0, 2.0, 400), rng.normal(-1.0, 0.5, 400)], axis=1)
+    same = rng.rand(400) < 1.0 / (1.0 + np.exp(-(0.8 * inputs[:, 0] - 2.0 * inputs[:, 1] - 3.0)))
+    model = calibration.fit_logistic(inputs, same)
+    np.testing.assert_allclose(model["mean"], inputs.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(model["scale"], inputs.std(axis=0), rtol=1e-9)
+    design = np.hstack([(inputs - inputs.mean(axis=0)) / inputs.std(axis=0), np.ones((400, 1))])
+    weights = np.asarray(model["weights"])
+    gradient = design.T @ (1.0 / (1.0 + np.exp(-design @ weights)) - same) + 1e-4 * np.append(weights[:2], 0.0)
+    assert np.abs(gradient).max() < 1e-8
+    np.testing.assert_allclose(calibration.logistic_probability(model, inputs[:3]),
+                               1.0 / (1.0 + np.exp(-design[:3] @ weights)), rtol=1e-12)
+
+
+def test_reliability_bins_are_equal_width_with_the_top_bin_closed():
+    probabilities = np.array([0.0, 0.05, 0.15, 0.95, 1.0, 0.55])
+    same = np.array([False, True, False, True, True, False])
+    predicted, observed, counts = calibration.reliability_bins(probabilities, same, bins=10)
+    assert counts.tolist() == [2, 1, 0, 0, 0, 1, 0, 0, 0, 2]
+    np.testing.assert_allclose(predicted[[0, 1, 5, 9]], [0.025, 0.15, 0.55, 0.975])
+    np.testing.assert_allclose(observed[[0, 1, 5, 9]], [0.5, 0.0, 0.0, 1.0])
+    assert np.isnan(predicted[2]) and np.isnan(observed[8])
+    # a bin of one pair counts: |0.15 - 0| / 6 + |0.55 - 0| / 6 + 2 * |0.025 - 0.5| / 6 + 2 * |0.975 - 1| / 6
+    assert calibration.expected_calibration_error(probabilities, same, bins=10) == pytest.approx(
+        (0.15 + 0.55 + 2 * 0.475 + 2 * 0.025) / 6)
+    assert calibration.brier_score(probabilities, same) == pytest.approx(
+        np.mean((probabilities - same.astype(float)) ** 2))
+
+
+def test_calibration_report_keys_and_single_fold_refusal():
+    rng = np.random.RandomState(3)
+    same = np.tile([True, False], 100)
+    scores = np.where(same, 1.0, -1.0) + rng.normal(0, 1.0, 200)
+    fold = np.repeat(np.arange(4), 50)
+    report = calibration.calibration_report(scores, same, fold, fars=(0.1,))
+    assert sorted(report) == ["brier", "ece", "far_achieved", "method", "probabilities", "reliability",
+                              "threshold_at_far"]
+    assert report["method"] == "logistic regression on the score, cross-fitted over 4 folds"
+    assert list(report["threshold_at_far"]) == ["0.1"] and list(report["far_achieved"]) == ["0.1"]
+    assert sorted(report["reliability"]) == ["count", "observed", "predicted"]
+    assert sum(report["reliability"]["count"]) == 200
+    with_uncertainty = calibration.calibration_report(scores, same, fold, rng.uniform(0.5, 2, 200), fars=(0.1,))
+    assert with_uncertainty["method"] == ("logistic regression on the score and log pair uncertainty, "
+                                          "cross-fitted over 4 folds")
+    assert calibration.calibration_report(scores, same, np.zeros(200, int)) is None  # one fold: nothing held out
+    lopsided = same.copy()
+    lopsided[fold != 0] = True  # fold 0's complement has no impostor pairs
+    assert calibration.calibration_report(scores, lopsided, fold) is None

@@ -97,6 +97,31 @@ def test_fusion_formulas_hand_case():
     assert str(error.value) == "fusion method 'mean': expected paper or released"
 
 
+def test_pairs_file_lines_and_errors(tmp_path):
+    """Genuine and impostor lines parse into names and folds; each malformed file is one error naming the
+    file, the line and what was expected."""
+    path = tmp_path / "pairs.txt"
+    path.write_text(u"2\t1\nAnn\t1\t2\nBob\t1\tCid\t3\n\nDee\t2\t4\nEve\t5\tFay\t6\n")
+    pairs = protocols.read_lfw_pairs(str(path))
+    assert list(pairs.first) == ["Ann_0001", "Bob_0001", "Dee_0002", "Eve_0005"]
+    assert list(pairs.second) == ["Ann_0002", "Cid_0003", "Dee_0004", "Fay_0006"]
+    assert list(pairs.same) == [True, False, True, False] and list(pairs.fold) == [0, 0, 1, 1]
+    cases = [
+        (u"10\n", "%s:1: expected a header `folds pairs_per_class` of two integers" % path),
+        (u"a b\n", "%s:1: expected a header `folds pairs_per_class` of two integers" % path),
+        (u"1 1\nAnn 1 2\n\nAnn 1 x 2 3\n",
+         "%s:4: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, got 'Ann 1 x 2 3'" % path),
+        (u"1 1\nAnn 1 two\n", "%s:2: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, "
+                               "got 'Ann 1 two'" % path),
+        (u"2 1\nAnn 1 2\nBob 1 Cid 3\n", "%s: 2 pairs, the header promises 4" % path),
+    ]
+    for text, message in cases:
+        path.write_text(text)
+        with pytest.raises(ValueError) as error:
+            protocols.read_lfw_pairs(str(path))
+        assert str(error.value) == message
+
+
 def test_cosine_of_unnormalised_rows():
     mu1 = np.array([[3.0, 4.0], [1.0, 0.0]], np.float32)
     mu2 = np.array([[6.0, 8.0], [2.0, 2.0]], np.float32)

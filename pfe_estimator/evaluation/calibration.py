@@ -7,6 +7,7 @@ from pfe_estimator.evaluation import metrics
 
 CALIBRATION_BINS = 10
 
+
 def fit_logistic(inputs, same, l2=1e-4, iterations=100):
     """Logistic regression P(same) = sigmoid([standardised inputs, 1] @ weights) by Newton's method.
 
@@ -34,12 +35,14 @@ def fit_logistic(inputs, same, l2=1e-4, iterations=100):
             break
     return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": weights.tolist()}
 
+
 def logistic_probability(model, inputs):
     """P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
     mean = np.asarray(model["mean"])
     design = np.hstack([(np.asarray(inputs, np.float64).reshape(-1, len(mean)) - mean) / np.asarray(model["scale"]),
                         np.ones((len(inputs), 1))])
     return 1.0 / (1.0 + np.exp(-design @ np.asarray(model["weights"])))
+
 
 def cross_fitted_probabilities(inputs, same, fold):
     """P(same) of every pair from a logistic fit on the OTHER folds only. float64 [N]."""
@@ -49,6 +52,7 @@ def cross_fitted_probabilities(inputs, same, fold):
         test = fold == k
         probabilities[test] = logistic_probability(fit_logistic(inputs[~test], same[~test]), inputs[test])
     return probabilities
+
 
 def reliability_bins(probabilities, same, bins=CALIBRATION_BINS):
     """Equal-width bins of predicted P(same): (mean prediction [B], observed frequency [B], count [B]);
@@ -60,14 +64,17 @@ def reliability_bins(probabilities, same, bins=CALIBRATION_BINS):
         observed = np.bincount(index, same.astype(np.float64), minlength=bins) / counts
     return predicted, observed, counts
 
+
 def expected_calibration_error(probabilities, same, bins=CALIBRATION_BINS):
     """sum over bins of |bin| / N * |mean predicted - observed frequency|."""
     predicted, observed, counts = reliability_bins(probabilities, same, bins)
     filled = counts > 0
     return float(np.sum(counts[filled] / float(len(same)) * np.abs(predicted[filled] - observed[filled])))
 
+
 def brier_score(probabilities, same):
     return float(np.mean((probabilities - same.astype(np.float64)) ** 2))
+
 
 def held_out_far(values, same, fold, fars):
     """For each FAR: thresholds fitted on the impostors of 9 folds (the k-th highest value, as
@@ -83,6 +90,7 @@ def held_out_far(values, same, fold, fars):
         thresholds.append(fold_thresholds)
         achieved.append([np.mean(values[test & ~same] >= t) for t in fold_thresholds])
     return np.mean(thresholds, axis=0), np.mean(achieved, axis=0)
+
 
 def calibration_report(scores, same, fold, uncertainty=None, fars=(1e-3, 1e-2)):
     """P(same identity | score) by logistic regression, cross-fitted over the folds: every pair's
@@ -111,6 +119,7 @@ def calibration_report(scores, same, fold, uncertainty=None, fars=(1e-3, 1e-2)):
             "far_achieved": {str(far): float(a) for far, a in zip(fars, achieved)},
             "reliability": {"predicted": predicted.tolist(), "observed": observed.tolist(), "count": counts.tolist()},
             "probabilities": probabilities}
+
 
 def fit_verification_calibration(scores, same, fars):
     """The calibration a model folder keeps (calibration.json): P(same | MLS) fitted on all the given

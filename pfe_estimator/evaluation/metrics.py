@@ -12,6 +12,7 @@ import numpy as np
 
 DEFAULT_MAX_CHUNK_BYTES = 8 * 2 ** 20  # small blocks stay in cache: faster than large ones
 
+
 def _negative_mls_sum(mu1, sigma_sq1, mu2, sigma_sq2):
     """sum_d (mu1 - mu2)^2 / (s1 + s2) + log(s1 + s2) over the last axis of broadcast blocks, computed in
     place in the inputs' precision (float32 features stay float32), summed in float64."""
@@ -23,12 +24,15 @@ def _negative_mls_sum(mu1, sigma_sq1, mu2, sigma_sq2):
     difference += sigma_sq_sum
     return difference.sum(axis=-1, dtype=np.float64)
 
+
 def _rows_per_chunk(columns, dims, itemsize, max_bytes):
     return max(1, int(max_bytes // max(1, 2 * columns * dims * itemsize)))
+
 
 def _common_float(*arrays):
     dtype = np.result_type(np.float32, *arrays)
     return [np.asarray(a, dtype) for a in arrays]
+
 
 def mls_pair_scores(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES):
     """MLS of aligned rows: float64 [N] from float [N, D] inputs, in chunks of about max_bytes."""
@@ -40,6 +44,7 @@ def mls_pair_scores(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_
         part = slice(start, start + step)
         scores[part] = -_negative_mls_sum(mu1[part], sigma_sq1[part], mu2[part], sigma_sq2[part])
     return scores
+
 
 def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK_BYTES, threads=None):
     """MLS of every row of set 1 against every row of set 2: float64 [N, M].
@@ -62,11 +67,13 @@ def mls_score_matrix(mu1, sigma_sq1, mu2, sigma_sq2, max_bytes=DEFAULT_MAX_CHUNK
         list(pool.map(fill, starts))
     return scores
 
+
 def cosine_pair_scores(mu1, mu2):
     """Cosine similarity of aligned rows: float64 [N]."""
     mu1 = mu1.astype(np.float64)
     mu2 = mu2.astype(np.float64)
     return np.sum(mu1 * mu2, axis=1) / (np.linalg.norm(mu1, axis=1) * np.linalg.norm(mu2, axis=1))
+
 
 def best_threshold(scores, labels):
     """Threshold maximising the accuracy of `scores >= t` among the genuine scores; ties averaged.
@@ -89,6 +96,7 @@ def best_threshold(scores, labels):
     best = accuracies.max()
     return float(np.mean(candidates[accuracies == best])), float(best)
 
+
 def tar_at_far(genuine, impostor, fars):
     """TAR at each FAR: threshold = the k-th highest impostor score with k = round(FAR * #impostors)
     (above the highest when k = 0); TAR = fraction of genuine scores >= threshold.
@@ -105,6 +113,7 @@ def tar_at_far(genuine, impostor, fars):
         tars.append(np.mean(genuine >= threshold))
     return np.array(tars), np.array(thresholds)
 
+
 def average_ranks(values):
     """1-based ranks with ties given their average rank (as scipy.stats.rankdata)."""
     order = np.argsort(values, kind="mergesort")
@@ -117,12 +126,14 @@ def average_ranks(values):
     ranks[order] = first_index[group] + (counts[group] + 1) / 2.0
     return ranks
 
+
 def roc_auc(scores, labels):
     """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
     ranks = average_ranks(np.asarray(scores, np.float64))
     positives = labels.sum()
     negatives = len(labels) - positives
     return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
 
 def roc_curve(scores, labels):
     """(false accept rates, true accept rates) at every distinct threshold, from (0, 0) to (1, 1)."""
@@ -133,6 +144,7 @@ def roc_curve(scores, labels):
     false_accepts = np.cumsum(~sorted_labels)[last_of_value]
     return (np.concatenate([[0.0], false_accepts / float(max(1, (~labels).sum()))]),
             np.concatenate([[0.0], true_accepts / float(max(1, labels.sum()))]))
+
 
 def check_features(names, mu, sigma_sq, source):
     """Raises a one-line ValueError when mu is not finite or sigma^2 is not finite and > 0.
@@ -149,6 +161,7 @@ def check_features(names, mu, sigma_sq, source):
             first_bad = names[int(np.flatnonzero(bad_rows)[0])]
             raise ValueError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
                              % (source, int(bad_rows.sum()), what, first_bad))
+
 
 def kfold_accuracy(scores, same, fold):
     """The LFW protocol: for each fold, the threshold maximising accuracy on the other folds (among
@@ -169,6 +182,7 @@ def kfold_accuracy(scores, same, fold):
     return {"accuracies": np.array(accuracies), "thresholds": np.array(thresholds),
             "pair_threshold": pair_threshold, "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies))}
 
+
 def verification_report(scores, same, protocol, fars=(1e-3, 1e-2)):
     """accuracy_mean, accuracy_std (fractions), fold_accuracies, auc, tar_at_far {str(far): tar} for one
     score type; `protocol` is kfold_accuracy(scores, same, fold)."""
@@ -177,9 +191,11 @@ def verification_report(scores, same, protocol, fars=(1e-3, 1e-2)):
             "fold_accuracies": protocol["accuracies"].tolist(), "auc": roc_auc(scores, same),
             "tar_at_far": {str(far): float(t) for far, t in zip(fars, tars)}}
 
+
 def pair_uncertainty(sigma_sq1, sigma_sq2):
     """A pair's uncertainty: the sum of its two faces' mean sigma^2. float [N]."""
     return sigma_sq1.mean(axis=1) + sigma_sq2.mean(axis=1)
+
 
 def risk_controlled_accuracy(scores, same, pair_threshold, uncertainty, reject_fractions):
     """Accuracy on the pairs kept after rejecting the most uncertain fraction, each pair judged by its
@@ -187,6 +203,7 @@ def risk_controlled_accuracy(scores, same, pair_threshold, uncertainty, reject_f
     order = np.argsort(uncertainty, kind="mergesort")  # most certain first
     correct = (scores >= pair_threshold) == same
     return np.array([np.mean(correct[order[:max(1, int(round(len(order) * (1 - f))))]]) for f in reject_fractions])
+
 
 def risk_controlled_tar(scores, same, uncertainty, reject_fractions, far):
     """TAR@FAR on the pairs kept after rejecting the most uncertain fraction. float [len(reject_fractions)]."""
@@ -201,6 +218,7 @@ def risk_controlled_tar(scores, same, uncertainty, reject_fractions, far):
         tars.append(float(tar_at_far(scores[kept][kept_same], scores[kept][~kept_same], [far])[0][0]))
     return np.array(tars)
 
+
 def _fuse_block(mu, sigma_sq, starts, counts, method, outputs):
     """fuse_templates on faces sorted by template (template i = rows starts[i]:starts[i] + counts[i]),
     written into outputs = (mu_hat, sigma_sq_hat, mean_mu) [T, D] each."""
@@ -211,6 +229,7 @@ def _fuse_block(mu, sigma_sq, starts, counts, method, outputs):
     if method == "released":
         mu_hat /= np.linalg.norm(mu_hat, axis=1, keepdims=True)
         sigma_sq_hat[:] = np.minimum.reduceat(sigma_sq, starts, axis=0)
+
 
 def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
     """Fuses each template's faces into one Gaussian.
@@ -244,6 +263,7 @@ def fuse_templates(mu, sigma_sq, template_ids, method="paper"):
         first = last
     mu_hat, sigma_sq_hat, mean_mu = outputs
     return ids, mu_hat, sigma_sq_hat, mean_mu
+
 
 def spearman_correlation(a, b):
     """Spearman's rank correlation of two float [N] arrays (ties get average ranks)."""

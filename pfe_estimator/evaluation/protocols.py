@@ -7,8 +7,10 @@ import numpy as np
 
 LfwPairs = collections.namedtuple("LfwPairs", ["first", "second", "same", "fold"])
 
+
 def lfw_image_name(person, number):
     return "%s_%04d" % (person, int(number))
+
 
 def read_lfw_pairs(path):
     """Reads LFW's pairs.txt: a header `folds pairs_per_class`, then per fold the genuine lines
@@ -49,6 +51,7 @@ def read_lfw_pairs(path):
         raise ValueError("%s: %d pairs, the header promises %d" % (path, len(first), folds * 2 * per_class))
     return LfwPairs(np.array(first), np.array(second), np.array(same), np.array(fold))
 
+
 def pair_indices(names, pairs):
     """Row indices of each pair's two images in `names`.
 
@@ -61,6 +64,7 @@ def pair_indices(names, pairs):
         raise ValueError("%d image(s) named by the pairs are missing: %s%s" % (
             len(missing), ", ".join(missing[:20]), " ..." if len(missing) > 20 else ""))
     return (np.array([index[n] for n in pairs.first]), np.array([index[n] for n in pairs.second]))
+
 
 def read_csv_rows(path, columns):
     """Rows of a CSV with the given number of columns; a header line (non-numeric last field) is skipped.
@@ -82,6 +86,7 @@ def read_csv_rows(path, columns):
     elif rows and columns == 2 and rows[0][0].lower() in ("template_id", "template", "tid"):
         rows = rows[1:]
     return rows
+
 
 def image_name(path):
     """LFW-style image name of a path: its base name without extension (Aaron_Peirsol_0001)."""

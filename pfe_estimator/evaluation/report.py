@@ -10,6 +10,7 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import plots
 
+
 REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
 LFW_FARS = (1e-3, 1e-2)
 TEMPLATE_FARS = (1e-4, 1e-3, 1e-2, 1e-1)
