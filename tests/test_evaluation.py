@@ -61,6 +61,9 @@ def test_tar_at_far_and_auc_hand_cases():
     tars, thresholds = metrics.tar_at_far(genuine, impostor, [0.0, 0.1, 0.2])
     assert thresholds[1] == 0.92 and thresholds[2] == 0.7
     np.testing.assert_allclose(tars, [0.25, 0.25, 0.5])
+    # at FAR 0 a genuine score equal to the top impostor is rejected; at a threshold, equal is accepted
+    tars, thresholds = metrics.tar_at_far(np.array([0.92, 0.7, 0.1]), impostor, [0.0, 0.2])
+    assert thresholds[0] > 0.92 and tars.tolist() == [0.0, 2 / 3.0]
     scores = np.concatenate([genuine, impostor, [0.5]])
     labels = np.array([True] * 4 + [False] * 11)
     wins = sum((g > i) + 0.5 * (g == i) for g in scores[labels] for i in scores[~labels])
@@ -120,6 +123,36 @@ def test_pairs_file_lines_and_errors(tmp_path):
         with pytest.raises(ValueError) as error:
             protocols.read_lfw_pairs(str(path))
         assert str(error.value) == message
+
+
+def test_report_pieces_by_hand():
+    scores = np.array([0.9, 0.5, 0.5, 0.2, 0.8, 0.1])
+    same = np.array([True, True, False, False, True, False])
+    fold = np.array([0, 0, 0, 1, 1, 1])
+    protocol = metrics.kfold_accuracy(scores, same, fold)
+    assert protocol["pair_threshold"].tolist() == [protocol["thresholds"][0]] * 3 + [protocol["thresholds"][1]] * 3
+    report = metrics.verification_report(scores, same, protocol, fars=(0.5,))
+    assert sorted(report) == ["accuracy_mean", "accuracy_std", "auc", "fold_accuracies", "tar_at_far"]
+    assert report["fold_accuracies"] == protocol["accuracies"].tolist()
+    assert report["tar_at_far"] == {"0.5": 1.0}  # impostors 0.5, 0.2, 0.1: threshold 0.2 at FAR 1/3 <= 0.5
+    np.testing.assert_allclose(metrics.pair_uncertainty(np.array([[1.0, 3.0], [2.0, 2.0]]),
+                                                       np.array([[0.5, 0.5], [1.0, 5.0]])), [2.5, 5.0])
+    # a score equal to its threshold is accepted; rejecting every pair still keeps the most certain one
+    accuracy = metrics.risk_controlled_accuracy(np.array([0.5, 0.6]), np.array([True, False]), np.array([0.5, 0.5]),
+                                                np.array([0.1, 0.2]), [0.0, 1.0])
+    assert accuracy.tolist() == [0.5, 1.0]
+
+
+def test_missing_names_are_listed_up_to_twenty():
+    pairs = protocols.LfwPairs(np.array(["n%02d" % i for i in range(21)]), np.array(["n%02d" % i for i in range(21)]),
+                               np.ones(21, bool), np.zeros(21, int))
+    with pytest.raises(ValueError) as error:
+        protocols.pair_indices([], pairs)
+    assert str(error.value) == "21 image(s) named by the pairs are missing: %s ..." % ", ".join(
+        "n%02d" % i for i in range(20))
+    with pytest.raises(ValueError) as error:
+        protocols.pair_indices(["n20"], pairs)
+    assert str(error.value).endswith("n19")
 
 
 def test_cosine_of_unnormalised_rows():

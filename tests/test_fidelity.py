@@ -211,6 +211,7 @@ def test_yunet_landmarks_are_near_the_landmark_file_on_the_same_faces():
                              landmarks[n], axis=1).mean() for n in names]
     assert len(errors) == 100
     assert np.median(errors) < 6.0 and max(errors) < 12.0  # pixels in 250x250 photos; eyes ~40 px apart
+    assert alignment.detect_landmarks(np.full((250, 250, 3), 128, np.uint8), detector) is None  # no face
 
 
 def test_predict_takes_raw_photos_with_align_detect(tmp_path):

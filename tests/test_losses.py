@@ -75,13 +75,14 @@ def test_loss_rejects_one_image_per_class():
     assert str(error.value) == "the MLS loss needs at least 2 images per class, got 1"
 
 
-def test_am_softmax_loss_matches_its_definition():
+@pytest.mark.parametrize("options,scale,margin", [({}, 30.0, 0.35), ({"scale": 10.0, "margin": 0.2}, 10.0, 0.2)])
+def test_am_softmax_loss_matches_its_definition(options, scale, margin):
+    """With the defaults, CosFace's s = 30 and m = 0.35."""
     rng = np.random.RandomState(5)
     embeddings = rng.normal(size=(6, 4)).astype(np.float32)
     labels = np.array([0, 2, 1, 2, 0, 1])
     with tf.Graph().as_default():
-        loss, cosine = losses.am_softmax_loss(tf.constant(embeddings), tf.constant(labels), 3, scale=10.0,
-                                              margin=0.2)
+        loss, cosine = losses.am_softmax_loss(tf.constant(embeddings), tf.constant(labels), 3, **options)
         weights = [v for v in tf.global_variables() if v.name == "Logits/weights:0"]
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -89,7 +90,7 @@ def test_am_softmax_loss_matches_its_definition():
     expected_cosine = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)) @ \
         (weight_value / np.linalg.norm(weight_value, axis=0, keepdims=True))
     np.testing.assert_allclose(cosine_value, expected_cosine, rtol=1e-5, atol=1e-6)
-    logits = 10.0 * (expected_cosine - 0.2 * np.eye(3)[labels])
+    logits = scale * (expected_cosine - margin * np.eye(3)[labels])
     logits -= logits.max(axis=1, keepdims=True)
     expected = -np.mean(logits[np.arange(6), labels] - np.log(np.exp(logits).sum(axis=1)))
     assert loss_value == pytest.approx(expected, rel=1e-5)
