@@ -236,3 +236,16 @@ def test_predict_takes_raw_photos_with_align_detect(tmp_path):
     missing = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(photos),
                        "--predict_output=" + str(tmp_path / "g.npz"), "--align=detect", *size)
     assert "--align=detect needs --detector_model" in missing.stdout.strip().splitlines()[-1]
+
+
+def test_records_of_another_size_and_unreadable_images_are_named(tmp_path):
+    records, _, _ = lfw_subset_records(tmp_path)
+    with pytest.raises(ValueError) as error:
+        pk_sampling.tfrecord_input_fn_builder(records, 2, 2, (112, 112))
+    assert str(error.value) == ("%s: records are 112x96 (template 112x96), the model expects 112x112 (--image_size)"
+                                % records)
+    for name, content, kind in (("empty.jpg", b"", "empty"), ("text.jpg", b"not an image", "not_an_image")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(image_io.ImageError) as error:
+            image_io.read_rgb(str(tmp_path / name))
+        assert error.value.kind == kind

@@ -41,6 +41,7 @@ def test_a_fresh_head_starts_at_the_released_scale_and_shift():
 
 def test_standardisation_is_pinned_and_training_and_serving_agree(tmp_path):
     pixels = np.array([[[0, 127, 255], [128, 1, 254]]], np.uint8)
+    assert image_io.standardize(pixels).dtype == np.float32
     np.testing.assert_array_equal(image_io.standardize(pixels),
                                   [[[-127.5 / 128, -0.5 / 128, 127.5 / 128], [0.5 / 128, -126.5 / 128, 126.5 / 128]]])
     rng = np.random.RandomState(0)
