@@ -98,6 +98,37 @@ def test_image_path_flips_each_image_independently_with_distinct_identities(tmp_
     flips = np.array(flips).reshape(-1, 4)
     assert 0.4 < flips.mean() < 0.6
     assert np.mean(np.all(flips, axis=1) | np.all(~flips, axis=1)) < 0.3
+    for features, labels in draw(pk_sampling.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3, flip=False), 5):
+        assert all(any(np.array_equal(image, o) for o in originals[label]) for image, label in zip(features["images"], labels))
+
+
+def test_image_path_transform_gets_a_seed_per_image_reproducibly_and_flip_false_keeps_images(tmp_path):
+    """Quality-aware training's host transform: every image gets its own 62-bit seed, drawn from the input's
+    seed, and without flips no image is mirrored."""
+    records, _, _ = lfw_subset_records(tmp_path)
+    seen = []
+
+    def transform(image, seed):  # records the seed, marks the image with it
+        def mark(face, value):
+            seen.append(int(value))
+            return np.full_like(face, int(value) % 251)
+        result = tf.py_func(mark, [image, seed], tf.uint8, stateful=False)
+        result.set_shape(image.shape)
+        return result
+
+    def batches(seed):
+        del seen[:]
+        drawn = draw(pk_sampling.tfrecord_input_fn_builder(records, 3, 4, (112, 96), seed=seed, flip=False,
+                                                           transform=transform), 3)
+        return [features["images"] for features, _ in drawn], list(seen)
+
+    images, seeds = batches(5)
+    assert len(seeds) >= 36 and len(set(seeds)) == len(seeds) and max(seeds) > 2 ** 40  # 62-bit draws
+    for batch in images:
+        for image in batch:  # each image is its transform's output (a constant), standardised, not mirrored
+            assert np.all(image == image[0, 0, 0])
+            assert int(round(image[0, 0, 0] * 128 + 127.5)) in {s % 251 for s in seeds}
+    assert set(batches(5)[1]) & set(seeds) and not set(batches(6)[1]) & set(seeds)  # the seeds come from `seed`
 
 
 # ---------------------------------------------------------------- flags reach the model
