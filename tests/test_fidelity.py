@@ -66,6 +66,21 @@ def test_cache_path_flips_each_image_independently_and_samples_without_replaceme
         assert all(len(set(group)) == 4 for group in groups)  # 6 images >= K: without replacement
 
 
+def test_sampling_is_without_replacement_from_k_images_and_with_it_below(tmp_path):
+    cache = synthetic_cache(str(tmp_path / "cache"), [4] * 6 + [2] * 6)  # K = 4 images, or fewer
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 4, 4, seed=5), 60)
+    below = []
+    for features, labels in drawn:
+        indices = (np.abs(features["features"][:, 0]).astype(int) - 1 - 100 * labels).reshape(4, 4)
+        for label, group in zip(labels.reshape(4, 4)[:, 0], indices):
+            if label < 6:
+                assert sorted(group.tolist()) == [0, 1, 2, 3]  # exactly K images: each once
+            else:
+                assert set(group.tolist()) <= {0, 1}
+                below.extend(group.tolist())
+    assert set(below) == {0, 1}  # with replacement, over both images
+
+
 def test_every_batch_holds_distinct_identities_with_p_close_to_the_identity_count(tmp_path):
     cache = synthetic_cache(str(tmp_path / "cache"), [3] * 10)
     drawn = draw(feature_cache.cache_input_fn_builder(cache, 9, 2, seed=1, shuffle_buffer=4), 300)
@@ -280,3 +295,41 @@ def test_records_of_another_size_and_unreadable_images_are_named(tmp_path):
         with pytest.raises(image_io.ImageError) as error:
             image_io.read_rgb(str(tmp_path / name))
         assert error.value.kind == kind
+
+
+def test_training_data_is_checked_before_training_with_one_line_each(tmp_path):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    with pytest.raises(ValueError) as error:
+        pk_sampling.read_manifest(str(folder))
+    assert str(error.value) == "%s: no manifest.json (make it with data_prep/make_tfrecords.py)" % folder
+    (folder / "manifest.json").write_text(u"{not json")
+    with pytest.raises(ValueError) as error:
+        pk_sampling.read_manifest(str(folder))
+    assert str(error.value).startswith("%s: not valid JSON (" % (folder / "manifest.json"))
+    assert str(error.value).endswith("); rebuild the folder with data_prep/make_tfrecords.py")
+    (folder / "a.tfrecord").write_bytes(b"12345")
+    identities = [{"label": 0, "images": 2}, {"label": 1, "images": 1}, {"label": 2, "images": 3},
+                  {"label": 3, "images": 2}]
+    manifest = {"shards": [{"file": "a.tfrecord", "bytes": 5}], "identities": identities}
+    pk_sampling.check_training_data(str(folder), manifest, 3)  # labels 0, 2, 3 have two images or more
+    pk_sampling.check_training_data(str(folder), manifest, 2, include_labels=["0", "2"])
+    cases = [
+        (dict(num_classes_per_batch=4), "%s: 3 identities with 2 or more images, fewer than the 4 a batch needs "
+         "(--num_classes_per_batch); lower it or add data" % folder),
+        (dict(num_classes_per_batch=2, include_labels=[1, 3]), "%s: 1 identities with 2 or more images, fewer "
+         "than the 2 a batch needs (--num_classes_per_batch); lower it or add data" % folder),
+    ]
+    for options, message in cases:
+        with pytest.raises(ValueError) as error:
+            pk_sampling.check_training_data(str(folder), manifest, **options)
+        assert str(error.value) == message
+    manifest["shards"][0]["bytes"] = 6
+    with pytest.raises(ValueError) as error:
+        pk_sampling.check_training_data(str(folder), manifest, 1)
+    assert str(error.value) == ("%s: 5 bytes, the manifest recorded 6 (truncated or replaced); rebuild the folder"
+                                % (folder / "a.tfrecord"))
+    manifest["shards"][0]["file"] = "b.tfrecord"
+    with pytest.raises(ValueError) as error:
+        pk_sampling.check_training_data(str(folder), manifest, 1)
+    assert str(error.value) == "%s: missing (listed in manifest.json); rebuild the folder" % (folder / "b.tfrecord")
