@@ -3,6 +3,7 @@ failing: head training must lower the MLS loss, sigma^2 must answer noise, train
 standardise alike, the LFW threshold must come from the other nine folds."""
 import cv2
 import numpy as np
+import pytest
 import tensorflow.compat.v1 as tf
 
 from data_prep import alignment
@@ -103,3 +104,24 @@ def test_the_lfw_threshold_comes_from_the_other_nine_folds():
     assert result["thresholds"][0] < 0.85 and result["accuracies"][0] == 0.5
     own_threshold, own_accuracy = metrics.best_threshold(scores[:4], same[:4])
     assert own_threshold > 0.85 and own_accuracy == 1.0  # what a leak of the test fold would report
+
+
+def test_every_decoded_layout_becomes_8_bit_rgb():
+    bgr = np.array([[[10, 20, 30], [0, 128, 255]]], np.uint8)
+    rgb = bgr[:, :, ::-1]
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(bgr), rgb)
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(np.dstack([bgr, np.full((1, 2), 7, np.uint8)])), rgb)
+    gray = np.array([[0, 200]], np.uint8)
+    for layout in (gray, gray[:, :, None]):
+        np.testing.assert_array_equal(image_io.to_rgb_uint8(layout), np.repeat(gray[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(image_io.to_rgb_uint8((bgr.astype(np.uint16) * 257)), rgb)
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(np.array([[1000, 300]], np.uint16)),
+                                  np.repeat(np.array([[4, 1]], np.uint8)[:, :, None], 3, axis=2))  # /257, rounded
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(np.array([[0.0, 0.5, 1.0]], np.float32)),
+                                  np.repeat(np.array([[0, 127, 255]], np.uint8)[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(np.array([[-5.0, 100.0, 300.0]])),
+                                  np.repeat(np.array([[0, 100, 255]], np.uint8)[:, :, None], 3, axis=2))
+    with pytest.raises(image_io.ImageError) as error:
+        image_io.to_rgb_uint8(np.zeros((2, 2, 2), np.uint8), "x.tif")
+    assert str(error.value) == "x.tif: unsupported image layout (2, 2, 2) uint8" and error.value.kind == \
+        "unsupported_layout"
