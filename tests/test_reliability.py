@@ -514,3 +514,18 @@ def test_overwrite_never_removes_the_folder_the_user_stands_in(tmp_path, monkeyp
             with outputs.replacing_directory(target, "export", "export_dir", overwrite=True) as staging:
                 os.makedirs(staging)
     assert (home / "thesis.tex").read_text() == "years of work"
+
+
+def test_atomic_writing_keeps_the_earlier_file_when_the_writer_fails(tmp_path):
+    from pfe_estimator.storage import atomic_files  # pylint: disable=import-outside-toplevel
+    target = str(tmp_path / "plot.png")
+    atomic_files.write_text(target, u"earlier")
+    with pytest.raises(RuntimeError):
+        with atomic_files.writing(target) as temporary:
+            assert temporary.endswith(".png") and temporary != target  # writers that go by the extension work
+            open(temporary, "w").write("half")
+            raise RuntimeError("writer failed")
+    assert open(target).read() == "earlier" and os.listdir(str(tmp_path)) == ["plot.png"]
+    with atomic_files.writing(target) as temporary:
+        open(temporary, "w").write("new")
+    assert open(target).read() == "new" and os.listdir(str(tmp_path)) == ["plot.png"]
