@@ -146,6 +146,35 @@ def test_image_path_transform_gets_a_seed_per_image_reproducibly_and_flip_false_
     assert set(batches(5)[1]) & set(seeds) and not set(batches(6)[1]) & set(seeds)  # the seeds come from `seed`
 
 
+def test_the_same_seed_draws_the_same_batches_run_to_run(tmp_path):
+    """Sample indices, flips and transform seeds are keyed on (seed, element index), not on which parallel
+    map call ran first: two pipelines with one seed give identical batches, another seed other ones."""
+    cache = synthetic_cache(str(tmp_path / "cache"), [6] * 12)
+    runs = [draw(feature_cache.cache_input_fn_builder(cache, 4, 4, seed=seed, shuffle_buffer=12), 30)
+            for seed in (5, 5, 5, 6)]
+    rows = [np.concatenate([features["features"][:, 0] for features, _ in run]) for run in runs]
+    np.testing.assert_array_equal(rows[0], rows[1])
+    np.testing.assert_array_equal(rows[0], rows[2])
+    assert np.mean(rows[0] != rows[3]) > 0.5
+    records, _, _ = lfw_subset_records(tmp_path)
+    images = [np.concatenate([features["images"] for features, _ in
+                              draw(pk_sampling.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3), 4)])
+              for _ in range(2)]
+    np.testing.assert_array_equal(images[0], images[1])
+
+
+def test_an_identity_gets_new_draws_every_pass(tmp_path):
+    """Keys run on across passes: an identity's K draws in one pass do not repeat in the next pass."""
+    cache = synthetic_cache(str(tmp_path / "cache"), [8] * 4)  # one pass = one batch of all 4 identities
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 4, 4, seed=2, shuffle_buffer=4), 20)
+    by_identity = {}
+    for features, labels in drawn:
+        for label, group in zip(labels.reshape(4, 4)[:, 0], features["features"][:, 0].reshape(4, 4)):
+            by_identity.setdefault(int(label), []).append(tuple(group))
+    for draws in by_identity.values():
+        assert len(set(draws)) > 15  # 20 passes; (8*7*6*5) * 2**4 possible draws each
+
+
 # ---------------------------------------------------------------- flags reach the model
 
 

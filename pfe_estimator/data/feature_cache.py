@@ -163,10 +163,10 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
     cache = manifest["cache"]
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
 
-    def sample_identity(serialized):
+    def sample_identity(key, serialized):
         record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
-        indices = pk_sampling.sample_indices(tf.shape(record["mu"])[0], images_per_class, seed)
-        mirrored = pk_sampling.random_flips(images_per_class, seed, flip)[:, None]
+        indices = pk_sampling.sample_indices(tf.shape(record["mu"])[0], images_per_class, key)
+        mirrored = pk_sampling.random_flips(images_per_class, key, flip)[:, None]
         features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
                             tf.gather(record["features"], indices))
         mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),

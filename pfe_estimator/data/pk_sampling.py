@@ -81,33 +81,50 @@ def shard_files(data_dir, manifest):
     return [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
 
 
-# Distinct op-level seeds for the sampler's random ops: two ops with the same seed draw the same stream,
-# which would tie an image's flip to its index (and, with one seed per image, flip an identity's K images
-# all together).
-INDEX_SEED_OFFSET = 0
-FLIP_SEED_OFFSET = 1
+# The per-image draws are stateless, keyed on (seed, element index): one seed gives the same batches
+# whatever order tf.data's parallel map calls run in, and the index runs on across passes, so an identity
+# gets new draws every pass. Each kind of draw has its own stream of keys: drawing flips and indices from
+# one key would tie an image's flip to its index.
+INDEX_STREAM, FLIP_STREAM, DEGRADE_STREAM = 0, 1, 2
+NUM_STREAMS = 3
 
 
-def sample_indices(count, images_per_class, seed):
+def draw_key(key, stream):
+    """The stateless seed of one kind of draw: int64 [2] (seed, element index) -> int64 [2]."""
+    return key * tf.constant([1, NUM_STREAMS], tf.int64) + tf.constant([0, stream], tf.int64)
+
+
+def sample_indices(count, images_per_class, key):
     """K indices into an identity's `count` images: without replacement when count >= K, else with.
+
+    Args:
+      key: int64 [2] (seed, element index).
 
     Returns int32 [K].
     """
-    seed += INDEX_SEED_OFFSET
-    without = lambda: tf.random.shuffle(tf.range(count), seed=seed)[:images_per_class]  # noqa: E731
-    with_replacement = lambda: tf.random.uniform([images_per_class], 0, count, tf.int32, seed=seed)  # noqa: E731
+    key = draw_key(key, INDEX_STREAM)
+    without = lambda: tf.argsort(tf.random.stateless_uniform([count], key))[:images_per_class]  # noqa: E731
+    with_replacement = lambda: tf.random.stateless_uniform(  # noqa: E731
+        [images_per_class], key, minval=0, maxval=count, dtype=tf.int32)
     return tf.reshape(tf.cond(count >= images_per_class, without, with_replacement), [images_per_class])
 
 
-def random_flips(images_per_class, seed, flip=True):
+def random_flips(images_per_class, key, flip=True):
     """Whether to mirror each of K images, each independently with probability 1/2 (as the released
-    code flips every image of a batch on its own): bool [K], all False when not `flip`."""
+    code flips every image of a batch on its own): bool [K], all False when not `flip`.
+
+    Args:
+      key: int64 [2] (seed, element index).
+    """
     if not flip:
         return tf.zeros([images_per_class], tf.bool)
-    return tf.random.uniform([images_per_class], seed=seed + FLIP_SEED_OFFSET) < 0.5
+    return tf.random.stateless_uniform([images_per_class], draw_key(key, FLIP_STREAM)) < 0.5
 
 
-DEGRADE_SEED_OFFSET = 2
+def transform_seeds(images_per_class, key):
+    """A 62-bit seed per image for a host transform: int64 [K], from key int64 [2] (seed, element index)."""
+    return tf.random.stateless_uniform([images_per_class], draw_key(key, DEGRADE_STREAM), minval=0,
+                                       maxval=2 ** 62, dtype=tf.int64)
 
 
 def host_degradation(degrade, probability):
@@ -166,13 +183,12 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
     check_training_data(data_dir, manifest, num_classes_per_batch)
     files = shard_files(data_dir, manifest)
 
-    def sample_identity(serialized):
+    def sample_identity(key, serialized):
         record = tfrecord_schema.parse_identity(serialized)
-        indices = sample_indices(tf.size(record["encoded"]), images_per_class, seed)
+        indices = sample_indices(tf.size(record["encoded"]), images_per_class, key)
         encoded = tf.gather(record["encoded"], indices)
-        mirrored = random_flips(images_per_class, seed, flip)
-        seeds = [None] * images_per_class if transform is None else tf.random.uniform(
-            [images_per_class], 0, 2 ** 62, tf.int64, seed=seed + DEGRADE_SEED_OFFSET)
+        mirrored = random_flips(images_per_class, key, flip)
+        seeds = [None] * images_per_class if transform is None else transform_seeds(images_per_class, key)
         images = tf.stack([decode_face(encoded[k], image_size, mirrored[k], transform, seeds[k])
                            for k in range(images_per_class)])
         return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
@@ -189,14 +205,16 @@ def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_ba
     records (seeded, reshuffled every pass) and cuts them into batches of P with drop_remainder, so a
     batch never holds an identity twice (the released sampler draws P distinct identities) and the few
     identities a pass leaves over differ from pass to pass; passes repeat forever. `sample_identity`
-    turns one record into K examples in parallel; a batch is laid out identity by identity; shapes are
-    static.
+    turns one record into K examples in parallel, its random draws keyed on (seed, the record's index in
+    the stream), so one seed gives the same batches run to run; a batch is laid out identity by identity;
+    shapes are static.
 
     Args:
       files: shard paths.
-      sample_identity: serialized record -> ({name: float32 [K, ...]}, labels int32 [K]).
+      sample_identity: (key int64 [2] = (seed, element index), serialized record) ->
+        ({name: float32 [K, ...]}, labels int32 [K]).
       num_classes_per_batch: P, at most the number of identity records drawn (check_training_data).
-      seed: shuffling seed.
+      seed: shuffling seed and the first half of every draw's key.
       include_labels: when given, only records with these labels are drawn.
 
     Returns:
@@ -209,6 +227,9 @@ def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_ba
     def to_batch(features, labels):
         return {name: flatten_identities(value) for name, value in features.items()}, flatten_identities(labels)
 
+    def keyed_sample(index, serialized):
+        return sample_identity(tf.stack([tf.constant(seed, tf.int64), index]), serialized)
+
     def input_fn(params=None):  # pylint: disable=unused-argument
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
@@ -219,8 +240,12 @@ def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_ba
             dataset = dataset.filter(
                 lambda serialized: tf.reduce_any(tf.equal(tfrecord_schema.parse_label(serialized), allowed)))
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.map(sample_identity, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        # passes of whole batches of P, then one stream of records numbered across passes
         dataset = dataset.batch(num_classes_per_batch, drop_remainder=True).repeat()
+        dataset = dataset.flat_map(tf.data.Dataset.from_tensor_slices)
+        dataset = tf.data.Dataset.zip((tf.data.Dataset.range(np.iinfo(np.int64).max), dataset))
+        dataset = dataset.map(keyed_sample, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        dataset = dataset.batch(num_classes_per_batch, drop_remainder=True)
         dataset = dataset.map(to_batch, num_parallel_calls=tf.data.experimental.AUTOTUNE)
         return dataset.prefetch(tf.data.experimental.AUTOTUNE)
 
