@@ -1,4 +1,5 @@
 """Shared fixtures: paths to ../shared, the npu_bridge test double, small model configurations."""
+import json
 import os
 import sys
 
@@ -87,3 +88,17 @@ def lfw_subset_records(tmp_path, template="112x96"):
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(lines) + "\n")
     return records, str(pairs), people
+
+
+def pytest_collection_modifyitems(items):
+    """Under `make mutants` (mutmut sets MUTANT_UNDER_TEST in each mutant's run, which stops at the first
+    failure), the fastest tests run first, as timed by mutmut's own stats run: a killed mutant costs the
+    time of the first test that fails, not of the whole selection in file order."""
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    stats_path = os.path.join(os.getcwd(), "mutmut-stats.json")
+    if not os.path.exists(stats_path):
+        return
+    with open(stats_path) as f:
+        duration_by_test = json.load(f)["duration_by_test"]
+    items.sort(key=lambda item: duration_by_test.get(item.nodeid, float("inf")))

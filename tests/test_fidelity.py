@@ -362,3 +362,25 @@ def test_training_data_is_checked_before_training_with_one_line_each(tmp_path):
     with pytest.raises(ValueError) as error:
         pk_sampling.check_training_data(str(folder), manifest, 1)
     assert str(error.value) == "%s: missing (listed in manifest.json); rebuild the folder" % (folder / "b.tfrecord")
+
+
+def test_unusable_image_files_are_one_line_each_and_a_padded_jpeg_decodes(tmp_path):
+    jpeg = cv2.imencode(".jpg", np.full((20, 16, 3), 90, np.uint8))[1].tobytes()
+    files = {"missing.jpg": None, "empty.jpg": b"", "cut.jpg": jpeg[:len(jpeg) // 2], "text.jpg": b"not an image",
+             "header.jpg": b"\xff\xd8" + b"\x00" * 10 + b"\xff\xd9"}
+    for name, content in files.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+    expected = {"missing.jpg": ("unreadable", "cannot read (No such file or directory)"),
+                "empty.jpg": ("empty", "empty file"),
+                "cut.jpg": ("truncated", "truncated JPEG (no end-of-image marker)"),
+                "text.jpg": ("not_an_image", "not a decodable image"),
+                "header.jpg": ("not_an_image", "not a decodable image")}
+    for name, (kind, reason) in expected.items():
+        path = str(tmp_path / name)
+        with pytest.raises(image_io.ImageError) as error:
+            image_io.read_rgb(path)
+        assert (error.value.kind, str(error.value)) == (kind, "%s: %s" % (path, reason))
+    (tmp_path / "padded.jpg").write_bytes(jpeg + b"\x00" * 7)  # zero padding after the end marker is common
+    image = image_io.read_rgb(str(tmp_path / "padded.jpg"))
+    assert image.shape == (20, 16, 3) and image.dtype == np.uint8 and abs(int(image.mean()) - 90) <= 1

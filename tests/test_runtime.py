@@ -1,4 +1,5 @@
 """The Estimator each device gets: the NPU path through the npu_bridge test double, static shapes, GPU mixed."""
+import json
 import os
 import sys
 
@@ -168,3 +169,30 @@ def test_npu_settings_take_effect_at_non_default_values(npu_bridge_double, tmp_p
     assert recorded["NPURunConfig"]["precision_mode"] == "allow_fp32_to_fp16"
     assert recorded["FixedLossScaleManager"]["loss_scale"] == 8.0
     assert recorded["NPURunConfig"]["dump_config"] is None and recorded["NPURunConfig"]["profiling_config"] is None
+
+
+def test_npu_debug_switches_become_the_adapters_dump_and_profiling_configs(npu_bridge_double, tmp_path):
+    npu = npu_bridge_double
+    assert devices.npu_debug_configs(npu, devices.NO_NPU_DEBUG) == (None, None)
+    assert not devices.NO_NPU_DEBUG.any()
+    paths = {name: str(tmp_path / name / "nested") for name in ("over", "data", "profiling")}
+    over_only = devices.NpuDebug(True, paths["over"], False, "10", paths["data"], False, paths["profiling"])
+    dump, profiling = devices.npu_debug_configs(npu, over_only)
+    assert over_only.any() and profiling is None
+    assert vars(dump) == {"_enable_dump": False, "_dump_path": paths["over"], "_dump_step": None, "_dump_mode": "all",
+                          "_enable_dump_debug": True, "_dump_debug_mode": "all"}
+    assert os.path.isdir(paths["over"]) and not os.path.exists(paths["data"])
+    data_only = devices.NpuDebug(False, paths["over"], True, 5, paths["data"], False, paths["profiling"])
+    dump, profiling = devices.npu_debug_configs(npu, data_only)
+    assert data_only.any() and profiling is None
+    assert vars(dump) == {"_enable_dump": True, "_dump_path": paths["data"], "_dump_step": "5", "_dump_mode": "all",
+                          "_enable_dump_debug": False, "_dump_debug_mode": "all"}
+    assert os.path.isdir(paths["data"]) and not os.path.exists(paths["profiling"])
+    profiling_only = devices.NpuDebug(False, None, False, "10", None, True, paths["profiling"])
+    dump, profiling = devices.npu_debug_configs(npu, profiling_only)
+    assert profiling_only.any() and dump is None and profiling._enable_profiling is True
+    assert json.loads(profiling._profiling_options) == {
+        "output": paths["profiling"], "training_trace": "on", "task_trace": "on", "aicpu": "on", "fp_point": "",
+        "bp_point": ""}
+    assert os.path.isdir(paths["profiling"])
+    devices.npu_debug_configs(npu, profiling_only)  # the folders exist already: used as they are
