@@ -76,8 +76,8 @@ flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divid
 
 flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
                   "random P x K batches for smoke and throughput runs.")
-flags.DEFINE_string("data_dir", None, "Folder of class-balanced TFRecords from data_prep/make_tfrecords.py, or a "
-                    "feature cache from --mode=cache_features (then the head trains without the backbone).")
+flags.DEFINE_string("data_dir", None, "Folder of TFRecords from data_prep/make_tfrecords.py (one record per "
+                    "identity, sampled P x K), or a feature cache from --mode=cache_features (then the head trains without the backbone).")
 flags.DEFINE_string("cache_dir", None, "cache_features: output folder of the frozen backbone's cached outputs.")
 flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_features: storage of the head's input "
                   "features (float32 reproduces the image path exactly, at twice the disk).")
@@ -126,13 +126,15 @@ flags.DEFINE_string("predict_output", "features.npz", "predict: .npz of names, m
 flags.DEFINE_enum("align", "none", ["none", "detect"], "predict/eval image files: none = aligned crops (centre-cropped "
                   "when larger, as the released code does); detect = raw photos: YuNet finds 5 landmarks and the "
                   "face is aligned as data_prep does (--detector_model, --alignment).")
-flags.DEFINE_string("detector_model", None, "--align=detect: OpenCV Zoo YuNet .onnx (face_detection_yunet_2023mar*.onnx).")
+flags.DEFINE_string("detector_model", None,
+                    "--align=detect: OpenCV Zoo YuNet .onnx (face_detection_yunet_2023mar*.onnx).")
 flags.DEFINE_enum("alignment", "cp2tform", list(alignment.ALIGNMENT_METHODS), "--align=detect: similarity fit, as "
                   "data_prep's --alignment.")
 flags.DEFINE_bool("resize", False, "predict/eval: resize aligned crops of another size to --image_size instead of "
                   "centre-cropping larger ones and refusing smaller ones.")
 
-flags.DEFINE_string("lfw_dir", None, "eval: aligned LFW TFRecords (data_prep/make_tfrecords.py --min_images_per_identity=1).")
+flags.DEFINE_string("lfw_dir", None,
+                    "eval: aligned LFW TFRecords (data_prep/make_tfrecords.py --min_images_per_identity=1).")
 flags.DEFINE_string("lfw_pairs", None, "eval: LFW pairs.txt (10 folds of 300 genuine + 300 impostor pairs).")
 flags.DEFINE_string("features", None, "eval: precomputed .npz (names, mu, sigma_sq) instead of running a model.")
 flags.DEFINE_string("saved_model", None, "eval: an exported SavedModel (--mode=export) instead of --model_dir.")
@@ -198,9 +200,9 @@ def images_per_class():
     return FLAGS.batch_size // FLAGS.num_classes_per_batch
 
 
-def backbone_options():
-    """The frozen backbone's options from the flags: ONNX import options, a precision other than fp32
-    (None for an fp32 SphereNet)."""
+def backbone():
+    """The frozen backbone from the flags: --backbone, --embedding_size and its options (ONNX import
+    options, a precision other than fp32; None for an fp32 SphereNet)."""
     options = {}
     if backbones.is_onnx(FLAGS.backbone):
         options.update(embedding_node=FLAGS.embedding_node, feature_node=FLAGS.feature_node,
@@ -214,7 +216,7 @@ def backbone_options():
         if reason:
             raise FlagError(reason)
         options["precision"] = FLAGS.backbone_precision
-    return options or None
+    return backbones.Backbone(FLAGS.backbone, FLAGS.embedding_size, options or None)
 
 
 # Flags that took their value from a record (model folder or feature cache), with the record's path.
@@ -290,8 +292,12 @@ def chief():
     return devices.cluster_rank()[1] == 0
 
 
-def optimizer_wrapper():
-    return devices.optimizer_wrapper(FLAGS.device, FLAGS.precision, FLAGS.loss_scale, devices.cluster_rank()[0])
+def optimizer_config(learning_rate_values, learning_rate_boundaries):
+    """Momentum at those learning rates, wrapped for the device (loss scaling, NPU allreduce)."""
+    return optimization.OptimizerConfig([float(v) for v in learning_rate_values], learning_rate_boundaries,
+                                        FLAGS.momentum, devices.optimizer_wrapper(FLAGS.device, FLAGS.precision,
+                                                                                  FLAGS.loss_scale,
+                                                                                  devices.cluster_rank()[0]))
 
 
 def pfe_model_fn():
@@ -300,18 +306,14 @@ def pfe_model_fn():
     if FLAGS.pretrained_ckpt and backbones.is_onnx(FLAGS.backbone):
         raise FlagError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
     training = FLAGS.mode == "train"
+    boundaries = learning_rate_boundaries(
+        lambda: optimization.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values)))
     return pfe_model.pfe_model_fn_builder(
-        backbone=FLAGS.backbone, embedding_size=FLAGS.embedding_size,
-        num_classes_per_batch=FLAGS.num_classes_per_batch if training else None,
+        backbone=backbone(), num_classes_per_batch=FLAGS.num_classes_per_batch if training else None,
         images_per_class=images_per_class() if training else None,
-        learning_rate_values=[float(v) for v in FLAGS.lr_values],
-        learning_rate_boundaries=learning_rate_boundaries(
-            lambda: optimization.default_learning_rate_boundaries(FLAGS.max_steps, len(FLAGS.lr_values))),
-        momentum=FLAGS.momentum,
-        weight_decay=FLAGS.weight_decay, pretrained_checkpoint=FLAGS.pretrained_ckpt, wrap_optimizer=optimizer_wrapper(),
-        log_every_n_steps=FLAGS.log_every_n_steps, num_replicas=FLAGS.num_devices * devices.cluster_rank()[0],
-        steps_per_run=steps_per_run(),
-        backbone_options=backbone_options())
+        optimizer_config=optimizer_config(FLAGS.lr_values, boundaries), weight_decay=FLAGS.weight_decay,
+        pretrained_checkpoint=FLAGS.pretrained_ckpt, log_every_n_steps=FLAGS.log_every_n_steps,
+        num_replicas=FLAGS.num_devices * devices.cluster_rank()[0], steps_per_run=steps_per_run())
 
 
 def learning_rate_boundaries(default):
@@ -339,9 +341,10 @@ def pretrain_model_fn(num_classes):
     backbones.check_backbone_name(FLAGS.backbone)
     values, boundaries, _ = pretrain_schedule()
     return pretrain.pretrain_model_fn_builder(
-        FLAGS.backbone, FLAGS.embedding_size, num_classes, values, boundaries, FLAGS.momentum, FLAGS.weight_decay,
-        FLAGS.am_scale, FLAGS.am_margin, optimizer_wrapper(), FLAGS.batch_size * FLAGS.num_devices * devices.cluster_rank()[0],
-        FLAGS.log_every_n_steps, steps_per_run())
+        backbones.Backbone(FLAGS.backbone, FLAGS.embedding_size), num_classes, optimizer_config(values, boundaries),
+        FLAGS.weight_decay, FLAGS.am_scale,
+        FLAGS.am_margin, FLAGS.batch_size * FLAGS.num_devices * devices.cluster_rank()[0], FLAGS.log_every_n_steps,
+        steps_per_run())
 
 
 def make_estimator(model_fn=None):
@@ -467,7 +470,7 @@ def run_verify():
         with open(path, encoding="utf-8") as f:
             fitted = json.load(f)
     load_face = face_loader()
-    mu, sigma_sq = extract_features(load_face(image) for image in (FLAGS.image_a, FLAGS.image_b))
+    mu, sigma_sq = feature_extractor().images(load_face(image) for image in (FLAGS.image_a, FLAGS.image_b))
     score = float(metrics.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
     print("MLS %.4f" % score)
     for name, sigma in zip((FLAGS.image_a, FLAGS.image_b), sigma_sq):
@@ -501,9 +504,8 @@ def run_export():
                                                          "pretrained_ckpt": FLAGS.pretrained_ckpt})
     lock_dir = FLAGS.model_dir if os.path.isdir(FLAGS.model_dir) else os.path.dirname(FLAGS.model_dir)
     with model_dir_lock.locked(lock_dir, "export"):
-        checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, FLAGS.backbone, FLAGS.embedding_size,
-                                       image_size(), backbone_options(), overwrite=FLAGS.overwrite,
-                                       pretrained_checkpoint=FLAGS.pretrained_ckpt)
+        checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, backbone(), image_size(),
+                                       overwrite=FLAGS.overwrite, pretrained_checkpoint=FLAGS.pretrained_ckpt)
     print("exported %s -> %s (SavedModel, %s)" % (checkpoint, FLAGS.export_dir, export.FROZEN_GRAPH_NAME))
 
 
@@ -528,8 +530,8 @@ def face_loader():
 
 def check_model_fits():
     """One line, before any image is read, when --model_dir's checkpoint does not fit the flags' network."""
-    export.check_checkpoint_fits(checkpoints.resolve_checkpoint(FLAGS.model_dir), FLAGS.backbone,
-                                 FLAGS.embedding_size, image_size(), backbone_options(), FLAGS.pretrained_ckpt)
+    export.check_checkpoint_fits(checkpoints.resolve_checkpoint(FLAGS.model_dir), backbone(), image_size(),
+                                 FLAGS.pretrained_ckpt)
 
 
 def check_features_output(path, flag):
@@ -547,7 +549,8 @@ def run_predict():
     check_features_output(FLAGS.predict_output, "predict_output")
     names = image_io.list_images(FLAGS.predict_dir)
     if not names:
-        raise FlagError("--predict_dir=%s: no image files (%s)" % (FLAGS.predict_dir, ", ".join(image_io.IMAGE_EXTENSIONS)))
+        raise FlagError("--predict_dir=%s: no image files (%s)" % (FLAGS.predict_dir,
+                                                                   ", ".join(image_io.IMAGE_EXTENSIONS)))
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
     check_model_fits()
     kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size,
@@ -560,52 +563,31 @@ def run_predict():
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
 
 
-def extract_features(images):
-    """mu, sigma^2 of standardised images with --saved_model, or the Estimator on --model_dir."""
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
-    if FLAGS.saved_model:
-        return predict.saved_model_features(FLAGS.saved_model, images, FLAGS.batch_size)
-    check_model_fits()
-    return predict.estimator_features(make_estimator(), images, image_size(), FLAGS.batch_size)
+def feature_extractor():
+    """Images -> (mu, sigma^2) with --saved_model, or the Estimator on --model_dir (checked against the flags)."""
+    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
+    return features.FeatureExtractor(image_size(), FLAGS.batch_size, make_estimator, check_model_fits,
+                                     FLAGS.saved_model)
 
 
 def lfw_features(pairs):
-    """(names, mu, sigma_sq, face_loader) for the images LFW's pairs name."""
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
-    face_loader = None
-    wanted = set(pairs.first) | set(pairs.second)
-    if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
-        names, cached, cached_mu = feature_cache.read_cache_arrays(FLAGS.lfw_dir, wanted)
-        mu, sigma_sq = predict.cached_features(make_estimator(), cached, cached_mu, FLAGS.batch_size)
-        if FLAGS.features_output:
-            predict.save_features(FLAGS.features_output, names, mu, sigma_sq)
-        return names, mu, sigma_sq, None
-    if FLAGS.lfw_dir:
-        names, jpegs = predict.read_tfrecord_faces(FLAGS.lfw_dir, wanted)
-        by_name = dict(zip(names, jpegs))
-        face_loader = lambda name: predict.decode_rgb(by_name[name])  # noqa: E731
-    if FLAGS.features:
-        names, mu, sigma_sq = predict.load_features(FLAGS.features)
-        return names, mu, sigma_sq, face_loader
-    if not FLAGS.lfw_dir:
+    """(names, mu, sigma_sq, load_face) for the images LFW's pairs name (see features.pair_features)."""
+    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
+    if not (FLAGS.lfw_dir or FLAGS.features):
         raise FlagError("--mode=eval needs --features or --lfw_dir")
-    mu, sigma_sq = extract_features(predict.decode_network_input(j, image_size()) for j in jpegs)
-    if FLAGS.features_output:
-        predict.save_features(FLAGS.features_output, names, mu, sigma_sq)
-    return names, mu, sigma_sq, face_loader
+    return features.pair_features(set(pairs.first) | set(pairs.second), feature_extractor(), FLAGS.lfw_dir,
+                                  FLAGS.features, FLAGS.features_output)
 
 
 def template_features():
+    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if FLAGS.features:
         return predict.load_features(FLAGS.features)
     if not FLAGS.template_image_root:
         raise FlagError("template evaluation needs --features or --template_image_root")
-    paths = sorted({os.path.join(FLAGS.template_image_root, path)
-                    for _, path in protocols.read_csv_rows(FLAGS.templates_csv, 2)})
-    kept = []
-    mu, sigma_sq = extract_features(predict.readable_images(paths, face_loader(), kept, []))
-    return [protocols.image_name(path) for path in kept], mu, sigma_sq
+    return features.template_features(FLAGS.templates_csv, FLAGS.template_image_root, face_loader(),
+                                      feature_extractor())
 
 
 def run_eval():
@@ -641,11 +623,11 @@ def run_cache_features():
     if FLAGS["model_dir"].present:
         adopt_model_dir_record("pfe")
     backbones.check_backbone_name(FLAGS.backbone)
-    manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, FLAGS.backbone, FLAGS.embedding_size,
-                                         backbone_options(), FLAGS.pretrained_ckpt, batch_size=FLAGS.batch_size,
+    degrade = random_degradation(FLAGS.data_dir) if FLAGS.cache_degraded_copies else None
+    manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, backbone(), FLAGS.pretrained_ckpt,
+                                         batch_size=FLAGS.batch_size,
                                          features_dtype=FLAGS.cache_dtype, overwrite=FLAGS.overwrite,
-                                         degraded_copies=FLAGS.cache_degraded_copies,
-                                         degrade=random_degradation(FLAGS.data_dir) if FLAGS.cache_degraded_copies else None)
+                                         degraded_copies=FLAGS.cache_degraded_copies, degrade=degrade)
     cache = manifest["cache"]
     print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies)"
           % (manifest["num_images"], manifest["num_identities"], FLAGS.cache_dir, cache["feature_size"],

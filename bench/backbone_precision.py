@@ -41,7 +41,8 @@ def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--lfw_records", required=True, help="aligned LFW TFRecords (data_prep/make_tfrecords.py)")
     parser.add_argument("--backbone", required=True, help="onnx:PATH or a SphereNet name")
-    parser.add_argument("--lfw_pairs", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw", "pairs.txt"))
+    parser.add_argument("--lfw_pairs", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw",
+                                                            "pairs.txt"))
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--images", type=int, default=0, help="use only the first N images (0: all)")
@@ -58,7 +59,8 @@ def main():
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, size[0], size[1], 3])
         with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):  # a SphereNet's one set of weights
-            mu = {name: backbones.frozen_backbone(images, args.backbone, options={"precision": name})[0]
+            mu = {name: backbones.frozen_backbone(images, backbones.Backbone(args.backbone,
+                                                                             options={"precision": name}))[0]
                   for name in ("fp32", "bf16")}
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())  # SphereNet: random weights (speed and agreement)
@@ -84,7 +86,8 @@ def main():
     if not args.images:
         pairs = protocols.read_lfw_pairs(args.lfw_pairs)
         for name in ("fp32", "bf16"):
-            print("  LFW 6000 pairs, cosine of %s mu: %.2f %%" % (name, 100 * lfw_cosine_accuracy(names, mus[name], pairs)))
+            accuracy = lfw_cosine_accuracy(names, mus[name], pairs)
+            print("  LFW 6000 pairs, cosine of %s mu: %.2f %%" % (name, 100 * accuracy))
 
 
 if __name__ == "__main__":

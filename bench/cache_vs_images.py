@@ -17,15 +17,18 @@ import tensorflow.compat.v1 as tf
 from bench.released_loop import StepTimer
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import backbones
 from pfe_estimator.model import pfe_model
 from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
 
 DATASETS = (("CASIA-WebFace", 494414), ("5 M images", 5000000))
 
 
 def estimator_and_data(data_dir, backbone, classes, images_per_class, options):
-    model = pfe_model.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None,
-                                          devices.optimizer_wrapper("cpu"), backbone_options=options)
+    model = pfe_model.pfe_model_fn_builder(
+        backbones.Backbone(backbone, options=options), classes, images_per_class,
+        optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
     estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                         save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
     if feature_cache.is_cache(data_dir):

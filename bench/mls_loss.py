@@ -27,7 +27,7 @@ def main():
     labels = np.repeat(np.arange(args.classes), args.images_per_class)
     with tf.Graph().as_default():
         mu_t, log_sigma_sq_t = tf.Variable(mu), tf.Variable(log_sigma_sq)
-        static = losses.class_balanced_mls_loss(mu_t, log_sigma_sq_t, args.classes, args.images_per_class)
+        static = losses.pk_mls_loss(mu_t, log_sigma_sq_t, args.classes, args.images_per_class)
         dense = losses.mls_loss(tf.constant(labels), mu_t, log_sigma_sq_t)
         fetches = {name: [loss] + tf.gradients(loss, [log_sigma_sq_t]) for name, loss in
                    (("static", static), ("dense", dense))}

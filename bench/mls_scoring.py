@@ -41,7 +41,8 @@ def loop_fusion(mu, sigma_sq, template_rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parser.add_argument("--lfw_pairs", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw", "pairs.txt"))
+    parser.add_argument("--lfw_pairs", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw",
+                                                            "pairs.txt"))
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=2000)
     parser.add_argument("--dims", type=int, default=512)

@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import backbones
 from pfe_estimator.training import losses
 from pfe_estimator.model import pfe_model
 from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.model import uncertainty_head
 
@@ -45,7 +47,7 @@ class ReleasedStyleLoop(object):
             batch = classes * images_per_class
             self.images = tf.placeholder(tf.float32, [batch, image_size[0], image_size[1], 3])
             self.labels = tf.placeholder(tf.int32, [batch])
-            mu, log_sigma_sq = pfe_model.pfe_outputs(self.images, backbone, 512, True)
+            mu, log_sigma_sq = pfe_model.pfe_outputs(self.images, backbones.Backbone(backbone), True)
             loss = losses.mls_loss(self.labels, mu, log_sigma_sq) + tf.add_n(
                 tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
             head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
@@ -93,8 +95,9 @@ class StepTimer(tf.train.SessionRunHook):
 class OurEstimator(object):
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, precision, xla=False):
         options = None if precision == "fp32" else {"precision": precision}
-        model = pfe_model.pfe_model_fn_builder(backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4,
-                                              None, devices.optimizer_wrapper("cpu"), backbone_options=options)
+        model = pfe_model.pfe_model_fn_builder(
+            backbones.Backbone(backbone, options=options), classes, images_per_class,
+            optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
         self.estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                                  save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6, xla=xla)
         self.data = pk_sampling.tfrecord_input_fn_builder(data_dir, classes, images_per_class, image_size)

@@ -37,8 +37,8 @@ def main():
     step_flops = BATCH * (flops + 3 * head)  # backbone forward only (frozen); head forward + backward
     step_bytes = weight_bytes + BATCH * (activation_bytes + IMAGE_SIZE[0] * IMAGE_SIZE[1] * 3 * 2)
     print("%s at %dx%d, batch %d, backbone frozen: per step %.2f TFLOP, %.2f GB moved (fp16: weights once, "
-          "each convolution's output written and read once, the input)" % (BACKBONE, IMAGE_SIZE[0], IMAGE_SIZE[1], BATCH,
-                                                                 step_flops / 1e12, step_bytes / 1e9))
+          "each convolution's output written and read once, the input)"
+          % (BACKBONE, IMAGE_SIZE[0], IMAGE_SIZE[1], BATCH, step_flops / 1e12, step_bytes / 1e9))
     print("| device | peak fp16 | bandwidth | compute-bound step | memory-bound step | 100 steps at peak | "
           "published 100 steps | implied utilisation |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -14,8 +14,10 @@ import time
 import tensorflow.compat.v1 as tf
 from bench.timing import best_of
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import backbones
 from pfe_estimator.model import pfe_model
 from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
 from pfe_estimator.model import sphere_net
 
 
@@ -23,7 +25,8 @@ def training_images_per_sec(backbone, classes, images_per_class, image_size, ste
     """Images/s of training steps alone: two timed train() calls differing by `steps` steps, each
     paying the same graph building and session start-up, so the difference is the steps' cost."""
     model = pfe_model.pfe_model_fn_builder(
-        backbone, 512, classes, images_per_class, [1e-3], [], 0.9, 5e-4, None, devices.optimizer_wrapper("cpu"))
+        backbones.Backbone(backbone), classes, images_per_class,
+        optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
     estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
                                         save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
     data = pk_sampling.synthetic_input_fn_builder(classes, images_per_class, image_size)

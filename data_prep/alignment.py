@@ -120,7 +120,8 @@ def align_face(image, landmarks, template_name="112x96", method="cp2tform", bord
     if border not in BORDERS:
         raise ValueError("border %r: expected one of %s" % (border, ", ".join(sorted(BORDERS))))
     matrix = similarity_transform(landmarks, points, method)
-    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=getattr(cv2, BORDERS[border]))
+    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=getattr(cv2, BORDERS[border]))
     return crop, matrix
 
 

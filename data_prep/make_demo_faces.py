@@ -46,9 +46,11 @@ def identity_parameters(rng):
         "hair": HAIR_COLOURS[rng.randint(len(HAIR_COLOURS))] + rng.uniform(-8, 8, 3),
         "hairline": rng.uniform(0.15, 0.45),
         "eye_spacing": rng.uniform(24, 36), "eye_y": rng.uniform(-10, 0), "eye_size": rng.uniform(3.5, 7),
-        "iris": IRIS_COLOURS[rng.randint(len(IRIS_COLOURS))], "brow_slant": rng.uniform(-0.35, 0.35), "brow_thickness": int(rng.randint(1, 5)),
+        "iris": IRIS_COLOURS[rng.randint(len(IRIS_COLOURS))], "brow_slant": rng.uniform(-0.35, 0.35),
+        "brow_thickness": int(rng.randint(1, 5)),
         "nose_length": rng.uniform(10, 20), "nose_width": rng.uniform(4, 10),
-        "mouth_y": rng.uniform(26, 36), "mouth_width": rng.uniform(16, 32), "lips": skin * rng.uniform(0.55, 0.8) + [0, 0, 40],
+        "mouth_y": rng.uniform(26, 36), "mouth_width": rng.uniform(16, 32),
+        "lips": skin * rng.uniform(0.55, 0.8) + [0, 0, 40],
         "glasses": rng.uniform() < 0.25, "beard": rng.uniform() < 0.2,
     }
 
@@ -90,7 +92,8 @@ def draw_face(traits, background):
             cv2.circle(image, (int(x), int(y)), int(size * 2.2), (30, 30, 30), 2, cv2.LINE_AA)
     nose_x, nose_y = points[2]
     eye_y = points[0][1]
-    nose = np.array([[nose_x, eye_y + 4], [nose_x - traits["nose_width"], nose_y], [nose_x + traits["nose_width"], nose_y]])
+    nose = np.array([[nose_x, eye_y + 4], [nose_x - traits["nose_width"], nose_y],
+                     [nose_x + traits["nose_width"], nose_y]])
     cv2.fillPoly(image, [nose.astype(np.int32)], (traits["skin"] * 0.8).tolist(), cv2.LINE_AA)
     mouth = points[3:]
     cv2.ellipse(image, (int(nose_x), int(mouth[0][1])), (int(traits["mouth_width"] / 2), 4), 0, 0, 180,
@@ -155,7 +158,8 @@ def lfw_pairs_lines(test_identities, images_per_identity, rng, folds=10, pairs_p
     """pairs.txt lines over the test identities: identities split into `folds` groups, each fold's
     genuine and impostor pairs drawn within its group."""
     if len(test_identities) < 2 * folds:
-        raise ValueError("the pairs need at least %d test identities (2 per fold), got %d" % (2 * folds, len(test_identities)))
+        raise ValueError("the pairs need at least %d test identities (2 per fold), got %d" % (2 * folds,
+                                                                                              len(test_identities)))
     groups = np.array_split(np.array(test_identities), folds)
     lines = ["%d\t%d" % (folds, pairs_per_fold)]
     for group in groups:

@@ -1,4 +1,4 @@
-"""Face dataset -> 5-point aligned crops -> class-balanced TFRecords + manifest.json.
+"""Face dataset -> 5-point aligned crops -> TFRecords of one record per identity + manifest.json.
 
   python -m data_prep.make_tfrecords --input_dir CASIA-WebFace --landmarks ldmark_casia.txt \
       --output_dir tfrecords/casia
@@ -310,14 +310,16 @@ def summary_line(manifest, seconds):
     return ("make_tfrecords: wrote %d images of %d identities in %d shards in %.1f s; skipped %d%s; "
             "%d landmark line(s) without a file" % (
                 manifest["num_images"], manifest["num_identities"], len(manifest["shards"]), seconds,
-                manifest["num_skipped"], " (%s)" % kinds if kinds else "", len(manifest["landmark_lines_without_file"])))
+                manifest["num_skipped"], " (%s)" % kinds if kinds else "",
+                len(manifest["landmark_lines_without_file"])))
 
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("input_dir", None, "Dataset root: one folder per identity (or the root of --list_file's paths).")
+    flags.DEFINE_string("input_dir", None,
+                        "Dataset root: one folder per identity (or the root of --list_file's paths).")
     flags.DEFINE_string("list_file", None, "Text file of `path label` lines, instead of the folder layout.")
     flags.DEFINE_string("landmarks", None, "5-point landmark file: `relative/path x1..x5 y1..y5` per line.")
     flags.DEFINE_list("landmark_image_size", None, "height,width the landmarks were given for (e.g. 250,250 for "

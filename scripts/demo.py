@@ -80,10 +80,12 @@ def main():
     pretrained, pfe, report_dir = (os.path.join(work, n) for n in ("pretrain", "pfe", "report"))
     python = sys.executable
     run("generate faces", [python, "-m", "data_prep.make_demo_faces", "--output_dir=" + faces,
-                           "--train_identities=%d" % args.train_identities, "--test_identities=%d" % args.test_identities,
+                           "--train_identities=%d" % args.train_identities,
+                           "--test_identities=%d" % args.test_identities,
                            "--images_per_identity=%d" % args.images_per_identity])
     for split, records, minimum in (("train", train_records, 2), ("test", test_records, 1)):
-        run("make_tfrecords " + split, [python, "-m", "data_prep.make_tfrecords", "--input_dir=" + os.path.join(faces, split),
+        run("make_tfrecords " + split, [python, "-m", "data_prep.make_tfrecords",
+                                        "--input_dir=" + os.path.join(faces, split),
                                         "--landmarks=" + os.path.join(faces, "landmarks.txt"), "--template=56x48",
                                         "--output_dir=" + records, "--min_images_per_identity=%d" % minimum])
     boundary = int(args.pretrain_steps * 0.75)
@@ -92,9 +94,11 @@ def main():
                               "--lr_values=0.1,0.01", "--lr_boundaries=%d" % boundary,
                               "--save_checkpoints_steps=%d" % args.pretrain_steps, "--log_every_n_steps=100"]
         + MODEL_FLAGS)
-    run("train PFE head", [python, "main.py", "--mode=train", "--data_dir=" + train_records, "--pretrained_ckpt=" + pretrained,
+    run("train PFE head", [python, "main.py", "--mode=train", "--data_dir=" + train_records,
+                           "--pretrained_ckpt=" + pretrained,
                            "--model_dir=" + pfe, "--max_steps=%d" % args.pfe_steps, "--lr_values=0.001,0.0001",
-                           "--lr_boundaries=%d" % int(args.pfe_steps * 0.75), "--save_checkpoints_steps=%d" % args.pfe_steps,
+                           "--lr_boundaries=%d" % int(args.pfe_steps * 0.75),
+                           "--save_checkpoints_steps=%d" % args.pfe_steps,
                            "--log_every_n_steps=100"] + MODEL_FLAGS)
     features = os.path.join(work, "test_features.npz")
     run("evaluate", [python, "main.py", "--mode=eval", "--model_dir=" + pfe, "--lfw_dir=" + test_records,

@@ -34,11 +34,14 @@ from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.data import feature_cache
+from pfe_estimator.model import backbones
 from pfe_estimator.model import pfe_model
 from pfe_estimator.evaluation import plots
+from pfe_estimator.data import image_io
 from pfe_estimator.inference import predict
 from pfe_estimator.evaluation import report
 from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
 
 SEVERITIES = (0,) + degradations.SEVERITIES
 RISK_REJECTED = 0.2
@@ -78,7 +81,7 @@ def aligned_cache(image_root, landmark_file, work_dir, name, sface):
     manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file), records,
                                              settings, os.cpu_count() or 1, 2000, 1)
     if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
-        feature_cache.build_cache(records, cache_dir, "onnx:" + sface, batch_size=64)
+        feature_cache.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64)
     return records, cache_dir, manifest
 
 
@@ -90,7 +93,8 @@ def subset_report(cosine, mls, same, thresholds, subset):
     both_kinds = part_same.any() and not part_same.all()
     for name, scores in (("cosine", cosine), ("mls", mls)):
         part = scores[subset]
-        result[name] = {"accuracy": float(np.mean((part >= thresholds[name][subset]) == part_same)) if len(part) else None,
+        accuracy = float(np.mean((part >= thresholds[name][subset]) == part_same)) if len(part) else None
+        result[name] = {"accuracy": accuracy,
                         "auc": metrics.roc_auc(part, part_same) if both_kinds else None,
                         "tar_at_far_0.01": float(metrics.tar_at_far(part[part_same], part[~part_same], [1e-2])[0][0])
                         if both_kinds else None}
@@ -99,10 +103,11 @@ def subset_report(cosine, mls, same, thresholds, subset):
 
 def train_fold(cache_dir, model_dir, labels, args):
     model = pfe_model.pfe_model_fn_builder(
-        backbone="onnx:" + args.sface, embedding_size=128, num_classes_per_batch=args.classes_per_batch,
-        images_per_class=args.images_per_class, learning_rate_values=[args.learning_rate, args.learning_rate / 10],
-        learning_rate_boundaries=[int(args.steps * 2 / 3)], momentum=0.9, weight_decay=5e-4,
-        pretrained_checkpoint=None, wrap_optimizer=devices.optimizer_wrapper("cpu"), log_every_n_steps=100)
+        backbone=backbones.Backbone("onnx:" + args.sface, 128), num_classes_per_batch=args.classes_per_batch,
+        images_per_class=args.images_per_class, optimizer_config=optimization.OptimizerConfig(
+            [args.learning_rate, args.learning_rate / 10], [int(args.steps * 2 / 3)], 0.9,
+            devices.optimizer_wrapper("cpu")),
+        weight_decay=5e-4, pretrained_checkpoint=None, log_every_n_steps=100)
     estimator = devices.build_estimator(model, "cpu", model_dir, save_checkpoints_steps=args.steps,
                                         log_step_count_steps=100, random_seed=0)
     estimator.train(feature_cache.cache_input_fn_builder(cache_dir, args.classes_per_batch, args.images_per_class,
@@ -174,7 +179,8 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     section["by_severity"] = {str(level): subset_report(cosine, mls, pairs.same, thresholds, severity == level)
                               for level in degradations.SEVERITIES}
     section["by_kind_and_severity"] = {
-        "%s_%d" % (kind, level): subset_report(cosine, mls, pairs.same, thresholds, (kinds == kind) & (severity == level))
+        "%s_%d" % (kind, level): subset_report(cosine, mls, pairs.same, thresholds,
+                                               (kinds == kind) & (severity == level))
         for kind in degradations.KINDS for level in degradations.SEVERITIES}
     # rejecting the most uncertain pairs against rejecting as many at random
     kept = np.argsort(uncertainty, kind="mergesort")[:int(round(count * (1 - RISK_REJECTED)))]
@@ -204,14 +210,18 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
                                           for level in degradations.SEVERITIES]
     calibrations = {}
     for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
-        calibrations[name] = calibration.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1], report.LFW_FARS)
+        calibrations[name] = calibration.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1],
+                                                            report.LFW_FARS)
         del calibrations[name]["probabilities"]
     section["calibration"] = calibrations
+    by_severity = section["by_kind_and_severity"]
     plots.curves(list(degradations.SEVERITIES),
-                 dict(("%s %s" % (score, kind), [100 * np.float64(section["by_kind_and_severity"]["%s_%d" % (kind, level)]
-                                                                 [score]["accuracy"]) for level in degradations.SEVERITIES])
+                 dict(("%s %s" % (score, kind),
+                       [100 * np.float64(by_severity["%s_%d" % (kind, level)][score]["accuracy"])
+                        for level in degradations.SEVERITIES])
                       for kind in degradations.KINDS for score in ("cosine", "mls")),
-                 os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix), "Cross-quality LFW: accuracy by severity",
+                 os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix),
+                 "Cross-quality LFW: accuracy by severity",
                  "severity of the degraded side", "accuracy (%)")
     risk = section["risk_controlled_accuracy"]
     plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in ("cosine", "mls")},
@@ -230,7 +240,7 @@ def quality_aware_section(args, records, fold_labels, pairs, names, cached, cach
     template_points = alignment.template("112x112")[1]
     training_cache = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % args.quality_aware_copies)
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
-        feature_cache.build_cache(records, training_cache, "onnx:" + args.sface, batch_size=64,
+        feature_cache.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
                                   degraded_copies=args.quality_aware_copies,
                                   degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
     mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, training_cache, "_qa%d" % args.quality_aware_copies,
@@ -315,7 +325,8 @@ def cross_quality_summary(section):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lfw_dir", required=True, help="folder with images/, the landmark file, pairs.txt, people.txt")
+    parser.add_argument("--lfw_dir", required=True,
+                        help="folder with images/, the landmark file, pairs.txt, people.txt")
     parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
     parser.add_argument("--work_dir", default="runs/lfw_sface")
     parser.add_argument("--steps", type=int, default=600)
@@ -379,7 +390,7 @@ def main():
     wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if person(n) in fold_one_people})
     wanted = set(wanted[:args.degraded_faces])
     face_names, jpegs = predict.read_tfrecord_faces(records, wanted)
-    faces = [predict.decode_rgb(j) for j in jpegs]
+    faces = [image_io.decode_rgb(j) for j in jpegs]
     degradation = {}
     for kind in degradations.KINDS:
         degradation[kind] = {"severities": list(SEVERITIES), "mean_sigma_sq": []}
@@ -418,10 +429,13 @@ def main():
             name, 100 * result[name]["accuracy_mean"], 100 * result[name]["accuracy_std"], result[name]["auc"],
             result[name]["tar_at_far"]["0.001"]))
     print("  risk-controlled (reject 0/10/20/30/40/50%%): cosine %s | MLS %s" % (
-        " ".join("%.2f" % (100 * v) for v in risk["cosine"][::2]), " ".join("%.2f" % (100 * v) for v in risk["mls"][::2])))
+        " ".join("%.2f" % (100 * v) for v in risk["cosine"][::2]),
+        " ".join("%.2f" % (100 * v) for v in risk["mls"][::2])))
     for kind in degradations.KINDS:
-        print("  mean sigma^2 vs %s severity 0..4: %s" % (kind, " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
-    print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (result["calibration"]["ece"], result["calibration"]["brier"]))
+        print("  mean sigma^2 vs %s severity 0..4: %s"
+              % (kind, " ".join("%.3e" % v for v in degradation[kind]["mean_sigma_sq"])))
+    print("  calibrated P(same | MLS): ECE %.4f, Brier %.4f" % (result["calibration"]["ece"],
+                                                                result["calibration"]["brier"]))
     templates = result["templates"]
     print("LFW templates: %d identities x 2 templates, %d pairs; TAR at FAR %s" % (
         templates["identities"], templates["pairs"], "/".join(str(f) for f in TEMPLATE_FARS)))

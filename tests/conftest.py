@@ -40,16 +40,21 @@ def npu_bridge_double(monkeypatch):
     yield npu_init
 
 
+def tiny_backbone(options=None):
+    from pfe_estimator.model import backbones  # pylint: disable=import-outside-toplevel
+    return backbones.Backbone(TINY["backbone"], TINY["embedding_size"], options)
+
+
 def tiny_model_fn(device="cpu", pretrained_checkpoint=None, precision="fp32", loss_scale="dynamic",
                   learning_rate_values=(1e-2,), learning_rate_boundaries=()):
     from pfe_estimator.model import pfe_model  # pylint: disable=import-outside-toplevel
     from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
     return pfe_model.pfe_model_fn_builder(
-        backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=TINY["num_classes"],
-        images_per_class=TINY["images_per_class"], learning_rate_values=list(learning_rate_values),
-        learning_rate_boundaries=list(learning_rate_boundaries), momentum=0.9, weight_decay=5e-4,
-        pretrained_checkpoint=pretrained_checkpoint,
-        wrap_optimizer=devices.optimizer_wrapper(device, precision, loss_scale), log_every_n_steps=1)
+        backbone=tiny_backbone(), num_classes_per_batch=TINY["num_classes"], images_per_class=TINY["images_per_class"],
+        optimizer_config=optimization.OptimizerConfig(list(learning_rate_values), list(learning_rate_boundaries), 0.9,
+                                                      devices.optimizer_wrapper(device, precision, loss_scale)),
+        weight_decay=5e-4, pretrained_checkpoint=pretrained_checkpoint, log_every_n_steps=1)
 
 
 def tiny_estimator(model_dir, device="cpu", save_checkpoints_steps=100, iterations_per_loop=1,
@@ -68,8 +73,8 @@ def tiny_synthetic_input_fn(seed=0):
 
 
 def lfw_subset_records(tmp_path, template="112x96"):
-    """Aligned TFRecords (template 112x96 or 112x112) of ../shared's 100 native LFW images (10 people) and a pairs file in
-    LFW's format over them (10 folds of 1 genuine + 1 impostor pair).
+    """Aligned TFRecords (template 112x96 or 112x112) of ../shared's 100 native LFW images (10 people) and a pairs
+    file in LFW's format over them (10 folds of 1 genuine + 1 impostor pair).
 
     Returns:
       (records folder, pairs.txt path, sorted people).

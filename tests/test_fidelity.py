@@ -19,7 +19,7 @@ from pfe_estimator.inference import predict
 from pfe_estimator.model import pretrain
 from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema
-from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path
+from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path, tiny_backbone
 
 
 def synthetic_cache(directory, images_per_identity):
@@ -113,8 +113,10 @@ def test_image_path_flips_each_image_independently_with_distinct_identities(tmp_
     flips = np.array(flips).reshape(-1, 4)
     assert 0.4 < flips.mean() < 0.6
     assert np.mean(np.all(flips, axis=1) | np.all(~flips, axis=1)) < 0.3
-    for features, labels in draw(pk_sampling.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3, flip=False), 5):
-        assert all(any(np.array_equal(image, o) for o in originals[label]) for image, label in zip(features["images"], labels))
+    unflipped = pk_sampling.tfrecord_input_fn_builder(records, 9, 4, (112, 96), seed=3, flip=False)
+    for features, labels in draw(unflipped, 5):
+        assert all(any(np.array_equal(image, o) for o in originals[label])
+                   for image, label in zip(features["images"], labels))
 
 
 def test_image_path_transform_gets_a_seed_per_image_reproducibly_and_flip_false_keeps_images(tmp_path):
@@ -182,9 +184,9 @@ def regularization_loss(weight_decay):
     with tf.Graph().as_default():
         tf.set_random_seed(0)
         build = pfe_model.pfe_model_fn_builder(
-            backbone=TINY["backbone"], embedding_size=TINY["embedding_size"], num_classes_per_batch=2,
-            images_per_class=2, learning_rate_values=[0.1], learning_rate_boundaries=[], momentum=0.9,
-            weight_decay=weight_decay, pretrained_checkpoint=None, wrap_optimizer=lambda o: o)
+            backbone=tiny_backbone(), num_classes_per_batch=2, images_per_class=2,
+            optimizer_config=optimization.OptimizerConfig([0.1], [], 0.9, lambda o: o), weight_decay=weight_decay,
+            pretrained_checkpoint=None)
         images = tf.random.uniform([4] + list(TINY["image_size"]) + [3], seed=1)
         build({"images": images}, tf.constant([0, 0, 1, 1]), tf.estimator.ModeKeys.TRAIN)
         loss = tf.losses.get_regularization_loss(scope="UncertaintyModule")

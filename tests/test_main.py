@@ -66,7 +66,8 @@ def test_export_and_predict_agree(tmp_path):
     faces.mkdir(parents=True)
     rng = np.random.RandomState(0)
     for index in range(3):
-        cv2.imwrite(str(faces / ("img_%d.jpg" % index)), rng.randint(0, 256, TINY["image_size"] + (3,)).astype(np.uint8))
+        image = rng.randint(0, 256, TINY["image_size"] + (3,)).astype(np.uint8)
+        cv2.imwrite(str(faces / ("img_%d.jpg" % index)), image)
     output = str(tmp_path / "features.npz")
     predicted = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(tmp_path / "faces"),
                          "--predict_output=" + output)
@@ -106,7 +107,8 @@ def test_bad_flags_give_one_line_errors(tmp_path):
     result = run_main("--mode=train", "--model_dir=" + str(tmp_path / "m"))
     assert result.returncode != 0
     assert "--data=tfrecord needs --data_dir" in result.stdout
-    result = run_main("--mode=export", "--model_dir=" + str(tmp_path / "nothing"), "--export_dir=" + str(tmp_path / "e"))
+    result = run_main("--mode=export", "--model_dir=" + str(tmp_path / "nothing"),
+                      "--export_dir=" + str(tmp_path / "e"))
     assert result.returncode != 0 and "no checkpoint there" in result.stdout.strip().splitlines()[-1]
 
 
@@ -115,7 +117,8 @@ def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_pa
     records, pairs, people = lfw_subset_records(tmp_path)
     model_dir = str(tmp_path / "model")
     size_flags = ["--image_size=112,96", "--backbone=sphere4"]
-    trained = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=2", *size_flags)
+    trained = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=2",
+                       *size_flags)
     assert trained.returncode == 0, trained.stdout[-3000:]
     outputs = {}
     exported = run_main("--mode=export", "--model_dir=" + model_dir, "--export_dir=" + str(tmp_path / "export"),
@@ -124,7 +127,8 @@ def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_pa
     for source in ("--model_dir=" + model_dir, "--saved_model=" + str(tmp_path / "export")):
         name = source.split("=")[0][2:]
         result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + pairs,
-                          "--report_dir=" + str(tmp_path / name), "--features_output=" + str(tmp_path / (name + ".npz")),
+                          "--report_dir=" + str(tmp_path / name),
+                          "--features_output=" + str(tmp_path / (name + ".npz")),
                           *size_flags)
         assert result.returncode == 0, result.stdout[-3000:]
         assert "LFW 20 pairs, 10 folds" in result.stdout

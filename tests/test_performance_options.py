@@ -9,7 +9,7 @@ from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.model import pfe_model
 from pfe_estimator.training import devices
-from tests.conftest import TINY, tiny_model_fn, tiny_synthetic_input_fn
+from tests.conftest import tiny_backbone, tiny_model_fn, tiny_synthetic_input_fn
 
 
 def test_bf16_backbone_agrees_with_fp32_and_leaves_the_head_and_loss_in_fp32():
@@ -19,7 +19,7 @@ def test_bf16_backbone_agrees_with_fp32_and_leaves_the_head_and_loss_in_fp32():
     with tf.Graph().as_default() as graph:
         images = tf.constant(faces)
         with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
-            mu = {p: backbones.frozen_backbone(images, TINY["backbone"], TINY["embedding_size"], {"precision": p})[0]
+            mu = {p: backbones.frozen_backbone(images, tiny_backbone({"precision": p}))[0]
                   for p in ("fp32", "bf16")}
         _, log_sigma_sq = pfe_model.head_outputs(mu["bf16"], tf.zeros([8, 64]), False)
         with tf.Session() as session:
@@ -84,3 +84,14 @@ def test_threaded_mls_matrix_equals_one_thread():
     s1, s2 = rng.uniform(0.1, 1, size=mu1.shape), rng.uniform(0.1, 1, size=mu2.shape)
     one = metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=1)
     np.testing.assert_array_equal(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=4), one)
+
+
+def test_bf16_backbone_on_the_npu_is_refused_before_anything_is_written(tmp_path):
+    from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
+    model_dir = tmp_path / "model"
+    result = run_main("--mode=train", "--data=synthetic", "--device=npu", "--backbone_precision=bf16",
+                      "--model_dir=" + str(model_dir), "--max_steps=1")
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines()[-1] == (
+        "error: --backbone_precision=bf16 is for CPUs and GPUs; on the NPU use --precision_mode")
+    assert not model_dir.exists()

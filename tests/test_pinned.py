@@ -75,7 +75,7 @@ def head_training_run(steps, noise_fraction=0.0):
         tf.set_random_seed(0)
         mu_t, log_sigma_sq = pfe_model.head_outputs(tf.constant(mu, tf.float32), tf.constant(features, tf.float32),
                                                    training=True)
-        loss = losses.class_balanced_mls_loss(mu_t, log_sigma_sq, classes, per_class)
+        loss = losses.pk_mls_loss(mu_t, log_sigma_sq, classes, per_class)
         optimizer = tf.train.MomentumOptimizer(1e-2, 0.9)
         train = tf.group(optimizer.minimize(loss), *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
         with tf.Session() as session:

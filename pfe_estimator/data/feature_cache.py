@@ -14,6 +14,7 @@ from pfe_estimator.storage import atomic_files
 from pfe_estimator.model import backbones
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.storage import outputs
 from pfe_estimator.data import tfrecord_schema
@@ -26,16 +27,16 @@ def is_cache(data_dir):
     return "cache" in pk_sampling.read_manifest(data_dir)
 
 
-def cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint, features_dtype):
+def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
     """What decides a cache's content: the source records, the backbone (ONNX file hash, or the checkpoint's
     path and index hash), its options and the storage dtype."""
     fingerprint = {"source": os.path.abspath(data_dir),
                    "source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
                        os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)),
-                   "backbone": backbone, "backbone_options": backbone_options, "embedding_size": embedding_size,
-                   "features_dtype": features_dtype, "checkpoint": None}
-    if backbones.is_onnx(backbone):
-        fingerprint["onnx_sha256"] = outputs.file_digest(backbone[len(backbones.ONNX_PREFIX):])
+                   "backbone": backbone.name, "backbone_options": backbone.options,
+                   "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}
+    if backbones.is_onnx(backbone.name):
+        fingerprint["onnx_sha256"] = outputs.file_digest(backbone.name[len(backbones.ONNX_PREFIX):])
     if checkpoint:
         fingerprint["checkpoint"] = os.path.abspath(checkpoint)
         fingerprint["checkpoint_index_sha256"] = outputs.file_digest(checkpoint + ".index")
@@ -48,9 +49,8 @@ def degraded_copy_name(filename, copy):
     return "%s_q%d%s" % (root, copy, extension)
 
 
-def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_options=None, pretrained_checkpoint=None,
-                batch_size=64, features_dtype="float16", progress=True, overwrite=False, degraded_copies=0,
-                degrade=None):
+def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
+                progress=True, overwrite=False, degraded_copies=0, degrade=None):
     """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
 
     The cache folder must be new, empty or an earlier cache with the same fingerprint (see
@@ -59,7 +59,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
     Args:
       data_dir: aligned-face TFRecords from data_prep/make_tfrecords.py.
       cache_dir: output folder.
-      backbone, embedding_size, backbone_options: the frozen backbone (see backbones.frozen_backbone).
+      backbone: the frozen backbone, a backbones.Backbone.
       pretrained_checkpoint: SphereNet weights (required for a SphereNet backbone).
       batch_size: images per backbone run.
       features_dtype: 'float16' (half the disk; features within ~1e-3 relative) or 'float32' (exact).
@@ -75,33 +75,31 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel  # OpenCV: not at training
     manifest = pk_sampling.read_manifest(data_dir)
     height, width = manifest["image_size"]
-    scope = backbones.variable_scope(backbone)
+    scope = backbones.variable_scope(backbone.name)
     if scope and not pretrained_checkpoint:
-        raise ValueError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)" % backbone)
+        raise ValueError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)"
+                         % backbone.name)
     checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint) if scope else None
     outputs.check_apart(cache_dir, "cache_dir", {"data_dir": data_dir})
-    fingerprint = cache_fingerprint(data_dir, manifest, backbone, embedding_size, backbone_options, checkpoint,
-                                    features_dtype)
+    fingerprint = cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype)
     fingerprint["degraded_copies"] = degraded_copies
     copies = 1 + degraded_copies
     outputs.claim_directory(cache_dir, OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
     with tf.Graph().as_default() as graph:
         images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
-        mu, features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
+        mu, features = backbones.frozen_backbone(images, backbone)
         session = tf.Session(graph=graph)
         if scope:
-            variables = tf.global_variables(scope + "/")
-            checkpoints.check_variables_in_checkpoint(checkpoint, variables)
-            tf.train.Saver(variables).restore(session, checkpoint)
+            checkpoints.restore_variables(session, checkpoint, tf.global_variables(scope + "/"))
 
         bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
                    "(images and mirrors)", disable=not progress, mininterval=1.0)
 
-        def run(batch):
+        def run(faces):
             outputs = []
-            for i in range(0, len(batch), batch_size):
-                outputs.append(session.run([features, mu], {images: batch[i:i + batch_size]}))
-                bar.update(len(outputs[-1][1]))
+            for batch in predict.in_batches(faces, batch_size):
+                outputs.append(session.run([features, mu], {images: np.stack(batch)}))
+                bar.update(len(batch))
             return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
 
         for shard_index, shard in enumerate(manifest["shards"]):
@@ -112,7 +110,7 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
             identities = list(tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])))
             rng = np.random.RandomState(shard_index)
             for record in identities:
-                faces = [predict.decode_rgb(j) for j in record["encoded"]]
+                faces = [image_io.decode_rgb(j) for j in record["encoded"]]
                 record["faces"] = faces + [degrade(face, rng) for _ in range(degraded_copies) for face in faces]
                 record["filename"] = record["filename"] + [degraded_copy_name(name, copy) for copy in range(1, copies)
                                                            for name in record["filename"]]
@@ -140,8 +138,8 @@ def build_cache(data_dir, cache_dir, backbone, embedding_size=512, backbone_opti
                                     for identity in manifest["identities"]]
     cache_manifest["num_images"] = copies * manifest["num_images"]
     cache_manifest["fingerprint"] = fingerprint
-    cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone,
-                               "backbone_options": backbone_options, "feature_size": feature_size,
+    cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone.name,
+                               "backbone_options": backbone.options, "feature_size": feature_size,
                                "embedding_size": dims, "features_dtype": features_dtype,
                                "checkpoint": fingerprint["checkpoint"], "degraded_copies": degraded_copies}
     atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
@@ -173,7 +171,7 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
                       tf.gather(record["mu"], indices))
         return {"features": features, "mu": mu}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    return pk_sampling.identity_batches_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
+    return pk_sampling.pk_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
                                                        num_classes_per_batch, seed, shuffle_buffer, cycle_length,
                                                        include_labels)
 

@@ -57,6 +57,17 @@ def read_rgb(path):
             data = f.read()
     except (IOError, OSError) as error:
         raise ImageError("%s: cannot read (%s)" % (path, error.strerror or error), "unreadable")
+    return decode_rgb(data, path)
+
+
+def decode_rgb(data, path="<bytes>"):
+    """Encoded image bytes (a file's, or an aligned crop from the TFRecords) -> uint8 [H, W, 3] RGB: the one
+    OpenCV decode of the project (training decodes the same JPEGs in the graph, pk_sampling.decode_face,
+    with libjpeg's accurate DCT as OpenCV does; tests/test_pinned.py checks they agree).
+
+    Raises:
+      ImageError: empty, truncated or not an image; the message names `path`.
+    """
     if not data:
         raise ImageError("%s: empty file" % path, "empty")
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):

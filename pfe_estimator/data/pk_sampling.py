@@ -8,7 +8,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.data import tfrecord_schema
 
 
-def class_balanced_labels(num_classes_per_batch, images_per_class):
+def pk_labels(num_classes_per_batch, images_per_class):
     """Labels of a P x K batch laid out identity by identity: int32 [P * K] = [0]*K + [1]*K + ..."""
     return np.repeat(np.arange(num_classes_per_batch, dtype=np.int32), images_per_class)
 
@@ -24,7 +24,7 @@ def synthetic_input_fn_builder(num_classes_per_batch, images_per_class, image_si
     """
     batch_size = num_classes_per_batch * images_per_class
     height, width = image_size
-    labels = class_balanced_labels(num_classes_per_batch, images_per_class)
+    labels = pk_labels(num_classes_per_batch, images_per_class)
 
     def make_batch(_):
         images = tf.random.uniform([batch_size, height, width, 3], -1.0, 1.0, seed=seed)
@@ -44,7 +44,8 @@ def read_manifest(data_dir):
     """
     path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
     if not tf.gfile.Exists(path):
-        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir, tfrecord_schema.MANIFEST_NAME))
+        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir,
+                                                                                   tfrecord_schema.MANIFEST_NAME))
     with tf.gfile.GFile(path) as f:
         try:
             return json.load(f)
@@ -73,7 +74,8 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
                     if identity["images"] >= 2 and (allowed is None or identity["label"] in allowed))
     if trainable < num_classes_per_batch:
         raise ValueError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
-                         "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable, num_classes_per_batch))
+                         "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable,
+                                                                              num_classes_per_batch))
 
 
 def shard_files(data_dir, manifest):
@@ -163,8 +165,9 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
     """Returns an input_fn of P x K batches from identity records.
 
     K images are drawn per identity (with replacement when it has fewer than K), decoded in parallel,
-    each mirrored independently with probability 1/2 and standardised; P identities make a batch laid out identity by identity, as the
-    MLS loss expects (see identity_batches_input_fn_builder). Only tf.data ops, static shapes.
+    each mirrored independently with probability 1/2 and standardised; P identities make a batch laid out
+    identity by identity, as the MLS loss expects (see pk_input_fn_builder). Only tf.data ops,
+    static shapes.
 
     Yields:
       ({'images': float32 [P * K, H, W, 3]}, labels int32 [P * K]).
@@ -193,11 +196,11 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
                            for k in range(images_per_class)])
         return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    return identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,
+    return pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,
                                              cycle_length)
 
 
-def identity_batches_input_fn_builder(files, sample_identity, num_classes_per_batch, seed=0, shuffle_buffer=4096,
+def pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed=0, shuffle_buffer=4096,
                                       cycle_length=8, include_labels=None):
     """The P x K pipeline over identity records, shared by image TFRecords and the feature cache.
 

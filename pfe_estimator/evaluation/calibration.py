@@ -28,7 +28,8 @@ def fit_logistic(inputs, same, l2=1e-4, iterations=100):
     for _ in range(iterations):
         probabilities = 1.0 / (1.0 + np.exp(-design @ weights))
         gradient = design.T @ (probabilities - targets) + ridge @ weights
-        hessian = design.T @ (design * (probabilities * (1 - probabilities))[:, None]) + ridge + 1e-9 * np.eye(len(weights))
+        curvature = probabilities * (1 - probabilities)
+        hessian = design.T @ (design * curvature[:, None]) + ridge + 1e-9 * np.eye(len(weights))
         step = np.linalg.solve(hessian, gradient)
         weights -= step
         if np.abs(step).max() < 1e-10:

@@ -79,7 +79,8 @@ def read_csv_rows(path, columns):
                 continue
             fields = [field.strip() for field in line.rstrip("\n").split(",")]
             if len(fields) != columns:
-                raise ValueError("%s:%d: expected %d comma-separated fields, got %d" % (path, number, columns, len(fields)))
+                raise ValueError("%s:%d: expected %d comma-separated fields, got %d" % (path, number, columns,
+                                                                                        len(fields)))
             rows.append(fields)
     if rows and columns == 3 and not rows[0][2].lstrip("-").isdigit():
         rows = rows[1:]

@@ -45,7 +45,8 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
     report = {}
     for name, value in scores.items():
         tars, _ = metrics.tar_at_far(value[labels], value[~labels], fars)
-        report[name] = {"tar_at_far": {str(f): float(t) for f, t in zip(fars, tars)}, "auc": metrics.roc_auc(value, labels)}
+        report[name] = {"tar_at_far": {str(f): float(t) for f, t in zip(fars, tars)},
+                        "auc": metrics.roc_auc(value, labels)}
     if reject_fractions is not None:
         uncertainty = metrics.pair_uncertainty(sigma_sq_hat[a], sigma_sq_hat[b])
         report["risk_controlled"] = {
@@ -111,7 +112,8 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
     written["sigma_sq_histogram"] = os.path.basename(path)
     path = os.path.join(report_dir, "lfw_risk_controlled.png")
     plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in scores}, path,
-                 "Risk-controlled verification (LFW protocol)", "most uncertain pairs rejected (%)", "accuracy on kept pairs (%)")
+                 "Risk-controlled verification (LFW protocol)", "most uncertain pairs rejected (%)",
+                 "accuracy on kept pairs (%)")
     written["risk_controlled"] = os.path.basename(path)
     if face_loader is not None:
         order = np.argsort(face_uncertainty)
@@ -135,7 +137,8 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
     rows = protocols.read_csv_rows(templates_csv, 2)
     missing = sorted({path for _, path in rows if protocols.image_name(path) not in position})
     if missing:
-        raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing), ", ".join(missing[:20])))
+        raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing),
+                                                                   ", ".join(missing[:20])))
     faces = np.array([position[protocols.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])
     pair_rows = protocols.read_csv_rows(pairs_csv, 3)
@@ -180,7 +183,8 @@ def summary(report):
         if calibrated:
             lines.append("  calibrated P(same | MLS): ECE %.4f, Brier %.4f, held-out FAR %s" % (
                 calibrated["ece"], calibrated["brier"], ", ".join(
-                    "%.4f at %s" % (calibrated["far_achieved"][far], far) for far in sorted(calibrated["far_achieved"]))))
+                    "%.4f at %s" % (calibrated["far_achieved"][far], far)
+                    for far in sorted(calibrated["far_achieved"]))))
         else:
             lines.append("  calibrated P(same | MLS): not fitted (needs 2+ folds with both kinds of pairs)")
     templates = report.get("templates")
@@ -189,5 +193,6 @@ def summary(report):
                                                                       templates["fusion"]))
         for name in ("cosine", "fused_cosine", "mls"):
             lines.append("  %-12s TAR@FAR %s" % (name, "  ".join(
-                "%s:%.4f" % (far, tar) for far, tar in sorted(templates[name]["tar_at_far"].items(), key=lambda kv: float(kv[0])))))
+                "%s:%.4f" % (far, tar) for far, tar in sorted(templates[name]["tar_at_far"].items(),
+                                                              key=lambda kv: float(kv[0])))))
     return "\n".join(lines)

@@ -60,6 +60,12 @@ def check_variables_in_checkpoint(checkpoint, variables):
                              % (checkpoint, name, list(stored[name]), shape))
 
 
+def restore_variables(session, checkpoint, variables):
+    """Restores `variables` into `session` from a checkpoint prefix, checked first (one-line ValueError)."""
+    check_variables_in_checkpoint(checkpoint, variables)
+    tf.train.Saver(variables).restore(session, checkpoint)
+
+
 def init_scope_from_checkpoint(checkpoint_path, scope):
     """Makes every global variable under `scope` initialise from the same name in a checkpoint.
 

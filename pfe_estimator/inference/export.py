@@ -14,8 +14,8 @@ OUTPUT_NODES = ("mu", "sigma_sq")
 KIND = "export"
 
 
-def build_inference_graph(backbone, embedding_size, image_size, backbone_options=None):
-    """Adds the inference network to the default graph.
+def build_inference_graph(backbone, image_size):
+    """Adds the inference network of a backbones.Backbone at image_size (H, W) to the default graph.
 
     Returns:
       (images placeholder float32 [None, H, W, 3] named 'images', mu [None, D] named 'mu',
@@ -23,7 +23,7 @@ def build_inference_graph(backbone, embedding_size, image_size, backbone_options
     """
     height, width = image_size
     images = tf.placeholder(tf.float32, [None, height, width, 3], name=INPUT_NODE)
-    mu, log_sigma_sq = pfe_model.pfe_outputs(images, backbone, embedding_size, False, backbone_options)
+    mu, log_sigma_sq = pfe_model.pfe_outputs(images, backbone, False)
     return images, tf.identity(mu, name="mu"), tf.identity(tf.exp(log_sigma_sq), name="sigma_sq")
 
 
@@ -37,7 +37,7 @@ def checkpoint_sources(checkpoint, backbone, pretrained_checkpoint=None):
       ValueError: a variable missing from its checkpoint or of another shape there, naming both, with the
         likely cause (flags that differ from the training run).
     """
-    scope = backbones.variable_scope(backbone)
+    scope = backbones.variable_scope(backbone.name)
     sources = [(checkpoint, pfe_model.network_variables())]
     if pretrained_checkpoint and scope:
         sources = [(checkpoint, pfe_model.network_variables(include_backbone=False)),
@@ -51,16 +51,14 @@ def checkpoint_sources(checkpoint, backbone, pretrained_checkpoint=None):
     return sources
 
 
-def check_checkpoint_fits(checkpoint, backbone, embedding_size, image_size, backbone_options=None,
-                          pretrained_checkpoint=None):
+def check_checkpoint_fits(checkpoint, backbone, image_size, pretrained_checkpoint=None):
     """Raises a one-line ValueError unless the network these settings build restores from `checkpoint`."""
     with tf.Graph().as_default():
-        build_inference_graph(backbone, embedding_size, image_size, backbone_options)
+        build_inference_graph(backbone, image_size)
         checkpoint_sources(checkpoint, backbone, pretrained_checkpoint)
 
 
-def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size, backbone_options=None,
-               overwrite=False, pretrained_checkpoint=None):
+def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=False, pretrained_checkpoint=None):
     """Writes `export_dir`: a SavedModel (signature 'serving_default': images -> mu, sigma_sq) and, beside
     its saved_model.pb, the frozen GraphDef `pfe_frozen.pb` with nodes images, mu and sigma_sq.
 
@@ -71,7 +69,7 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
     Args:
       checkpoint_path: a model_dir or checkpoint prefix (ours, or the released PFE models).
       export_dir: output folder.
-      backbone, embedding_size, image_size, backbone_options: the network's configuration.
+      backbone, image_size: the network (a backbones.Backbone) and its input size (H, W).
       overwrite: replace an export_dir that is not an earlier export.
       pretrained_checkpoint: when given, the SphereNet backbone is restored from it and only the head from
         checkpoint_path (a head trained from a feature cache holds no backbone).
@@ -84,20 +82,18 @@ def export_pfe(checkpoint_path, export_dir, backbone, embedding_size, image_size
     outputs.check_apart(export_dir, "export_dir", {"model_dir": os.path.dirname(checkpoint)})
     with outputs.replacing_directory(export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)},
                                      overwrite) as staging:
-        _write_export(checkpoint, staging, backbone, embedding_size, image_size, backbone_options,
-                      pretrained_checkpoint)
+        _write_export(checkpoint, staging, backbone, image_size, pretrained_checkpoint)
     return checkpoint
 
 
-def _write_export(checkpoint, staging, backbone, embedding_size, image_size, backbone_options,
-                  pretrained_checkpoint):
+def _write_export(checkpoint, staging, backbone, image_size, pretrained_checkpoint):
     """Writes the SavedModel and the frozen GraphDef of a checkpoint into the new folder `staging`."""
     with tf.Graph().as_default() as graph:
-        images, mu, sigma_sq = build_inference_graph(backbone, embedding_size, image_size, backbone_options)
+        images, mu, sigma_sq = build_inference_graph(backbone, image_size)
         sources = checkpoint_sources(checkpoint, backbone, pretrained_checkpoint)
         with tf.Session(graph=graph) as session:
             for prefix, variables in sources:
-                tf.train.Saver(variables).restore(session, prefix)
+                checkpoints.restore_variables(session, prefix, variables)
             builder = tf.saved_model.Builder(staging)
             signature = tf.saved_model.predict_signature_def(
                 inputs={"images": images}, outputs={"mu": mu, "sigma_sq": sigma_sq})

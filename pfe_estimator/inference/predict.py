@@ -56,14 +56,21 @@ def load_network_input(path, image_size, resize=False, align=None):
         raise image_io.ImageError("%s: %s" % (path, error), error.kind)
 
 
-def decode_rgb(jpeg):
-    """JPEG bytes (an aligned crop from the TFRecords) -> uint8 [H, W, 3] RGB."""
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def decode_network_input(jpeg, image_size):
     """JPEG bytes (an aligned crop from the TFRecords) -> float32 [H, W, 3] standardised."""
-    return network_input(decode_rgb(jpeg), image_size)
+    return network_input(image_io.decode_rgb(jpeg), image_size)
+
+
+def in_batches(examples, batch_size):
+    """Lists of batch_size consecutive examples of an iterable, consumed lazily; the last may be shorter."""
+    batch = []
+    for example in examples:
+        batch.append(example)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def padded_batches(examples, shapes, batch_size):
@@ -145,19 +152,10 @@ def saved_model_features(export_dir, images, batch_size):
         signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[
             tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
         fetches = [signature.outputs["mu"].name, signature.outputs["sigma_sq"].name]
-        def run(batch):
+        for batch in in_batches(images, batch_size):
             mu, sigma_sq = session.run(fetches, {signature.inputs["images"].name: np.stack(batch)})
             mus.append(mu)
             sigma_sqs.append(sigma_sq)
-
-        batch = []
-        for image in images:
-            batch.append(image)
-            if len(batch) == batch_size:
-                run(batch)
-                batch = []
-        if batch:
-            run(batch)
     if not mus:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     return np.concatenate(mus), np.concatenate(sigma_sqs)
@@ -228,7 +226,8 @@ def load_features(path):
             raise ValueError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
     names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
     if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
-        raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape, sigma_sq.shape))
+        raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape,
+                                                                               sigma_sq.shape))
     metrics.check_features(names, mu, sigma_sq, path)
     return names, mu, sigma_sq
 

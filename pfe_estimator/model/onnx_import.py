@@ -107,7 +107,8 @@ class OnnxGraph(object):
         self.input_name = inputs[0].name
         self.input_shape = [d.dim_value or None for d in inputs[0].type.tensor_type.shape.dim]
         if len(self.input_shape) != 4 or self.input_shape[1] != 3:
-            raise ValueError("%s: input %s has shape %s, expected N x 3 x H x W" % (path, self.input_name, self.input_shape))
+            raise ValueError("%s: input %s has shape %s, expected N x 3 x H x W" % (path, self.input_name,
+                                                                                    self.input_shape))
         self.output_name = graph.output[0].name
 
     @property
@@ -261,7 +262,8 @@ def _gemm(inputs, attrs, node):
         a = tf.transpose(a)
     if attrs.get("transB", 0):
         b = np.transpose(b) if isinstance(b, np.ndarray) else tf.transpose(b)
-    y = compute_precision.matmul(a, np.asarray(b, np.float32) if isinstance(b, np.ndarray) else b) * attrs.get("alpha", 1.0)
+    b = np.asarray(b, np.float32) if isinstance(b, np.ndarray) else b
+    y = compute_precision.matmul(a, b) * attrs.get("alpha", 1.0)
     if len(inputs) > 2 and inputs[2] is not None:
         y = y + attrs.get("beta", 1.0) * np.asarray(inputs[2].tensor, np.float32)
     return [Value(y, False)]

@@ -26,23 +26,20 @@ def head_outputs(mu, backbone_features, training, weight_decay=uncertainty_head.
     return mu, log_sigma_sq
 
 
-def pfe_outputs(images, backbone, embedding_size, training, backbone_options=None,
-                weight_decay=uncertainty_head.WEIGHT_DECAY):
+def pfe_outputs(images, backbone, training, weight_decay=uncertainty_head.WEIGHT_DECAY):
     """The PFE network, shared by the model_fn and the exporter.
 
     Args:
       images: float32 [N, H, W, 3], standardised as (x - 127.5) / 128.
-      backbone: 'sphere4' ... 'sphere64' or 'onnx:PATH' (see backbones.frozen_backbone).
-      embedding_size: D of a SphereNet (an ONNX model brings its own).
+      backbone: a backbones.Backbone.
       training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
         always runs in inference mode, frozen (non-trainable weights, no gradient).
-      backbone_options: ONNX import options.
       weight_decay: L2 decay on the head's fully connected weights.
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
-    mu, backbone_features = backbones.frozen_backbone(images, backbone, embedding_size, backbone_options)
+    mu, backbone_features = backbones.frozen_backbone(images, backbone)
     return head_outputs(mu, backbone_features, training, weight_decay)
 
 
@@ -83,31 +80,23 @@ def _add_summaries(mls_loss, regularization_loss, log_sigma_sq):
     tf.summary.histogram("log_sigma_sq", log_sigma_sq)
 
 
-def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images_per_class,
-                         learning_rate_values, learning_rate_boundaries, momentum, weight_decay,
-                         pretrained_checkpoint, wrap_optimizer, log_every_n_steps=100, num_replicas=1, steps_per_run=1,
-                         backbone_options=None):
+def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, optimizer_config, weight_decay,
+                         pretrained_checkpoint, log_every_n_steps=100, num_replicas=1, steps_per_run=1):
     """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
 
     Args:
-      backbone: a `sphere_net.backbone_names()` entry or 'onnx:PATH'.
-      embedding_size: D of a SphereNet.
+      backbone: a backbones.Backbone.
       num_classes_per_batch: P; a training batch holds P identities x K images, identity by identity.
         None when the model_fn only predicts.
       images_per_class: K (None when it only predicts).
-      learning_rate_values: piecewise-constant learning rates, one more than the boundaries.
-      learning_rate_boundaries: global steps at which the learning rate changes.
-      momentum: Momentum optimizer's momentum.
+      optimizer_config: an optimization.OptimizerConfig (learning rates, momentum, the device's wrapper).
       weight_decay: L2 decay on the head's fully connected weights.
       pretrained_checkpoint: folder or prefix to restore `SphereNet/` from, or None (random backbone). In
         PREDICT the backbone comes from it, and only the head from the model's checkpoint (the backbone is
         frozen, so both hold the same backbone, and a head trained from a feature cache holds none).
-      wrap_optimizer: callable(optimizer) -> optimizer, from `runtime.optimizer_wrapper` (loss scaling,
-        NPU allreduce, or identity).
       log_every_n_steps: interval of the steps/s and images/s log.
-      steps_per_run: training steps one session run executes (the NPU's iterations_per_loop), for the rates.
       num_replicas: replicas each taking a whole P x K batch per step (MirroredStrategy), for images/s.
-      backbone_options: ONNX import options (see backbones.frozen_backbone).
+      steps_per_run: training steps one session run executes (the NPU's iterations_per_loop), for the rates.
 
     The model_fn takes features {'images': float32 [B, H, W, 3]}, or from the feature cache
     {'features': float32 [B, F], 'mu': float32 [B, D]} (the backbone is then skipped), and labels int [B]
@@ -116,12 +105,11 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
         if "images" in features:
-            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, embedding_size, training, backbone_options,
-                                           weight_decay)
+            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, training, weight_decay)
         else:
             mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training, weight_decay)
 
-        scope = backbones.variable_scope(backbone)
+        scope = backbones.variable_scope(backbone.name)
         if pretrained_checkpoint and scope and "images" in features:
             restored = checkpoints.init_scope_from_checkpoint(pretrained_checkpoint, scope)
             tf.logging.info("backbone %s initialised from %s", scope, restored)
@@ -135,7 +123,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
                 mode, predictions=predictions,
                 export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)},
                 scaffold=network_only_scaffold(include_backbone=not (pretrained_checkpoint and scope)))
-        mls_loss = losses.class_balanced_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
+        mls_loss = losses.pk_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
         regularization_loss = tf.losses.get_regularization_loss(scope=uncertainty_head.SCOPE)
         total_loss = mls_loss + regularization_loss
         if mode == tf.estimator.ModeKeys.EVAL:
@@ -144,8 +132,7 @@ def pfe_model_fn_builder(backbone, embedding_size, num_classes_per_batch, images
 
         _add_summaries(mls_loss, regularization_loss, log_sigma_sq)
         return optimization.training_spec(
-            total_loss, total_loss, tf.trainable_variables(uncertainty_head.SCOPE + "/"), learning_rate_values,
-            learning_rate_boundaries, momentum, wrap_optimizer, num_classes_per_batch * images_per_class * num_replicas,
-            log_every_n_steps, steps_per_run)
+            total_loss, total_loss, tf.trainable_variables(uncertainty_head.SCOPE + "/"), optimizer_config,
+            num_classes_per_batch * images_per_class * num_replicas, log_every_n_steps, steps_per_run)
 
     return model_fn

@@ -26,20 +26,26 @@ def weight_decay_loss(weight_decay):
     return weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
 
 
-def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_rate_values, learning_rate_boundaries,
-                              momentum, weight_decay, scale, margin, wrap_optimizer, images_per_step,
+def pretrain_model_fn_builder(backbone, num_classes, optimizer_config, weight_decay, scale, margin, images_per_step,
                               log_every_n_steps=100, steps_per_run=1):
     """Returns a model_fn training SphereNet with AM-softmax over num_classes identities.
 
     Features {'images': float32 [B, H, W, 3]}, labels int [B] in 0..num_classes-1. TRAIN minimises the
     AM-softmax loss + weight decay; EVAL reports loss and accuracy; PREDICT returns {'mu': [B, D]}.
-    Static shapes throughout (NPUEstimator-ready); `wrap_optimizer` comes from runtime.optimizer_wrapper;
-    steps_per_run is the NPU's iterations_per_loop (for the throughput log).
+    Static shapes throughout (NPUEstimator-ready).
+
+    Args:
+      backbone: a backbones.Backbone naming a SphereNet (its options do not apply: pretraining trains it).
+      optimizer_config: an optimization.OptimizerConfig.
+      scale, margin: AM-softmax's s and m.
+      images_per_step: images one step trains on, over all replicas (for the throughput log).
+      steps_per_run: the NPU's iterations_per_loop (for the throughput log).
     """
 
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
-        mu, _ = sphere_net.sphere_net(features["images"], backbone, embedding_size, training=training, trainable=True)
+        mu, _ = sphere_net.sphere_net(features["images"], backbone.name, backbone.embedding_size, training=training,
+                                      trainable=True)
         if mode == tf.estimator.ModeKeys.PREDICT:
             return tf.estimator.EstimatorSpec(mode, predictions={"mu": mu})
         margin_loss, cosine = losses.am_softmax_loss(mu, labels, num_classes, scale, margin)
@@ -52,8 +58,7 @@ def pretrain_model_fn_builder(backbone, embedding_size, num_classes, learning_ra
         tf.summary.scalar("losses/am_softmax_loss", margin_loss)
         tf.summary.scalar("losses/total_loss", total_loss)
         tf.summary.scalar("train_accuracy", tf.reduce_mean(correct))
-        return optimization.training_spec(total_loss, margin_loss, tf.trainable_variables(), learning_rate_values,
-                                          learning_rate_boundaries, momentum, wrap_optimizer, images_per_step,
-                                          log_every_n_steps, steps_per_run)
+        return optimization.training_spec(total_loss, margin_loss, tf.trainable_variables(), optimizer_config,
+                                          images_per_step, log_every_n_steps, steps_per_run)
 
     return model_fn

@@ -2,8 +2,8 @@
 
 `model_dir/pfe_config.json` holds the settings a later predict, eval, export, feature cache or resumed
 training must repeat exactly (backbone and its checkpoint, the ONNX file's hash, image size, embedding
-size, ONNX options, alignment template), keyed by the flag names that set them. A released PFE model folder records nothing
-and keeps working from the flags.
+size, ONNX options, alignment template), keyed by the flag names that set them. A released PFE model
+folder records nothing and keeps working from the flags.
 """
 import json
 import os

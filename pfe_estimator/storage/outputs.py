@@ -164,8 +164,8 @@ def check_replaceable_directory(directory, kind, flag, overwrite=False):
         return
     marker = read_marker(directory)
     if not (marker and marker.get("kind") == kind):
-        raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to replace it"
-                          % (flag, directory, _describe(directory), kind))
+        raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
+                          "replace it" % (flag, directory, _describe(directory), kind))
 
 
 def check_replaceable_file(path, flag, is_own, overwrite=False):

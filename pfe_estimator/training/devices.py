@@ -37,11 +37,13 @@ def npu_debug_configs(npu, debug):
     """
     dump_config = profiling_config = None
     if debug.over_dump or debug.data_dump:
-        for path in (debug.over_dump_path if debug.over_dump else None, debug.data_dump_path if debug.data_dump else None):
+        for path in (debug.over_dump_path if debug.over_dump else None,
+                     debug.data_dump_path if debug.data_dump else None):
             if path and not os.path.isdir(path):
                 os.makedirs(path)
         dump_config = npu.DumpConfig(
-            enable_dump=bool(debug.data_dump), dump_path=debug.data_dump_path if debug.data_dump else debug.over_dump_path,
+            enable_dump=bool(debug.data_dump),
+            dump_path=debug.data_dump_path if debug.data_dump else debug.over_dump_path,
             dump_step=str(debug.data_dump_step) if debug.data_dump else None, dump_mode="all",
             enable_dump_debug=bool(debug.over_dump), dump_debug_mode="all")
     if debug.profiling:

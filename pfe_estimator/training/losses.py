@@ -24,7 +24,7 @@ def negative_mls(mu1, sigma_sq1, mu2, sigma_sq2):
     return tf.reduce_sum(tf.square(mu1 - mu2) / sigma_sq_sum + tf.log(sigma_sq_sum), axis=-1)
 
 
-def class_balanced_pair_indices(num_classes, images_per_class):
+def pk_pair_indices(num_classes, images_per_class):
     """Indices of every genuine pair (i < j) of a batch laid out identity by identity.
 
     The batch holds images_per_class consecutive images of each of num_classes identities, so
@@ -40,7 +40,7 @@ def class_balanced_pair_indices(num_classes, images_per_class):
     return pairs[:, 0], pairs[:, 1]
 
 
-def class_balanced_mls_loss(mu, log_sigma_sq, num_classes, images_per_class):
+def pk_mls_loss(mu, log_sigma_sq, num_classes, images_per_class):
     """MLS loss of a P x K batch, gathering its genuine pairs with static indices.
 
     No boolean mask and no B x B x D tensor: the P * K * (K - 1) / 2 genuine pairs are known before the
@@ -57,7 +57,7 @@ def class_balanced_mls_loss(mu, log_sigma_sq, num_classes, images_per_class):
     """
     if images_per_class < 2:
         raise ValueError("the MLS loss needs at least 2 images per class, got %d" % images_per_class)
-    first, second = class_balanced_pair_indices(num_classes, images_per_class)
+    first, second = pk_pair_indices(num_classes, images_per_class)
     sigma_sq = tf.exp(log_sigma_sq)
     pair_losses = negative_mls(tf.gather(mu, first), tf.gather(sigma_sq, first),
                                tf.gather(mu, second), tf.gather(sigma_sq, second))

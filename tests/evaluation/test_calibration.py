@@ -37,7 +37,8 @@ def test_expected_calibration_error_by_hand():
     same = np.array([False, True, True, True])
     # bin 0: predicted 0.05, observed 0.5, half the pairs; bin 9: predicted 0.95, observed 1.0, half
     np.testing.assert_allclose(calibration.expected_calibration_error(probabilities, same), 0.5 * 0.45 + 0.5 * 0.05)
-    np.testing.assert_allclose(calibration.brier_score(probabilities, same), np.mean([0.05 ** 2, 0.95 ** 2, 0.05 ** 2, 0.05 ** 2]))
+    np.testing.assert_allclose(calibration.brier_score(probabilities, same),
+                               np.mean([0.05 ** 2, 0.95 ** 2, 0.05 ** 2, 0.05 ** 2]))
 
 
 def test_thresholds_at_a_far_are_fitted_on_nine_folds_and_hold_on_the_tenth():

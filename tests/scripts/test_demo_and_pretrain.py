@@ -9,9 +9,12 @@ from data_prep import alignment
 from data_prep import make_demo_faces
 from data_prep import make_tfrecords
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import backbones
+from pfe_estimator.data import image_io
 from pfe_estimator.inference import predict
 from pfe_estimator.model import pretrain
 from pfe_estimator.training import devices
+from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema
 
 
@@ -42,7 +45,7 @@ def test_demo_landmarks_align_the_drawn_faces(tmp_path):
     for name, points in landmarks.items():
         path = os.path.join(output, "train", name)
         if os.path.exists(path):
-            crop, _ = alignment.align_face(predict.decode_rgb(open(path, "rb").read()), points, "112x96")
+            crop, _ = alignment.align_face(image_io.decode_rgb(open(path, "rb").read()), points, "112x96")
             crops.append(crop.mean(axis=2))
     mean = np.mean(crops, axis=0)
     _, template = alignment.template("112x96")
@@ -62,8 +65,10 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
     make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(os.path.join(faces, "landmarks.txt")),
                                   records, make_tfrecords.Settings("56x48", 95, None, "skip", None, 0.6), 1, 1000, 2,
                                   progress=False)
-    model = pretrain.pretrain_model_fn_builder("sphere4", 64, 12, [0.05], [], 0.9, 5e-4, 30.0, 0.35,
-                                               devices.optimizer_wrapper("cpu"), 24, log_every_n_steps=50)
+    model = pretrain.pretrain_model_fn_builder(
+        backbones.Backbone("sphere4", 64), 12,
+        optimization.OptimizerConfig([0.05], [], 0.9, devices.optimizer_wrapper("cpu")),
+        5e-4, 30.0, 0.35, 24, log_every_n_steps=50)
     estimator = devices.build_estimator(model, "cpu", str(tmp_path / "pretrain"), save_checkpoints_steps=1000,
                                         random_seed=0)
     data = pk_sampling.tfrecord_input_fn_builder(records, 6, 4, (56, 48), seed=0)
@@ -74,7 +79,8 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
             for jpeg in record["encoded"]:
                 images.append(predict.decode_network_input(jpeg, (56, 48)))
                 labels.append(record["label"])
-        mu = predict.estimator_predictions(estimator, ({"images": i} for i in images), {"images": [56, 48, 3]}, 32)["mu"]
+        mu = predict.estimator_predictions(estimator, ({"images": i} for i in images), {"images": [56, 48, 3]},
+                                           32)["mu"]
         similarity = mu @ mu.T
         same = np.equal.outer(labels, labels) & ~np.eye(len(labels), dtype=bool)
         different = ~np.equal.outer(labels, labels)

@@ -115,7 +115,8 @@ def test_bad_inputs_are_converted_or_skipped_with_reasons(messy_dataset, tmp_pat
     assert manifest["num_images"] == sum(len(r["encoded"]) for r in records.values()) == 30 + 4
     assert manifest["num_identities"] == len(records)
     assert sorted(r["label"] for r in records.values()) == list(range(len(records)))
-    assert {i["name"]: i["images"] for i in manifest["identities"]} == {n: len(r["encoded"]) for n, r in records.items()}
+    assert ({i["name"]: i["images"] for i in manifest["identities"]} ==
+            {n: len(r["encoded"]) for n, r in records.items()})
     assert sum(s["images"] for s in manifest["shards"]) == manifest["num_images"]
     assert manifest["skipped_by_kind"]["too_few_images"] == 2
 
@@ -212,7 +213,8 @@ def test_list_file_input_with_include_and_exclude(messy_dataset, tmp_path):
                          u"Hugo_Chavez/Hugo_Chavez_0001.jpg Hugo_Chavez\n", encoding="utf-8")
     found_root, identities = make_tfrecords.list_identities(root, str(list_file))
     assert found_root == root
-    assert identities == {"7": ["Tony_Blair/Tony_Blair_0001.jpg"], "Colin_Powell": ["Colin_Powell/Colin_Powell_0001.jpg"],
+    assert identities == {"7": ["Tony_Blair/Tony_Blair_0001.jpg"],
+                          "Colin_Powell": ["Colin_Powell/Colin_Powell_0001.jpg"],
                           "Hugo_Chavez": ["Hugo_Chavez/Hugo_Chavez_0001.jpg"]}
     kept = make_tfrecords.filter_identities(identities, include={"7", "Hugo_Chavez"}, exclude={"Hugo_Chavez"})
     assert list(kept) == ["7"]

@@ -137,10 +137,12 @@ def test_valid_device_options_pass(device, precision):
 def test_npu_pretraining_graph_has_only_static_shapes(npu_bridge_double):
     """--mode=pretrain under NPUEstimator: AM-softmax over the whole backbone, wrapped for the NPU."""
     from pfe_estimator.model import pretrain  # pylint: disable=import-outside-toplevel
-    from tests.conftest import TINY  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
+    from tests.conftest import TINY, tiny_backbone  # pylint: disable=import-outside-toplevel
     model = pretrain.pretrain_model_fn_builder(
-        TINY["backbone"], TINY["embedding_size"], TINY["num_classes"], [0.1], [], 0.9, 5e-4, 30.0, 0.35,
-        devices.optimizer_wrapper("npu"), TINY["num_classes"] * TINY["images_per_class"])
+        tiny_backbone(), TINY["num_classes"], optimization.OptimizerConfig([0.1], [], 0.9,
+                                                                           devices.optimizer_wrapper("npu")),
+        5e-4, 30.0, 0.35, TINY["num_classes"] * TINY["images_per_class"])
     assert dynamic_shapes_between_input_and_train_op(model, tiny_synthetic_input_fn()) == []
     assert "NPULossScaleOptimizer" in [r["name"] for r in npu_bridge_double.RECORDED]
 

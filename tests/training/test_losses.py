@@ -20,7 +20,7 @@ def _random_batch(rng, batch_size, dims):
 
 
 def test_pair_indices_enumerate_every_genuine_pair_once():
-    first, second = losses.class_balanced_pair_indices(num_classes=3, images_per_class=4)
+    first, second = losses.pk_pair_indices(num_classes=3, images_per_class=4)
     pairs = set(zip(first.tolist(), second.tolist()))
     expected = {(i, j) for i in range(12) for j in range(i + 1, 12) if i // 4 == j // 4}
     assert pairs == expected and len(first) == 3 * 4 * 3 // 2
@@ -28,12 +28,12 @@ def test_pair_indices_enumerate_every_genuine_pair_once():
 
 
 @pytest.mark.parametrize("num_classes,images_per_class", [(4, 2), (3, 4), (8, 3)])
-def test_class_balanced_loss_matches_definition(num_classes, images_per_class):
+def test_pk_mls_loss_matches_definition(num_classes, images_per_class):
     rng = np.random.RandomState(num_classes * 10 + images_per_class)
     mu, log_sigma_sq = _random_batch(rng, num_classes * images_per_class, 16)
     labels = np.repeat(np.arange(num_classes), images_per_class)
     with tf.Graph().as_default():
-        loss = _run(losses.class_balanced_mls_loss(tf.constant(mu), tf.constant(log_sigma_sq), num_classes,
+        loss = _run(losses.pk_mls_loss(tf.constant(mu), tf.constant(log_sigma_sq), num_classes,
                                                    images_per_class))
     assert loss == pytest.approx(numpy_reference.mls_loss_by_definition(labels, mu, log_sigma_sq), rel=1e-5)
 
@@ -61,7 +61,7 @@ def test_static_and_general_losses_agree_with_gradients():
     labels = np.repeat(np.arange(4), 3)
     with tf.Graph().as_default():
         log_sigma_sq_t = tf.constant(log_sigma_sq)
-        static = losses.class_balanced_mls_loss(tf.constant(mu), log_sigma_sq_t, 4, 3)
+        static = losses.pk_mls_loss(tf.constant(mu), log_sigma_sq_t, 4, 3)
         general = losses.mls_loss(tf.constant(labels), tf.constant(mu), log_sigma_sq_t)
         grads = tf.gradients([static], [log_sigma_sq_t]) + tf.gradients([general], [log_sigma_sq_t])
         static_value, general_value, grad_static, grad_general = _run([static, general] + grads)
@@ -71,7 +71,7 @@ def test_static_and_general_losses_agree_with_gradients():
 
 def test_loss_rejects_one_image_per_class():
     with tf.Graph().as_default(), pytest.raises(ValueError) as error:
-        losses.class_balanced_mls_loss(tf.zeros([4, 3]), tf.zeros([4, 3]), 4, 1)
+        losses.pk_mls_loss(tf.zeros([4, 3]), tf.zeros([4, 3]), 4, 1)
     assert str(error.value) == "the MLS loss needs at least 2 images per class, got 1"
 
 

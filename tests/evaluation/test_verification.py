@@ -74,7 +74,8 @@ def test_mls_matrix_and_pairs_match_a_direct_loop_in_any_chunking():
     rng = np.random.RandomState(1)
     mu1, mu2 = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
     s1, s2 = rng.uniform(0.1, 1, size=(7, 5)), rng.uniform(0.1, 1, size=(4, 5))
-    direct = np.array([[-numpy_reference.negative_mls(mu1[i], s1[i], mu2[j], s2[j]) for j in range(4)] for i in range(7)])
+    direct = np.array([[-numpy_reference.negative_mls(mu1[i], s1[i], mu2[j], s2[j]) for j in range(4)]
+                       for i in range(7)])
     for max_bytes in (1, 500, 10 ** 9):
         np.testing.assert_allclose(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes), direct, rtol=1e-12)
     np.testing.assert_allclose(metrics.mls_pair_scores(mu1[:4], s1[:4], mu2, s2, max_bytes=1),

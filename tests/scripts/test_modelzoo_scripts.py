@@ -98,7 +98,8 @@ def test_full_script_trains_evaluates_and_reports_percent(tmp_path):
     os.symlink(records, str(root / "tfrecords"))
     os.symlink(records, str(root / "lfw"))
     shutil.copy(pairs, str(root / "lfw" / "pairs.txt"))
-    pretrained = run([sys.executable, "main.py", "--mode=train", "--data=synthetic", "--model_dir=" + str(root / "pretrained"),
+    pretrained = run([sys.executable, "main.py", "--mode=train", "--data=synthetic",
+                      "--model_dir=" + str(root / "pretrained"),
                       "--max_steps=1", "--backbone=sphere4", "--lr_values=0.01", "--lr_boundaries="])
     assert pretrained.returncode == 0, pretrained.stdout[-2000:]
     missing = modelzoo("train_full_1p.sh", ["--device=cpu", "--data_path=" + str(tmp_path / "nothing")], tmp_path)
@@ -226,7 +227,8 @@ def test_two_workers_on_loopback_train_a_few_steps(tmp_path):
         environment = dict(os.environ, TF_CONFIG=json.dumps(config))
         processes.append(subprocess.Popen(
             [sys.executable, "main.py", "--mode=train", "--device=cpu", "--data=synthetic",
-             "--batch_size=%d" % TINY_BATCH, "--max_steps=3", "--model_dir=" + model_dir, "--verbose"] + TINY_MODEL_FLAGS,
+             "--batch_size=%d" % TINY_BATCH, "--max_steps=3", "--model_dir=" + model_dir,
+             "--verbose"] + TINY_MODEL_FLAGS,
             cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True))
     outputs = []
     for process in processes:

@@ -6,16 +6,17 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator.inference import export
+from pfe_estimator.model import backbones
 from pfe_estimator.model import pfe_model
 from pfe_estimator.inference import predict
 from pfe_estimator.model import sphere_net
 from tests import numpy_reference
-from tests.conftest import TINY, tiny_estimator, tiny_synthetic_input_fn
+from tests.conftest import TINY, tiny_backbone, tiny_estimator, tiny_synthetic_input_fn
 
 
 def _build_network(backbone, image_size, embedding_size, training=False):
     images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3])
-    return images, pfe_model.pfe_outputs(images, backbone, embedding_size, training)
+    return images, pfe_model.pfe_outputs(images, backbones.Backbone(backbone, embedding_size), training)
 
 
 @pytest.mark.parametrize("backbone", sphere_net.backbone_names())
@@ -83,7 +84,7 @@ def test_released_checkpoint_restores_and_matches_numpy(tmp_path):
     expected_mu, expected_sigma_sq = numpy_reference.pfe_forward(images, weights, units)
 
     export_dir = str(tmp_path / "export")
-    export.export_pfe(released, export_dir, TINY["backbone"], TINY["embedding_size"], TINY["image_size"])
+    export.export_pfe(released, export_dir, tiny_backbone(), TINY["image_size"])
     with tf.Graph().as_default(), tf.Session() as session:
         signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[
             "serving_default"]
@@ -125,7 +126,7 @@ def test_training_changes_only_the_head(tmp_path):
 
     with tf.Graph().as_default():
         features, _ = tf.data.make_one_shot_iterator(tiny_synthetic_input_fn()()).get_next()
-        mu, log_sigma_sq = pfe_model.pfe_outputs(features["images"], TINY["backbone"], TINY["embedding_size"], True)
+        mu, log_sigma_sq = pfe_model.pfe_outputs(features["images"], tiny_backbone(), True)
         loss = tf.reduce_sum(log_sigma_sq) + tf.reduce_sum(mu)
         backbone = tf.global_variables("SphereNet/")
         head = tf.trainable_variables("UncertaintyModule/")

@@ -1,0 +1,89 @@
+"""Where evaluation's mu and sigma^2 come from: a features .npz, a feature cache, aligned TFRecords or image
+files, run through an exported SavedModel or the PFE Estimator."""
+import os
+
+from pfe_estimator.data import feature_cache
+from pfe_estimator.data import image_io
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.inference import predict
+
+
+class FeatureExtractor(object):
+    """Turns standardised images, or a feature cache's backbone outputs, into (mu, sigma^2).
+
+    Images go through the SavedModel at `saved_model` when given, else through the Estimator that
+    make_estimator() builds on first use (after check_model(), which raises a one-line ValueError when the
+    checkpoint does not fit the network). Cached outputs always go through the Estimator (its head alone).
+    """
+
+    def __init__(self, image_size, batch_size, make_estimator, check_model=None, saved_model=None):
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.make_estimator = make_estimator
+        self.check_model = check_model
+        self.saved_model = saved_model
+
+    def images(self, images):
+        """(mu, sigma_sq) float32 [N, D] each of an iterable of float32 [H, W, 3] images."""
+        if self.saved_model:
+            return predict.saved_model_features(self.saved_model, images, self.batch_size)
+        if self.check_model:
+            self.check_model()
+        return predict.estimator_features(self.make_estimator(), images, self.image_size, self.batch_size)
+
+    def cached(self, features, mu):
+        """(mu, sigma_sq) from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
+        return predict.cached_features(self.make_estimator(), features, mu, self.batch_size)
+
+
+def pair_features(wanted_names, extractor, data_dir=None, features_path=None, features_output=None):
+    """mu and sigma^2 of the images a pair list names, from the first source that applies:
+
+    1. a feature cache at data_dir (the head runs over its cached backbone outputs);
+    2. a features .npz at features_path (data_dir, when given, still provides the faces for the plots);
+    3. aligned TFRecords at data_dir, run through the extractor.
+
+    Args:
+      wanted_names: set of image names (protocols.image_name) the pairs use.
+      extractor: a FeatureExtractor.
+      features_output: when given, the features computed by (1) or (3) are saved there (.npz).
+
+    Returns:
+      (names [N], mu float32 [N, D], sigma_sq float32 [N, D], load_face: callable(name) -> uint8 RGB crop
+       for the plots, or None when no faces are at hand).
+
+    Raises:
+      ValueError: neither data_dir nor features_path.
+    """
+    if data_dir and not features_path and feature_cache.is_cache(data_dir):
+        names, cached, cached_mu = feature_cache.read_cache_arrays(data_dir, wanted_names)
+        mu, sigma_sq = extractor.cached(cached, cached_mu)
+        load_face = None
+    elif features_path or data_dir:
+        load_face = None
+        if data_dir:
+            names, jpegs = predict.read_tfrecord_faces(data_dir, wanted_names)
+            by_name = dict(zip(names, jpegs))
+            load_face = lambda name: image_io.decode_rgb(by_name[name], name)  # noqa: E731
+        if features_path:
+            names, mu, sigma_sq = predict.load_features(features_path)
+            return names, mu, sigma_sq, load_face
+        mu, sigma_sq = extractor.images(predict.decode_network_input(j, extractor.image_size) for j in jpegs)
+    else:
+        raise ValueError("pair features need a features file or a folder of aligned TFRecords or cached features")
+    if features_output:
+        predict.save_features(features_output, names, mu, sigma_sq)
+    return names, mu, sigma_sq, load_face
+
+
+def template_features(templates_csv, image_root, load_face, extractor):
+    """mu and sigma^2 of the image files a templates CSV (template id, image path) lists under image_root;
+    unusable files are skipped with a log line.
+
+    Returns:
+      (names [N] as protocols.image_name, mu float32 [N, D], sigma_sq float32 [N, D]).
+    """
+    paths = sorted({os.path.join(image_root, path) for _, path in protocols.read_csv_rows(templates_csv, 2)})
+    kept = []
+    mu, sigma_sq = extractor.images(predict.readable_images(paths, load_face, kept, []))
+    return [protocols.image_name(path) for path in kept], mu, sigma_sq
