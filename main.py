@@ -77,7 +77,8 @@ flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divid
 flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
                   "random P x K batches for smoke and throughput runs.")
 flags.DEFINE_string("data_dir", None, "Folder of TFRecords from data_prep/make_tfrecords.py (one record per "
-                    "identity, sampled P x K), or a feature cache from --mode=cache_features (then the head trains without the backbone).")
+                    "identity, sampled P x K), or a feature cache from --mode=cache_features (then the head trains "
+                    "without the backbone).")
 flags.DEFINE_string("cache_dir", None, "cache_features: output folder of the frozen backbone's cached outputs.")
 flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_features: storage of the head's input "
                   "features (float32 reproduces the image path exactly, at twice the disk).")
