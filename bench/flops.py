@@ -31,7 +31,7 @@ def main():
         print("  %-9s %7.2f" % (backbone, graph_flops(build) / 1e9))
     out_h, out_w = sphere_net.conv_output_size((height, width))
     feature_size = out_h * out_w * 512
-    head = graph_flops(lambda: uncertainty_head.uncertainty_head(tf.zeros([1, feature_size])))
+    head = graph_flops(lambda: uncertainty_head.uncertainty_head(tf.zeros([1, feature_size]), 512, False))
     print("  %-9s %7.3f" % ("head", head / 1e9))
 
 

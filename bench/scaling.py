@@ -33,7 +33,7 @@ def main():
     tf.logging.set_verbosity(tf.logging.ERROR)
     flops, weight_bytes, activation_bytes = backbone_counts()
     out_h, out_w = sphere_net.conv_output_size(IMAGE_SIZE)
-    head = graph_flops(lambda: uncertainty_head.uncertainty_head(tf.zeros([1, out_h * out_w * 512])))
+    head = graph_flops(lambda: uncertainty_head.uncertainty_head(tf.zeros([1, out_h * out_w * 512]), 512, False))
     step_flops = BATCH * (flops + 3 * head)  # backbone forward only (frozen); head forward + backward
     step_bytes = weight_bytes + BATCH * (activation_bytes + IMAGE_SIZE[0] * IMAGE_SIZE[1] * 3 * 2)
     print("%s at %dx%d, batch %d, backbone frozen: per step %.2f TFLOP, %.2f GB moved (fp16: weights once, "

@@ -81,6 +81,26 @@ def test_sampling_is_without_replacement_from_k_images_and_with_it_below(tmp_pat
     assert set(below) == {0, 1}  # with replacement, over both images
 
 
+def test_include_labels_draw_only_those_identities(tmp_path):
+    cache = synthetic_cache(str(tmp_path / "cache"), [3] * 8)
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 2, 2, seed=1, include_labels=["6", 1, 3]), 30)
+    assert set(np.concatenate([labels for _, labels in drawn]).tolist()) == {1, 3, 6}
+
+
+def test_synthetic_batches_are_one_uniform_batch_repeated():
+    drawn = draw(pk_sampling.synthetic_input_fn_builder(4, 3, (8, 6), seed=2), 3)
+    first = drawn[0][0]["images"]
+    assert first.shape == (12, 8, 6, 3) and first.dtype == np.float32
+    assert -1.0 <= first.min() < -0.95 and 0.95 < first.max() < 1.0  # uniform in [-1, 1)
+    for features, labels in drawn:
+        np.testing.assert_array_equal(features["images"], first)
+        assert labels.dtype == np.int32 and labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    np.testing.assert_array_equal(draw(pk_sampling.synthetic_input_fn_builder(4, 3, (8, 6), seed=2), 1)[0][0]["images"],
+                                  first)
+    assert not np.array_equal(draw(pk_sampling.synthetic_input_fn_builder(4, 3, (8, 6), seed=3), 1)[0][0]["images"],
+                              first)
+
+
 def test_every_batch_holds_distinct_identities_with_p_close_to_the_identity_count(tmp_path):
     cache = synthetic_cache(str(tmp_path / "cache"), [3] * 10)
     drawn = draw(feature_cache.cache_input_fn_builder(cache, 9, 2, seed=1, shuffle_buffer=4), 300)
@@ -127,6 +147,7 @@ def test_image_path_transform_gets_a_seed_per_image_reproducibly_and_flip_false_
 
     def transform(image, seed):  # records the seed, marks the image with it
         def mark(face, value):
+            assert value.dtype == np.int64
             seen.append(int(value))
             return np.full_like(face, int(value) % 251)
         result = tf.py_func(mark, [image, seed], tf.uint8, stateful=False)
@@ -190,16 +211,19 @@ def regularization_loss(weight_decay):
         images = tf.random.uniform([4] + list(TINY["image_size"]) + [3], seed=1)
         build({"images": images}, tf.constant([0, 0, 1, 1]), tf.estimator.ModeKeys.TRAIN)
         loss = tf.losses.get_regularization_loss(scope="UncertaintyModule")
+        weights = [v for v in tf.trainable_variables("UncertaintyModule/") if v.op.name.endswith("/weights")]
+        by_definition = weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
-            return session.run(loss)
+            assert sorted(w.op.name.split("/")[1] for w in weights) == ["fc1", "fc_log_sigma_sq"]
+            return session.run([loss, by_definition])
 
 
-def test_weight_decay_reaches_the_head():
-    base = regularization_loss(5e-4)
-    assert base > 0
-    np.testing.assert_allclose(regularization_loss(2e-3), 4 * base, rtol=1e-5)
-    assert regularization_loss(0.0) == 0.0
+def test_weight_decay_reaches_both_head_layers():
+    loss, by_definition = regularization_loss(2e-3)
+    assert loss > 0
+    np.testing.assert_allclose(loss, by_definition, rtol=1e-5)  # wd * sum(w^2) / 2 over fc1 and fc_log_sigma_sq
+    assert regularization_loss(0.0)[0] == 0.0
 
 
 def test_every_flag_main_defines_is_read():
@@ -318,8 +342,8 @@ def test_predict_takes_raw_photos_with_align_detect(tmp_path):
 def test_records_of_another_size_and_unreadable_images_are_named(tmp_path):
     records, _, _ = lfw_subset_records(tmp_path)
     with pytest.raises(ValueError) as error:
-        pk_sampling.tfrecord_input_fn_builder(records, 2, 2, (112, 112))
-    assert str(error.value) == ("%s: records are 112x96 (template 112x96), the model expects 112x112 (--image_size)"
+        pk_sampling.tfrecord_input_fn_builder(records, 2, 2, (120, 100))
+    assert str(error.value) == ("%s: records are 112x96 (template 112x96), the model expects 120x100 (--image_size)"
                                 % records)
     for name, content, kind in (("empty.jpg", b"", "empty"), ("text.jpg", b"not an image", "not_an_image")):
         (tmp_path / name).write_bytes(content)

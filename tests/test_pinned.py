@@ -106,6 +106,16 @@ def test_the_lfw_threshold_comes_from_the_other_nine_folds():
     assert own_threshold > 0.85 and own_accuracy == 1.0  # what a leak of the test fold would report
 
 
+def test_training_decodes_a_grayscale_jpeg_to_three_equal_channels():
+    gray = np.tile(np.arange(0, 240, 10, dtype=np.uint8), (16, 1))[:, :20]
+    jpeg = cv2.imencode(".jpg", gray)[1].tobytes()
+    with tf.Graph().as_default(), tf.Session() as session:
+        image = session.run(pk_sampling.decode_face(tf.constant(jpeg), (16, 20)))
+    assert image.shape == (16, 20, 3)
+    np.testing.assert_array_equal(image[..., 0], image[..., 1])
+    np.testing.assert_array_equal(image[..., 0], image[..., 2])
+
+
 def test_every_decoded_layout_becomes_8_bit_rgb():
     bgr = np.array([[[10, 20, 30], [0, 128, 255]]], np.uint8)
     rgb = bgr[:, :, ::-1]

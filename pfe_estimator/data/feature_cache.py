@@ -172,8 +172,8 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
         return {"features": features, "mu": mu}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
     return pk_sampling.pk_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
-                                                       num_classes_per_batch, seed, shuffle_buffer, cycle_length,
-                                                       include_labels)
+                                           num_classes_per_batch, seed=seed, shuffle_buffer=shuffle_buffer,
+                                           cycle_length=cycle_length, include_labels=include_labels)
 
 
 def read_cache_arrays(cache_dir, wanted_names=None):

@@ -111,7 +111,7 @@ def sample_indices(count, images_per_class, key):
     return tf.reshape(tf.cond(count >= images_per_class, without, with_replacement), [images_per_class])
 
 
-def random_flips(images_per_class, key, flip=True):
+def random_flips(images_per_class, key, flip):
     """Whether to mirror each of K images, each independently with probability 1/2 (as the released
     code flips every image of a batch on its own): bool [K], all False when not `flip`.
 
@@ -196,12 +196,12 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
                            for k in range(images_per_class)])
         return {"images": images}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    return pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer,
-                                             cycle_length)
+    return pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed=seed, shuffle_buffer=shuffle_buffer,
+                               cycle_length=cycle_length)
 
 
-def pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed=0, shuffle_buffer=4096,
-                                      cycle_length=8, include_labels=None):
+def pk_input_fn_builder(files, sample_identity, num_classes_per_batch, seed, shuffle_buffer, cycle_length,
+                        include_labels=None):
     """The P x K pipeline over identity records, shared by image TFRecords and the feature cache.
 
     Each pass over the data shuffles the shard files, reads them interleaved, shuffles the identity

@@ -26,7 +26,7 @@ def _scale_and_shift(inputs):
     return scale * inputs + shift
 
 
-def uncertainty_head(features, embedding_size=512, training=False, weight_decay=WEIGHT_DECAY, reuse=None):
+def uncertainty_head(features, embedding_size, training, weight_decay=WEIGHT_DECAY):
     """Builds the head.
 
     Args:
@@ -34,12 +34,11 @@ def uncertainty_head(features, embedding_size=512, training=False, weight_decay=
       embedding_size: D, the embedding's dimension.
       training: Python bool; batch norm uses and updates batch statistics when True.
       weight_decay: L2 weight decay on the two fully connected layers' weights.
-      reuse: passed to the `UncertaintyModule` variable scope.
 
     Returns:
       log_sigma_sq: float32 [N, D].
     """
-    with tf.variable_scope(SCOPE, reuse=reuse):
+    with tf.variable_scope(SCOPE):
         net = layers.fully_connected_batch_norm(
             features, embedding_size, "fc1", layers.xavier_initializer(), center=True, scale=True,
             decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, training=training, weight_decay=weight_decay)

@@ -1,5 +1,6 @@
 """The Estimator each device gets: the NPU path through the npu_bridge test double, static shapes, GPU mixed."""
 import json
+import logging
 import os
 import sys
 
@@ -198,3 +199,90 @@ def test_npu_debug_switches_become_the_adapters_dump_and_profiling_configs(npu_b
         "bp_point": ""}
     assert os.path.isdir(paths["profiling"])
     devices.npu_debug_configs(npu, profiling_only)  # the folders exist already: used as they are
+
+
+def logged_lines(action):
+    """(action(), the lines at INFO and above it logged through tf.logging from devices.py)."""
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage()) if record.pathname == devices.__file__ else None
+    logger = tf.get_logger()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return action(), lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def no_model_fn(features, labels, mode):
+    raise AssertionError("the test builds Estimators only")
+
+
+SETTINGS = dict(save_checkpoints_steps=7, keep_checkpoint_max=3, log_step_count_steps=2, save_summary_steps=5,
+                random_seed=11)
+
+
+def run_config_settings(estimator):
+    config = estimator.config
+    return (estimator.model_dir, config.save_checkpoints_steps, config.keep_checkpoint_max, config.log_step_count_steps,
+            config.save_summary_steps, config.tf_random_seed, config.session_config.allow_soft_placement)
+
+
+def test_every_setting_reaches_the_cpu_and_gpu_run_configs(tmp_path):
+    over_dump = devices.NpuDebug(True, str(tmp_path / "dump"), False, "10", None, False, None)
+    for device in ("cpu", "gpu"):
+        model_dir = str(tmp_path / device)
+        estimator, lines = logged_lines(lambda: devices.build_estimator(
+            no_model_fn, device, model_dir, npu_debug=over_dump, **SETTINGS))
+        assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 5, 11, True)
+        assert estimator.config.train_distribute is None
+        assert lines == ["--over_dump, --data_dump_flag and --profiling configure the NPU; ignored on --device=%s"
+                         % device]
+        session = estimator.config.session_config
+        assert dict(session.device_count) == ({"GPU": 0, "CPU": 1} if device == "cpu" else {})
+        assert session.gpu_options.allow_growth == (device == "gpu")
+    assert not os.path.exists(str(tmp_path / "dump"))  # debug folders are the NPU's only
+    defaults = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "defaults"), 10).config
+    assert (defaults.keep_checkpoint_max, defaults.log_step_count_steps, defaults.save_summary_steps) == (5, 100, 100)
+    two = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "two"), 10, num_devices=2).config
+    assert two.session_config.device_count["CPU"] == 2
+    assert two.train_distribute.extended.worker_devices == tuple(
+        "/job:localhost/replica:0/task:0/device:CPU:%d" % i for i in range(2))
+
+
+def test_distribution_strategy_per_device_count():
+    assert devices.distribution_strategy("cpu") is None and devices.distribution_strategy("gpu", 1) is None
+    assert devices.distribution_strategy("cpu", 3).extended.worker_devices == tuple(
+        "/job:localhost/replica:0/task:0/device:CPU:%d" % i for i in range(3))
+    assert [d.split("/")[-1] for d in devices.distribution_strategy("gpu", 2).extended.worker_devices] == [
+        "device:GPU:0", "device:GPU:1"]
+
+
+def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, monkeypatch):
+    monkeypatch.delenv("JOB_ID")
+    model_dir = str(tmp_path / "npu")
+    debug = devices.NpuDebug(True, str(tmp_path / "over"), True, "0|5", str(tmp_path / "data"), True,
+                             str(tmp_path / "profiling"))
+    estimator, lines = logged_lines(lambda: devices.build_estimator(
+        no_model_fn, "npu", model_dir, iterations_per_loop=3, precision_mode="force_fp32", npu_debug=debug, **SETTINGS))
+    assert lines == ["JOB_ID not set; using %s" % devices.DEFAULT_JOB_ID]
+    assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 5, 11, True)
+    recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
+    run_config = recorded["NPURunConfig"]
+    assert (run_config["model_dir"], run_config["save_checkpoints_steps"], run_config["iterations_per_loop"],
+            run_config["precision_mode"]) == (model_dir, 7, 3, "force_fp32")
+    assert run_config["dump_config"] == {"_enable_dump": True, "_dump_path": str(tmp_path / "data"),
+                                         "_dump_step": "0|5", "_dump_mode": "all", "_enable_dump_debug": True,
+                                         "_dump_debug_mode": "all"}
+    assert json.loads(run_config["profiling_config"]["_profiling_options"])["output"] == str(tmp_path / "profiling")
+    assert recorded["NPUEstimator"]["model_dir"] == model_dir
+    del npu_bridge_double.RECORDED[:]
+    devices.build_estimator(no_model_fn, "npu", str(tmp_path / "defaults"), 10)
+    defaults = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}["NPURunConfig"]
+    assert (defaults["iterations_per_loop"], defaults["precision_mode"]) == (1, "allow_mix_precision")
+    with pytest.raises(ValueError) as error:
+        devices.build_estimator(no_model_fn, "npu", model_dir, 10, xla=True)
+    assert str(error.value) == "--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)"
