@@ -135,3 +135,8 @@ def test_every_decoded_layout_becomes_8_bit_rgb():
         image_io.to_rgb_uint8(np.zeros((2, 2, 2), np.uint8), "x.tif")
     assert str(error.value) == "x.tif: unsupported image layout (2, 2, 2) uint8" and error.value.kind == \
         "unsupported_layout"
+    with pytest.raises(image_io.ImageError) as error:
+        image_io.to_rgb_uint8(np.zeros((2, 2, 5), np.uint8))
+    assert str(error.value) == "<array>: unsupported image layout (2, 2, 5) uint8"
+    np.testing.assert_array_equal(image_io.to_rgb_uint8(np.array([[0.5, 1.5]], np.float32)),  # max > 1: 0..255 scale
+                                  np.repeat(np.array([[0, 1]], np.uint8)[:, :, None], 3, axis=2))

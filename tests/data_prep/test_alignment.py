@@ -128,3 +128,38 @@ def test_umeyama_recovers_a_similarity_and_never_reflects():
     fitted = alignment.similarity_transform(source, target * [-1.0, 1.0], "umeyama")
     (a, b), (c, d) = fitted[:, :2]
     assert a == pytest.approx(d) and b == pytest.approx(-c) and a * d - b * c > 0  # s * rotation
+
+
+def test_degenerate_landmarks_are_named_with_their_widest_pair():
+    assert alignment.degenerate_landmarks([[1, 2], [np.nan, 0]] + [[0, 0]] * 3) == "non-finite coordinates"
+    exactly = [[100, 100], [100, 104]] + [[100, 100]] * 3  # widest pair MIN_LANDMARK_SPAN = 4 px apart
+    assert alignment.degenerate_landmarks(exactly) is None
+    close = [[100, 100], [101.5, 102]] + [[100, 100]] * 3  # 2.5 px apart
+    assert alignment.degenerate_landmarks(close) == "all 5 points within 2.5 px"
+    spread = [[100, 100], [101, 100], [102, 100], [100, 101], [100, 102]]  # widest pair 2.8 px
+    assert alignment.degenerate_landmarks(spread) == "all 5 points within 2.8 px"
+
+
+def test_unknown_template_method_and_border_are_one_line_each():
+    image = np.zeros((120, 120, 3), np.uint8)
+    _, points = alignment.template("112x96")
+    cases = [(lambda: alignment.template("64x64"), "unknown template '64x64': expected one of 112x112, 112x96, 56x48"),
+             (lambda: alignment.similarity_transform(points, points, "affine"),
+              "alignment method 'affine': expected one of cp2tform, umeyama"),
+             (lambda: alignment.align_face(image, points, border="wrap"),
+              "border 'wrap': expected one of black, reflect")]
+    for action, message in cases:
+        with pytest.raises(ValueError) as error:
+            action()
+        assert str(error.value) == message
+
+
+def test_the_method_reaches_the_fit_and_cp2tform_is_the_default():
+    _, points = alignment.template("112x96")
+    noisy = points * 1.7 + np.random.RandomState(3).normal(0, 4.0, points.shape) + [40, 60]
+    np.testing.assert_array_equal(alignment.similarity_transform(noisy, points),
+                                  alignment.similarity_transform(noisy, points, "cp2tform"))
+    image = np.zeros((250, 250, 3), np.uint8)
+    _, matrix = alignment.align_face(image, noisy, "112x96", method="umeyama")
+    np.testing.assert_array_equal(matrix, alignment.similarity_transform(noisy, points, "umeyama"))
+    assert np.abs(matrix - alignment.similarity_transform(noisy, points)).max() > 1e-3

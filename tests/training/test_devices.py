@@ -96,7 +96,9 @@ def test_missing_npu_bridge_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "npu_bridge", None)
     with pytest.raises(ImportError) as error:
         devices.optimizer_wrapper("npu")
-    assert "\n" not in str(error.value) and "npu_bridge" in str(error.value) and "CANN" in str(error.value)
+    assert str(error.value) == ("--device=npu needs Huawei's npu_bridge (the CANN TensorFlow 1.15 adapter): run in "
+                                "an Ascend TensorFlow image or install CANN's tfplugin (import of npu_bridge halted; "
+                                "None in sys.modules)")
 
 
 def test_gpu_mixed_precision_scales_the_loss_and_leaves_the_update_unchanged(tmp_path):
@@ -114,6 +116,17 @@ def test_gpu_mixed_precision_scales_the_loss_and_leaves_the_update_unchanged(tmp
         else:
             assert scales == []
     np.testing.assert_allclose(values["mixed"], values["fp32"], rtol=1e-4, atol=1e-6)
+
+
+def test_a_numeric_loss_scale_is_fixed_on_the_gpu_and_distributed_on_npus(npu_bridge_double):
+    with tf.Graph().as_default():
+        fixed = devices.optimizer_wrapper("gpu", "mixed", "8")(tf.train.MomentumOptimizer(0.1, 0.9))
+    tf.train.experimental.disable_mixed_precision_graph_rewrite()
+    assert type(fixed._loss_scale).__name__ == "FixedLossScale" and fixed._loss_scale._loss_scale_value == 8.0
+    for rank_size in (1, 2):
+        devices.optimizer_wrapper("npu", rank_size=rank_size)(tf.train.MomentumOptimizer(0.1, 0.9))
+    recorded = [r["arguments"] for r in npu_bridge_double.RECORDED if r["name"] == "NPULossScaleOptimizer"]
+    assert [r["is_distributed"] for r in recorded] == [False, True]
 
 
 @pytest.mark.parametrize("device,precision,precision_mode,message", [
@@ -185,9 +198,9 @@ def test_npu_debug_switches_become_the_adapters_dump_and_profiling_configs(npu_b
     assert vars(dump) == {"_enable_dump": False, "_dump_path": paths["over"], "_dump_step": None, "_dump_mode": "all",
                           "_enable_dump_debug": True, "_dump_debug_mode": "all"}
     assert os.path.isdir(paths["over"]) and not os.path.exists(paths["data"])
-    data_only = devices.NpuDebug(False, paths["over"], True, 5, paths["data"], False, paths["profiling"])
+    data_only = devices.NpuDebug(False, str(tmp_path / "unused"), True, 5, paths["data"], False, paths["profiling"])
     dump, profiling = devices.npu_debug_configs(npu, data_only)
-    assert data_only.any() and profiling is None
+    assert data_only.any() and profiling is None and not os.path.exists(str(tmp_path / "unused"))
     assert vars(dump) == {"_enable_dump": True, "_dump_path": paths["data"], "_dump_step": "5", "_dump_mode": "all",
                           "_enable_dump_debug": False, "_dump_debug_mode": "all"}
     assert os.path.isdir(paths["data"]) and not os.path.exists(paths["profiling"])
