@@ -79,7 +79,8 @@ def brier_score(probabilities, same):
 
 def held_out_far(values, same, fold, fars):
     """For each FAR: thresholds fitted on the impostors of 9 folds (the k-th highest value, as
-    tar_at_far), and the false accept rate each gives on the held-out fold's impostors, averaged.
+    tar_at_far), and the false accept rate each gives on the held-out fold's impostors, averaged over the
+    folds that hold impostors.
 
     Returns:
       (mean threshold [len(fars)], mean achieved FAR [len(fars)]).
@@ -89,7 +90,9 @@ def held_out_far(values, same, fold, fars):
         test = fold == k
         _, fold_thresholds = metrics.tar_at_far(values[~test & same], values[~test & ~same], fars)
         thresholds.append(fold_thresholds)
-        achieved.append([np.mean(values[test & ~same] >= t) for t in fold_thresholds])
+        held_out_impostors = values[test & ~same]
+        if len(held_out_impostors):
+            achieved.append([np.mean(held_out_impostors >= t) for t in fold_thresholds])
     return np.mean(thresholds, axis=0), np.mean(achieved, axis=0)
 
 

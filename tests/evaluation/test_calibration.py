@@ -151,3 +151,41 @@ def test_calibration_report_keys_and_single_fold_refusal():
     lopsided = same.copy()
     lopsided[fold != 0] = True  # fold 0's complement has no impostor pairs
     assert calibration.calibration_report(scores, lopsided, fold) is None
+
+
+def test_report_holds_the_held_out_thresholds_and_refuses_only_one_sided_complements():
+    rng = np.random.RandomState(5)
+    same = np.tile([True, False], 150)
+    scores = np.where(same, 1.0, -1.0) + rng.normal(0, 1.0, 300)
+    fold = np.repeat(np.arange(3), 100)
+    report = calibration.calibration_report(scores, same, fold, fars=(0.1, 0.2))
+    thresholds, achieved = calibration.held_out_far(report["probabilities"], same, fold, (0.1, 0.2))
+    assert report["threshold_at_far"] == {"0.1": thresholds[0], "0.2": thresholds[1]}
+    assert report["far_achieved"] == {"0.1": achieved[0], "0.2": achieved[1]}
+    one_sided_folds = same.copy()
+    one_sided_folds[fold == 0] = True  # fold 0 all genuine, fold 1 all impostors: every complement has both
+    one_sided_folds[fold == 1] = False
+    one_sided = calibration.calibration_report(scores, one_sided_folds, fold)
+    assert 0 <= one_sided["far_achieved"]["0.01"] <= 1  # fold 0 has no impostors: the FAR of folds 1 and 2
+
+
+def test_held_out_far_counts_a_score_at_the_threshold_as_accepted():
+    # each fold's 4 impostors include 0.9, the threshold at FAR 0.25 fitted on the other fold (its highest
+    # impostor): the held-out impostor exactly on it is a false accept, 1 of 4
+    values = np.array([0.1, 0.2, 0.8, 0.9, 0.8, 0.1, 0.2, 0.9, 0.8, 0.95])
+    same = np.array([False] * 8 + [True, True])
+    fold = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 1])
+    thresholds, achieved = calibration.held_out_far(values, same, fold, [0.25])
+    np.testing.assert_allclose(thresholds, [0.9])
+    np.testing.assert_allclose(achieved, [0.25])
+
+
+def test_reliability_keeps_every_bin_when_the_top_ones_are_empty():
+    predicted, observed, counts = calibration.reliability_bins(np.array([0.05, 0.15, 0.12]),
+                                                               np.array([False, True, False]), bins=10)
+    assert counts.tolist() == [1, 2] + [0] * 8 and len(predicted) == len(observed) == 10
+    np.testing.assert_allclose(predicted[:2], [0.05, 0.135])
+    np.testing.assert_allclose(observed[:2], [0.0, 0.5])
+    # two bins: both in [0, 0.5), predicted 0.25 vs observed 0.5 (ten bins would give 0.5 * 0.1 + 0.5 * 0.6)
+    assert calibration.expected_calibration_error(np.array([0.1, 0.4]), np.array([False, True]), bins=2) == (
+        pytest.approx(0.25))
