@@ -22,6 +22,8 @@ def test_best_threshold_hand_case_with_ties():
     threshold, accuracy = metrics.best_threshold(scores, labels)
     assert accuracy == pytest.approx(5 / 6.0)
     assert threshold == pytest.approx((0.4 + 0.8) / 2)
+    # every pair genuine: the lowest genuine score accepts all
+    assert metrics.best_threshold(np.array([0.5, 0.1, 0.9]), np.array([True, True, True])) == (0.1, 1.0)
 
 
 def _protocol_by_loops(scores, same, fold):
@@ -118,6 +120,7 @@ def test_pairs_file_lines_and_errors(tmp_path):
         (u"1 1\nAnn 1 two\n", "%s:2: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, "
                                "got 'Ann 1 two'" % path),
         (u"2 1\nAnn 1 2\nBob 1 Cid 3\n", "%s: 2 pairs, the header promises 4" % path),
+        (u"1 2\nAnn 1 2\nBob 1 Cid 3\n", "%s: 2 pairs, the header promises 4" % path),
     ]
     for text, message in cases:
         path.write_text(text)
@@ -136,8 +139,8 @@ def test_report_pieces_by_hand():
     assert sorted(report) == ["accuracy_mean", "accuracy_std", "auc", "fold_accuracies", "tar_at_far"]
     assert report["fold_accuracies"] == protocol["accuracies"].tolist()
     assert report["tar_at_far"] == {"0.5": 1.0}  # impostors 0.5, 0.2, 0.1: threshold 0.2 at FAR 1/3 <= 0.5
-    np.testing.assert_allclose(metrics.pair_uncertainty(np.array([[1.0, 3.0], [2.0, 2.0]]),
-                                                       np.array([[0.5, 0.5], [1.0, 5.0]])), [2.5, 5.0])
+    np.testing.assert_allclose(metrics.pair_uncertainty(np.array([[1.0, 3.0], [4.0, 6.0]]),
+                                                       np.array([[0.5, 0.5], [1.0, 5.0]])), [2.5, 8.0])
     # a score equal to its threshold is accepted; rejecting every pair still keeps the most certain one
     accuracy = metrics.risk_controlled_accuracy(np.array([0.5, 0.6]), np.array([True, False]), np.array([0.5, 0.5]),
                                                 np.array([0.1, 0.2]), [0.0, 1.0])
@@ -273,3 +276,32 @@ def test_report_summary_is_one_screen():
     mu, sigma_sq = _features_for(names, seed=3)
     text = report.summary({"lfw": report.lfw_report(names, mu, sigma_sq, pairs)})
     assert len(text.splitlines()) < 25 and "mls" in text
+
+
+def test_blocked_template_fusion_matches_a_loop_over_templates():
+    rng = np.random.RandomState(2)
+    ids = rng.permutation(np.repeat(np.arange(700), rng.randint(1, 5, size=700)))  # several blocks, shuffled
+    mu = rng.normal(size=(len(ids), 512)).astype(np.float32)
+    sigma_sq = rng.uniform(0.05, 1, size=mu.shape).astype(np.float32)
+    for method in ("paper", "released"):
+        fused_ids, mu_hat, sigma_sq_hat, mean_mu = metrics.fuse_templates(mu, sigma_sq, ids, method)
+        assert list(fused_ids) == list(range(700))
+        for template in (0, 351, 699):
+            rows = ids == template
+            precision = np.sum(1.0 / sigma_sq[rows].astype(np.float64), axis=0)
+            expected_mu = np.sum(mu[rows] / sigma_sq[rows].astype(np.float64), axis=0) / precision
+            if method == "released":
+                expected_mu /= np.linalg.norm(expected_mu)
+                np.testing.assert_allclose(sigma_sq_hat[template], sigma_sq[rows].min(axis=0), rtol=1e-6)
+            else:
+                np.testing.assert_allclose(sigma_sq_hat[template], 1.0 / precision, rtol=1e-5)
+            np.testing.assert_allclose(mu_hat[template], expected_mu, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(mean_mu[template], mu[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_threaded_mls_matrix_equals_one_thread():
+    rng = np.random.RandomState(4)
+    mu1, mu2 = rng.normal(size=(37, 16)), rng.normal(size=(11, 16))
+    s1, s2 = rng.uniform(0.1, 1, size=mu1.shape), rng.uniform(0.1, 1, size=mu2.shape)
+    one = metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=1)
+    np.testing.assert_array_equal(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=4), one)
