@@ -410,3 +410,30 @@ def test_unusable_image_files_are_one_line_each_and_a_padded_jpeg_decodes(tmp_pa
     (tmp_path / "padded.jpg").write_bytes(jpeg + b"\x00" * 7)  # zero padding after the end marker is common
     image = image_io.read_rgb(str(tmp_path / "padded.jpg"))
     assert image.shape == (20, 16, 3) and image.dtype == np.uint8 and abs(int(image.mean()) - 90) <= 1
+
+
+def test_host_degradation_applies_at_its_rate_with_the_image_seed():
+    def degrade(face, rng):  # marks the face with the seeded generator's next draw
+        return np.full_like(face, rng.randint(1, 255))
+
+    face = np.zeros((4, 4, 3), np.uint8)
+    with tf.Graph().as_default(), tf.Session() as session:
+        image, seed = tf.placeholder(tf.uint8, [4, 4, 3]), tf.placeholder(tf.int64, [])
+        outputs = {p: pk_sampling.host_degradation(degrade, p)(image, seed) for p in (0.0, 0.5, 1.0)}
+        assert outputs[1.0].shape.as_list() == [4, 4, 3]
+        run = lambda p, s: session.run(outputs[p], {image: face, seed: s})  # noqa: E731
+        big_seed = 2 ** 40 + 7  # reduced modulo 2**31 for numpy's generator
+        rng = np.random.RandomState(big_seed % 2 ** 31)
+        rng.uniform()
+        np.testing.assert_array_equal(run(1.0, big_seed), np.full_like(face, rng.randint(1, 255)))
+        assert not run(0.0, big_seed).any()
+        degraded = [bool(run(0.5, s).any()) for s in range(400)]
+    assert 0.4 < np.mean(degraded) < 0.6
+    assert degraded == [bool(np.random.RandomState(s).uniform() < 0.5) for s in range(400)]
+
+
+def test_image_files_are_listed_recursively_sorted_by_extension(tmp_path):
+    for name in ("b/2.JPG", "b/1.png", "a.jpeg", "c/d/e.webp", "notes.txt", "b/model.onnx", "f.tif"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert image_io.list_images(str(tmp_path)) == ["a.jpeg", "b/1.png", "b/2.JPG", "c/d/e.webp", "f.tif"]

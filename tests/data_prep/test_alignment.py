@@ -163,3 +163,11 @@ def test_the_method_reaches_the_fit_and_cp2tform_is_the_default():
     _, matrix = alignment.align_face(image, noisy, "112x96", method="umeyama")
     np.testing.assert_array_equal(matrix, alignment.similarity_transform(noisy, points, "umeyama"))
     assert np.abs(matrix - alignment.similarity_transform(noisy, points)).max() > 1e-3
+
+
+def test_the_template_is_found_by_crop_size():
+    assert [alignment.template_for_size(size) for size in ((112, 96), (112, 112), (56, 48))] == [
+        "112x96", "112x112", "56x48"]
+    with pytest.raises(ValueError) as error:
+        alignment.template_for_size((100, 90))
+    assert str(error.value) == "no alignment template is 100x90 (templates: 112x112, 112x96, 56x48)"

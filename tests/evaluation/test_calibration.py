@@ -189,3 +189,14 @@ def test_reliability_keeps_every_bin_when_the_top_ones_are_empty():
     # two bins: both in [0, 0.5), predicted 0.25 vs observed 0.5 (ten bins would give 0.5 * 0.1 + 0.5 * 0.6)
     assert calibration.expected_calibration_error(np.array([0.1, 0.4]), np.array([False, True]), bins=2) == (
         pytest.approx(0.25))
+
+
+def test_the_kept_calibration_fits_all_pairs_and_thresholds_at_each_far():
+    scores, same, _, _ = logistic_data(2000, seed=4)
+    kept = calibration.fit_verification_calibration(scores, same, [0.01, 0.1])
+    assert sorted(kept) == ["method", "mls_threshold_at_far", "model", "pairs"]
+    assert kept["method"] == "logistic regression on the MLS score" and kept["pairs"] == 2000
+    assert kept["model"] == calibration.fit_logistic(scores[:, None], same)
+    for far, threshold in kept["mls_threshold_at_far"].items():
+        assert np.mean(scores[~same] >= threshold) <= float(far)
+        assert np.mean(scores[~same] >= threshold - 1e-3) > float(far) * 0.5

@@ -305,3 +305,50 @@ def test_threaded_mls_matrix_equals_one_thread():
     s1, s2 = rng.uniform(0.1, 1, size=mu1.shape), rng.uniform(0.1, 1, size=mu2.shape)
     one = metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=1)
     np.testing.assert_array_equal(metrics.mls_score_matrix(mu1, s1, mu2, s2, max_bytes=1, threads=4), one)
+
+
+def test_roc_curve_steps_once_per_distinct_score():
+    scores = np.array([0.9, 0.7, 0.7, 0.4, 0.2])
+    labels = np.array([True, True, False, False, True])
+    far, tar = metrics.roc_curve(scores, labels)
+    np.testing.assert_allclose(far, [0, 0, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(tar, [0, 1 / 3.0, 2 / 3.0, 2 / 3.0, 1.0])
+    far, tar = metrics.roc_curve(np.array([0.3, 0.1]), np.array([True, True]))  # no impostors: FAR stays 0
+    np.testing.assert_allclose(far, [0, 0, 0])
+    np.testing.assert_allclose(tar, [0, 0.5, 1.0])
+
+
+def test_risk_controlled_tar_keeps_the_most_certain_pairs():
+    scores = np.array([0.9, 0.1, 0.8, 0.85, 0.2, 0.7])
+    same = np.array([True, False, True, False, False, True])
+    uncertainty = np.array([0.1, 0.2, 0.3, 0.9, 0.4, 0.5])  # pair 3 (an impostor scoring 0.85) is the least certain
+    tars = metrics.risk_controlled_tar(scores, same, uncertainty, [0.0, 1 / 6.0, 0.99], far=0.0)
+    # all: impostors 0.85, 0.2, 0.1 -> threshold above 0.85 accepts 0.9 only (1/3); without pair 3: above 0.2, 3/3;
+    # rejecting 99 % keeps the 2 most certain pairs (one of each kind)
+    np.testing.assert_allclose(tars, [1 / 3.0, 1.0, 1.0])
+    assert np.isnan(metrics.risk_controlled_tar(scores, np.ones(6, bool), uncertainty, [0.0], 0.1)[0])
+
+
+def test_spearman_correlation_by_ranks_with_ties():
+    assert metrics.spearman_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert metrics.spearman_correlation([1, 2, 3, 4], [9, 1, 0, -5]) == pytest.approx(-1.0)
+    # ranks (1, 2.5, 2.5, 4) against (1, 2, 4, 3)
+    assert metrics.spearman_correlation([0, 5, 5, 7], [1, 2, 9, 3]) == pytest.approx(
+        np.corrcoef([1, 2.5, 2.5, 4], [1, 2, 4, 3])[0, 1])
+
+
+def test_csv_rows_skip_a_header_and_name_a_bad_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(u"template_id,path\n1, a/x.jpg\n\n2,b/y.jpg\n")
+    assert protocols.read_csv_rows(str(path), 2) == [["1", "a/x.jpg"], ["2", "b/y.jpg"]]
+    path.write_text(u"1,a.jpg\n")
+    assert protocols.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
+    path.write_text(u"template_a,template_b,label\n1,2,-1\n")
+    assert protocols.read_csv_rows(str(path), 3) == [["1", "2", "-1"]]
+    path.write_text(u"1,2,-1\n3,4,1\n")
+    assert protocols.read_csv_rows(str(path), 3) == [["1", "2", "-1"], ["3", "4", "1"]]
+    path.write_text(u"1,2,1\n3,4\n")
+    with pytest.raises(ValueError) as error:
+        protocols.read_csv_rows(str(path), 3)
+    assert str(error.value) == "%s:2: expected 3 comma-separated fields, got 2" % path
+    assert protocols.image_name("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg") == "Aaron_Peirsol_0001"

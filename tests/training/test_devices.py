@@ -299,3 +299,30 @@ def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, m
     with pytest.raises(ValueError) as error:
         devices.build_estimator(no_model_fn, "npu", model_dir, 10, xla=True)
     assert str(error.value) == "--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)"
+
+
+@pytest.mark.parametrize("environ,expected", [
+    ({}, (1, 0)),
+    ({"RANK_SIZE": "8", "RANK_ID": "3"}, (8, 3)),
+    ({"RANK_SIZE": "8"}, (8, 0)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}})}, (1, 0)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}})},
+     (2, 1)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"chief": ["c:1"], "worker": ["a:1", "b:1"]},
+                               "task": {"type": "worker", "index": 1}})}, (3, 2)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief"}})},
+     (2, 0)),
+])
+def test_cluster_rank_from_ascend_variables_or_tf_config(environ, expected):
+    assert devices.cluster_rank(environ) == expected
+
+
+def test_jit_compiled_marks_the_model_fn_ops_for_xla():
+    def model_fn(features, labels, mode):
+        return tf.add(features, 1.0, name="inside")
+
+    with tf.Graph().as_default() as graph:
+        outside = tf.constant(1.0, name="outside")
+        devices.jit_compiled(model_fn)(outside, None, tf.estimator.ModeKeys.TRAIN)
+        assert graph.get_operation_by_name("inside").get_attr("_XlaCompile") is True
+        assert "_XlaCompile" not in graph.get_operation_by_name("outside").node_def.attr
