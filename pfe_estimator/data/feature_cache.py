@@ -14,7 +14,6 @@ from pfe_estimator.storage import atomic_files
 from pfe_estimator.model import backbones
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.evaluation import protocols
-from pfe_estimator.data import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.storage import outputs
 from pfe_estimator.data import tfrecord_schema
@@ -72,7 +71,9 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
       the cache's manifest dict.
     """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel  # OpenCV: not at training
+    # OpenCV: only here, not at training
+    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     manifest = pk_sampling.read_manifest(data_dir)
     height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone.name)
