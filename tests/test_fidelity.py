@@ -313,6 +313,8 @@ def test_yunet_landmarks_are_near_the_landmark_file_on_the_same_faces():
     assert len(errors) == 100
     assert np.median(errors) < 6.0 and max(errors) < 12.0  # pixels in 250x250 photos; eyes ~40 px apart
     assert alignment.detect_landmarks(np.full((250, 250, 3), 128, np.uint8), detector) is None  # no face
+    face = image_io.read_rgb(os.path.join(root, names[0]))  # each threshold gets its own detector
+    assert alignment.detect_landmarks(face, detector, score_threshold=0.999) is None
 
 
 def test_predict_takes_raw_photos_with_align_detect(tmp_path):

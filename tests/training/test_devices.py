@@ -260,18 +260,21 @@ def test_every_setting_reaches_the_cpu_and_gpu_run_configs(tmp_path):
     assert not os.path.exists(str(tmp_path / "dump"))  # debug folders are the NPU's only
     defaults = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "defaults"), 10).config
     assert (defaults.keep_checkpoint_max, defaults.log_step_count_steps, defaults.save_summary_steps) == (5, 100, 100)
-    two = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "two"), 10, num_devices=2).config
+    with tf.Graph().as_default():  # graph mode: the logical devices are placed when a session starts
+        two = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "two"), 10, num_devices=2).config
     assert two.session_config.device_count["CPU"] == 2
-    assert two.train_distribute.extended.worker_devices == tuple(
-        "/job:localhost/replica:0/task:0/device:CPU:%d" % i for i in range(2))
+    assert worker_devices(two.train_distribute) == ["device:CPU:0", "device:CPU:1"]
+
+
+def worker_devices(strategy):
+    return [device.split("/")[-1] for device in strategy.extended.worker_devices]
 
 
 def test_distribution_strategy_per_device_count():
     assert devices.distribution_strategy("cpu") is None and devices.distribution_strategy("gpu", 1) is None
-    assert devices.distribution_strategy("cpu", 3).extended.worker_devices == tuple(
-        "/job:localhost/replica:0/task:0/device:CPU:%d" % i for i in range(3))
-    assert [d.split("/")[-1] for d in devices.distribution_strategy("gpu", 2).extended.worker_devices] == [
-        "device:GPU:0", "device:GPU:1"]
+    with tf.Graph().as_default():
+        assert worker_devices(devices.distribution_strategy("cpu", 3)) == ["device:CPU:%d" % i for i in range(3)]
+        assert worker_devices(devices.distribution_strategy("gpu", 2)) == ["device:GPU:0", "device:GPU:1"]
 
 
 def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, monkeypatch):
