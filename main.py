@@ -657,6 +657,14 @@ class ProjectLinesOnly(logging.Filter):
         return ours or record.levelno >= logging.ERROR
 
 
+class PlainLines(logging.Formatter):
+    """An INFO line as its message alone; warnings and errors keep their level in front."""
+
+    def format(self, record):
+        message = record.getMessage()
+        return message if record.levelno <= logging.INFO else "%s: %s" % (record.levelname.lower(), message)
+
+
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -668,6 +676,7 @@ def main(argv):
     if not FLAGS.verbose:
         for handler in logger.handlers:
             handler.addFilter(ProjectLinesOnly())
+            handler.setFormatter(PlainLines())
     try:
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
          "cache_features": run_cache_features, "pretrain": run_pretrain, "verify": run_verify}[FLAGS.mode]()

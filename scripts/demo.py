@@ -32,10 +32,12 @@ MODEL_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--batch_size=64", "-
 
 
 def run(step, command):
-    """Runs one stage, streaming its output; stops the demo with the stage's name if it fails."""
+    """Runs one stage, streaming its output (TensorFlow's C++ start-up lines left out unless
+    TF_CPP_MIN_LOG_LEVEL says otherwise); stops the demo with the stage's name if it fails."""
     print("\n== %s\n$ %s" % (step, " ".join(command)), flush=True)
     start = time.time()
-    if subprocess.call(command, cwd=ROOT) != 0:
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    if subprocess.call(command, cwd=ROOT, env=environment) != 0:
         sys.exit("demo: step '%s' failed" % step)
     print("== %s: %.0f s" % (step, time.time() - start), flush=True)
 
