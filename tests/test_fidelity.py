@@ -22,20 +22,24 @@ from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path, tiny_backbone
 
 
-def synthetic_cache(directory, images_per_identity):
+def synthetic_cache(directory, images_per_identity, shards=1):
     """A feature cache whose rows say what they are: features = +(label*100 + index + 1) for the plain
-    image, the negative for its mirror; F = D = 2."""
+    image, the negative for its mirror; F = D = 2. Identity i goes to shard i % shards."""
     os.makedirs(directory)
     identities = []
-    with tf.io.TFRecordWriter(os.path.join(directory, "faces-00000-of-00001.tfrecord")) as writer:
-        for label, count in enumerate(images_per_identity):
-            plain = np.repeat((label * 100 + np.arange(count, dtype=np.float32) + 1)[:, None], 2, axis=1)
-            writer.write(tfrecord_schema.cache_example(plain, -plain, plain, -plain, ["x"] * count, label,
-                                                       "id%d" % label, "float32"))
-            identities.append({"name": "id%d" % label, "label": label, "images": count})
+    names = ["faces-%05d-of-%05d.tfrecord" % (shard, shards) for shard in range(shards)]
+    writers = [tf.io.TFRecordWriter(os.path.join(directory, name)) for name in names]
+    for label, count in enumerate(images_per_identity):
+        plain = np.repeat((label * 100 + np.arange(count, dtype=np.float32) + 1)[:, None], 2, axis=1)
+        writers[label % shards].write(tfrecord_schema.cache_example(plain, -plain, plain, -plain, ["x"] * count, label,
+                                                                    "id%d" % label, "float32"))
+        identities.append({"name": "id%d" % label, "label": label, "images": count})
+    for writer in writers:
+        writer.close()
     manifest = {"image_size": [2, 2], "template": None, "identities": identities,
-                "shards": [{"file": "faces-00000-of-00001.tfrecord", "identities": len(identities),
-                            "images": int(sum(images_per_identity))}],
+                "shards": [{"file": name, "identities": len(images_per_identity[shard::shards]),
+                            "images": int(sum(images_per_identity[shard::shards]))}
+                           for shard, name in enumerate(names)],
                 "cache": {"feature_size": 2, "embedding_size": 2, "features_dtype": "float32", "backbone": "x"}}
     with open(os.path.join(directory, tfrecord_schema.MANIFEST_NAME), "w") as f:
         json.dump(manifest, f)
@@ -79,6 +83,13 @@ def test_sampling_is_without_replacement_from_k_images_and_with_it_below(tmp_pat
                 assert set(group.tolist()) <= {0, 1}
                 below.extend(group.tolist())
     assert set(below) == {0, 1}  # with replacement, over both images
+
+
+def test_the_shard_order_is_reshuffled_every_pass(tmp_path):
+    cache = synthetic_cache(str(tmp_path / "cache"), [2] * 4, shards=2)  # shard 0: identities 0, 2; 1: 1, 3
+    # no record shuffling, one shard read at a time: a pass (one batch of all 4) starts with its first shard
+    drawn = draw(feature_cache.cache_input_fn_builder(cache, 4, 2, seed=0, shuffle_buffer=1, cycle_length=1), 30)
+    assert {int(labels[0]) % 2 for _, labels in drawn} == {0, 1}
 
 
 def test_include_labels_draw_only_those_identities(tmp_path):
@@ -409,6 +420,11 @@ def test_unusable_image_files_are_one_line_each_and_a_padded_jpeg_decodes(tmp_pa
         with pytest.raises(image_io.ImageError) as error:
             image_io.read_rgb(path)
         assert (error.value.kind, str(error.value)) == (kind, "%s: %s" % (path, reason))
+    with pytest.raises(image_io.ImageError) as error:
+        image_io.decode_rgb(b"")
+    assert str(error.value) == "<bytes>: empty file"
+    one_pixel = image_io.decode_rgb(cv2.imencode(".png", np.full((1, 1, 3), 9, np.uint8))[1].tobytes())
+    assert one_pixel.tolist() == [[[9, 9, 9]]]
     (tmp_path / "padded.jpg").write_bytes(jpeg + b"\x00" * 7)  # zero padding after the end marker is common
     image = image_io.read_rgb(str(tmp_path / "padded.jpg"))
     assert image.shape == (20, 16, 3) and image.dtype == np.uint8 and abs(int(image.mean()) - 90) <= 1
@@ -424,7 +440,7 @@ def test_host_degradation_applies_at_its_rate_with_the_image_seed():
         outputs = {p: pk_sampling.host_degradation(degrade, p)(image, seed) for p in (0.0, 0.5, 1.0)}
         assert outputs[1.0].shape.as_list() == [4, 4, 3]
         run = lambda p, s: session.run(outputs[p], {image: face, seed: s})  # noqa: E731
-        big_seed = 2 ** 40 + 7  # reduced modulo 2**31 for numpy's generator
+        big_seed = 2 ** 40 + 2 ** 31 + 7  # reduced modulo 2**31 for numpy's generator
         rng = np.random.RandomState(big_seed % 2 ** 31)
         rng.uniform()
         np.testing.assert_array_equal(run(1.0, big_seed), np.full_like(face, rng.randint(1, 255)))

@@ -313,6 +313,9 @@ def test_roc_curve_steps_once_per_distinct_score():
     far, tar = metrics.roc_curve(scores, labels)
     np.testing.assert_allclose(far, [0, 0, 0.5, 1.0, 1.0])
     np.testing.assert_allclose(tar, [0, 1 / 3.0, 2 / 3.0, 2 / 3.0, 1.0])
+    far, tar = metrics.roc_curve(np.array([0.3, 0.1]), np.array([True, False]))  # one of each
+    np.testing.assert_allclose(far, [0, 0, 1.0])
+    np.testing.assert_allclose(tar, [0, 1.0, 1.0])
     far, tar = metrics.roc_curve(np.array([0.3, 0.1]), np.array([True, True]))  # no impostors: FAR stays 0
     np.testing.assert_allclose(far, [0, 0, 0])
     np.testing.assert_allclose(tar, [0, 0.5, 1.0])
@@ -326,7 +329,11 @@ def test_risk_controlled_tar_keeps_the_most_certain_pairs():
     # all: impostors 0.85, 0.2, 0.1 -> threshold above 0.85 accepts 0.9 only (1/3); without pair 3: above 0.2, 3/3;
     # rejecting 99 % keeps the 2 most certain pairs (one of each kind)
     np.testing.assert_allclose(tars, [1 / 3.0, 1.0, 1.0])
-    assert np.isnan(metrics.risk_controlled_tar(scores, np.ones(6, bool), uncertainty, [0.0], 0.1)[0])
+    # at least two pairs are kept, the two most certain: a genuine 0.9 and an impostor 0.1, not the impostor 0.95
+    np.testing.assert_allclose(metrics.risk_controlled_tar(np.array([0.9, 0.1, 0.95]), np.array([True, False, False]),
+                                                           np.array([0.1, 0.2, 0.3]), [0.99], far=0.0), [1.0])
+    assert np.isnan(metrics.risk_controlled_tar(scores, np.ones(6, bool), uncertainty, [0.0, 0.5], 0.1)).tolist() == [
+        True, True]
 
 
 def test_spearman_correlation_by_ranks_with_ties():
@@ -343,6 +350,9 @@ def test_csv_rows_skip_a_header_and_name_a_bad_line(tmp_path):
     assert protocols.read_csv_rows(str(path), 2) == [["1", "a/x.jpg"], ["2", "b/y.jpg"]]
     path.write_text(u"1,a.jpg\n")
     assert protocols.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
+    for header in ("Template", "TID"):
+        path.write_text(u"%s,path\n1,a.jpg\n" % header)
+        assert protocols.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
     path.write_text(u"template_a,template_b,label\n1,2,-1\n")
     assert protocols.read_csv_rows(str(path), 3) == [["1", "2", "-1"]]
     path.write_text(u"1,2,-1\n3,4,1\n")

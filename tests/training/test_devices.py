@@ -262,8 +262,19 @@ def test_every_setting_reaches_the_cpu_and_gpu_run_configs(tmp_path):
     assert (defaults.keep_checkpoint_max, defaults.log_step_count_steps, defaults.save_summary_steps) == (5, 100, 100)
     with tf.Graph().as_default():  # graph mode: the logical devices are placed when a session starts
         two = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "two"), 10, num_devices=2).config
+        two_gpus = devices.build_estimator(no_model_fn, "gpu", str(tmp_path / "two_gpus"), 10, num_devices=2).config
     assert two.session_config.device_count["CPU"] == 2
     assert worker_devices(two.train_distribute) == ["device:CPU:0", "device:CPU:1"]
+    assert worker_devices(two_gpus.train_distribute) == ["device:GPU:0", "device:GPU:1"]
+    compiled = devices.build_estimator(add_one_model_fn, "cpu", str(tmp_path / "xla"), 10, xla=True)
+    with tf.Graph().as_default() as graph:
+        compiled._model_fn(tf.constant(1.0), tf.constant(2.0), tf.estimator.ModeKeys.TRAIN)  # as given
+        assert graph.get_operation_by_name("inside").get_attr("_XlaCompile") is True
+
+
+def add_one_model_fn(features, labels, mode):
+    assert labels is not None and mode == tf.estimator.ModeKeys.TRAIN
+    return tf.add(features, 1.0, name="inside")
 
 
 def worker_devices(strategy):
@@ -299,6 +310,9 @@ def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, m
     devices.build_estimator(no_model_fn, "npu", str(tmp_path / "defaults"), 10)
     defaults = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}["NPURunConfig"]
     assert (defaults["iterations_per_loop"], defaults["precision_mode"]) == (1, "allow_mix_precision")
+    monkeypatch.setenv("JOB_ID", "4242")  # a job id the launcher set is kept, silently
+    _, lines = logged_lines(lambda: devices.build_estimator(no_model_fn, "npu", str(tmp_path / "job"), 10))
+    assert lines == [] and os.environ["JOB_ID"] == "4242"
     with pytest.raises(ValueError) as error:
         devices.build_estimator(no_model_fn, "npu", model_dir, 10, xla=True)
     assert str(error.value) == "--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)"
@@ -315,17 +329,19 @@ def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, m
                                "task": {"type": "worker", "index": 1}})}, (3, 2)),
     ({"TF_CONFIG": json.dumps({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief"}})},
      (2, 0)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1", "b:1"]}})}, (2, 0)),  # no task: the first
 ])
-def test_cluster_rank_from_ascend_variables_or_tf_config(environ, expected):
+def test_cluster_rank_from_ascend_variables_or_tf_config(environ, expected, monkeypatch):
     assert devices.cluster_rank(environ) == expected
+    for name in ("RANK_SIZE", "RANK_ID", "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "environ", dict(os.environ, **environ))
+    assert devices.cluster_rank() == expected  # the process's own environment by default
 
 
 def test_jit_compiled_marks_the_model_fn_ops_for_xla():
-    def model_fn(features, labels, mode):
-        return tf.add(features, 1.0, name="inside")
-
     with tf.Graph().as_default() as graph:
         outside = tf.constant(1.0, name="outside")
-        devices.jit_compiled(model_fn)(outside, None, tf.estimator.ModeKeys.TRAIN)
+        devices.jit_compiled(add_one_model_fn)(outside, tf.constant(2.0), tf.estimator.ModeKeys.TRAIN)
         assert graph.get_operation_by_name("inside").get_attr("_XlaCompile") is True
         assert "_XlaCompile" not in graph.get_operation_by_name("outside").node_def.attr
