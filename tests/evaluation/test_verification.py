@@ -362,3 +362,17 @@ def test_csv_rows_skip_a_header_and_name_a_bad_line(tmp_path):
         protocols.read_csv_rows(str(path), 3)
     assert str(error.value) == "%s:2: expected 3 comma-separated fields, got 2" % path
     assert protocols.image_name("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg") == "Aaron_Peirsol_0001"
+
+
+def test_mls_sums_in_float64_and_computes_float16_features_in_float32():
+    # float32 terms 1e8, 4, 4: summed in float32 the 4s vanish below 1e8's spacing of 8
+    mu1 = np.array([[1e4, 2.0, 2.0]], np.float32)
+    half = np.full((1, 3), 0.5, np.float32)  # sigma^2 sums to 1: log terms 0
+    zero = np.zeros((1, 3), np.float32)
+    assert metrics.mls_pair_scores(mu1, half, zero, half)[0] == -100000008.0
+    assert metrics.mls_score_matrix(mu1, half, zero, half)[0, 0] == -100000008.0
+    rng = np.random.RandomState(6)
+    mu16, sigma16 = rng.normal(size=(4, 64)).astype(np.float16), rng.uniform(0.2, 1, (4, 64)).astype(np.float16)
+    in_float32 = metrics.mls_pair_scores(mu16.astype(np.float32), sigma16.astype(np.float32), mu16[::-1].astype(
+        np.float32), sigma16[::-1].astype(np.float32))
+    np.testing.assert_allclose(metrics.mls_pair_scores(mu16, sigma16, mu16[::-1], sigma16[::-1]), in_float32, rtol=1e-6)
