@@ -61,6 +61,10 @@ def test_export_and_predict_agree(tmp_path):
     trained = run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=3")
     assert trained.returncode == 0, trained.stdout[-3000:]
     assert "RANDOM initialisation" in trained.stdout
+    lines = trained.stdout.strip().splitlines()  # quiet by default: our lines alone, without TF's prefix
+    assert lines[0].startswith("warning: no --pretrained_ckpt: the frozen backbone keeps its RANDOM")
+    assert lines[-1].startswith("training finished in ") and len(lines) <= 8
+    assert "tensorflow" not in trained.stdout.lower().replace("tensorflow 2.15", "")
 
     faces = tmp_path / "faces" / "person"
     faces.mkdir(parents=True)
