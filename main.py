@@ -12,6 +12,7 @@ This is the only module that reads flags. Training imports only TensorFlow, nump
 on the NPU): the modes that read images or draw plots import OpenCV and matplotlib where they start.
 """
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 from data_prep import alignment
 
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.model import compute_precision
@@ -185,7 +187,7 @@ flags.register_validator("lr_values", _validate_numbers(float), "must be comma-s
 flags.register_validator("lr_boundaries", _validate_numbers(int), "must be comma-separated integer steps, e.g. 2000")
 
 
-class FlagError(ValueError):
+class FlagError(errors.UserError):
     """A flag value the run cannot use; main() prints it as one line."""
 
 
@@ -256,6 +258,7 @@ def adopt_record(record, where):
         if name in record and name not in given:
             FLAGS[name].value = [str(v) for v in record[name]] if name == "image_size" else record[name]
             ADOPTED[name] = where
+    check_run_paths()
 
 
 def current_record(kind, template=None):
@@ -435,6 +438,42 @@ CALIBRATION_NAME = "calibration.json"
 CALIBRATION_FARS = (1e-3, 1e-2)
 
 
+# What each mode writes; every other path flag given (and --model_dir) is what it reads or keeps as state.
+MODE_OUTPUTS = {"train": ("model_dir",), "pretrain": ("model_dir",), "eval": ("report_dir", "features_output"),
+                "predict": ("predict_output",), "export": ("export_dir",), "cache_features": ("cache_dir",),
+                "verify": ()}
+PATH_FLAGS = ("model_dir", "data_dir", "lfw_dir", "pretrained_ckpt", "lfw_pairs", "features", "saved_model",
+              "templates_csv", "template_pairs_csv", "template_image_root", "calibration_pairs", "predict_dir",
+              "detector_model", "image_a", "image_b", "backbone", "cache_dir", "report_dir", "export_dir",
+              "predict_output", "features_output")
+
+
+def run_paths(mode, values, given):
+    """({flag: path} the mode writes, {flag: path} it reads or keeps), from flag values.
+
+    Args:
+      mode: a --mode.
+      values: {flag name: value} of PATH_FLAGS (None when unset); --backbone counts when it is onnx:PATH.
+      given: names of the flags set on the command line or taken from a record; the mode's outputs and
+        --model_dir count with their defaults too.
+    """
+    paths = dict(values)
+    backbone_value = paths.get("backbone") or ""
+    paths["backbone"] = backbone_value[len(backbones.ONNX_PREFIX):] if backbones.is_onnx(backbone_value) else None
+    written = {flag: paths.get(flag) for flag in MODE_OUTPUTS[mode]}
+    read = {flag: paths.get(flag) for flag in PATH_FLAGS
+            if flag not in written and (flag in given or flag in ("model_dir", "backbone"))}
+    return written, read
+
+
+def check_run_paths():
+    """The run's outputs apart from its inputs and state (outputs.check_run_paths): before any work, and
+    again after a record supplied flags."""
+    given = {name for name in PATH_FLAGS if FLAGS[name].present} | set(ADOPTED)
+    written, read = run_paths(FLAGS.mode, {name: FLAGS[name].value for name in PATH_FLAGS}, given)
+    outputs.check_run_paths(written, read)
+
+
 def run_train():
     adopt_model_dir_record("pfe")
     if FLAGS.calibration_pairs and not FLAGS.lfw_dir:
@@ -501,8 +540,6 @@ def run_pretrain():
 
 def run_export():
     adopt_model_dir_record("pfe")
-    outputs.check_apart(FLAGS.export_dir, "export_dir", {"model_dir": FLAGS.model_dir, "data_dir": FLAGS.data_dir,
-                                                         "pretrained_ckpt": FLAGS.pretrained_ckpt})
     lock_dir = FLAGS.model_dir if os.path.isdir(FLAGS.model_dir) else os.path.dirname(FLAGS.model_dir)
     with model_dir_lock.locked(lock_dir, "export"):
         checkpoint = export.export_pfe(FLAGS.model_dir, FLAGS.export_dir, backbone(), image_size(),
@@ -643,9 +680,14 @@ def one_line(error):
     return (message.strip().splitlines() or [type(error).__name__])[0]
 
 
-# Errors a user's input causes (files, flags, data); anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, ImportError, OSError, tf.errors.NotFoundError, tf.errors.DataLossError,
-               tf.errors.PermissionDeniedError)
+def is_user_error(error):
+    """Errors a user's input causes: the project's UserError, a file the system refuses (missing, a folder,
+    no permission, a full disk: OSError naming it) and TensorFlow's file errors. Anything else is a bug."""
+    if isinstance(error, errors.UserError):
+        return True
+    if isinstance(error, OSError):
+        return bool(error.filename) or error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+    return isinstance(error, (tf.errors.NotFoundError, tf.errors.PermissionDeniedError))
 
 
 class ProjectLinesOnly(logging.Filter):
@@ -678,13 +720,30 @@ def main(argv):
             handler.addFilter(ProjectLinesOnly())
             handler.setFormatter(PlainLines())
     try:
+        check_run_paths()
         {"train": run_train, "eval": run_eval, "export": run_export, "predict": run_predict,
          "cache_features": run_cache_features, "pretrain": run_pretrain, "verify": run_verify}[FLAGS.mode]()
-    except USER_ERRORS as error:
-        sys.exit("error: %s" % one_line(error))
+    except KeyboardInterrupt:
+        sys.exit("interrupted: %s" % what_was_kept())
     except tf.train.NanLossDuringTrainingError:
         sys.exit("error: the training loss became NaN; lower --lr_values (the checkpoints written so far are kept)")
+    except Exception as error:  # pylint: disable=broad-except  # user errors become one line, bugs re-raise
+        if not is_user_error(error):
+            raise
+        sys.exit("error: %s" % one_line(error))
 
+
+def what_was_kept():
+    """One line for Ctrl-C: what the interrupted mode leaves (outputs are written whole or not at all)."""
+    if MODE_OUTPUTS[FLAGS.mode] == ("model_dir",):
+        latest = tf.train.latest_checkpoint(FLAGS.model_dir) if os.path.isdir(FLAGS.model_dir) else None
+        return ("%s keeps %s; rerun the same command to resume from it" % (FLAGS.model_dir, os.path.basename(latest))
+                if latest else "no checkpoint was written yet; %s is unchanged" % FLAGS.model_dir)
+    if FLAGS.mode == "cache_features":
+        return "--cache_dir=%s keeps the shards it finished; rerun the same command to resume" % FLAGS.cache_dir
+    written = ", ".join("--%s=%s" % (flag, FLAGS[flag].value) for flag in MODE_OUTPUTS[FLAGS.mode]
+                        if FLAGS[flag].value)
+    return "nothing was replaced (%s as before); rerun the same command" % (written or "no output")
 
 if __name__ == "__main__":
     app.run(main)

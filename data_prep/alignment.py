@@ -10,6 +10,8 @@ Points are (x, y) in the order left eye, right eye, nose tip, left mouth corner,
 """
 import numpy as np
 
+from pfe_estimator import errors
+
 # The SphereFace / PFE 96x112 template, the ArcFace 112x112 one (the same points shifted 8 px right), and
 # half of the PFE template for quick CPU runs (the built-in demo).
 _SPHEREFACE_POINTS = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
@@ -24,7 +26,7 @@ TEMPLATES = {
 def template(name):
     """Returns ((height, width), points float64 [5, 2]) of a template name ('112x96' or '112x112')."""
     if name not in TEMPLATES:
-        raise ValueError("unknown template %r: expected one of %s" % (name, ", ".join(sorted(TEMPLATES))))
+        raise errors.UserError("unknown template %r: expected one of %s" % (name, ", ".join(sorted(TEMPLATES))))
     return TEMPLATES[name]
 
 
@@ -70,7 +72,7 @@ def template_for_size(image_size):
     for name, (size, _) in sorted(TEMPLATES.items()):
         if tuple(size) == tuple(image_size):
             return name
-    raise ValueError("no alignment template is %dx%d (templates: %s)" % (image_size[0], image_size[1],
+    raise errors.UserError("no alignment template is %dx%d (templates: %s)" % (image_size[0], image_size[1],
                                                                          ", ".join(sorted(TEMPLATES))))
 
 
@@ -90,7 +92,7 @@ def similarity_transform(source, target, method="cp2tform"):
       float64 [2, 3] affine matrix M with target ~ M @ [x, y, 1].
     """
     if method not in ALIGNMENT_METHODS:
-        raise ValueError("alignment method %r: expected one of %s" % (method, ", ".join(ALIGNMENT_METHODS)))
+        raise errors.UserError("alignment method %r: expected one of %s" % (method, ", ".join(ALIGNMENT_METHODS)))
     source = np.asarray(source, np.float64)
     target = np.asarray(target, np.float64)
     return (_cp2tform if method == "cp2tform" else _umeyama)(source, target)
@@ -118,7 +120,7 @@ def align_face(image, landmarks, template_name="112x96", method="cp2tform", bord
     import cv2  # pylint: disable=import-outside-toplevel  # the training path imports this module's names only
     (height, width), points = template(template_name)
     if border not in BORDERS:
-        raise ValueError("border %r: expected one of %s" % (border, ", ".join(sorted(BORDERS))))
+        raise errors.UserError("border %r: expected one of %s" % (border, ", ".join(sorted(BORDERS))))
     matrix = similarity_transform(landmarks, points, method)
     crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=getattr(cv2, BORDERS[border]))
@@ -187,7 +189,7 @@ def read_landmark_file(path):
             try:
                 name, points = parse_landmark_line(line)
             except ValueError as error:
-                raise ValueError("%s:%d: %s" % (path, number, error))
+                raise errors.UserError("%s:%d: %s" % (path, number, error))
             landmarks[name.replace("\\", "/")] = points
     return landmarks
 

@@ -14,18 +14,24 @@ flows through data_prep/make_tfrecords.py unchanged:
   degradations.csv   path,kind,severity,parameter
   pairs.txt          LFW format over the test identities (10 folds of genuine + impostor pairs)
 
-The same --seed gives byte-identical output.
+The same --seed gives byte-identical output. The folder is built whole beside its target and swapped in;
+a rerun with the same settings keeps it as it is (so the files' times, which make_tfrecords' fingerprint
+reads, stay too), one with other settings rebuilds it, and a folder this tool did not write is refused.
 """
 import csv
 import os
+import sys
 
 from absl import app
 from absl import flags
 import cv2
 import numpy as np
 
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 
+OUTPUT_KIND = "demo_faces"
 IMAGE_SIZE = 128
 DEGRADATIONS = ("clean", "blur", "noise", "downscale", "occlusion")
 
@@ -158,8 +164,8 @@ def lfw_pairs_lines(test_identities, images_per_identity, rng, folds=10, pairs_p
     """pairs.txt lines over the test identities: identities split into `folds` groups, each fold's
     genuine and impostor pairs drawn within its group."""
     if len(test_identities) < 2 * folds:
-        raise ValueError("the pairs need at least %d test identities (2 per fold), got %d" % (2 * folds,
-                                                                                              len(test_identities)))
+        raise errors.UserError("--test_identities=%d: the %d-fold pairs need at least %d (2 per fold)"
+                         % (len(test_identities), folds, 2 * folds))
     groups = np.array_split(np.array(test_identities), folds)
     lines = ["%d\t%d" % (folds, pairs_per_fold)]
     for group in groups:
@@ -174,10 +180,31 @@ def lfw_pairs_lines(test_identities, images_per_identity, rng, folds=10, pairs_p
 
 
 def make_demo_faces(output_dir, train_identities, test_identities, images_per_identity, seed=0, jpeg_quality=95):
-    """Writes the dataset (see the module docstring). Returns {'train': [...], 'test': [...]} identity names."""
-    rng = np.random.RandomState(seed)
+    """Writes the dataset (see the module docstring) unless output_dir already holds it with these settings.
+
+    Returns:
+      ({'train': [...], 'test': [...]} identity names, whether the folder was (re)written).
+
+    Raises:
+      outputs.OutputError: output_dir holds something this tool did not write.
+      ValueError: too few test identities for the pairs.
+    """
     names = {"train": ["id%05d" % i for i in range(train_identities)],
              "test": ["id%05d" % i for i in range(train_identities, train_identities + test_identities)]}
+    lfw_pairs_lines(names["test"], images_per_identity, np.random.RandomState(seed))  # refuses too few, first
+    fingerprint = {"train_identities": train_identities, "test_identities": test_identities,
+                   "images_per_identity": images_per_identity, "seed": seed, "jpeg_quality": jpeg_quality}
+    marker = outputs.read_marker(output_dir)
+    if marker and marker.get("kind") == OUTPUT_KIND and marker.get("fingerprint") == fingerprint:
+        return names, False
+    with outputs.replacing_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint) as staging:
+        _write_demo_faces(staging, names, images_per_identity, seed, jpeg_quality)
+    return names, True
+
+
+def _write_demo_faces(output_dir, names, images_per_identity, seed, jpeg_quality):
+    """Writes the images, landmarks.txt, degradations.csv and pairs.txt into the new folder output_dir."""
+    rng = np.random.RandomState(seed)
     landmark_lines, degradation_rows = [], []
     for split in ("train", "test"):
         for name in names[split]:
@@ -204,7 +231,6 @@ def make_demo_faces(output_dir, train_identities, test_identities, images_per_id
         writer.writerows(degradation_rows)
     pairs = lfw_pairs_lines(names["test"], images_per_identity, rng)
     atomic_files.write_text(os.path.join(output_dir, "pairs.txt"), "\n".join(pairs) + "\n")
-    return names
 
 
 FLAGS = flags.FLAGS
@@ -212,18 +238,22 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("output_dir", "demo_run/faces", "Output folder.")
-    flags.DEFINE_integer("train_identities", 200, "Identities for training.")
-    flags.DEFINE_integer("test_identities", 100, "Held-out identities for the pairs.")
-    flags.DEFINE_integer("images_per_identity", 10, "Images per identity.")
+    flags.DEFINE_integer("train_identities", 200, "Identities for training.", lower_bound=1)
+    flags.DEFINE_integer("test_identities", 100, "Held-out identities for the pairs (at least 20).", lower_bound=1)
+    flags.DEFINE_integer("images_per_identity", 10, "Images per identity.", lower_bound=2)
     flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same bytes.")
 
 
 def main(argv):
     del argv
-    names = make_demo_faces(FLAGS.output_dir, FLAGS.train_identities, FLAGS.test_identities,
-                            FLAGS.images_per_identity, FLAGS.seed)
-    print("make_demo_faces: %d training and %d test identities x %d images -> %s" % (
-        len(names["train"]), len(names["test"]), FLAGS.images_per_identity, FLAGS.output_dir))
+    try:
+        names, written = make_demo_faces(FLAGS.output_dir, FLAGS.train_identities, FLAGS.test_identities,
+                                         FLAGS.images_per_identity, FLAGS.seed)
+    except (ValueError, OSError) as error:
+        sys.exit("error: %s" % error)
+    print("make_demo_faces: %d training and %d test identities x %d images %s %s" % (
+        len(names["train"]), len(names["test"]), FLAGS.images_per_identity,
+        "->" if written else "already in", FLAGS.output_dir))
 
 
 if __name__ == "__main__":

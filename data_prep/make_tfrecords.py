@@ -25,6 +25,7 @@ from absl import flags
 import cv2
 import numpy as np
 from data_prep import alignment
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.data import image_io
 from pfe_estimator.storage import outputs
@@ -64,7 +65,7 @@ def list_identities(input_dir=None, list_file=None):
                     continue
                 parts = line.rstrip("\n").rsplit(None, 1)
                 if len(parts) != 2:
-                    raise ValueError("%s:%d: expected `path label`" % (list_file, number))
+                    raise errors.UserError("%s:%d: expected `path label`" % (list_file, number))
                 path = parts[0].strip()
                 if os.path.isabs(path):
                     path = os.path.relpath(path, root)
@@ -72,7 +73,7 @@ def list_identities(input_dir=None, list_file=None):
     else:
         root = input_dir
         if not os.path.isdir(root):
-            raise ValueError("%s: not a folder" % root)
+            raise errors.UserError("%s: not a folder" % root)
         for identity in os.listdir(root):
             folder = os.path.join(root, identity)
             if os.path.isdir(folder):
@@ -224,7 +225,7 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
     """
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    outputs.check_apart(output_dir, "output_dir", {"input_dir": root})
+    outputs.check_run_paths({"output_dir": output_dir}, {"input_dir": root})
     fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity)
     outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
     (height, width), _ = alignment.template(settings.template)
@@ -353,6 +354,8 @@ def main(argv):
     if FLAGS.missing_landmarks == "detect" and not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
         raise app.UsageError("--missing_landmarks=detect needs --detector_model=PATH to a YuNet .onnx file")
     try:
+        outputs.check_run_paths({"output_dir": FLAGS.output_dir}, {flag: FLAGS[flag].value for flag in (
+            "input_dir", "list_file", "landmarks", "include_identities", "exclude_identities", "detector_model")})
         root, listed = list_identities(FLAGS.input_dir, FLAGS.list_file)
         include = read_name_list(FLAGS.include_identities) if FLAGS.include_identities else None
         exclude = read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None

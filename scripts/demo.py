@@ -8,7 +8,9 @@
 4. main.py --mode=train: the PFE head on the frozen backbone;
 5. main.py --mode=eval: cosine vs MLS on the held-out pairs, report and plots;
 then the Spearman correlation between each test image's mean sigma^2 and its degradation severity.
-Every step is the real command-line tool; the sizes and step counts are flags.
+Every step is the real command-line tool; the sizes and step counts are flags. The work folder is the
+demo's own (marked): a rerun with the same flags reuses it, each step resuming or keeping what it finished,
+and ends with the same numbers; a rerun with other flags rebuilds it; a folder the demo did not make is refused.
 """
 import argparse
 import csv
@@ -21,10 +23,12 @@ import time
 import numpy as np
 
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import plots
 
+OUTPUT_KIND = "demo"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MODEL_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--batch_size=64", "--num_classes_per_batch=16",
@@ -67,6 +71,22 @@ def degradation_correlation(faces_dir, features_path, report_dir):
     return result
 
 
+def claim_work_dir(work, settings):
+    """Makes `work` the demo's folder for these settings: reused when it already is, rebuilt (with a line
+    saying what changed) when the demo made it with other settings, refused when the demo did not make it."""
+    marker = outputs.read_marker(work)
+    rebuild = bool(marker and marker.get("kind") == OUTPUT_KIND and marker.get("fingerprint") != settings)
+    if rebuild:
+        print("demo: %s was made with other settings (%s); rebuilding it" % (
+            work, "; ".join(outputs.fingerprint_changes(marker.get("fingerprint"), settings))))
+    try:
+        state = outputs.claim_directory(work, OUTPUT_KIND, "work_dir", settings, overwrite=rebuild)
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
+    if state == "resume":
+        print("demo: reusing %s (same settings): finished steps are kept" % work)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work_dir", default="demo_run")
@@ -78,6 +98,7 @@ def main():
     args = parser.parse_args()
     start = time.time()
     work = os.path.abspath(args.work_dir)
+    claim_work_dir(work, {key: value for key, value in sorted(vars(args).items()) if key != "work_dir"})
     faces, train_records, test_records = (os.path.join(work, n) for n in ("faces", "train_records", "test_records"))
     pretrained, pfe, report_dir = (os.path.join(work, n) for n in ("pretrain", "pfe", "report"))
     python = sys.executable

@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared, the npu_bridge test double, small model configurations."""
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -86,13 +87,55 @@ def lfw_subset_records(tmp_path, template="112x96"):
     settings = make_tfrecords.Settings(template, 95, None, "skip", None, 0.6)
     make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
     people = sorted(identities)
+    return records, subset_pairs(str(tmp_path / "pairs.txt"), people), people
+
+
+def subset_pairs(path, people):
+    """Writes a pairs file in LFW's format over the 10 people of ../shared's native subset (10 folds of 1
+    genuine + 1 impostor pair); returns its path."""
     lines = ["10\t1"]
     for k in range(10):
         lines.append("%s\t1\t%d" % (people[k], 2 + k % 5))
         lines.append("%s\t3\t%s\t4" % (people[k], people[(k + 1) % 10]))
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("\n".join(lines) + "\n")
-    return records, str(pairs), people
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+# The 100 native LFW images at the half-size template: real records that a tiny model reads in seconds.
+RECORD_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--embedding_size=16", "--batch_size=8",
+                "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries=", "--device=cpu"]
+
+
+def run_tool(module, *args):
+    return subprocess.run([sys.executable, "-m", module] + list(args), cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+
+
+def make_records(output_dir, *extra):
+    return run_tool("data_prep.make_tfrecords", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
+                    "--landmarks=" + shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"), "--template=56x48",
+                    "--output_dir=" + output_dir, "--num_workers=1", "--images_per_shard=40", *extra)
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory):
+    """A trained tiny model folder, its export, LFW-subset records (56x48) and a SphereNet-4 model trained on
+    them, made once for the session. Tests copy what they change."""
+    from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
+    base = tmp_path_factory.mktemp("reliability")
+    paths = {name: str(base / name) for name in ("model", "export", "records", "record_model")}
+    trained = run_main("--mode=train", "--data=synthetic", "--model_dir=" + paths["model"], "--max_steps=3")
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    exported = run_main("--mode=export", "--model_dir=" + paths["model"], "--export_dir=" + paths["export"])
+    assert exported.returncode == 0, exported.stdout[-3000:]
+    made = make_records(paths["records"])
+    assert made.returncode == 0, made.stdout[-3000:]
+    trained = run_main("--mode=train", "--data_dir=" + paths["records"], "--model_dir=" + paths["record_model"],
+                       "--max_steps=2", *RECORD_FLAGS)
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    paths["base"] = str(base)
+    return paths
 
 
 def pytest_collection_modifyitems(items):

@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,12 +17,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY, shared_path
+from tests.conftest import RECORD_FLAGS, ROOT, TINY, make_records, run_tool, shared_path
 from tests.test_main import TINY_FLAGS, run_main
-
-# The 100 native LFW images at the half-size template: real records that a tiny model reads in seconds.
-RECORD_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--embedding_size=16", "--batch_size=8",
-                "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries=", "--device=cpu"]
 
 
 def tree_digest(path):
@@ -44,32 +41,6 @@ def error_line(result):
     return line
 
 
-def run_tool(module, *args):
-    return subprocess.run([sys.executable, "-m", module] + list(args), cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
-
-
-def make_records(output_dir, *extra):
-    return run_tool("data_prep.make_tfrecords", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
-                    "--landmarks=" + shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"), "--template=56x48",
-                    "--output_dir=" + output_dir, "--num_workers=1", "--images_per_shard=40", *extra)
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    """A trained tiny model folder, its export, and LFW-subset records, made once for the module."""
-    base = tmp_path_factory.mktemp("reliability")
-    paths = {"model": str(base / "model"), "export": str(base / "export"), "records": str(base / "records")}
-    trained = run_main("--mode=train", "--data=synthetic", "--model_dir=" + paths["model"], "--max_steps=3")
-    assert trained.returncode == 0, trained.stdout[-3000:]
-    exported = run_main("--mode=export", "--model_dir=" + paths["model"], "--export_dir=" + paths["export"])
-    assert exported.returncode == 0, exported.stdout[-3000:]
-    made = make_records(paths["records"])
-    assert made.returncode == 0, made.stdout[-3000:]
-    paths["base"] = str(base)
-    return paths
-
-
 def copy_of(path, tmp_path, name):
     target = str(tmp_path / name)
     shutil.copytree(path, target)
@@ -83,7 +54,8 @@ def copy_of(path, tmp_path, name):
 def test_export_into_or_around_the_model_dir_is_refused(work, target):
     before = tree_digest(work["model"])
     result = run_main("--mode=export", "--model_dir=" + work["model"], "--export_dir=" + target.format(**work))
-    assert "overlaps --model_dir" in error_line(result)
+    line = error_line(result)
+    assert re.search(r"--export_dir=\S+ (is|lies inside|holds) --model_dir=\S+, which this run reads", line), line
     assert tree_digest(work["model"]) == before
 
 
@@ -94,7 +66,7 @@ def test_export_refuses_a_foreign_folder_or_a_file_unless_overwrite(work, tmp_pa
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     result = run_main("--mode=export", "--model_dir=" + work["model"], "--export_dir=" + str(foreign))
-    assert "already holds a folder this pipeline did not write" in error_line(result)
+    assert "already holds a folder of files this pipeline did not write" in error_line(result)
     result = run_main("--mode=export", "--model_dir=" + work["model"], "--export_dir=" + str(a_file))
     assert "is a file, not a folder" in error_line(result)
     assert (foreign / "holiday.jpg").read_bytes() == b"precious" and a_file.read_text() == "keep me"
@@ -234,7 +206,7 @@ def test_eval_refuses_a_foreign_report_dir_and_names_missing_or_bad_pairs_files(
     (foreign / "cv.txt").write_text("mine")
     pairs = lfw_pairs_file(tmp_path, [("A", 1), ("A", 2), ("B", 1)])
     result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + pairs, "--report_dir=" + str(foreign))
-    assert "--report_dir=%s already holds a folder this pipeline did not write" % foreign in error_line(result)
+    assert "--report_dir=%s already holds a folder of files this pipeline did not write" % foreign in error_line(result)
     assert os.listdir(str(foreign)) == ["cv.txt"]
     missing = str(tmp_path / "no_pairs.txt")
     result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + missing,

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.model import backbones
 from pfe_estimator.inference import checkpoints
@@ -78,10 +79,11 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
     height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone.name)
     if scope and not pretrained_checkpoint:
-        raise ValueError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)"
+        raise errors.UserError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)"
                          % backbone.name)
     checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint) if scope else None
-    outputs.check_apart(cache_dir, "cache_dir", {"data_dir": data_dir})
+    outputs.check_run_paths({"cache_dir": cache_dir}, {"data_dir": data_dir,
+                                                       "pretrained_ckpt": pretrained_checkpoint if scope else None})
     fingerprint = cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype)
     fingerprint["degraded_copies"] = degraded_copies
     copies = 1 + degraded_copies

@@ -4,10 +4,12 @@ import os
 import cv2
 import numpy as np
 
+from pfe_estimator import errors
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-class ImageError(ValueError):
+class ImageError(errors.UserError):
     """An image that cannot be used; str() is a one-line reason naming the file, `kind` a short category."""
 
     def __init__(self, message, kind):

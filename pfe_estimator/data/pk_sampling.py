@@ -5,6 +5,7 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.data import tfrecord_schema
 
 
@@ -44,13 +45,13 @@ def read_manifest(data_dir):
     """
     path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
     if not tf.gfile.Exists(path):
-        raise ValueError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir,
+        raise errors.UserError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir,
                                                                                    tfrecord_schema.MANIFEST_NAME))
     with tf.gfile.GFile(path) as f:
         try:
             return json.load(f)
         except ValueError as error:
-            raise ValueError("%s: not valid JSON (%s); rebuild the folder with data_prep/make_tfrecords.py"
+            raise errors.UserError("%s: not valid JSON (%s); rebuild the folder with data_prep/make_tfrecords.py"
                              % (path, error))
 
 
@@ -65,15 +66,16 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
     for shard in manifest["shards"]:
         path = os.path.join(data_dir, shard["file"])
         if not tf.gfile.Exists(path):
-            raise ValueError("%s: missing (listed in %s); rebuild the folder" % (path, tfrecord_schema.MANIFEST_NAME))
+            raise errors.UserError("%s: missing (listed in %s); rebuild the folder"
+                                   % (path, tfrecord_schema.MANIFEST_NAME))
         if "bytes" in shard and tf.gfile.Stat(path).length != shard["bytes"]:
-            raise ValueError("%s: %d bytes, the manifest recorded %d (truncated or replaced); rebuild the folder"
+            raise errors.UserError("%s: %d bytes, the manifest recorded %d (truncated or replaced); rebuild the folder"
                              % (path, tf.gfile.Stat(path).length, shard["bytes"]))
     allowed = None if include_labels is None else {int(label) for label in include_labels}
     trainable = sum(1 for identity in manifest["identities"]
                     if identity["images"] >= 2 and (allowed is None or identity["label"] in allowed))
     if trainable < num_classes_per_batch:
-        raise ValueError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
+        raise errors.UserError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
                          "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable,
                                                                               num_classes_per_batch))
 
@@ -180,7 +182,7 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
     """
     manifest = read_manifest(data_dir)
     if tuple(manifest["image_size"]) != tuple(image_size):
-        raise ValueError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
+        raise errors.UserError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
             data_dir, manifest["image_size"][0], manifest["image_size"][1], manifest["template"],
             image_size[0], image_size[1]))
     check_training_data(data_dir, manifest, num_classes_per_batch)

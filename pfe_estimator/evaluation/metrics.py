@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from pfe_estimator import errors
+
 
 DEFAULT_MAX_CHUNK_BYTES = 8 * 2 ** 20  # small blocks stay in cache: faster than large ones
 
@@ -159,7 +161,7 @@ def check_features(names, mu, sigma_sq, source):
     for what, bad_rows in problems:
         if bad_rows.any():
             first_bad = names[int(np.flatnonzero(bad_rows)[0])]
-            raise ValueError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
+            raise errors.UserError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
                              % (source, int(bad_rows.sum()), what, first_bad))
 
 

@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 
+from pfe_estimator import errors
+
 
 LfwPairs = collections.namedtuple("LfwPairs", ["first", "second", "same", "fold"])
 
@@ -29,7 +31,7 @@ def read_lfw_pairs(path):
     except ValueError:
         folds = None
     if folds is None:
-        raise ValueError("%s:1: expected a header `folds pairs_per_class` of two integers" % path)
+        raise errors.UserError("%s:1: expected a header `folds pairs_per_class` of two integers" % path)
     first, second, same, fold = [], [], [], []
     for index, (number, fields) in enumerate(lines[1:]):
         try:
@@ -44,11 +46,11 @@ def read_lfw_pairs(path):
             else:
                 raise ValueError("%d fields" % len(fields))
         except ValueError:
-            raise ValueError("%s:%d: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, got "
-                             "%r" % (path, number, " ".join(fields)))
+            raise errors.UserError("%s:%d: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, "
+                                   "got %r" % (path, number, " ".join(fields)))
         fold.append(index // (2 * per_class))
     if len(first) != folds * 2 * per_class:
-        raise ValueError("%s: %d pairs, the header promises %d" % (path, len(first), folds * 2 * per_class))
+        raise errors.UserError("%s: %d pairs, the header promises %d" % (path, len(first), folds * 2 * per_class))
     return LfwPairs(np.array(first), np.array(second), np.array(same), np.array(fold))
 
 
@@ -61,7 +63,7 @@ def pair_indices(names, pairs):
     index = {name: i for i, name in enumerate(names)}
     missing = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if n not in index})
     if missing:
-        raise ValueError("%d image(s) named by the pairs are missing: %s%s" % (
+        raise errors.UserError("%d image(s) named by the pairs are missing: %s%s" % (
             len(missing), ", ".join(missing[:20]), " ..." if len(missing) > 20 else ""))
     return (np.array([index[n] for n in pairs.first]), np.array([index[n] for n in pairs.second]))
 
@@ -79,7 +81,7 @@ def read_csv_rows(path, columns):
                 continue
             fields = [field.strip() for field in line.rstrip("\n").split(",")]
             if len(fields) != columns:
-                raise ValueError("%s:%d: expected %d comma-separated fields, got %d" % (path, number, columns,
+                raise errors.UserError("%s:%d: expected %d comma-separated fields, got %d" % (path, number, columns,
                                                                                         len(fields)))
             rows.append(fields)
     if rows and columns == 3 and not rows[0][2].lstrip("-").isdigit():

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from pfe_estimator import errors
 from pfe_estimator.evaluation import metrics
 
 from pfe_estimator.evaluation import protocols
@@ -36,7 +37,7 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
         a = np.array([position[t] for t in pairs_a])
         b = np.array([position[t] for t in pairs_b])
     except KeyError as error:
-        raise ValueError("template %s is in the pairs but has no faces" % error)
+        raise errors.UserError("template %s is in the pairs but has no faces" % error)
     scores = {
         "cosine": metrics.cosine_pair_scores(mean_mu[a], mean_mu[b]),
         "fused_cosine": metrics.cosine_pair_scores(mu_hat[a], mu_hat[b]),
@@ -137,7 +138,7 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
     rows = protocols.read_csv_rows(templates_csv, 2)
     missing = sorted({path for _, path in rows if protocols.image_name(path) not in position})
     if missing:
-        raise ValueError("%s: %d image(s) without features: %s" % (templates_csv, len(missing),
+        raise errors.UserError("%s: %d image(s) without features: %s" % (templates_csv, len(missing),
                                                                    ", ".join(missing[:20])))
     faces = np.array([position[protocols.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])

@@ -4,6 +4,8 @@ import re
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
+
 
 def resolve_checkpoint(path):
     """Returns the checkpoint prefix that `path` names.
@@ -29,7 +31,7 @@ def resolve_checkpoint(path):
                 match = re.search(r"(\d+)$", prefix)
                 return int(match.group(1)) if match else -1
             return os.path.join(path, max(prefixes, key=lambda p: (step_of(p), p)))
-    raise ValueError("%s: no checkpoint there (expected a folder with *.index files or a checkpoint prefix)"
+    raise errors.UserError("%s: no checkpoint there (expected a folder with *.index files or a checkpoint prefix)"
                      % path)
 
 
@@ -38,7 +40,7 @@ def list_checkpoint_variables(checkpoint):
     try:
         return tf.train.list_variables(checkpoint)
     except tf.errors.OpError as error:
-        raise ValueError("%s: unreadable checkpoint (%s); give an intact checkpoint"
+        raise errors.UserError("%s: unreadable checkpoint (%s); give an intact checkpoint"
                          % (checkpoint, error.message.splitlines()[0]))
 
 
@@ -54,9 +56,9 @@ def check_variables_in_checkpoint(checkpoint, variables):
         name = variable.op.name
         shape = variable.shape.as_list()
         if name not in stored:
-            raise ValueError("%s: checkpoint has no variable %s (shape %s)" % (checkpoint, name, shape))
+            raise errors.UserError("%s: checkpoint has no variable %s (shape %s)" % (checkpoint, name, shape))
         if list(stored[name]) != shape:
-            raise ValueError("%s: variable %s has shape %s in the checkpoint, the model needs %s"
+            raise errors.UserError("%s: variable %s has shape %s in the checkpoint, the model needs %s"
                              % (checkpoint, name, list(stored[name]), shape))
 
 
@@ -132,7 +134,7 @@ def recover_training_checkpoint(model_dir):
     state = tf.train.get_checkpoint_state(model_dir)
     latest = state.model_checkpoint_path if state else None
     if not latest or not tf.gfile.Exists(latest + ".index"):
-        raise ValueError(
+        raise errors.UserError(
             "%s: holds %s but its `checkpoint` state file is missing, unreadable or names a missing checkpoint, "
             "so training would restart at step 0 and overwrite them; to resume, write a `checkpoint` file with "
             "the line model_checkpoint_path: \"%s\", or use a new --model_dir"
@@ -146,7 +148,7 @@ def recover_training_checkpoint(model_dir):
         corrupt.append("%s (%s)" % (os.path.basename(prefix), problem))
         _move_aside(prefix, os.path.join(model_dir, CORRUPT_FOLDER))
     else:
-        raise ValueError("%s: no intact checkpoint (%s; moved to %s/); use a new --model_dir"
+        raise errors.UserError("%s: no intact checkpoint (%s; moved to %s/); use a new --model_dir"
                          % (model_dir, "; ".join(corrupt), CORRUPT_FOLDER))
     if corrupt:
         kept = [p for p in candidates if p not in candidates[:len(corrupt)]]

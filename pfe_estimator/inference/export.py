@@ -3,6 +3,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.model import backbones
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.model import pfe_model
@@ -46,7 +47,7 @@ def checkpoint_sources(checkpoint, backbone, pretrained_checkpoint=None):
         try:
             checkpoints.check_variables_in_checkpoint(prefix, variables)
         except ValueError as error:
-            raise ValueError("%s (do --backbone, --image_size or --embedding_size differ from the training run?)"
+            raise errors.UserError("%s (do --backbone, --image_size or --embedding_size differ from the training run?)"
                              % error)
     return sources
 
@@ -79,7 +80,8 @@ def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=Fals
     """
     export_dir = os.path.normpath(export_dir)
     checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
-    outputs.check_apart(export_dir, "export_dir", {"model_dir": os.path.dirname(checkpoint)})
+    outputs.check_run_paths({"export_dir": export_dir}, {"model_dir": os.path.dirname(checkpoint),
+                                                         "pretrained_ckpt": pretrained_checkpoint})
     with outputs.replacing_directory(export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)},
                                      overwrite) as staging:
         _write_export(checkpoint, staging, backbone, image_size, pretrained_checkpoint)

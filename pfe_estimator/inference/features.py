@@ -2,6 +2,7 @@
 files, run through an exported SavedModel or the PFE Estimator."""
 import os
 
+from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import image_io
 from pfe_estimator.evaluation import protocols
@@ -70,7 +71,7 @@ def pair_features(wanted_names, extractor, data_dir=None, features_path=None, fe
             return names, mu, sigma_sq, load_face
         mu, sigma_sq = extractor.images(predict.decode_network_input(j, extractor.image_size) for j in jpegs)
     else:
-        raise ValueError("pair features need a features file or a folder of aligned TFRecords or cached features")
+        raise errors.UserError("pair features need a features file or a folder of aligned TFRecords or cached features")
     if features_output:
         predict.save_features(features_output, names, mu, sigma_sq)
     return names, mu, sigma_sq, load_face

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.inference import checkpoints
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
@@ -220,13 +221,13 @@ def load_features(path):
     try:
         data = np.load(path)
     except (IOError, OSError, ValueError) as error:
-        raise ValueError("%s: cannot read features (%s)" % (path, error))
+        raise errors.UserError("%s: cannot read features (%s)" % (path, error))
     for key in ("names", "mu", "sigma_sq"):
         if key not in data:
-            raise ValueError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
+            raise errors.UserError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
     names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
     if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
-        raise ValueError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape,
+        raise errors.UserError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape,
                                                                                sigma_sq.shape))
     metrics.check_features(names, mu, sigma_sq, path)
     return names, mu, sigma_sq

@@ -1,6 +1,7 @@
 """The frozen backbone: a SphereNet (checkpoint-restored variables) or an imported ONNX model (constants)."""
 import collections
 
+from pfe_estimator import errors
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import onnx_import
 from pfe_estimator.model import sphere_net
@@ -30,7 +31,7 @@ def is_onnx(backbone):
 def check_backbone_name(backbone):
     """Raises ValueError for a name that is neither a SphereNet depth nor onnx:PATH."""
     if not is_onnx(backbone) and backbone not in sphere_net.RESIDUAL_UNITS_PER_STAGE:
-        raise ValueError("--backbone=%s: expected one of %s or onnx:PATH"
+        raise errors.UserError("--backbone=%s: expected one of %s or onnx:PATH"
                          % (backbone, ", ".join(sphere_net.backbone_names())))
 
 

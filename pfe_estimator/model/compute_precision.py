@@ -11,6 +11,8 @@ import functools
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
+
 PRECISIONS = {"fp32": tf.float32, "bf16": tf.bfloat16}
 _ACTIVE = [tf.float32]
 
@@ -28,7 +30,7 @@ def backbone_precision(name):
 
 def check_name(name):
     if name not in PRECISIONS:
-        raise ValueError("--backbone_precision=%s: expected one of %s" % (name, ", ".join(sorted(PRECISIONS))))
+        raise errors.UserError("--backbone_precision=%s: expected one of %s" % (name, ", ".join(sorted(PRECISIONS))))
 
 
 def _computed(function, a, b, **kwargs):

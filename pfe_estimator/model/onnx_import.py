@@ -16,6 +16,7 @@ import collections
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.model import compute_precision
 
 NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -95,7 +96,7 @@ class OnnxGraph(object):
         try:
             self.model = onnx.load(path)
         except Exception as error:  # pylint: disable=broad-except
-            raise ValueError("%s: cannot read the ONNX model (%s)" % (path, error))
+            raise errors.UserError("%s: cannot read the ONNX model (%s)" % (path, error))
         self.path = path
         graph = self.model.graph
         self.initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -103,11 +104,11 @@ class OnnxGraph(object):
         consumed = {name for node in self.nodes for name in node.input}
         inputs = [i for i in graph.input if i.name not in self.initializers and i.name in consumed]
         if len(inputs) != 1:
-            raise ValueError("%s: expected one image input, found %s" % (path, [i.name for i in inputs]))
+            raise errors.UserError("%s: expected one image input, found %s" % (path, [i.name for i in inputs]))
         self.input_name = inputs[0].name
         self.input_shape = [d.dim_value or None for d in inputs[0].type.tensor_type.shape.dim]
         if len(self.input_shape) != 4 or self.input_shape[1] != 3:
-            raise ValueError("%s: input %s has shape %s, expected N x 3 x H x W" % (path, self.input_name,
+            raise errors.UserError("%s: input %s has shape %s, expected N x 3 x H x W" % (path, self.input_name,
                                                                                     self.input_shape))
         self.output_name = graph.output[0].name
 
@@ -121,7 +122,7 @@ class OnnxGraph(object):
         for node in reversed(self.nodes):
             if node.op_type in ("Flatten", "Gemm"):
                 return node.input[0]
-        raise ValueError("%s: no Flatten or Gemm node; give --feature_node" % self.path)
+        raise errors.UserError("%s: no Flatten or Gemm node; give --feature_node" % self.path)
 
     def build(self, images_nchw_as_nhwc, wanted):
         """Rebuilds the graph on an NHWC image tensor; returns {name: Value} for the `wanted` names.
@@ -139,7 +140,7 @@ class OnnxGraph(object):
                 break
             converter = CONVERTERS.get(node.op_type)
             if converter is None:
-                raise ValueError("%s: unsupported ONNX op %s in node %s" % (self.path, node.op_type,
+                raise errors.UserError("%s: unsupported ONNX op %s in node %s" % (self.path, node.op_type,
                                                                             node.name or node.output[0]))
             inputs = [values[name] if name else None for name in node.input]
             with tf.name_scope(_scope_name(node)):
@@ -148,7 +149,7 @@ class OnnxGraph(object):
                 values[name] = value
                 missing.discard(name)
         if missing:
-            raise ValueError("%s: no value named %s in the graph" % (self.path, ", ".join(sorted(missing))))
+            raise errors.UserError("%s: no value named %s in the graph" % (self.path, ", ".join(sorted(missing))))
         return {name: values[name] for name in wanted}
 
 
@@ -164,7 +165,7 @@ def _conv(inputs, attrs, node):
     x = _nhwc(inputs[0])
     weights = inputs[1].tensor
     if not isinstance(weights, np.ndarray):
-        raise ValueError("Conv %s: weights must be constant" % node.name)
+        raise errors.UserError("Conv %s: weights must be constant" % node.name)
     out_channels, in_per_group, kernel_h, kernel_w = weights.shape
     group = attrs.get("group", 1)
     strides = attrs.get("strides", [1, 1])
@@ -178,7 +179,7 @@ def _conv(inputs, attrs, node):
         dilations[0] * (kernel_h - 1) // 2, dilations[1] * (kernel_w - 1) // 2] * 2)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if auto_pad == "SAME_LOWER" and (kernel_h % 2 == 0 or kernel_w % 2 == 0):
-            raise ValueError("Conv %s: auto_pad SAME_LOWER with an even kernel is not supported" % node.name)
+            raise errors.UserError("Conv %s: auto_pad SAME_LOWER with an even kernel is not supported" % node.name)
         padding = "SAME"
     elif same_at_stride_one and any(pads):
         padding = "SAME"
@@ -321,14 +322,14 @@ def _pad(inputs, attrs, node):
         pairs = [pairs[i] for i in NCHW_TO_NHWC]
     tf_mode = {"CONSTANT": "CONSTANT", "REFLECT": "REFLECT", "EDGE": "SYMMETRIC"}[mode]
     if mode == "EDGE" and any(max(p) > 1 for p in pairs):
-        raise ValueError("Pad %s: edge padding wider than 1 is not supported" % node.name)
+        raise errors.UserError("Pad %s: edge padding wider than 1 is not supported" % node.name)
     return [Value(tf.pad(x.tensor, pairs, mode=tf_mode, constant_values=value), x.nhwc)]
 
 
 def _pool(kind):
     def convert(inputs, attrs, node):
         if attrs.get("ceil_mode", 0):
-            raise ValueError("%s %s: ceil_mode=1 is not supported" % (node.op_type, node.name))
+            raise errors.UserError("%s %s: ceil_mode=1 is not supported" % (node.op_type, node.name))
         x = _nhwc(inputs[0])
         kernel = attrs["kernel_shape"]
         strides = attrs.get("strides", [1, 1])
@@ -368,7 +369,7 @@ def _constant(inputs, attrs, node):  # pylint: disable=unused-argument
     for key in ("value_floats", "value_ints"):
         if key in attrs:
             return [Value(np.array(attrs[key]), False)]
-    raise ValueError("Constant %s: unsupported value attribute %s" % (node.name, sorted(attrs)))
+    raise errors.UserError("Constant %s: unsupported value attribute %s" % (node.name, sorted(attrs)))
 
 
 def _dequantize_linear(inputs, attrs, node):
@@ -379,7 +380,8 @@ def _dequantize_linear(inputs, attrs, node):
         return [Value(dequantize(inputs[0].tensor, inputs[1].tensor, None if zero is None else zero.tensor,
                                  axis, block_size), False)]
     if block_size:
-        raise ValueError("DequantizeLinear %s: blocked quantisation of a computed tensor is not supported" % node.name)
+        raise errors.UserError("DequantizeLinear %s: blocked quantisation of a computed tensor is not supported"
+                               % node.name)
     x = tf.cast(_nchw(inputs[0]), tf.float32)
     scale = np.asarray(inputs[1].tensor, np.float32)
     zero_value = np.zeros_like(scale) if zero is None else np.asarray(zero.tensor, np.float32)
@@ -436,7 +438,7 @@ def onnx_backbone(images, model_path, embedding_node=None, feature_node=None, in
     """
     graph = OnnxGraph(model_path)
     if tuple(images.shape[1:3].as_list()) != tuple(graph.image_size):
-        raise ValueError("%s expects %dx%d images, got %dx%d (set --image_size=%d,%d and align with the matching "
+        raise errors.UserError("%s expects %dx%d images, got %dx%d (set --image_size=%d,%d and align with the matching "
                          "template)" % ((model_path,) + tuple(graph.image_size) + tuple(images.shape[1:3].as_list()) +
                                         tuple(graph.image_size)))
     with tf.name_scope("OnnxBackbone"):

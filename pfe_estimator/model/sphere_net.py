@@ -7,6 +7,7 @@ normalised output is the embedding mu.
 """
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.model import layers
 
 SCOPE = "SphereNet"
@@ -68,7 +69,7 @@ def sphere_net(images, backbone="sphere64", embedding_size=512, training=False, 
       flattened last conv map (21504 for 112x96), the uncertainty head's input.
     """
     if backbone not in RESIDUAL_UNITS_PER_STAGE:
-        raise ValueError("unknown backbone %r: expected one of %s" % (backbone, ", ".join(backbone_names())))
+        raise errors.UserError("unknown backbone %r: expected one of %s" % (backbone, ", ".join(backbone_names())))
     with tf.variable_scope(SCOPE, reuse=reuse):
         net = images
         for stage, (units, width) in enumerate(zip(RESIDUAL_UNITS_PER_STAGE[backbone], STAGE_WIDTHS)):

@@ -8,6 +8,7 @@ folder records nothing and keeps working from the flags.
 import json
 import os
 
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 
 CONFIG_NAME = "pfe_config.json"
@@ -37,7 +38,7 @@ def read(model_dir):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except ValueError as error:
-        raise ValueError("%s: not valid JSON (%s); restore it or use a new --model_dir" % (path, error))
+        raise errors.UserError("%s: not valid JSON (%s); restore it or use a new --model_dir" % (path, error))
 
 
 def write_once(model_dir, record):

@@ -11,10 +11,12 @@ import os
 import socket
 import time
 
+from pfe_estimator import errors
+
 LOCK_NAME = ".pfe_lock"
 
 
-class LockedError(ValueError):
+class LockedError(errors.UserError):
     """The folder is in use; str() names the owner and what to do."""
 
 

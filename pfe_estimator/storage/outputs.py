@@ -13,12 +13,13 @@ import os
 import shutil
 import tempfile
 
+from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 
 MARKER_NAME = "pfe_output.json"
 
 
-class OutputError(ValueError):
+class OutputError(errors.UserError):
     """A target the pipeline must not write; str() is the one-line reason and what to do."""
 
 
@@ -51,18 +52,37 @@ def overlaps(path, other):
         other.startswith(path.rstrip(os.sep) + os.sep)
 
 
-def check_apart(target, target_flag, protected):
-    """Raises OutputError when `target` equals, contains or lies inside a protected path.
+def _relation(path, other):
+    """How `path` overlaps `other`: 'is', 'lies inside' or 'holds' (paths resolved as in overlaps)."""
+    path, other = _real(path), _real(other)
+    if path == other:
+        return "is"
+    return "lies inside" if path.startswith(other.rstrip(os.sep) + os.sep) else "holds"
+
+
+def check_run_paths(written, read):
+    """The one rule for every output of every run: no output path equals, contains or lies inside a path the
+    run reads or keeps as state, or another of its outputs. `--overwrite` never lifts it.
 
     Args:
-      target: the output path.
-      target_flag: the flag that named it, e.g. 'export_dir'.
-      protected: {flag name: path or None}; None entries are ignored.
+      written: {flag name: path or None} of what the run writes, e.g. {'report_dir': 'report'}.
+      read: {flag name: path or None} of what it reads or keeps (model_dir, data_dir, pretrained_ckpt, ...).
+        None entries are ignored.
+
+    Raises:
+      OutputError: naming both flags, how they overlap and what the input is.
     """
-    for flag, path in sorted(protected.items()):
-        if path and overlaps(target, path):
-            raise OutputError("--%s=%s overlaps --%s=%s (the same folder, inside it, or around it); "
-                              "choose an output folder outside it" % (target_flag, target, flag, path))
+    written = dict((flag, path) for flag, path in written.items() if path)
+    others = dict((flag, path) for flag, path in read.items() if path and flag not in written)
+    for flag, path in sorted(written.items()):
+        protected = sorted(others.items()) + sorted((f, p) for f, p in written.items() if f > flag)
+        for other_flag, other in protected:
+            if overlaps(path, other):
+                kind = "which this run also writes" if other_flag in written else "which this run reads"
+                raise OutputError("--%s=%s %s --%s=%s, %s (%s); an output may not be, hold or lie inside another "
+                                  "path of the run, --overwrite included: choose a path outside it" % (
+                                      flag, path, _relation(path, other), other_flag, other, kind,
+                                      describe(other)))
 
 
 def read_marker(directory):
@@ -90,11 +110,38 @@ def fingerprint_changes(recorded, current):
     return changes
 
 
-def _describe(directory):
-    marker = read_marker(directory)
+def is_model_folder(directory):
+    """Whether a folder holds training state: checkpoints (a `checkpoint` file, *.index) or a model record."""
+    return os.path.isdir(directory) and (
+        any(os.path.exists(os.path.join(directory, name)) for name in ("checkpoint", "pfe_config.json")) or
+        bool(glob.glob(os.path.join(glob.escape(directory), "*.index"))))
+
+
+def describe(path):
+    """What a path is, for refusals: a pipeline output of some kind, a training model folder, a folder of
+    foreign files, a file."""
+    if not os.path.exists(path):
+        return "not created yet"
+    if not os.path.isdir(path):
+        return "a file"
+    marker = read_marker(path)
     if marker:
-        return "a %s output" % marker.get("kind")
-    return "a folder this pipeline did not write"
+        return "a %s output of this pipeline" % marker.get("kind")
+    if is_model_folder(path):
+        return "a training model folder (checkpoints)"
+    if not os.listdir(path):
+        return "an empty folder"
+    return "a folder of files this pipeline did not write"
+
+
+def _refusal(directory, kind, flag):
+    """The refusal of a non-empty `directory` that is not an earlier `kind` output: what it is, and
+    --overwrite only where it may apply (never to a training model folder)."""
+    if is_model_folder(directory) and not read_marker(directory):
+        return OutputError("--%s=%s holds a training model folder (checkpoints); --overwrite never replaces one: "
+                           "choose another folder" % (flag, directory))
+    return OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
+                       "replace its contents" % (flag, directory, describe(directory), kind))
 
 
 def _refuse_to_remove_the_working_folder(directory, flag):
@@ -143,8 +190,9 @@ def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
                                   "or --overwrite to rebuild it" % (
                                       flag, directory, "; ".join(fingerprint_changes(marker.get("fingerprint"),
                                                                                      fingerprint))))
-            raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
-                              "replace its contents" % (flag, directory, _describe(directory), kind))
+            raise _refusal(directory, kind, flag)
+        if is_model_folder(directory) and not read_marker(directory):
+            raise _refusal(directory, kind, flag)
         _clear(directory, flag)
     try:
         if not os.path.isdir(directory):
@@ -160,12 +208,13 @@ def check_replaceable_directory(directory, kind, flag, overwrite=False):
     """Raises OutputError unless `directory` is absent, empty or an earlier output of `kind` (or overwrite)."""
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise OutputError("--%s=%s is a file, not a folder; give a folder path" % (flag, directory))
-    if overwrite or not os.path.isdir(directory) or not os.listdir(directory):
+    if not os.path.isdir(directory) or not os.listdir(directory):
         return
     marker = read_marker(directory)
-    if not (marker and marker.get("kind") == kind):
-        raise OutputError("--%s=%s already holds %s, not an earlier %s output; use a new folder, or --overwrite to "
-                          "replace it" % (flag, directory, _describe(directory), kind))
+    if marker and marker.get("kind") == kind:
+        return
+    if not overwrite or (is_model_folder(directory) and not marker):
+        raise _refusal(directory, kind, flag)
 
 
 def check_replaceable_file(path, flag, is_own, overwrite=False):

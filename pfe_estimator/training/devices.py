@@ -8,6 +8,8 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
+
 DEVICES = ("npu", "gpu", "cpu")
 NPU_PRECISION_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "must_keep_origin_dtype", "force_fp16",
                        "force_fp32")
@@ -56,12 +58,14 @@ def npu_debug_configs(npu, debug):
 
 
 def import_npu_bridge():
-    """Returns `npu_bridge.npu_init`, or raises a one-line ImportError saying what to install."""
+    """Returns `npu_bridge.npu_init`, or raises a one-line errors.MissingDependencyError (an ImportError)
+    saying what to install."""
     try:
         from npu_bridge import npu_init  # pylint: disable=import-outside-toplevel
     except ImportError as error:
-        raise ImportError("--device=npu needs Huawei's npu_bridge (the CANN TensorFlow 1.15 adapter): run in an "
-                          "Ascend TensorFlow image or install CANN's tfplugin (%s)" % error)
+        raise errors.MissingDependencyError(
+            "--device=npu needs Huawei's npu_bridge (the CANN TensorFlow 1.15 adapter): run in an Ascend TensorFlow "
+            "image or install CANN's tfplugin (%s)" % error)
     return npu_init
 
 
@@ -83,13 +87,14 @@ def cluster_rank(environ=None):
 def check_device_options(device, precision, precision_mode):
     """Raises ValueError for an unknown device, precision or NPU precision mode."""
     if device not in DEVICES:
-        raise ValueError("--device=%s: expected one of %s" % (device, ", ".join(DEVICES)))
+        raise errors.UserError("--device=%s: expected one of %s" % (device, ", ".join(DEVICES)))
     if precision not in ("fp32", "mixed"):
-        raise ValueError("--precision=%s: expected fp32 or mixed" % precision)
+        raise errors.UserError("--precision=%s: expected fp32 or mixed" % precision)
     if precision == "mixed" and device == "cpu":
-        raise ValueError("--precision=mixed needs --device=gpu (the NPU's is set by --precision_mode)")
+        raise errors.UserError("--precision=mixed needs --device=gpu (the NPU's is set by --precision_mode)")
     if precision_mode not in NPU_PRECISION_MODES:
-        raise ValueError("--precision_mode=%s: expected one of %s" % (precision_mode, ", ".join(NPU_PRECISION_MODES)))
+        raise errors.UserError("--precision_mode=%s: expected one of %s"
+                               % (precision_mode, ", ".join(NPU_PRECISION_MODES)))
 
 
 def optimizer_wrapper(device, precision="fp32", loss_scale="dynamic", rank_size=1):
@@ -159,7 +164,7 @@ def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_ch
     session_config = tf.ConfigProto(allow_soft_placement=True)
     if xla:
         if device == "npu":
-            raise ValueError("--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)")
+            raise errors.UserError("--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)")
         model_fn = jit_compiled(model_fn)
     if device == "npu":
         npu = import_npu_bridge()

@@ -10,6 +10,8 @@ The MLS loss is the mean of -MLS over the genuine pairs of a batch (same label, 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
+
 
 def negative_mls(mu1, sigma_sq1, mu2, sigma_sq2):
     """-MLS of aligned pairs of Gaussians.
@@ -56,7 +58,7 @@ def pk_mls_loss(mu, log_sigma_sq, num_classes, images_per_class):
       float32 scalar.
     """
     if images_per_class < 2:
-        raise ValueError("the MLS loss needs at least 2 images per class, got %d" % images_per_class)
+        raise errors.UserError("the MLS loss needs at least 2 images per class, got %d" % images_per_class)
     first, second = pk_pair_indices(num_classes, images_per_class)
     sigma_sq = tf.exp(log_sigma_sq)
     pair_losses = negative_mls(tf.gather(mu, first), tf.gather(sigma_sq, first),

@@ -4,6 +4,7 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.training import hooks
 
 PAPER_BOUNDARY_FRACTION = 2.0 / 3.0  # sphere64_casia: the learning rate drops at step 2000 of 3000
@@ -26,7 +27,7 @@ def default_learning_rate_boundaries(max_steps, num_values=2):
 def learning_rate_schedule(global_step, boundaries, values):
     """Piecewise-constant learning rate: values[i] until boundaries[i], then the next value. float32 []."""
     if len(values) != len(boundaries) + 1:
-        raise ValueError("learning rate: %d values need %d boundaries, got %d"
+        raise errors.UserError("learning rate: %d values need %d boundaries, got %d"
                          % (len(values), len(values) - 1, len(boundaries)))
     if not boundaries:
         return tf.constant(float(values[0]))

@@ -27,7 +27,7 @@ def test_generator_is_deterministic_for_a_seed(tmp_path):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         make_demo_faces.make_demo_faces(str(tmp_path / name), 4, 20, 3, seed=seed)
     first, second, other = (_digests(str(tmp_path / n)) for n in "abc")
-    assert first == second and len(first) == 24 * 3 + 3
+    assert first == second and len(first) == 24 * 3 + 4  # images, landmarks, degradations, pairs, marker
     assert first != other
     lines = open(str(tmp_path / "a" / "pairs.txt")).read().splitlines()
     assert lines[0] == "10\t30" and len(lines) == 1 + 10 * 60
