@@ -17,13 +17,18 @@ lint: install
 	$(PYTHON) -m ruff check .
 
 # The main job: the whole chain on built-in procedural faces (generate, align, pretrain, PFE, evaluate).
+# A rerun reuses demo_run (same settings: the same numbers) or rebuilds it (other DEMO_FLAGS).
+DEMO_DIR ?= demo_run
+DEMO_FLAGS ?=
 demo: install
-	$(PYTHON) -m scripts.demo --work_dir demo_run
+	$(PYTHON) -m scripts.demo --work_dir $(DEMO_DIR) $(DEMO_FLAGS)
 
 # The training loop alone on synthetic P x K batches, a few steps.
+# A rerun of a finished smoke run resumes at its last step and stops there.
+SMOKE_DIR ?= ckpt/smoke
 smoke: install
 	$(PYTHON) main.py --mode=train --data=synthetic --backbone=sphere20 --batch_size=32 \
-		--num_classes_per_batch=8 --max_steps=20 --log_every_n_steps=5 --model_dir=ckpt/smoke
+		--num_classes_per_batch=8 --max_steps=20 --log_every_n_steps=5 --model_dir=$(SMOKE_DIR)
 
 test: lint
 	$(PYTHON) -m pytest -q tests

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -183,8 +184,26 @@ def _validate_numbers(kind):
 flags.register_validator("loss_scale", lambda value: value == "dynamic" or _validate_numbers(float)([value]) and
                          float(value) >= 1, "must be 'dynamic' or a number >= 1 (the adapter rejects a smaller scale)")
 flags.register_validator("image_size", _validate_image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
-flags.register_validator("lr_values", _validate_numbers(float), "must be comma-separated numbers, e.g. 1e-3,1e-4")
-flags.register_validator("lr_boundaries", _validate_numbers(int), "must be comma-separated integer steps, e.g. 2000")
+def _positive_numbers(values):
+    return _validate_numbers(float)(values) and all(math.isfinite(float(v)) and float(v) > 0 for v in values)
+
+
+def _increasing_steps(values):
+    if values is None or not _validate_numbers(int)(values):
+        return values is None
+    steps = [int(v) for v in values]
+    return all(step > 0 for step in steps) and all(a < b for a, b in zip(steps, steps[1:]))
+
+
+flags.register_validator("lr_values", _positive_numbers, "must be comma-separated positive numbers, e.g. 1e-3,1e-4")
+flags.register_validator("lr_boundaries", _increasing_steps, "must be comma-separated, increasing, positive integer "
+                         "steps, e.g. 2000 or 16000,24000")
+flags.register_validator("weight_decay", lambda value: math.isfinite(value) and value >= 0,
+                         "must be a number >= 0 (0: no weight decay)")
+flags.register_validator("momentum", lambda value: math.isfinite(value) and 0 <= value < 1,
+                         "must be a number in [0, 1), e.g. 0.9")
+for _flag in ("am_scale", "onnx_input_scale"):
+    flags.register_validator(_flag, lambda value: math.isfinite(value) and value > 0, "must be a positive number")
 
 
 class FlagError(errors.UserError):
@@ -289,6 +308,22 @@ def adopt_model_dir_record(kind):
             raise FlagError("%s: not the ONNX file %s was trained with (sha256 differs from %s); give that file"
                             % (path, FLAGS.model_dir, where))
     return record
+
+
+def check_cache_fits_model(cache_dir, flag):
+    """The head evaluated on a feature cache must have been trained on that cache's backbone and checkpoint
+    (as training from a cache takes them): compared with --model_dir's record, else with the flags."""
+    cache_record = model_config.from_cache_manifest(pk_sampling.read_manifest(cache_dir))
+    where = os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME)
+    if not MODEL_RECORD:
+        adopt_record(cache_record, where)
+        return
+    for name, cached, trained in model_config.conflicts(cache_record, dict(
+            (key, MODEL_RECORD.get(key)) for key in model_config.FLAG_KEYS if key in cache_record)):
+        raise FlagError("--%s=%s is a feature cache whose %s is %s (%s); the head in --model_dir=%s was trained with "
+                        "%s: cache the images with that backbone (--mode=cache_features), or evaluate on image "
+                        "records" % (flag, cache_dir, name, cached, where, FLAGS.model_dir,
+                                     trained or "the backbone in its own checkpoint"))
 
 
 def chief():
@@ -413,7 +448,8 @@ def train(estimator, input_fn, max_steps, record):
             tf.estimator.train_and_evaluate(estimator, tf.estimator.TrainSpec(input_fn, max_steps=max_steps),
                                             tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 6))
         else:
-            estimator.train(input_fn, max_steps=max_steps)
+            with training_errors_named(FLAGS.data_dir if FLAGS.data == "tfrecord" else None):
+                estimator.train(input_fn, max_steps=max_steps)
     tf.logging.info("training finished in %.1f s; latest checkpoint %s", time.time() - start,
                     tf.train.latest_checkpoint(FLAGS.model_dir))
 
@@ -421,6 +457,33 @@ def train(estimator, input_fn, max_steps, record):
 @contextlib.contextmanager
 def _no_lock():
     yield
+
+
+@contextlib.contextmanager
+def training_errors_named(data_dir):
+    """Turns the errors TensorFlow raises mid-training on the user's data or disk into one line: a damaged
+    record or image (found by reading data_dir's shards again, naming the shard, record and identity), a
+    disk that filled while writing a checkpoint. Anything else passes on unchanged."""
+    try:
+        yield
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        damage = data_dir and pk_sampling.find_damage(data_dir, pk_sampling.read_manifest(data_dir))
+        if not damage:
+            raise
+        raise FlagError("%s; %s" % (damage, kept_checkpoint())) from error
+    except (tf.errors.ResourceExhaustedError, tf.errors.UnknownError, tf.errors.InternalError) as error:
+        if not any(text in error.message for text in ("No space left", "File too large", "Disk quota")):
+            raise
+        raise FlagError("%s: writing failed, the disk is full (%s); %s" % (
+            FLAGS.model_dir, one_line(error), kept_checkpoint())) from error
+
+
+def kept_checkpoint():
+    """What an interrupted or failed training leaves, and how to go on."""
+    latest = tf.train.latest_checkpoint(FLAGS.model_dir) if os.path.isdir(FLAGS.model_dir) else None
+    if latest:
+        return "%s keeps %s; rerun the same command to resume from it" % (FLAGS.model_dir, os.path.basename(latest))
+    return "no checkpoint was written yet"
 
 
 def training_data_template():
@@ -568,13 +631,16 @@ def face_loader():
 
 def check_model_fits():
     """One line, before any image is read, when --model_dir's checkpoint does not fit the flags' network."""
-    export.check_checkpoint_fits(checkpoints.resolve_checkpoint(FLAGS.model_dir), backbone(), image_size(),
+    export.check_checkpoint_fits(checkpoints.intact_checkpoint(FLAGS.model_dir), backbone(), image_size(),
                                  FLAGS.pretrained_ckpt)
 
 
 def check_features_output(path, flag):
-    """Refuses a features .npz target that exists and is not one (unless --overwrite)."""
+    """Refuses, before any work, a features target without the .npz suffix numpy would add, or one that exists
+    and is not a features file (unless --overwrite)."""
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
+    if not path.endswith(".npz"):
+        raise FlagError("--%s=%s: a features file is an .npz (numpy adds the suffix); give %s.npz" % (flag, path, path))
     outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
 
 
@@ -591,6 +657,8 @@ def run_predict():
                                                                    ", ".join(image_io.IMAGE_EXTENSIONS)))
     paths = [os.path.join(FLAGS.predict_dir, name) for name in names]
     check_model_fits()
+    if FLAGS.align == "none" and not FLAGS.resize:
+        warn_about_raw_photos(paths)
     kept, mu, sigma_sq, skipped = predict.predict_image_files(make_estimator(), paths, image_size(), FLAGS.batch_size,
                                                               load_face=face_loader())
     if not kept:
@@ -599,6 +667,20 @@ def run_predict():
     kept_names = [os.path.relpath(path, FLAGS.predict_dir) for path in kept]
     predict.save_features(FLAGS.predict_output, kept_names, mu, sigma_sq)
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
+
+
+def warn_about_raw_photos(paths):
+    """Says so when images are much larger (over twice each side) than the model's input without --align:
+    centre-cropping a raw photo to the model's size keeps a patch of it, not the face."""
+    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    height, width = image_size()
+    sizes = [(path, image_io.file_declared_size(path)) for path in paths]
+    large = [(path, size) for path, size in sizes if size and size[0] > 2 * height and size[1] > 2 * width]
+    if large:
+        tf.logging.warning("%d of %d images are over twice the model's %dx%d input (e.g. %s, %dx%d): centre-cropping "
+                           "a raw photo keeps no face; use --align=detect for raw photos, or --resize for larger "
+                           "aligned crops", len(large), len(paths), height, width, large[0][0], large[0][1][0],
+                           large[0][1][1])
 
 
 def feature_extractor():
@@ -613,6 +695,11 @@ def lfw_features(pairs):
     from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
     if not (FLAGS.lfw_dir or FLAGS.features):
         raise FlagError("--mode=eval needs --features or --lfw_dir")
+    if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
+        if FLAGS.saved_model:
+            raise FlagError("--lfw_dir=%s is a feature cache: its cached backbone outputs need the head's checkpoint "
+                            "(--model_dir), not --saved_model (which takes images)" % FLAGS.lfw_dir)
+        check_cache_fits_model(FLAGS.lfw_dir, "lfw_dir")
     return features.pair_features(set(pairs.first) | set(pairs.second), feature_extractor(), FLAGS.lfw_dir,
                                   FLAGS.features, FLAGS.features_output)
 
@@ -677,7 +764,7 @@ def one_line(error):
     if isinstance(error, OSError) and error.filename:
         return "%s: %s" % (error.filename, error.strerror or error)
     message = error.message if isinstance(error, tf.errors.OpError) else str(error)
-    return (message.strip().splitlines() or [type(error).__name__])[0]
+    return errors.first_line(message) or type(error).__name__
 
 
 def is_user_error(error):
@@ -736,9 +823,7 @@ def main(argv):
 def what_was_kept():
     """One line for Ctrl-C: what the interrupted mode leaves (outputs are written whole or not at all)."""
     if MODE_OUTPUTS[FLAGS.mode] == ("model_dir",):
-        latest = tf.train.latest_checkpoint(FLAGS.model_dir) if os.path.isdir(FLAGS.model_dir) else None
-        return ("%s keeps %s; rerun the same command to resume from it" % (FLAGS.model_dir, os.path.basename(latest))
-                if latest else "no checkpoint was written yet; %s is unchanged" % FLAGS.model_dir)
+        return kept_checkpoint()
     if FLAGS.mode == "cache_features":
         return "--cache_dir=%s keeps the shards it finished; rerun the same command to resume" % FLAGS.cache_dir
     written = ", ".join("--%s=%s" % (flag, FLAGS[flag].value) for flag in MODE_OUTPUTS[FLAGS.mode]

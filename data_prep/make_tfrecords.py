@@ -27,6 +27,7 @@ import numpy as np
 from data_prep import alignment
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import model_dir_lock
 from pfe_estimator.data import image_io
 from pfe_estimator.storage import outputs
 from pfe_estimator.data import tfrecord_schema
@@ -218,16 +219,32 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
     """Writes the shards (skipping those an interrupted run of the same job finished) and manifest.json.
 
     The output folder must be new, empty, or an earlier run's output with the same fingerprint (see
-    run_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it.
+    run_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it. The folder
+    is locked for the run (model_dir_lock): a second run on it is refused while the first is alive.
 
     Returns:
       the manifest dict.
     """
-    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     outputs.check_run_paths({"output_dir": output_dir}, {"input_dir": root})
     fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity)
-    outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
+    try:
+        lock = model_dir_lock.acquire(output_dir, "make_tfrecords")
+    except OSError:  # a file there, or no way to create the folder: claim_directory names the reason
+        outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
+        raise
+    try:
+        outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
+        return _write_shards(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
+                             min_images_per_identity, progress, fingerprint)
+    finally:
+        model_dir_lock.release(lock)
+
+
+def _write_shards(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
+                  min_images_per_identity, progress, fingerprint):
+    """make_tfrecords' work once the folder is locked and claimed."""
+    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     (height, width), _ = alignment.template(settings.template)
     shards = plan_shards(identities, images_per_shard)
     names = [tfrecord_schema.shard_name(i, len(shards)) for i in range(len(shards))]
@@ -315,6 +332,30 @@ def summary_line(manifest, seconds):
                 len(manifest["landmark_lines_without_file"])))
 
 
+# What to check when most images are skipped for one reason.
+SKIP_HINTS = {
+    "landmarks_outside": "were the landmarks given for another resolution? check --landmark_image_size (e.g. "
+                         "250,250 for LFW's landmarks on resized copies)",
+    "no_landmarks": "are --landmarks' paths relative to --input_dir, as `identity/file.jpg`?",
+    "too_small": "the images are smaller than --template; use a smaller template",
+    "too_large": "the image files declare sizes no face photo has; check the files",
+}
+
+
+def skipped_problem(manifest, max_skipped_fraction):
+    """None, or one line when nothing was written or more than max_skipped_fraction of the listed images
+    were skipped, naming the main reason and what to check."""
+    written, skipped = manifest["num_images"], manifest["num_skipped"]
+    if written and skipped <= max_skipped_fraction * (written + skipped):
+        return None
+    kinds = sorted(manifest["skipped_by_kind"].items(), key=lambda kv: (-kv[1], kv[0]))
+    main_kind = kinds[0][0] if kinds else None
+    return "wrote %d images, skipped %d (%s)%s%s" % (
+        written, skipped, ", ".join("%s %d" % kv for kv in kinds) or "none",
+        "" if not written else ", more than --max_skipped_fraction=%g" % max_skipped_fraction,
+        "; %s" % SKIP_HINTS[main_kind] if main_kind in SKIP_HINTS else "")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -343,6 +384,9 @@ def define_flags():
     flags.DEFINE_integer("min_images_per_identity", 2, "Identities with fewer usable images are skipped "
                          "(training needs 2; use 1 for evaluation sets such as LFW).", lower_bound=1)
     flags.DEFINE_integer("images_per_shard", 2000, "About this many images per shard file.", lower_bound=1)
+    flags.DEFINE_float("max_skipped_fraction", 0.5, "Exit with an error (the records are kept) when more than this "
+                       "fraction of the listed images was skipped: a wrong --landmarks or --landmark_image_size.",
+                       lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_bool("overwrite", False, "Rebuild --output_dir when it holds another run's output (other inputs "
                       "or settings) or files this script did not write; without it such a folder is refused.")
 
@@ -379,10 +423,10 @@ def main(argv):
     except ValueError as error:
         sys.exit("error: %s" % error)
     print(summary_line(manifest, time.time() - start))
-    if not manifest["num_images"]:
-        sys.exit("error: wrote 0 images (skipped: %s); see the skipped list in %s"
-                 % (", ".join("%s %d" % kv for kv in sorted(manifest["skipped_by_kind"].items())) or "none",
-                    os.path.join(FLAGS.output_dir, tfrecord_schema.MANIFEST_NAME)))
+    problem = skipped_problem(manifest, FLAGS.max_skipped_fraction)
+    if problem:
+        sys.exit("error: %s; see the skipped list in %s" % (
+            problem, os.path.join(FLAGS.output_dir, tfrecord_schema.MANIFEST_NAME)))
 
 
 if __name__ == "__main__":

@@ -275,7 +275,7 @@ def test_make_tfrecords_that_writes_nothing_fails_with_the_reason(tmp_path):
     result = run_tool("data_prep.make_tfrecords", "--input_dir=" + shared_path("data", "lfw_raw250_subset"),
                       "--landmarks=" + str(empty_landmarks), "--output_dir=" + str(tmp_path / "out"),
                       "--num_workers=1")
-    assert "wrote 0 images (skipped: no_landmarks 100)" in error_line(result)
+    assert "wrote 0 images, skipped 100 (no_landmarks 100); are --landmarks' paths relative" in error_line(result)
     nobody = tmp_path / "nobody.txt"
     nobody.write_text("Not_A_Person\n")
     result = make_records(str(tmp_path / "out2"), "--include_identities=" + str(nobody))
@@ -446,7 +446,7 @@ def test_a_head_trained_from_a_cache_predicts_without_repeating_the_backbone(wor
     ("--save_checkpoints_steps=0", "flag --save_checkpoints_steps=0: 0 is not a positive integer"),
     ("--num_classes_per_batch=0", "flag --num_classes_per_batch=0: 0 is not a positive integer"),
     ("--image_size=abc", "flag --image_size=['abc']: must be two positive integers"),
-    ("--lr_boundaries=x", "flag --lr_boundaries=['x']: must be comma-separated integer steps"),
+    ("--lr_boundaries=x", "flag --lr_boundaries=['x']: must be comma-separated, increasing, positive integer steps"),
 ])
 def test_bad_flag_values_name_the_flag(tmp_path, flag, expected):
     result = run_main("--mode=train", "--data=synthetic", "--model_dir=" + str(tmp_path / "m"), flag)

@@ -6,6 +6,9 @@ import numpy as np
 
 from pfe_estimator import errors
 
+# Beyond this a file's declared size is no face photo (a 200-megapixel phone photo is 2e8): decoding it would
+# take gigabytes, so it is skipped before decoding.
+MAX_IMAGE_PIXELS = 250 * 10 ** 6
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -48,6 +51,51 @@ def to_rgb_uint8(image, path="<array>"):
     raise ImageError("%s: unsupported image layout %s %s" % (path, image.shape, image.dtype), "unsupported_layout")
 
 
+def _jpeg_size(data):
+    """(height, width) from a JPEG's first start-of-frame marker, or None."""
+    position = 2
+    while position + 9 < len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:
+            position += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return (int.from_bytes(data[position + 5:position + 7], "big"),
+                    int.from_bytes(data[position + 7:position + 9], "big"))
+        position += 2 + length
+    return None
+
+
+def declared_size(data):
+    """(height, width) an encoded image declares in its header (PNG, JPEG, BMP, GIF), without decoding it;
+    None for other formats or a header too short to say."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    if data[:2] == b"BM" and len(data) >= 26:
+        return (abs(int.from_bytes(data[22:26], "little", signed=True)),
+                abs(int.from_bytes(data[18:22], "little", signed=True)))
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[8:10], "little"), int.from_bytes(data[6:8], "little")
+    return None
+
+
+def file_declared_size(path, header_bytes=2 ** 16):
+    """declared_size of an image file from its first bytes; None when unreadable or unknown."""
+    try:
+        with open(path, "rb") as f:
+            return declared_size(f.read(header_bytes))
+    except (IOError, OSError):
+        return None
+
+
 def read_rgb(path):
     """Decodes an image file to uint8 [H, W, 3] RGB.
 
@@ -72,6 +120,11 @@ def decode_rgb(data, path="<bytes>"):
     """
     if not data:
         raise ImageError("%s: empty file" % path, "empty")
+    size = declared_size(data)
+    if size and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ImageError("%s: declares %dx%d pixels in %d bytes, beyond the %d-megapixel limit of a face photo; "
+                         "skipped without decoding" % (path, size[0], size[1], len(data), MAX_IMAGE_PIXELS // 10 ** 6),
+                         "too_large")
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         raise ImageError("%s: truncated JPEG (no end-of-image marker)" % path, "truncated")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)

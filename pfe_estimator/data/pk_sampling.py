@@ -63,6 +63,7 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
         identities with two or more images (among include_labels, when given) than the P identities a
         batch draws.
     """
+    check_manifest(data_dir, manifest)
     for shard in manifest["shards"]:
         path = os.path.join(data_dir, shard["file"])
         if not tf.gfile.Exists(path):
@@ -78,6 +79,45 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
         raise errors.UserError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
                          "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable,
                                                                               num_classes_per_batch))
+
+
+def check_manifest(data_dir, manifest):
+    """Raises a one-line UserError when the manifest contradicts itself or its shards' sidecars: identity
+    and image counts that do not add up, labels that are not 0..C-1, a sidecar listing other identities.
+    (A hand-edited or mixed manifest would otherwise train silently on other data than it says.)"""
+    path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
+    identities, shards = manifest.get("identities", []), manifest.get("shards", [])
+    counts = {"num_identities": (manifest.get("num_identities"), len(identities), sum(s["identities"] for s in shards)),
+              "num_images": (manifest.get("num_images"), sum(i["images"] for i in identities),
+                             sum(s["images"] for s in shards))}
+    for key, (stated, listed, by_shard) in sorted(counts.items()):
+        if not stated == listed == by_shard:
+            raise errors.UserError("%s: %s is %s, its identity list adds up to %d and its shards to %d; the manifest "
+                                   "was edited or mixed: rebuild the folder" % (path, key, stated, listed, by_shard))
+    if sorted(i["label"] for i in identities) != list(range(len(identities))):
+        raise errors.UserError("%s: the identity labels are not 0..%d; rebuild the folder"
+                               % (path, len(identities) - 1))
+    for shard in shards:
+        sidecar = os.path.join(data_dir, shard["file"]) + ".json"
+        if not tf.gfile.Exists(sidecar):
+            continue
+        with tf.gfile.GFile(sidecar) as f:
+            try:
+                listed = json.load(f).get("identities", [])
+            except ValueError:
+                continue
+        if len(listed) != shard["identities"]:
+            raise errors.UserError("%s: lists %d identities, %s records %d for this shard; rebuild the folder"
+                                   % (sidecar, len(listed), path, shard["identities"]))
+
+
+def find_damage(data_dir, manifest):
+    """The first damaged record or image of the folder's shards (tfrecord_schema.find_damage), or None."""
+    for path in shard_files(data_dir, manifest):
+        damage = tfrecord_schema.find_damage(path)
+        if damage:
+            return damage
+    return None
 
 
 def shard_files(data_dir, manifest):

@@ -14,6 +14,8 @@ inside each, whatever the number of identities (10k-100k), with a fixed number o
 """
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
+
 MANIFEST_NAME = "manifest.json"
 SHARD_PATTERN = "faces-%05d-of-%05d.tfrecord"
 
@@ -80,9 +82,24 @@ def parse_identity(serialized):
     }
 
 
+def _records(path):
+    """The serialized records of a shard; a damaged file (a CRC mismatch, a cut record) is a one-line
+    UserError naming it and what to do."""
+    try:
+        for serialized in tf.io.tf_record_iterator(path):
+            yield serialized
+    except tf.errors.DataLossError as error:
+        raise errors.UserError(damaged_shard_message(path, errors.first_line(error.message)))
+
+
+def damaged_shard_message(path, reason):
+    return ("%s: damaged after it was written (%s); delete it and its .json sidecar and rerun make_tfrecords "
+            "with the same flags (the other shards are kept)" % (path, reason))
+
+
 def read_identities(path):
     """Reads a shard in Python: yields dicts of the record's fields (lists of bytes, ints, str)."""
-    for serialized in tf.io.tf_record_iterator(path):
+    for serialized in _records(path):
         example = tf.train.Example.FromString(serialized)
         feature = example.features.feature
         yield {
@@ -93,6 +110,37 @@ def read_identities(path):
             "height": feature["image/height"].int64_list.value[0],
             "width": feature["image/width"].int64_list.value[0],
         }
+
+
+def find_damage(path):
+    """The first damage in a shard, found by reading all of it: a record that fails its checksum or does
+    not parse, or (image shards) a JPEG that does not decode. For naming the culprit once reading failed.
+
+    Returns:
+      None, or a one-line message naming the shard, the record's index and identity, and the image.
+    """
+    with tf.Graph().as_default(), tf.Session() as session:
+        encoded = tf.placeholder(tf.string, [])
+        decoded = tf.image.decode_jpeg(encoded, channels=3)
+        index = -1
+        try:
+            for index, serialized in enumerate(tf.io.tf_record_iterator(path)):
+                feature = tf.train.Example.FromString(serialized).features.feature
+                identity = feature["image/class/text"].bytes_list.value[0].decode("utf-8", "replace")
+                filenames = [f.decode("utf-8", "replace") for f in feature["image/filename"].bytes_list.value]
+                for filename, jpeg in zip(filenames, feature["image/encoded"].bytes_list.value):
+                    try:
+                        session.run(decoded, {encoded: jpeg})
+                    except tf.errors.InvalidArgumentError as error:
+                        return ("%s: record %d (identity %s) holds an image that does not decode, %s (%s); rebuild "
+                                "the records with make_tfrecords" % (path, index, identity, filename,
+                                                                     errors.first_line(error.message)))
+        except tf.errors.DataLossError as error:
+            return damaged_shard_message(path, "after record %d: %s" % (index, errors.first_line(error.message)))
+        except Exception as error:  # pylint: disable=broad-except  # a record that does not parse
+            return "%s: record %d does not parse as a face record (%s); rebuild the records" % (
+                path, index + 1, error)
+    return None
 
 
 # ---------------------------------------------------------------- feature cache records
@@ -146,7 +194,7 @@ def parse_label(serialized):
 def read_cache_identities(path, features_dtype="float16"):
     """Reads a cache shard in Python: yields dicts of numpy arrays, filenames, label, identity."""
     import numpy as np  # pylint: disable=import-outside-toplevel
-    for serialized in tf.io.tf_record_iterator(path):
+    for serialized in _records(path):
         feature = tf.train.Example.FromString(serialized).features.feature
         filenames = [f.decode("utf-8") for f in feature["image/filename"].bytes_list.value]
         record = {"filename": filenames, "label": feature["image/class/label"].int64_list.value[0],

@@ -41,7 +41,7 @@ def list_checkpoint_variables(checkpoint):
         return tf.train.list_variables(checkpoint)
     except tf.errors.OpError as error:
         raise errors.UserError("%s: unreadable checkpoint (%s); give an intact checkpoint"
-                         % (checkpoint, error.message.splitlines()[0]))
+                         % (checkpoint, errors.first_line(error.message)))
 
 
 def check_variables_in_checkpoint(checkpoint, variables):
@@ -106,8 +106,36 @@ def checkpoint_problem(prefix):
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except Exception as error:  # pylint: disable=broad-except  # the reader raises IndexError, OpError, ...
-        return (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0]
+        return errors.first_line(getattr(error, "message", None) or str(error)) or type(error).__name__
     return None
+
+
+def intact_checkpoint(path):
+    """The checkpoint to read for predict, eval and export: what resolve_checkpoint names when every tensor
+    reads back, else (for a folder) the newest intact model.ckpt-N, with a warning. The folder is left as it is
+    (training, not a reader, moves corrupt checkpoints aside).
+
+    Raises:
+      UserError: nothing intact there, naming each corrupt checkpoint.
+    """
+    prefix = resolve_checkpoint(path)
+    problem = checkpoint_problem(prefix)
+    if problem is None:
+        return prefix
+    corrupt = ["%s (%s)" % (os.path.basename(prefix), problem)]
+    if tf.gfile.IsDirectory(path):
+        for candidate in model_checkpoints(path):
+            if candidate == prefix:
+                continue
+            other_problem = checkpoint_problem(candidate)
+            if other_problem is None:
+                tf.logging.warning("%s: corrupt checkpoint %s; reading the newest intact one, %s (rerun training on "
+                                   "this folder to move the corrupt one aside)", path, corrupt[0],
+                                   os.path.basename(candidate))
+                return candidate
+            corrupt.append("%s (%s)" % (os.path.basename(candidate), other_problem))
+    raise errors.UserError("%s: no intact checkpoint (%s); restore the files or train again"
+                           % (path, "; ".join(corrupt)))
 
 
 CORRUPT_FOLDER = "corrupt"

@@ -79,7 +79,7 @@ def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=Fals
       The checkpoint prefix that was exported.
     """
     export_dir = os.path.normpath(export_dir)
-    checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
+    checkpoint = checkpoints.intact_checkpoint(checkpoint_path)
     outputs.check_run_paths({"export_dir": export_dir}, {"model_dir": os.path.dirname(checkpoint),
                                                          "pretrained_ckpt": pretrained_checkpoint})
     with outputs.replacing_directory(export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)},

@@ -5,6 +5,7 @@ import os
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import image_io
+from pfe_estimator.data import pk_sampling
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import predict
 
@@ -69,12 +70,23 @@ def pair_features(wanted_names, extractor, data_dir=None, features_path=None, fe
         if features_path:
             names, mu, sigma_sq = predict.load_features(features_path)
             return names, mu, sigma_sq, load_face
-        mu, sigma_sq = extractor.images(predict.decode_network_input(j, extractor.image_size) for j in jpegs)
+        mu, sigma_sq = extractor.images(record_faces(data_dir, names, jpegs, extractor.image_size))
     else:
         raise errors.UserError("pair features need a features file or a folder of aligned TFRecords or cached features")
     if features_output:
         predict.save_features(features_output, names, mu, sigma_sq)
     return names, mu, sigma_sq, load_face
+
+
+def record_faces(data_dir, names, jpegs, image_size):
+    """Yields the network input of each aligned crop read from data_dir's records; a crop that does not
+    decode is a one-line UserError naming its shard, record and identity."""
+    for name, jpeg in zip(names, jpegs):
+        try:
+            yield predict.decode_network_input(jpeg, image_size)
+        except image_io.ImageError as error:
+            damage = pk_sampling.find_damage(data_dir, pk_sampling.read_manifest(data_dir))
+            raise errors.UserError(damage or "%s: image %s in its records: %s" % (data_dir, name, error))
 
 
 def template_features(templates_csv, image_root, load_face, extractor):

@@ -99,13 +99,17 @@ def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_pa
     Returns:
       {prediction key: float32 [N, ...]} for the N examples given ('mu' and 'sigma_sq' for PFE).
     """
-    checkpoint = checkpoints.resolve_checkpoint(checkpoint_path or estimator.model_dir)
-    counter = []
+    checkpoint = checkpoints.intact_checkpoint(checkpoint_path or estimator.model_dir)
+    counter, raised = [], []
 
     def counted():
-        for example in examples:
-            counter.append(1)
-            yield example
+        try:
+            for example in examples:
+                counter.append(1)
+                yield example
+        except Exception as error:  # pylint: disable=broad-except  # re-raised below, not wrapped by tf.data
+            raised.append(error)
+            raise
 
     def input_fn(params=None):  # pylint: disable=unused-argument
         dataset = tf.data.Dataset.from_generator(
@@ -114,9 +118,14 @@ def estimator_predictions(estimator, examples, shapes, batch_size, checkpoint_pa
         return dataset.batch(batch_size, drop_remainder=True).prefetch(1)
 
     outputs = {}
-    for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
-        for key, value in prediction.items():
-            outputs.setdefault(key, []).append(value)
+    try:
+        for prediction in estimator.predict(input_fn, checkpoint_path=checkpoint, yield_single_examples=True):
+            for key, value in prediction.items():
+                outputs.setdefault(key, []).append(value)
+    except tf.errors.OpError:
+        if raised:  # the examples' own error (an unreadable image, ...), not tf.data's wrapping of it
+            raise raised[0]
+        raise
     count = len(counter)
     return {key: np.array(values[:count], np.float32) for key, values in outputs.items()}
 
@@ -150,8 +159,8 @@ def saved_model_features(export_dir, images, batch_size):
     """
     mus, sigma_sqs = [], []
     with tf.Graph().as_default(), tf.Session() as session:
-        signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[
-            tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
+        signature_defs = load_saved_model(session, export_dir).signature_def
+        signature = signature_defs[tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
         fetches = [signature.outputs["mu"].name, signature.outputs["sigma_sq"].name]
         for batch in in_batches(images, batch_size):
             mu, sigma_sq = session.run(fetches, {signature.inputs["images"].name: np.stack(batch)})
@@ -160,6 +169,17 @@ def saved_model_features(export_dir, images, batch_size):
     if not mus:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     return np.concatenate(mus), np.concatenate(sigma_sqs)
+
+
+def load_saved_model(session, export_dir):
+    """Loads an exported SavedModel into `session`; a missing, truncated or foreign one is a one-line
+    UserError saying to export it again."""
+    try:
+        return tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir)
+    except (tf.errors.OpError, IOError, OSError, RuntimeError, ValueError) as error:
+        message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+        raise errors.UserError("--saved_model=%s: cannot be loaded (%s); export it again with --mode=export" % (
+            export_dir, (errors.first_line(message) or type(error).__name__)[:300]))
 
 
 def readable_images(paths, load_face, kept, skipped):

@@ -1,10 +1,15 @@
 """Writing outputs so that a reader never sees half a file: write under a temporary name, then rename."""
 import contextlib
+import errno
 import json
 import math
 import os
 
+from pfe_estimator import errors
+
 PARTIAL_SUFFIX = ".partial"
+# A disk that fills (or a file size limit, or a quota) while an output is written.
+FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def partial_path(path):
@@ -35,6 +40,12 @@ def writing(path):
     try:
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        if error.errno not in FULL_DISK_ERRNOS:
+            raise
+        kept = "the earlier file is kept" if os.path.exists(path) else "nothing was written"
+        raise errors.UserError("%s: cannot be written, the disk is full (%s); %s" % (path, error.strerror or error,
+                                                                                     kept))
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -15,6 +15,7 @@ import tempfile
 
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import model_dir_lock
 
 MARKER_NAME = "pfe_output.json"
 
@@ -39,6 +40,11 @@ def text_digest(lines):
         digest.update(line.encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def _contents(directory):
+    """A folder's entries, less the lock of the run that holds it (model_dir_lock)."""
+    return [name for name in os.listdir(directory) if name != model_dir_lock.LOCK_NAME]
 
 
 def _real(path):
@@ -129,7 +135,7 @@ def describe(path):
         return "a %s output of this pipeline" % marker.get("kind")
     if is_model_folder(path):
         return "a training model folder (checkpoints)"
-    if not os.listdir(path):
+    if not _contents(path):
         return "an empty folder"
     return "a folder of files this pipeline did not write"
 
@@ -152,9 +158,14 @@ def _refuse_to_remove_the_working_folder(directory, flag):
 
 
 def _clear(directory, flag):
+    """Empties a folder, keeping the lock of the run that holds it."""
     _refuse_to_remove_the_working_folder(directory, flag)
-    shutil.rmtree(directory)
-    os.makedirs(directory)
+    for name in _contents(directory):
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
 
 
 def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
@@ -180,7 +191,7 @@ def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
     """
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise OutputError("--%s=%s is a file, not a folder; give a folder path" % (flag, directory))
-    if os.path.isdir(directory) and os.listdir(directory):
+    if os.path.isdir(directory) and _contents(directory):
         marker = read_marker(directory)
         if marker and marker.get("kind") == kind and marker.get("fingerprint") == fingerprint:
             return "resume"
@@ -208,7 +219,7 @@ def check_replaceable_directory(directory, kind, flag, overwrite=False):
     """Raises OutputError unless `directory` is absent, empty or an earlier output of `kind` (or overwrite)."""
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise OutputError("--%s=%s is a file, not a folder; give a folder path" % (flag, directory))
-    if not os.path.isdir(directory) or not os.listdir(directory):
+    if not os.path.isdir(directory) or not _contents(directory):
         return
     marker = read_marker(directory)
     if marker and marker.get("kind") == kind:
