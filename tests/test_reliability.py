@@ -447,6 +447,10 @@ def test_a_head_trained_from_a_cache_predicts_without_repeating_the_backbone(wor
     ("--num_classes_per_batch=0", "flag --num_classes_per_batch=0: 0 is not a positive integer"),
     ("--image_size=abc", "flag --image_size=['abc']: must be two positive integers"),
     ("--lr_boundaries=x", "flag --lr_boundaries=['x']: must be comma-separated, increasing, positive integer steps"),
+    ("--lr_boundaries=20,10", "flag --lr_boundaries=['20', '10']: must be comma-separated, increasing, positive"),
+    ("--lr_values=0.1,-0.01", "flag --lr_values=['0.1', '-0.01']: must be comma-separated positive numbers"),
+    ("--weight_decay=-5e-4", "flag --weight_decay=-0.0005: must be a number >= 0"),
+    ("--momentum=nan", "flag --momentum=nan: must be a number in [0, 1)"),
 ])
 def test_bad_flag_values_name_the_flag(tmp_path, flag, expected):
     result = run_main("--mode=train", "--data=synthetic", "--model_dir=" + str(tmp_path / "m"), flag)

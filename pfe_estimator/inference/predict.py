@@ -1,5 +1,6 @@
 """mu and sigma^2 of face images, through the Estimator's PREDICT mode or an exported SavedModel."""
 import os
+import zipfile
 
 import cv2
 import numpy as np
@@ -224,7 +225,26 @@ def save_features(path, names, mu, sigma_sq):
     if not os.path.isdir(directory):
         os.makedirs(directory)
     with atomic_files.writing(path) as temporary:
-        np.savez(temporary, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
+        write_npz(temporary, {"names": np.array(names), "mu": mu, "sigma_sq": sigma_sq})
+
+
+def write_npz(path, arrays):
+    """np.savez's format (one .npy per array in a zip), closing the zip file on an error as savez does not:
+    a failed write (a full disk) raises once, without a second traceback from the zip file's clean-up."""
+    archive = zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True)
+    try:
+        for name, value in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        archive.close()
+    except BaseException:
+        handle, archive.fp = archive.fp, None  # close() must not write an end record to the failed file
+        if handle is not None:
+            try:
+                handle.close()
+            except (IOError, OSError):
+                pass
+        raise
 
 
 def is_features_file(path):
