@@ -31,7 +31,7 @@ smoke: install
 		--num_classes_per_batch=8 --max_steps=20 --log_every_n_steps=5 --model_dir=$(SMOKE_DIR)
 
 test: lint
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile tests
 
 # Mutation testing of the core modules (pyproject.toml [tool.mutmut]); results: `mutmut results`,
 # one mutant: `mutmut show NAME`. Reruns only mutants whose function changed.

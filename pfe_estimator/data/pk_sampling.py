@@ -87,12 +87,14 @@ def check_manifest(data_dir, manifest):
     (A hand-edited or mixed manifest would otherwise train silently on other data than it says.)"""
     path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
     identities, shards = manifest.get("identities", []), manifest.get("shards", [])
-    counts = {"num_identities": (manifest.get("num_identities"), len(identities), sum(s["identities"] for s in shards)),
-              "num_images": (manifest.get("num_images"), sum(i["images"] for i in identities),
-                             sum(s["images"] for s in shards))}
+    def total(entries, key):  # None where the entries do not all say (a hand-written manifest)
+        return sum(entry[key] for entry in entries) if all(key in entry for entry in entries) else None
+
+    counts = {"num_identities": (manifest.get("num_identities"), len(identities), total(shards, "identities")),
+              "num_images": (manifest.get("num_images"), total(identities, "images"), total(shards, "images"))}
     for key, (stated, listed, by_shard) in sorted(counts.items()):
-        if not stated == listed == by_shard:
-            raise errors.UserError("%s: %s is %s, its identity list adds up to %d and its shards to %d; the manifest "
+        if len({value for value in (stated, listed, by_shard) if value is not None}) > 1:
+            raise errors.UserError("%s: %s is %s, its identity list adds up to %s and its shards to %s; the manifest "
                                    "was edited or mixed: rebuild the folder" % (path, key, stated, listed, by_shard))
     if sorted(i["label"] for i in identities) != list(range(len(identities))):
         raise errors.UserError("%s: the identity labels are not 0..%d; rebuild the folder"
@@ -106,7 +108,7 @@ def check_manifest(data_dir, manifest):
                 listed = json.load(f).get("identities", [])
             except ValueError:
                 continue
-        if len(listed) != shard["identities"]:
+        if len(listed) != shard.get("identities", len(listed)):
             raise errors.UserError("%s: lists %d identities, %s records %d for this shard; rebuild the folder"
                                    % (sidecar, len(listed), path, shard["identities"]))
 
