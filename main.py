@@ -28,11 +28,11 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
-from pfe_estimator.inference import checkpoints
+from pfe_estimator.storage import checkpoints
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import backbones
 from pfe_estimator.evaluation import metrics
@@ -43,9 +43,9 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.storage import model_config
 from pfe_estimator.storage import model_dir_lock
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.storage import outputs
-from pfe_estimator.model import pretrain
+from pfe_estimator.training import pretrain
 from pfe_estimator.training import devices
 from pfe_estimator.training import optimization
 from pfe_estimator.model import sphere_net
@@ -87,7 +87,7 @@ flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_featu
                   "features (float32 reproduces the image path exactly, at twice the disk).")
 flags.DEFINE_float("degrade_probability", 0.0, "train from images: quality-aware training, each image degraded with "
                    "this probability by a random kind (blur, downscale, JPEG, occlusion) and severity, its identity "
-                   "kept (data_prep/degradations.py; needs OpenCV).", lower_bound=0.0, upper_bound=1.0)
+                   "kept (pfe_estimator/faces/degradations.py; needs OpenCV).", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_integer("cache_degraded_copies", 0, "cache_features: also cache this many degraded copies of every image "
                      "(random kind and severity, seeded) as further images of its identity, for quality-aware head "
                      "training from the cache.", lower_bound=0)
@@ -421,7 +421,7 @@ def train_input_fn():
 def random_degradation(data_dir):
     """degrade(uint8 aligned crop, numpy RandomState) for the records of data_dir (their template's points
     place the occlusions)."""
-    from data_prep import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
+    from pfe_estimator.faces import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
     points = alignment.template(pk_sampling.read_manifest(data_dir)["template"])[1]
     return lambda face, rng: degradations.random_degradation(face, points, rng)
 
@@ -612,7 +612,7 @@ def run_export():
 
 def face_loader():
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     align = None
     if FLAGS.align == "detect":
@@ -645,7 +645,7 @@ def check_features_output(path, flag):
 
 
 def run_predict():
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if not FLAGS.predict_dir:
         raise FlagError("--mode=predict needs --predict_dir")
@@ -672,7 +672,7 @@ def run_predict():
 def warn_about_raw_photos(paths):
     """Says so when images are much larger (over twice each side) than the model's input without --align:
     centre-cropping a raw photo to the model's size keeps a patch of it, not the face."""
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     height, width = image_size()
     sizes = [(path, image_io.file_declared_size(path)) for path in paths]
     large = [(path, size) for path, size in sizes if size and size[0] > 2 * height and size[1] > 2 * width]

@@ -9,7 +9,7 @@ cp2tform crop lands from the same image point in the Umeyama crop (pixels in the
 import argparse
 
 import numpy as np
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 
 
 def crop_differences(landmarks, template_name):

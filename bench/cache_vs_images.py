@@ -18,7 +18,7 @@ from bench.released_loop import StepTimer
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.training import devices
 from pfe_estimator.training import optimization
 

@@ -11,7 +11,7 @@ import glob
 import os
 import tempfile
 import time
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from data_prep import make_tfrecords
 
 

@@ -15,7 +15,7 @@ import tensorflow.compat.v1 as tf
 from bench.timing import best_of
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.training import devices
 from pfe_estimator.training import optimization
 from pfe_estimator.model import sphere_net

@@ -21,11 +21,11 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-from data_prep import alignment
-from data_prep import degradations
+from pfe_estimator.faces import alignment
+from pfe_estimator.faces import degradations
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import protocols
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.storage import outputs
 
 OUTPUT_KIND = "cross_quality_lfw"

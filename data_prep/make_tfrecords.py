@@ -24,11 +24,11 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import model_dir_lock
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.storage import outputs
 from pfe_estimator.data import tfrecord_schema
 

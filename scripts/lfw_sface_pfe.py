@@ -12,7 +12,7 @@
    cosine. A rerun reuses the alignment, the cache and finished folds.
 3. Reports 10-fold accuracy for cosine (SFace alone) and MLS, TAR@FAR, the risk-controlled curve, the
    calibrated P(same | MLS), and the mean sigma^2 of fold-1 test faces under each degradation of
-   data_prep/degradations.py at severities 0..4.
+   pfe_estimator/faces/degradations.py at severities 0..4.
 4. With --cross_quality: cross-quality LFW (data_prep/make_cross_quality_lfw.py: one side of every pair
    degraded by one kind at one severity, before alignment), scored by the same fold heads: cosine vs MLS
    overall, per kind and per severity, rejecting the 20 % most uncertain pairs vs 20 % at random, Spearman
@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-from data_prep import alignment
-from data_prep import degradations
+from pfe_estimator.faces import alignment
+from pfe_estimator.faces import degradations
 from data_prep import make_cross_quality_lfw
 from data_prep import make_tfrecords
 from pfe_estimator.storage import atomic_files
@@ -35,9 +35,9 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.data import feature_cache
 from pfe_estimator.model import backbones
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.evaluation import plots
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.inference import predict
 from pfe_estimator.evaluation import report
 from pfe_estimator.training import devices

@@ -48,7 +48,7 @@ def tiny_backbone(options=None):
 
 def tiny_model_fn(device="cpu", pretrained_checkpoint=None, precision="fp32", loss_scale="dynamic",
                   learning_rate_values=(1e-2,), learning_rate_boundaries=()):
-    from pfe_estimator.model import pfe_model  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import pfe_model  # pylint: disable=import-outside-toplevel
     from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
     from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
     return pfe_model.pfe_model_fn_builder(
@@ -80,7 +80,8 @@ def lfw_subset_records(tmp_path, template="112x96"):
     Returns:
       (records folder, pairs.txt path, sorted people).
     """
-    from data_prep import alignment, make_tfrecords  # pylint: disable=import-outside-toplevel
+    from data_prep import make_tfrecords  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import alignment  # pylint: disable=import-outside-toplevel
     root, identities = make_tfrecords.list_identities(shared_path("data", "lfw_raw250_subset"))
     landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
     records = str(tmp_path / ("lfw_records_" + template))

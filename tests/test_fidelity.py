@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from pfe_estimator.data import feature_cache
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.inference import predict
-from pfe_estimator.model import pretrain
+from pfe_estimator.training import pretrain
 from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path, tiny_backbone

@@ -7,7 +7,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.training import devices
 from tests.conftest import tiny_backbone, tiny_model_fn, tiny_synthetic_input_fn
 

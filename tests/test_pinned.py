@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.training import losses
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.model import uncertainty_head
 
 # SphereFace / PFE 96x112 template (x, y): the released align_dataset.py's ref_pts * 112 + (48, 56).

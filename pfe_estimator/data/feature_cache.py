@@ -13,7 +13,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.model import backbones
-from pfe_estimator.inference import checkpoints
+from pfe_estimator.storage import checkpoints
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.storage import outputs
@@ -73,7 +73,7 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
     """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     # OpenCV: only here, not at training
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     manifest = pk_sampling.read_manifest(data_dir)
     height, width = manifest["image_size"]

@@ -5,8 +5,8 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.model import backbones
-from pfe_estimator.inference import checkpoints
-from pfe_estimator.model import pfe_model
+from pfe_estimator.storage import checkpoints
+from pfe_estimator.training import pfe_model
 from pfe_estimator.storage import outputs
 
 FROZEN_GRAPH_NAME = "pfe_frozen.pb"

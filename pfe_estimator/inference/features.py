@@ -4,7 +4,7 @@ import os
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import predict

@@ -7,11 +7,11 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
-from pfe_estimator.inference import checkpoints
+from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
 

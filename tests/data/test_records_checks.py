@@ -10,7 +10,7 @@ import pytest
 
 from data_prep import make_tfrecords
 from pfe_estimator import errors
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from tests.conftest import lfw_subset_records
 

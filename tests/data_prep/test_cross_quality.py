@@ -5,10 +5,10 @@ import os
 import cv2
 import numpy as np
 
-from data_prep import alignment
-from data_prep import degradations
+from pfe_estimator.faces import alignment
+from pfe_estimator.faces import degradations
 from data_prep import make_cross_quality_lfw
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from tests.conftest import shared_path
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "George_W_Bush", "Hugo_Chavez", "Jacques_Chirac"]

@@ -16,7 +16,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 from PIL import Image
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from data_prep import make_tfrecords
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema

@@ -172,7 +172,7 @@ def test_unsupported_op_is_a_one_line_error(tmp_path):
 
 def test_sface_matches_onnxruntime_on_real_aligned_lfw_faces(tmp_path):
     from pfe_estimator.data import tfrecord_schema  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     model_path = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
     records, _, _ = lfw_subset_records(tmp_path, "112x112")
     images = np.stack([image_io.decode_rgb(jpeg) for shard in sorted(os.listdir(records)) if shard.endswith(".tfrecord")

@@ -5,14 +5,14 @@ import os
 
 import numpy as np
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from data_prep import make_demo_faces
 from data_prep import make_tfrecords
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
-from pfe_estimator.data import image_io
+from pfe_estimator.faces import image_io
 from pfe_estimator.inference import predict
-from pfe_estimator.model import pretrain
+from pfe_estimator.training import pretrain
 from pfe_estimator.training import devices
 from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema

@@ -150,7 +150,7 @@ def test_valid_device_options_pass(device, precision):
 
 def test_npu_pretraining_graph_has_only_static_shapes(npu_bridge_double):
     """--mode=pretrain under NPUEstimator: AM-softmax over the whole backbone, wrapped for the NPU."""
-    from pfe_estimator.model import pretrain  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import pretrain  # pylint: disable=import-outside-toplevel
     from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
     from tests.conftest import TINY, tiny_backbone  # pylint: disable=import-outside-toplevel
     model = pretrain.pretrain_model_fn_builder(

@@ -7,7 +7,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator.inference import export
 from pfe_estimator.model import backbones
-from pfe_estimator.model import pfe_model
+from pfe_estimator.training import pfe_model
 from pfe_estimator.inference import predict
 from pfe_estimator.model import sphere_net
 from tests import numpy_reference
@@ -138,7 +138,7 @@ def test_training_changes_only_the_head(tmp_path):
 def test_predict_reads_image_files_of_a_released_checkpoint(tmp_path):
     """predict: PNG/JPEG files -> mu, sigma^2 equal to the numpy reference; a bad file is skipped."""
     import cv2  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.data import image_io  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
     units = sphere_net.RESIDUAL_UNITS_PER_STAGE[TINY["backbone"]]
     released = str(tmp_path / "released")
     weights = _write_released_checkpoint(released, units, TINY["image_size"], TINY["embedding_size"], seed=2)

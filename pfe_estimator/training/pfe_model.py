@@ -2,7 +2,7 @@
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator.model import backbones
-from pfe_estimator.inference import checkpoints
+from pfe_estimator.storage import checkpoints
 from pfe_estimator.training import optimization
 from pfe_estimator.training import losses
 from pfe_estimator.model import sphere_net

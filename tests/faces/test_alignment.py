@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep import alignment
+from pfe_estimator.faces import alignment
 from tests.conftest import ROOT, shared_path
 
 
