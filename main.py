@@ -28,6 +28,8 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from pfe_estimator.data import embedding_files
+
 from pfe_estimator.faces import alignment
 
 from pfe_estimator import errors
@@ -638,10 +640,9 @@ def check_model_fits():
 def check_features_output(path, flag):
     """Refuses, before any work, a features target without the .npz suffix numpy would add, or one that exists
     and is not a features file (unless --overwrite)."""
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     if not path.endswith(".npz"):
         raise FlagError("--%s=%s: a features file is an .npz (numpy adds the suffix); give %s.npz" % (flag, path, path))
-    outputs.check_replaceable_file(path, flag, predict.is_features_file, FLAGS.overwrite)
+    outputs.check_replaceable_file(path, flag, embedding_files.is_embedding_file, FLAGS.overwrite)
 
 
 def run_predict():
@@ -665,7 +666,7 @@ def run_predict():
         raise FlagError("--predict_dir=%s: none of its %d images could be used (first: %s: %s)"
                         % (FLAGS.predict_dir, len(skipped), skipped[0][0], skipped[0][1]))
     kept_names = [os.path.relpath(path, FLAGS.predict_dir) for path in kept]
-    predict.save_features(FLAGS.predict_output, kept_names, mu, sigma_sq)
+    embedding_files.save(FLAGS.predict_output, kept_names, mu, sigma_sq)
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), FLAGS.predict_output, len(skipped)))
 
 
@@ -685,14 +686,14 @@ def warn_about_raw_photos(paths):
 
 def feature_extractor():
     """Images -> (mu, sigma^2) with --saved_model, or the Estimator on --model_dir (checked against the flags)."""
-    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
-    return features.FeatureExtractor(image_size(), FLAGS.batch_size, make_estimator, check_model_fits,
+    from pfe_estimator.inference import embedding_sources  # pylint: disable=import-outside-toplevel
+    return embedding_sources.FeatureExtractor(image_size(), FLAGS.batch_size, make_estimator, check_model_fits,
                                      FLAGS.saved_model)
 
 
 def lfw_features(pairs):
-    """(names, mu, sigma_sq, load_face) for the images LFW's pairs name (see features.pair_features)."""
-    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
+    """(names, mu, sigma_sq, load_face) for the images LFW's pairs name (see embedding_sources.pair_features)."""
+    from pfe_estimator.inference import embedding_sources  # pylint: disable=import-outside-toplevel
     if not (FLAGS.lfw_dir or FLAGS.features):
         raise FlagError("--mode=eval needs --features or --lfw_dir")
     if FLAGS.lfw_dir and not FLAGS.features and feature_cache.is_cache(FLAGS.lfw_dir):
@@ -700,19 +701,19 @@ def lfw_features(pairs):
             raise FlagError("--lfw_dir=%s is a feature cache: its cached backbone outputs need the head's checkpoint "
                             "(--model_dir), not --saved_model (which takes images)" % FLAGS.lfw_dir)
         check_cache_fits_model(FLAGS.lfw_dir, "lfw_dir")
-    return features.pair_features(set(pairs.first) | set(pairs.second), feature_extractor(), FLAGS.lfw_dir,
+    return embedding_sources.pair_features(set(pairs.first) | set(pairs.second), feature_extractor(), FLAGS.lfw_dir,
                                   FLAGS.features, FLAGS.features_output)
 
 
 def template_features():
-    from pfe_estimator.inference import features  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.inference import embedding_sources  # pylint: disable=import-outside-toplevel
     if FLAGS.features:
-        return predict.load_features(FLAGS.features)
+        return embedding_files.load(FLAGS.features)
     if not FLAGS.template_image_root:
         raise FlagError("template evaluation needs --features or --template_image_root")
-    return features.template_features(FLAGS.templates_csv, FLAGS.template_image_root, face_loader(),
-                                      feature_extractor())
+    paths = [os.path.join(FLAGS.template_image_root, path)
+             for _, path in protocols.read_csv_rows(FLAGS.templates_csv, 2)]
+    return embedding_sources.image_file_features(paths, face_loader(), feature_extractor())
 
 
 def run_eval():
@@ -749,7 +750,8 @@ def run_cache_features():
         adopt_model_dir_record("pfe")
     backbones.check_backbone_name(FLAGS.backbone)
     degrade = random_degradation(FLAGS.data_dir) if FLAGS.cache_degraded_copies else None
-    manifest = feature_cache.build_cache(FLAGS.data_dir, FLAGS.cache_dir, backbone(), FLAGS.pretrained_ckpt,
+    from pfe_estimator.inference import cache_builder  # pylint: disable=import-outside-toplevel  # OpenCV
+    manifest = cache_builder.build_cache(FLAGS.data_dir, FLAGS.cache_dir, backbone(), FLAGS.pretrained_ckpt,
                                          batch_size=FLAGS.batch_size,
                                          features_dtype=FLAGS.cache_dtype, overwrite=FLAGS.overwrite,
                                          degraded_copies=FLAGS.cache_degraded_copies, degrade=degrade)

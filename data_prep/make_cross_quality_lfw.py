@@ -21,12 +21,15 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-from pfe_estimator.faces import alignment
-from pfe_estimator.faces import degradations
-from pfe_estimator.storage import atomic_files
-from pfe_estimator.evaluation import protocols
-from pfe_estimator.faces import image_io
-from pfe_estimator.storage import outputs
+
+if __package__ in (None, ""):  # run as `python data_prep/make_cross_quality_lfw.py`: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pfe_estimator.faces import alignment  # noqa: E402
+from pfe_estimator.faces import degradations  # noqa: E402
+from pfe_estimator.storage import atomic_files  # noqa: E402
+from pfe_estimator.evaluation import protocols  # noqa: E402
+from pfe_estimator.faces import image_io  # noqa: E402
+from pfe_estimator.storage import outputs  # noqa: E402
 
 OUTPUT_KIND = "cross_quality_lfw"
 CSV_NAME = "degradations.csv"

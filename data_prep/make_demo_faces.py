@@ -27,9 +27,11 @@ from absl import flags
 import cv2
 import numpy as np
 
-from pfe_estimator import errors
-from pfe_estimator.storage import atomic_files
-from pfe_estimator.storage import outputs
+if __package__ in (None, ""):  # run as `python data_prep/make_demo_faces.py`: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pfe_estimator import errors  # noqa: E402
+from pfe_estimator.storage import atomic_files  # noqa: E402
+from pfe_estimator.storage import outputs  # noqa: E402
 
 OUTPUT_KIND = "demo_faces"
 IMAGE_SIZE = 128

@@ -24,13 +24,16 @@ from absl import app
 from absl import flags
 import cv2
 import numpy as np
-from pfe_estimator.faces import alignment
-from pfe_estimator import errors
-from pfe_estimator.storage import atomic_files
-from pfe_estimator.storage import model_dir_lock
-from pfe_estimator.faces import image_io
-from pfe_estimator.storage import outputs
-from pfe_estimator.data import tfrecord_schema
+
+if __package__ in (None, ""):  # run as `python data_prep/make_tfrecords.py`: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pfe_estimator.faces import alignment  # noqa: E402
+from pfe_estimator import errors  # noqa: E402
+from pfe_estimator.storage import atomic_files  # noqa: E402
+from pfe_estimator.storage import model_dir_lock  # noqa: E402
+from pfe_estimator.faces import image_io  # noqa: E402
+from pfe_estimator.storage import outputs  # noqa: E402
+from pfe_estimator.data import tfrecord_schema  # noqa: E402
 
 SIDECAR_SUFFIX = ".json"
 OUTPUT_KIND = "tfrecords"

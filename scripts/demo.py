@@ -22,10 +22,11 @@ import time
 
 import numpy as np
 
+from pfe_estimator.data import embedding_files
+
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import outputs
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import plots
 
 OUTPUT_KIND = "demo"
@@ -49,7 +50,7 @@ def run(step, command):
 def degradation_correlation(faces_dir, features_path, report_dir):
     """Spearman correlation of mean sigma^2 with degradation severity over the evaluated test images."""
     with open(os.path.join(faces_dir, "degradations.csv")) as f:
-        rows = {protocols.image_name(r["path"]): r for r in csv.DictReader(f)}
+        rows = {embedding_files.image_name(r["path"]): r for r in csv.DictReader(f)}
     data = np.load(features_path)
     names = [str(n) for n in data["names"]]
     uncertainty = data["sigma_sq"].mean(axis=1)

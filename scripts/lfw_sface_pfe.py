@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from pfe_estimator.data import embedding_files
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
 from data_prep import make_cross_quality_lfw
@@ -33,6 +34,7 @@ from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
+from pfe_estimator.inference import cache_builder
 from pfe_estimator.data import feature_cache
 from pfe_estimator.model import backbones
 from pfe_estimator.training import pfe_model
@@ -81,7 +83,7 @@ def aligned_cache(image_root, landmark_file, work_dir, name, sface):
     manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file), records,
                                              settings, os.cpu_count() or 1, 2000, 1)
     if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
-        feature_cache.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64)
+        cache_builder.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64)
     return records, cache_dir, manifest
 
 
@@ -152,7 +154,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(cache_dir)
     row_of = {name: i for i, name in enumerate(degraded_names)}
     index = {name: i for i, name in enumerate(names)}
-    degraded = np.array([row_of[protocols.image_name(r["file"])] for r in rows])
+    degraded = np.array([row_of[embedding_files.image_name(r["file"])] for r in rows])
     clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
     kinds = np.array([r["kind"] for r in rows])
     severity = np.array([r["severity"] for r in rows])
@@ -240,7 +242,7 @@ def quality_aware_section(args, records, fold_labels, pairs, names, cached, cach
     template_points = alignment.template("112x112")[1]
     training_cache = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % args.quality_aware_copies)
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
-        feature_cache.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
+        cache_builder.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
                                   degraded_copies=args.quality_aware_copies,
                                   degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
     mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, training_cache, "_qa%d" % args.quality_aware_copies,

@@ -9,7 +9,6 @@ import os
 
 import numpy as np
 
-from pfe_estimator import errors
 
 
 DEFAULT_MAX_CHUNK_BYTES = 8 * 2 ** 20  # small blocks stay in cache: faster than large ones
@@ -146,23 +145,6 @@ def roc_curve(scores, labels):
     false_accepts = np.cumsum(~sorted_labels)[last_of_value]
     return (np.concatenate([[0.0], false_accepts / float(max(1, (~labels).sum()))]),
             np.concatenate([[0.0], true_accepts / float(max(1, labels.sum()))]))
-
-
-def check_features(names, mu, sigma_sq, source):
-    """Raises a one-line ValueError when mu is not finite or sigma^2 is not finite and > 0.
-
-    Args:
-      names: image names [N]; mu, sigma_sq: float [N, D].
-      source: where the features came from, for the message.
-    """
-    problems = (("non-finite mu", ~np.isfinite(mu).all(axis=1)),
-                ("non-finite sigma^2", ~np.isfinite(sigma_sq).all(axis=1)),
-                ("sigma^2 <= 0", ~(sigma_sq > 0).all(axis=1)))
-    for what, bad_rows in problems:
-        if bad_rows.any():
-            first_bad = names[int(np.flatnonzero(bad_rows)[0])]
-            raise errors.UserError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
-                             % (source, int(bad_rows.sum()), what, first_bad))
 
 
 def kfold_accuracy(scores, same, fold):

@@ -1,6 +1,5 @@
 """Protocol files: LFW's pairs.txt and image names, template CSVs."""
 import collections
-import os
 
 import numpy as np
 
@@ -89,8 +88,3 @@ def read_csv_rows(path, columns):
     elif rows and columns == 2 and rows[0][0].lower() in ("template_id", "template", "tid"):
         rows = rows[1:]
     return rows
-
-
-def image_name(path):
-    """LFW-style image name of a path: its base name without extension (Aaron_Peirsol_0001)."""
-    return os.path.splitext(os.path.basename(path))[0]

@@ -3,6 +3,8 @@ import os
 
 import numpy as np
 
+from pfe_estimator.data import embedding_files
+
 from pfe_estimator import errors
 from pfe_estimator.evaluation import metrics
 
@@ -69,7 +71,7 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     Returns:
       the "lfw" section of report.json.
     """
-    metrics.check_features(names, mu, sigma_sq, "LFW features")
+    embedding_files.check(names, mu, sigma_sq, "LFW features")
     first, second = protocols.pair_indices(names, pairs)
     scores = {"cosine": metrics.cosine_pair_scores(mu[first], mu[second]),
               "mls": metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
@@ -133,14 +135,14 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
 
     Paths are matched to feature names by their base name without extension.
     """
-    metrics.check_features(names, mu, sigma_sq, "template features")
+    embedding_files.check(names, mu, sigma_sq, "template features")
     position = {name: i for i, name in enumerate(names)}
     rows = protocols.read_csv_rows(templates_csv, 2)
-    missing = sorted({path for _, path in rows if protocols.image_name(path) not in position})
+    missing = sorted({path for _, path in rows if embedding_files.image_name(path) not in position})
     if missing:
         raise errors.UserError("%s: %d image(s) without features: %s" % (templates_csv, len(missing),
                                                                    ", ".join(missing[:20])))
-    faces = np.array([position[protocols.image_name(path)] for _, path in rows])
+    faces = np.array([position[embedding_files.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])
     pair_rows = protocols.read_csv_rows(pairs_csv, 3)
     labels = np.array([int(label) == 1 for _, _, label in pair_rows])

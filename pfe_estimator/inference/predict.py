@@ -1,16 +1,14 @@
 """mu and sigma^2 of face images, through the Estimator's PREDICT mode or an exported SavedModel."""
 import os
-import zipfile
 
 import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator.data import embedding_files
+
 from pfe_estimator import errors
 from pfe_estimator.storage import checkpoints
-from pfe_estimator.storage import atomic_files
-from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
 from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
@@ -212,65 +210,11 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):
             for filename, jpeg in zip(record["filename"], record["encoded"]):
-                name = protocols.image_name(filename)
+                name = embedding_files.image_name(filename)
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     encoded.append(jpeg)
     return names, encoded
-
-
-def save_features(path, names, mu, sigma_sq):
-    """Writes {'names', 'mu', 'sigma_sq'} to an .npz atomically (temporary file, then rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    with atomic_files.writing(path) as temporary:
-        write_npz(temporary, {"names": np.array(names), "mu": mu, "sigma_sq": sigma_sq})
-
-
-def write_npz(path, arrays):
-    """np.savez's format (one .npy per array in a zip), closing the zip file on an error as savez does not:
-    a failed write (a full disk) raises once, without a second traceback from the zip file's clean-up."""
-    archive = zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True)
-    try:
-        for name, value in arrays.items():
-            with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
-        archive.close()
-    except BaseException:
-        handle, archive.fp = archive.fp, None  # close() must not write an end record to the failed file
-        if handle is not None:
-            try:
-                handle.close()
-            except (IOError, OSError):
-                pass
-        raise
-
-
-def is_features_file(path):
-    """Whether `path` is a features .npz this pipeline wrote (arrays names, mu, sigma_sq)."""
-    try:
-        with np.load(path) as data:
-            return {"names", "mu", "sigma_sq"} <= set(data.files)
-    except (IOError, OSError, ValueError):
-        return False
-
-
-def load_features(path):
-    """Reads an .npz with names [N], mu [N, D], sigma_sq [N, D]; one-line ValueError when malformed."""
-    try:
-        data = np.load(path)
-    except (IOError, OSError, ValueError) as error:
-        raise errors.UserError("%s: cannot read features (%s)" % (path, error))
-    for key in ("names", "mu", "sigma_sq"):
-        if key not in data:
-            raise errors.UserError("%s: no '%s' array (expected names, mu, sigma_sq)" % (path, key))
-    names, mu, sigma_sq = [str(n) for n in data["names"]], data["mu"], data["sigma_sq"]
-    if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
-        raise errors.UserError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape,
-                                                                               sigma_sq.shape))
-    metrics.check_features(names, mu, sigma_sq, path)
-    return names, mu, sigma_sq
 
 
 def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_path=None, load_face=None):

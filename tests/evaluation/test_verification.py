@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from pfe_estimator.data import embedding_files
+
 from pfe_estimator.evaluation import metrics
 
 from pfe_estimator.evaluation import protocols
@@ -176,11 +178,11 @@ def test_average_ranks_give_ties_their_mean_rank():
     (1, -1.0, "sigma^2 <= 0")])
 def test_check_features_names_the_problem_its_count_and_the_first_face(column, value, what):
     arrays = [np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)]
-    metrics.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
+    embedding_files.check(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
     arrays[column][1, 2] = value
     arrays[column][3, 0] = value
     with pytest.raises(ValueError) as error:
-        metrics.check_features(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")
+        embedding_files.check(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")
     assert str(error.value) == ("f.npz: 2 face(s) with %s (first: b); these features cannot be scored, "
                                 "recompute them" % what)
 
@@ -361,7 +363,7 @@ def test_csv_rows_skip_a_header_and_name_a_bad_line(tmp_path):
     with pytest.raises(ValueError) as error:
         protocols.read_csv_rows(str(path), 3)
     assert str(error.value) == "%s:2: expected 3 comma-separated fields, got 2" % path
-    assert protocols.image_name("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg") == "Aaron_Peirsol_0001"
+    assert embedding_files.image_name("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg") == "Aaron_Peirsol_0001"
 
 
 def test_mls_sums_in_float64_and_computes_float16_features_in_float32():

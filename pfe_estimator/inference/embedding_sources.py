@@ -1,12 +1,12 @@
 """Where evaluation's mu and sigma^2 come from: a features .npz, a feature cache, aligned TFRecords or image
 files, run through an exported SavedModel or the PFE Estimator."""
-import os
+
+from pfe_estimator.data import embedding_files
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
-from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import predict
 
 
@@ -46,7 +46,7 @@ def pair_features(wanted_names, extractor, data_dir=None, features_path=None, fe
     3. aligned TFRecords at data_dir, run through the extractor.
 
     Args:
-      wanted_names: set of image names (protocols.image_name) the pairs use.
+      wanted_names: set of image names (embedding_files.image_name) the pairs use.
       extractor: a FeatureExtractor.
       features_output: when given, the features computed by (1) or (3) are saved there (.npz).
 
@@ -68,13 +68,13 @@ def pair_features(wanted_names, extractor, data_dir=None, features_path=None, fe
             by_name = dict(zip(names, jpegs))
             load_face = lambda name: image_io.decode_rgb(by_name[name], name)  # noqa: E731
         if features_path:
-            names, mu, sigma_sq = predict.load_features(features_path)
+            names, mu, sigma_sq = embedding_files.load(features_path)
             return names, mu, sigma_sq, load_face
         mu, sigma_sq = extractor.images(record_faces(data_dir, names, jpegs, extractor.image_size))
     else:
         raise errors.UserError("pair features need a features file or a folder of aligned TFRecords or cached features")
     if features_output:
-        predict.save_features(features_output, names, mu, sigma_sq)
+        embedding_files.save(features_output, names, mu, sigma_sq)
     return names, mu, sigma_sq, load_face
 
 
@@ -89,14 +89,13 @@ def record_faces(data_dir, names, jpegs, image_size):
             raise errors.UserError(damage or "%s: image %s in its records: %s" % (data_dir, name, error))
 
 
-def template_features(templates_csv, image_root, load_face, extractor):
-    """mu and sigma^2 of the image files a templates CSV (template id, image path) lists under image_root;
-    unusable files are skipped with a log line.
+def image_file_features(paths, load_face, extractor):
+    """mu and sigma^2 of image files (a template list's, for instance); unusable files are skipped with a log
+    line.
 
     Returns:
-      (names [N] as protocols.image_name, mu float32 [N, D], sigma_sq float32 [N, D]).
+      (names [N] as embedding_files.image_name, mu float32 [N, D], sigma_sq float32 [N, D]).
     """
-    paths = sorted({os.path.join(image_root, path) for _, path in protocols.read_csv_rows(templates_csv, 2)})
     kept = []
-    mu, sigma_sq = extractor.images(predict.readable_images(paths, load_face, kept, []))
-    return [protocols.image_name(path) for path in kept], mu, sigma_sq
+    mu, sigma_sq = extractor.images(predict.readable_images(sorted(set(paths)), load_face, kept, []))
+    return [embedding_files.image_name(path) for path in kept], mu, sigma_sq

@@ -1,0 +1,138 @@
+"""Building a feature cache: the frozen backbone run once over a TFRecord set (data/feature_cache.py reads
+it). Every image and its mirror image get (head input, mu); the cache mirrors the source layout (one record
+per identity, same shard names, manifest.json with a "cache" section)."""
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator import errors
+from pfe_estimator.data import feature_cache
+from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.faces import image_io
+from pfe_estimator.inference import predict
+from pfe_estimator.model import backbones
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import checkpoints
+from pfe_estimator.storage import outputs
+
+
+def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
+    """What decides a cache's content: the source records, the backbone (ONNX file hash, or the checkpoint's
+    path and index hash), its options and the storage dtype."""
+    fingerprint = {"source": os.path.abspath(data_dir),
+                   "source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
+                       os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)),
+                   "backbone": backbone.name, "backbone_options": backbone.options,
+                   "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}
+    if backbones.is_onnx(backbone.name):
+        fingerprint["onnx_sha256"] = outputs.file_digest(backbone.name[len(backbones.ONNX_PREFIX):])
+    if checkpoint:
+        fingerprint["checkpoint"] = os.path.abspath(checkpoint)
+        fingerprint["checkpoint_index_sha256"] = outputs.file_digest(checkpoint + ".index")
+    return fingerprint
+
+
+def degraded_copy_name(filename, copy):
+    """The cache's name of a degraded copy: Person/Person_0001.jpg, 2 -> Person/Person_0001_q2.jpg."""
+    root, extension = os.path.splitext(filename)
+    return "%s_q%d%s" % (root, copy, extension)
+
+
+def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
+                progress=True, overwrite=False, degraded_copies=0, degrade=None):
+    """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
+
+    The cache folder must be new, empty or an earlier cache with the same fingerprint (see
+    cache_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it.
+
+    Args:
+      data_dir: aligned-face TFRecords from data_prep/make_tfrecords.py.
+      cache_dir: output folder.
+      backbone: the frozen backbone, a backbones.Backbone.
+      pretrained_checkpoint: SphereNet weights (required for a SphereNet backbone).
+      batch_size: images per backbone run.
+      features_dtype: 'float16' (half the disk; features within ~1e-3 relative) or 'float32' (exact).
+      overwrite: rebuild a cache_dir made from other inputs, or holding files this pipeline did not write.
+      degraded_copies: for quality-aware head training, this many degraded copies of every image are
+        cached beside it, as further images of its identity (named <name>_q<copy>), drawn with
+        degrade(uint8 RGB crop, numpy RandomState) -> uint8 RGB crop, seeded per shard: reproducible.
+
+    Returns:
+      the cache's manifest dict.
+    """
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    # OpenCV: only here, not at training
+    manifest = pk_sampling.read_manifest(data_dir)
+    height, width = manifest["image_size"]
+    scope = backbones.variable_scope(backbone.name)
+    if scope and not pretrained_checkpoint:
+        raise errors.UserError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)"
+                         % backbone.name)
+    checkpoint = checkpoints.resolve_checkpoint(pretrained_checkpoint) if scope else None
+    outputs.check_run_paths({"cache_dir": cache_dir}, {"data_dir": data_dir,
+                                                       "pretrained_ckpt": pretrained_checkpoint if scope else None})
+    fingerprint = cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype)
+    fingerprint["degraded_copies"] = degraded_copies
+    copies = 1 + degraded_copies
+    outputs.claim_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
+    with tf.Graph().as_default() as graph:
+        images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
+        mu, features = backbones.frozen_backbone(images, backbone)
+        session = tf.Session(graph=graph)
+        if scope:
+            checkpoints.restore_variables(session, checkpoint, tf.global_variables(scope + "/"))
+
+        bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
+                   "(images and mirrors)", disable=not progress, mininterval=1.0)
+
+        def run(faces):
+            outputs = []
+            for batch in predict.in_batches(faces, batch_size):
+                outputs.append(session.run([features, mu], {images: np.stack(batch)}))
+                bar.update(len(batch))
+            return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+
+        for shard_index, shard in enumerate(manifest["shards"]):
+            target = os.path.join(cache_dir, shard["file"])
+            if os.path.exists(target):
+                bar.update(2 * copies * shard["images"])
+                continue
+            identities = list(tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])))
+            rng = np.random.RandomState(shard_index)
+            for record in identities:
+                faces = [image_io.decode_rgb(j) for j in record["encoded"]]
+                record["faces"] = faces + [degrade(face, rng) for _ in range(degraded_copies) for face in faces]
+                record["filename"] = record["filename"] + [degraded_copy_name(name, copy) for copy in range(1, copies)
+                                                           for name in record["filename"]]
+            batch = np.stack([predict.network_input(face, (height, width))
+                              for record in identities for face in record["faces"]])
+            plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
+            flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+            with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
+                start = 0
+                for record in identities:
+                    rows = slice(start, start + len(record["faces"]))
+                    start = rows.stop
+                    writer.write(tfrecord_schema.cache_example(
+                        plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
+                        record["filename"], record["label"], record["identity"], features_dtype))
+            os.replace(atomic_files.partial_path(target), target)
+        bar.close()
+        feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
+        session.close()
+    cache_manifest = dict(manifest)
+    cache_manifest["shards"] = [dict(shard, images=copies * shard["images"],
+                                     bytes=os.path.getsize(os.path.join(cache_dir, shard["file"])))
+                                for shard in manifest["shards"]]
+    cache_manifest["identities"] = [dict(identity, images=copies * identity["images"])
+                                    for identity in manifest["identities"]]
+    cache_manifest["num_images"] = copies * manifest["num_images"]
+    cache_manifest["fingerprint"] = fingerprint
+    cache_manifest["cache"] = {"source": os.path.abspath(data_dir), "backbone": backbone.name,
+                               "backbone_options": backbone.options, "feature_size": feature_size,
+                               "embedding_size": dims, "features_dtype": features_dtype,
+                               "checkpoint": fingerprint["checkpoint"], "degraded_copies": degraded_copies}
+    atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
+    return cache_manifest

@@ -1,0 +1,52 @@
+"""The packages import in the order data flows: a module of pfe_estimator imports only its own subpackage
+and the ones before it (imports inside functions included), and never the command-line tools."""
+import ast
+import glob
+import os
+
+from tests.conftest import ROOT
+
+# pfe_estimator/errors.py comes first: every layer may raise a UserError.
+LAYERS = ("errors", "storage", "faces", "data", "model", "training", "inference", "evaluation")
+
+
+def imported_modules(path):
+    """The dotted names a file imports (`from a.b import c` gives a.b.c and a.b)."""
+    names = []
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module] + ["%s.%s" % (node.module, alias.name) for alias in node.names]
+    return names
+
+
+def layer_of(dotted):
+    """The layer index of a pfe_estimator module name, or None for anything else."""
+    parts = dotted.split(".")
+    if parts[0] != "pfe_estimator" or len(parts) < 2:
+        return None
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
+
+
+def test_every_subpackage_is_a_known_layer():
+    packages = {os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(ROOT, "pfe_estimator", "*",
+                                                                                  "__init__.py"))}
+    assert packages == set(LAYERS) - {"errors"}
+
+
+def test_no_module_imports_a_later_layer_or_a_tool():
+    violations = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "pfe_estimator", "**", "*.py"), recursive=True)):
+        module = os.path.relpath(path, ROOT)[:-len(".py")].replace(os.sep, ".")
+        own = layer_of(module if not module.endswith("__init__") else module.rsplit(".", 1)[0])
+        if own is None:
+            continue
+        for name in imported_modules(path):
+            if name.split(".")[0] in ("data_prep", "scripts", "bench", "main", "tests"):
+                violations.append("%s imports the tool %s" % (module, name))
+            other = layer_of(name)
+            if other is not None and other > own:
+                violations.append("%s (%s) imports %s (%s, a later layer)" % (module, LAYERS[own], name,
+                                                                                LAYERS[other]))
+    assert not violations, "\n".join(violations)
