@@ -28,6 +28,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+
 from pfe_estimator.data import embedding_files
 
 from pfe_estimator.faces import alignment
@@ -615,7 +616,6 @@ def run_export():
 def face_loader():
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
     from pfe_estimator.faces import image_io  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     align = None
     if FLAGS.align == "detect":
         if not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
@@ -628,7 +628,8 @@ def face_loader():
             if landmarks is None:
                 raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
             return alignment.align_face(image, landmarks, template, FLAGS.alignment)[0]
-    return lambda path: predict.load_network_input(path, image_size(), FLAGS.resize, align)
+    from pfe_estimator.faces import network_input  # pylint: disable=import-outside-toplevel  # OpenCV
+    return lambda path: network_input.load_network_input(path, image_size(), FLAGS.resize, align)
 
 
 def check_model_fits():

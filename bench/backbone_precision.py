@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from pfe_estimator.faces import network_input
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
@@ -55,7 +56,7 @@ def main():
     names, encoded = predict.read_tfrecord_faces(args.lfw_records)
     if args.images:
         names, encoded = names[:args.images], encoded[:args.images]
-    faces = np.stack([predict.decode_network_input(jpeg, size) for jpeg in encoded])
+    faces = np.stack([network_input.decode_network_input(jpeg, size) for jpeg in encoded])
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, size[0], size[1], 3])
         with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):  # a SphereNet's one set of weights

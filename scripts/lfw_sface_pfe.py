@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from pfe_estimator.faces import network_input
 from pfe_estimator.data import embedding_files
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
@@ -397,7 +398,7 @@ def main():
     for kind in degradations.KINDS:
         degradation[kind] = {"severities": list(SEVERITIES), "mean_sigma_sq": []}
         for severity in SEVERITIES:
-            images = (predict.network_input(degrade_aligned(face, kind, severity), (112, 112)) for face in faces)
+            images = (network_input.network_input(degrade_aligned(face, kind, severity), (112, 112)) for face in faces)
             _, sigma_sq = predict.estimator_features(fold_heads[0][0], images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))

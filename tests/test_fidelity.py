@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator.faces import network_input
+
 from pfe_estimator.faces import alignment
 from pfe_estimator.data import feature_cache
 from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.training import pfe_model
-from pfe_estimator.inference import predict
 from pfe_estimator.training import pretrain
 from pfe_estimator.training import optimization
 from pfe_estimator.data import tfrecord_schema
@@ -303,11 +304,11 @@ def test_lfw_crops_by_cp2tform_with_black_borders(tmp_path):
 
 def test_off_size_images_are_centre_cropped_refused_or_resized():
     image = np.arange(112 * 112 * 3, dtype=np.uint8).reshape(112, 112, 3)
-    cropped = predict.network_input(image, (112, 96))
+    cropped = network_input.network_input(image, (112, 96))
     np.testing.assert_array_equal(cropped, image_io.standardize(image[:, 8:104]))
     with pytest.raises(image_io.ImageError, match="60x50 is smaller than the model's 112x96 input"):
-        predict.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96))
-    resized = predict.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96), resize=True)
+        network_input.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96))
+    resized = network_input.network_input(np.zeros((60, 50, 3), np.uint8), (112, 96), resize=True)
     assert resized.shape == (112, 96, 3)
 
 

@@ -84,8 +84,9 @@ def test_export_and_predict_agree(tmp_path):
     assert exported.returncode == 0, exported.stdout[-3000:]
     assert not os.path.exists(export_dir + ".partial")
 
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
-    images = np.stack([predict.load_network_input(str(faces / ("img_%d.jpg" % i)), TINY["image_size"])
+    from pfe_estimator.faces import network_input
+
+    images = np.stack([network_input.load_network_input(str(faces / ("img_%d.jpg" % i)), TINY["image_size"])
                        for i in range(3)])
     with tf.Graph().as_default(), tf.Session() as session:
         signature = tf.saved_model.loader.load(session, [tf.saved_model.SERVING], export_dir).signature_def[

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator.faces import network_input
+
 from pfe_estimator.faces import alignment
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.faces import image_io
@@ -50,8 +52,7 @@ def test_standardisation_is_pinned_and_training_and_serving_agree(tmp_path):
     jpeg = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
     path = str(tmp_path / "face.jpg")
     open(path, "wb").write(jpeg)
-    from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
-    serving = predict.load_network_input(path, (112, 96))
+    serving = network_input.load_network_input(path, (112, 96))
     with tf.Graph().as_default(), tf.Session() as session:
         training = session.run(pk_sampling.decode_face(tf.constant(jpeg), (112, 96)))
     np.testing.assert_array_equal(training, serving)  # same IDCT (TensorFlow's default one differs)

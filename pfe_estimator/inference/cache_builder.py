@@ -6,6 +6,8 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator.faces import network_input
+
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
@@ -106,7 +108,7 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
                 record["faces"] = faces + [degrade(face, rng) for _ in range(degraded_copies) for face in faces]
                 record["filename"] = record["filename"] + [degraded_copy_name(name, copy) for copy in range(1, copies)
                                                            for name in record["filename"]]
-            batch = np.stack([predict.network_input(face, (height, width))
+            batch = np.stack([network_input.network_input(face, (height, width))
                               for record in identities for face in record["faces"]])
             plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
             flipped_features, flipped_mu = run(batch[:, :, ::-1, :])

@@ -1,6 +1,8 @@
 """Where evaluation's mu and sigma^2 come from: a features .npz, a feature cache, aligned TFRecords or image
 files, run through an exported SavedModel or the PFE Estimator."""
 
+from pfe_estimator.faces import network_input
+
 from pfe_estimator.data import embedding_files
 
 from pfe_estimator import errors
@@ -83,7 +85,7 @@ def record_faces(data_dir, names, jpegs, image_size):
     decode is a one-line UserError naming its shard, record and identity."""
     for name, jpeg in zip(names, jpegs):
         try:
-            yield predict.decode_network_input(jpeg, image_size)
+            yield network_input.decode_network_input(jpeg, image_size)
         except image_io.ImageError as error:
             damage = pk_sampling.find_damage(data_dir, pk_sampling.read_manifest(data_dir))
             raise errors.UserError(damage or "%s: image %s in its records: %s" % (data_dir, name, error))
@@ -97,5 +99,5 @@ def image_file_features(paths, load_face, extractor):
       (names [N] as embedding_files.image_name, mu float32 [N, D], sigma_sq float32 [N, D]).
     """
     kept = []
-    mu, sigma_sq = extractor.images(predict.readable_images(sorted(set(paths)), load_face, kept, []))
+    mu, sigma_sq = extractor.images(network_input.readable_images(sorted(set(paths)), load_face, kept, []))
     return [embedding_files.image_name(path) for path in kept], mu, sigma_sq

@@ -1,7 +1,7 @@
-"""mu and sigma^2 of face images, through the Estimator's PREDICT mode or an exported SavedModel."""
+"""mu and sigma^2 of face images (faces/network_input.py makes their input), through the Estimator's PREDICT mode
+or an exported SavedModel."""
 import os
 
-import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -9,56 +9,9 @@ from pfe_estimator.data import embedding_files
 
 from pfe_estimator import errors
 from pfe_estimator.storage import checkpoints
-from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
-
-
-def network_input(image_rgb, image_size, resize=False):
-    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised.
-
-    An image of another size is centre-cropped when larger, as the released evaluation does; a smaller
-    one is refused (ImageError, kind 'too_small') unless `resize`, which resizes any size to image_size.
-    """
-    height, width = image_size
-    image_height, image_width = image_rgb.shape[:2]
-    if (image_height, image_width) != (height, width):
-        if resize:
-            image_rgb = cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
-        elif image_height >= height and image_width >= width:
-            top, left = int(round(0.5 * (image_height - height))), int(round(0.5 * (image_width - width)))
-            image_rgb = image_rgb[top:top + height, left:left + width]
-        else:
-            raise image_io.ImageError("%dx%d is smaller than the model's %dx%d input; give aligned crops of that "
-                                      "size, raw photos with --align=detect, or --resize"
-                                      % (image_height, image_width, height, width), "too_small")
-    return image_io.standardize(image_rgb)
-
-
-def load_network_input(path, image_size, resize=False, align=None):
-    """Reads a face file -> float32 [H, W, 3] standardised (see network_input).
-
-    Args:
-      path: an image file.
-      image_size: (H, W) of the network input.
-      resize: resize instead of centre-cropping or refusing another size.
-      align: optional callable(uint8 RGB image, path) -> aligned uint8 RGB crop (raw photos).
-
-    Raises:
-      image_io.ImageError: unreadable, no face found, or too small; the message names the file.
-    """
-    image = image_io.read_rgb(path)
-    if align is not None:
-        image = align(image, path)
-    try:
-        return network_input(image, image_size, resize)
-    except image_io.ImageError as error:
-        raise image_io.ImageError("%s: %s" % (path, error), error.kind)
-
-
-def decode_network_input(jpeg, image_size):
-    """JPEG bytes (an aligned crop from the TFRecords) -> float32 [H, W, 3] standardised."""
-    return network_input(image_io.decode_rgb(jpeg), image_size)
+from pfe_estimator.faces import network_input
 
 
 def in_batches(examples, batch_size):
@@ -181,20 +134,6 @@ def load_saved_model(session, export_dir):
             export_dir, (errors.first_line(message) or type(error).__name__)[:300]))
 
 
-def readable_images(paths, load_face, kept, skipped):
-    """Yields load_face(path) (standardised images) of the usable `paths`; appends used paths to `kept` and
-    (path, reason) of unusable ones to `skipped`, logging each."""
-    for path in paths:
-        try:
-            image = load_face(path)
-        except image_io.ImageError as error:
-            tf.logging.warning("skipped: %s", error)
-            skipped.append((path, str(error).split(": ", 1)[-1]))
-            continue
-        kept.append(path)
-        yield image
-
-
 def read_tfrecord_faces(data_dir, wanted_names=None):
     """The aligned crops of a TFRecord folder from data_prep, by image name (e.g. Aaron_Peirsol_0001).
 
@@ -226,7 +165,7 @@ def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_pat
       (kept paths [N], mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
     """
     kept, skipped = [], []
-    load_face = load_face or (lambda path: load_network_input(path, image_size))
-    mu, sigma_sq = estimator_features(estimator, readable_images(paths, load_face, kept, skipped), image_size,
-                                      batch_size, checkpoint_path)
+    load_face = load_face or (lambda path: network_input.load_network_input(path, image_size))
+    images = network_input.readable_images(paths, load_face, kept, skipped)
+    mu, sigma_sq = estimator_features(estimator, images, image_size, batch_size, checkpoint_path)
     return kept, mu, sigma_sq, skipped

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from pfe_estimator.faces import network_input
+
 from pfe_estimator.faces import alignment
 from data_prep import make_demo_faces
 from data_prep import make_tfrecords
@@ -77,7 +79,7 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
         images, labels = [], []
         for record in tfrecord_schema.read_identities(os.path.join(records, "faces-00000-of-00001.tfrecord")):
             for jpeg in record["encoded"]:
-                images.append(predict.decode_network_input(jpeg, (56, 48)))
+                images.append(network_input.decode_network_input(jpeg, (56, 48)))
                 labels.append(record["label"])
         mu = predict.estimator_predictions(estimator, ({"images": i} for i in images), {"images": [56, 48, 3]},
                                            32)["mu"]
