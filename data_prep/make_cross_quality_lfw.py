@@ -65,6 +65,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
     pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
     """
     pairs_file = pairs_file or os.path.join(lfw_dir, "pairs.txt")
+    outputs.check_run_paths({"output_dir": output_dir}, {"lfw_dir": lfw_dir, "pairs_file": pairs_file})
     pairs = protocols.read_lfw_pairs(pairs_file)
     landmarks = alignment.read_landmark_file(os.path.join(lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     rows = draw_protocol(pairs, seed)

@@ -21,6 +21,7 @@ Writes work_dir/report/report.json, PNG plots and prints a summary.
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -31,6 +32,7 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
 from data_prep import make_cross_quality_lfw
 from data_prep import make_tfrecords
+from pfe_estimator.storage import outputs
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
@@ -342,6 +344,10 @@ def main():
     parser.add_argument("--quality_aware_copies", type=int, default=0,
                         help="also train quality-aware heads on a cache with this many degraded copies per image")
     args = parser.parse_args()
+    try:
+        outputs.check_run_paths({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
     report_dir = os.path.join(args.work_dir, "report")
