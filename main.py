@@ -776,7 +776,7 @@ def is_user_error(error):
     if isinstance(error, errors.UserError):
         return True
     if isinstance(error, OSError):
-        return bool(error.filename) or error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+        return bool(error.filename) or error.errno in atomic_files.FULL_DISK_ERRNOS + (errno.EROFS,)
     return isinstance(error, (tf.errors.NotFoundError, tf.errors.PermissionDeniedError))
 
 

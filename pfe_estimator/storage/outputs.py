@@ -127,7 +127,7 @@ def describe(path):
     """What a path is, for refusals: a pipeline output of some kind, a training model folder, a folder of
     foreign files, a file."""
     if not os.path.exists(path):
-        return "not created yet"
+        return "a checkpoint" if glob.glob(glob.escape(path) + ".index") else "not created yet"
     if not os.path.isdir(path):
         return "a file"
     marker = read_marker(path)
