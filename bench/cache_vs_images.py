@@ -18,19 +18,16 @@ from bench.released_loop import StepTimer
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
-from pfe_estimator.training import pfe_model
-from pfe_estimator.training import devices
-from pfe_estimator.training import optimization
+from bench.train_throughput import BENCH_RUNTIME, bench_recipe
+from pfe_estimator.training import estimators
 
 DATASETS = (("CASIA-WebFace", 494414), ("5 M images", 5000000))
 
 
 def estimator_and_data(data_dir, backbone, classes, images_per_class, options):
-    model = pfe_model.pfe_model_fn_builder(
-        backbones.Backbone(backbone, options=options), classes, images_per_class,
-        optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
-    estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
-                                        save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
+    estimator = estimators.pfe_estimator(
+        backbones.Backbone(backbone, options=options), tempfile.mkdtemp(prefix="pfe_bench_"),
+        bench_recipe(classes, images_per_class), BENCH_RUNTIME)
     if feature_cache.is_cache(data_dir):
         return estimator, feature_cache.cache_input_fn_builder(data_dir, classes, images_per_class)
     size = tuple(pk_sampling.read_manifest(data_dir)["image_size"])

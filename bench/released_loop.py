@@ -23,9 +23,10 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
 from pfe_estimator.training import losses
-from pfe_estimator.training import pfe_model
-from pfe_estimator.training import devices
+from bench.train_throughput import BENCH_RUNTIME, bench_recipe
+from pfe_estimator.training import estimators
 from pfe_estimator.training import optimization
+from pfe_estimator.training import pfe_model
 from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.model import uncertainty_head
 
@@ -48,10 +49,12 @@ class ReleasedStyleLoop(object):
             self.images = tf.placeholder(tf.float32, [batch, image_size[0], image_size[1], 3])
             self.labels = tf.placeholder(tf.int32, [batch])
             mu, log_sigma_sq = pfe_model.pfe_outputs(self.images, backbones.Backbone(backbone), True)
-            loss = losses.mls_loss(self.labels, mu, log_sigma_sq) + tf.add_n(
-                tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
+            recipe = bench_recipe(classes, images_per_class)
             head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
-            minimize = tf.train.MomentumOptimizer(1e-3, 0.9).minimize(loss, var_list=head)
+            loss = losses.mls_loss(self.labels, mu, log_sigma_sq) + optimization.weight_decay_loss(
+                recipe.weight_decay, head)
+            optimizer = tf.train.MomentumOptimizer(recipe.learning_rates[0], recipe.momentum)
+            minimize = optimizer.minimize(loss, var_list=head)
             self.train_op = tf.group(minimize, *tf.get_collection(tf.GraphKeys.UPDATE_OPS))
             self.session = tf.Session()
             self.session.run(tf.global_variables_initializer())
@@ -95,11 +98,9 @@ class StepTimer(tf.train.SessionRunHook):
 class OurEstimator(object):
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, precision, xla=False):
         options = None if precision == "fp32" else {"precision": precision}
-        model = pfe_model.pfe_model_fn_builder(
-            backbones.Backbone(backbone, options=options), classes, images_per_class,
-            optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
-        self.estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
-                                                 save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6, xla=xla)
+        self.estimator = estimators.pfe_estimator(
+            backbones.Backbone(backbone, options=options), tempfile.mkdtemp(prefix="pfe_bench_"),
+            bench_recipe(classes, images_per_class), BENCH_RUNTIME._replace(xla=xla))
         self.data = pk_sampling.tfrecord_input_fn_builder(data_dir, classes, images_per_class, image_size)
 
     def seconds_for(self, steps):

@@ -15,20 +15,27 @@ import tensorflow.compat.v1 as tf
 from bench.timing import best_of
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
-from pfe_estimator.training import pfe_model
 from pfe_estimator.training import devices
-from pfe_estimator.training import optimization
+from pfe_estimator.training import estimators
+from pfe_estimator.training import recipe as recipes
 from pfe_estimator.model import sphere_net
+
+
+# Benchmarks time steps, not learning: no checkpoints or step lines inside the timed calls.
+BENCH_RUNTIME = devices.Runtime(save_checkpoints_steps=10 ** 6, log_every_n_steps=10 ** 6)
+
+
+def bench_recipe(classes, images_per_class):
+    """The released recipe at the bench's P x K, its first learning rate throughout."""
+    return recipes.Recipe(num_classes_per_batch=classes, images_per_class=images_per_class,
+                          learning_rates=recipes.Recipe().learning_rates[:1])
 
 
 def training_images_per_sec(backbone, classes, images_per_class, image_size, steps):
     """Images/s of training steps alone: two timed train() calls differing by `steps` steps, each
     paying the same graph building and session start-up, so the difference is the steps' cost."""
-    model = pfe_model.pfe_model_fn_builder(
-        backbones.Backbone(backbone), classes, images_per_class,
-        optimization.OptimizerConfig([1e-3], [], 0.9, devices.optimizer_wrapper("cpu")), 5e-4, None)
-    estimator = devices.build_estimator(model, "cpu", tempfile.mkdtemp(prefix="pfe_bench_"),
-                                        save_checkpoints_steps=10 ** 6, log_step_count_steps=10 ** 6)
+    estimator = estimators.pfe_estimator(backbones.Backbone(backbone), tempfile.mkdtemp(prefix="pfe_bench_"),
+                                         bench_recipe(classes, images_per_class), BENCH_RUNTIME)
     data = pk_sampling.synthetic_input_fn_builder(classes, images_per_class, image_size)
     estimator.train(data, max_steps=1)  # first step: initialisation and kernel warm-up
 

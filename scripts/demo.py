@@ -47,11 +47,11 @@ def run(step, command):
     print("== %s: %.0f s" % (step, time.time() - start), flush=True)
 
 
-def degradation_correlation(faces_dir, features_path, report_dir):
+def degradation_correlation(faces_dir, embeddings_path, report_dir):
     """Spearman correlation of mean sigma^2 with degradation severity over the evaluated test images."""
     with open(os.path.join(faces_dir, "degradations.csv")) as f:
         rows = {embedding_files.image_name(r["path"]): r for r in csv.DictReader(f)}
-    data = np.load(features_path)
+    data = np.load(embeddings_path)
     names = [str(n) for n in data["names"]]
     uncertainty = data["sigma_sq"].mean(axis=1)
     severity = np.array([float(rows[n]["severity"]) for n in names])
@@ -127,7 +127,7 @@ def main():
     features = os.path.join(work, "test_features.npz")
     run("evaluate", [python, "main.py", "--mode=eval", "--model_dir=" + pfe, "--lfw_dir=" + test_records,
                      "--lfw_pairs=" + os.path.join(faces, "pairs.txt"), "--report_dir=" + report_dir,
-                     "--features_output=" + features] + MODEL_FLAGS)
+                     "--embeddings_output=" + features] + MODEL_FLAGS)
     correlation = degradation_correlation(faces, features, report_dir)
     report_path = os.path.join(report_dir, "report.json")
     with open(report_path) as f:

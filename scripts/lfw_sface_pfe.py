@@ -40,13 +40,13 @@ from pfe_estimator.evaluation import calibration
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.data import feature_cache
 from pfe_estimator.model import backbones
-from pfe_estimator.training import pfe_model
 from pfe_estimator.evaluation import plots
 from pfe_estimator.faces import image_io
 from pfe_estimator.inference import predict
 from pfe_estimator.evaluation import report
 from pfe_estimator.training import devices
-from pfe_estimator.training import optimization
+from pfe_estimator.training import estimators
+from pfe_estimator.training import recipe as recipes
 
 SEVERITIES = (0,) + degradations.SEVERITIES
 RISK_REJECTED = 0.2
@@ -107,14 +107,10 @@ def subset_report(cosine, mls, same, thresholds, subset):
 
 
 def train_fold(cache_dir, model_dir, labels, args):
-    model = pfe_model.pfe_model_fn_builder(
-        backbone=backbones.Backbone("onnx:" + args.sface, 128), num_classes_per_batch=args.classes_per_batch,
-        images_per_class=args.images_per_class, optimizer_config=optimization.OptimizerConfig(
-            [args.learning_rate, args.learning_rate / 10], [int(args.steps * 2 / 3)], 0.9,
-            devices.optimizer_wrapper("cpu")),
-        weight_decay=5e-4, pretrained_checkpoint=None, log_every_n_steps=100)
-    estimator = devices.build_estimator(model, "cpu", model_dir, save_checkpoints_steps=args.steps,
-                                        log_step_count_steps=100, random_seed=0)
+    recipe = recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
+                            max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10))
+    estimator = estimators.pfe_estimator(backbones.Backbone("onnx:" + args.sface, 128), model_dir, recipe,
+                                         devices.Runtime(save_checkpoints_steps=args.steps, random_seed=0))
     estimator.train(feature_cache.cache_input_fn_builder(cache_dir, args.classes_per_batch, args.images_per_class,
                                                          include_labels=labels), max_steps=args.steps)
     return estimator
@@ -134,7 +130,7 @@ def fold_heads_protocol(args, training_cache, suffix, fold_labels, pairs, cached
         fold_start = time.time()
         # a rerun resumes: a fold whose checkpoint already reached --steps is not trained again
         estimator = train_fold(training_cache, os.path.join(args.work_dir, "fold_%d%s" % (k, suffix)), labels, args)
-        mu, sigma_sq = predict.cached_features(estimator, cached, cached_mu, batch_size=256)
+        mu, sigma_sq = predict.cached_embeddings(estimator, cached, cached_mu, batch_size=256)
         fold_heads[k] = (estimator, sigma_sq)
         test = pairs.fold == k
         test_faces = np.union1d(first[test], second[test])
@@ -167,7 +163,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     for k in range(10):
         test = pairs.fold == k
         estimator, clean_sigma_sq = fold_heads[k]
-        mu_d[test], sigma_d[test] = predict.cached_features(estimator, degraded_features[degraded[test]],
+        mu_d[test], sigma_d[test] = predict.cached_embeddings(estimator, degraded_features[degraded[test]],
                                                             degraded_mu[degraded[test]], batch_size=256)
         sigma_c[test] = clean_sigma_sq[clean[test]]
     cosine = metrics.cosine_pair_scores(mu_c, mu_d)
@@ -405,7 +401,7 @@ def main():
         degradation[kind] = {"severities": list(SEVERITIES), "mean_sigma_sq": []}
         for severity in SEVERITIES:
             images = (network_input.network_input(degrade_aligned(face, kind, severity), (112, 112)) for face in faces)
-            _, sigma_sq = predict.estimator_features(fold_heads[0][0], images, (112, 112), batch_size=64)
+            _, sigma_sq = predict.estimator_embeddings(fold_heads[0][0], images, (112, 112), batch_size=64)
             degradation[kind]["mean_sigma_sq"].append(float(sigma_sq.mean()))
     result["degradation"] = dict(degradation, faces=len(faces))
     calibrated = calibration.calibration_report(mls, pairs.same, pairs.fold, fars=report.LFW_FARS)

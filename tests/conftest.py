@@ -46,25 +46,30 @@ def tiny_backbone(options=None):
     return backbones.Backbone(TINY["backbone"], TINY["embedding_size"], options)
 
 
-def tiny_model_fn(device="cpu", pretrained_checkpoint=None, precision="fp32", loss_scale="dynamic",
-                  learning_rate_values=(1e-2,), learning_rate_boundaries=()):
-    from pfe_estimator.training import pfe_model  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
-    return pfe_model.pfe_model_fn_builder(
-        backbone=tiny_backbone(), num_classes_per_batch=TINY["num_classes"], images_per_class=TINY["images_per_class"],
-        optimizer_config=optimization.OptimizerConfig(list(learning_rate_values), list(learning_rate_boundaries), 0.9,
-                                                      devices.optimizer_wrapper(device, precision, loss_scale)),
-        weight_decay=5e-4, pretrained_checkpoint=pretrained_checkpoint, log_every_n_steps=1)
+def tiny_recipe():
+    """The released recipe at the tiny P x K, one learning rate of 1e-2."""
+    from pfe_estimator.training import recipe as recipes  # pylint: disable=import-outside-toplevel
+    return recipes.Recipe(num_classes_per_batch=TINY["num_classes"], images_per_class=TINY["images_per_class"],
+                          learning_rates=(1e-2,))
 
 
-def tiny_estimator(model_dir, device="cpu", save_checkpoints_steps=100, iterations_per_loop=1,
-                   precision_mode="allow_mix_precision", **model_options):
+def tiny_runtime(device="cpu", **options):
+    """A Runtime on `device` logging every step, checkpointing every 100, seeded; options: Runtime fields."""
     from pfe_estimator.training import devices  # pylint: disable=import-outside-toplevel
-    return devices.build_estimator(tiny_model_fn(device, **model_options), device, model_dir,
-                                   save_checkpoints_steps=save_checkpoints_steps, log_step_count_steps=1,
-                                   iterations_per_loop=iterations_per_loop, precision_mode=precision_mode,
-                                   random_seed=1)
+    return devices.Runtime(device, **dict(dict(log_every_n_steps=1, random_seed=1, save_checkpoints_steps=100),
+                                          **options))
+
+
+def tiny_model_fn(device="cpu", pretrained_checkpoint=None, **runtime_options):
+    from pfe_estimator.training import estimators  # pylint: disable=import-outside-toplevel
+    return estimators.pfe_model_fn(tiny_backbone(), tiny_recipe(), tiny_runtime(device, **runtime_options),
+                                   pretrained_checkpoint)
+
+
+def tiny_estimator(model_dir, device="cpu", pretrained_checkpoint=None, **runtime_options):
+    from pfe_estimator.training import estimators  # pylint: disable=import-outside-toplevel
+    return estimators.pfe_estimator(tiny_backbone(), model_dir, tiny_recipe(), tiny_runtime(device, **runtime_options),
+                                    pretrained_checkpoint)
 
 
 def tiny_synthetic_input_fn(seed=0):

@@ -107,11 +107,12 @@ def test_outputs_never_overlap_inputs_of_predict_or_eval(work, tmp_path):
              sigma_sq=np.full((3, 4), 0.1, np.float32))
     before = tree_digest(features)
     pairs = lfw_pairs_file(tmp_path, [("A", 1), ("A", 2), ("B", 1)])
-    result = run_main("--mode=eval", "--features=" + features, "--features_output=" + features,
+    result = run_main("--mode=eval", "--embeddings=" + features, "--embeddings_output=" + features,
                       "--lfw_pairs=" + pairs, "--report_dir=" + str(tmp_path / "r"), "--overwrite")
-    assert "--features_output=%s is --features=%s, which this run reads" % (features, features) in error_line(result)
-    result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + pairs,
-                      "--report_dir=" + str(tmp_path / "r"), "--features_output=" + str(tmp_path / "r" / "f.npz"))
+    assert ("--embeddings_output=%s is --embeddings=%s, which this run reads" % (features, features)
+            in error_line(result))
+    result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + pairs,
+                      "--report_dir=" + str(tmp_path / "r"), "--embeddings_output=" + str(tmp_path / "r" / "f.npz"))
     assert "lies inside --report_dir=%s, which this run also writes" % (tmp_path / "r") in error_line(result)
     assert tree_digest(features) == before and not os.path.exists(str(tmp_path / "r"))
 
@@ -323,14 +324,14 @@ def test_verify_with_a_missing_file_a_folder_or_no_face_is_one_line(work, tmp_pa
 # ---------------------------------------------------------------- nothing silently mixed or misleading
 
 
-def test_a_features_output_without_the_npz_suffix_is_refused_before_any_work(work, tmp_path):
+def test_an_embeddings_output_without_the_npz_suffix_is_refused_before_any_work(work, tmp_path):
     faces = faces_folder(tmp_path)
     target = str(tmp_path / "feats")
     result = run_main("--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
                       "--predict_output=" + target, "--verbose")
     line = error_line(result)
-    assert line == "error: --predict_output=%s: a features file is an .npz (numpy adds the suffix); give %s.npz" % (
-        target, target)
+    assert line == ("error: --predict_output=%s: an embeddings file is an .npz (numpy adds the suffix); give %s.npz"
+                    % (target, target))
     assert "Restoring parameters" not in result.stdout  # refused before the model ran
     assert sorted(os.listdir(str(tmp_path))) == ["faces"]
 

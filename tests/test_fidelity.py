@@ -16,9 +16,8 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.data import feature_cache
 from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
-from pfe_estimator.training import pfe_model
-from pfe_estimator.training import pretrain
-from pfe_estimator.training import optimization
+from pfe_estimator.training import estimators
+from pfe_estimator.training import recipe as recipes
 from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, TINY, lfw_subset_records, shared_path, tiny_backbone
 
@@ -214,21 +213,22 @@ def test_an_identity_gets_new_draws_every_pass(tmp_path):
 
 
 def regularization_loss(weight_decay):
-    with tf.Graph().as_default():
+    """(the head's regularization loss in the training graph, weight_decay * sum(w^2) / 2 by definition)."""
+    with tf.Graph().as_default() as graph:
         tf.set_random_seed(0)
-        build = pfe_model.pfe_model_fn_builder(
-            backbone=tiny_backbone(), num_classes_per_batch=2, images_per_class=2,
-            optimizer_config=optimization.OptimizerConfig([0.1], [], 0.9, lambda o: o), weight_decay=weight_decay,
-            pretrained_checkpoint=None)
+        recipe = recipes.Recipe(num_classes_per_batch=2, images_per_class=2, learning_rates=(0.1,),
+                                weight_decay=weight_decay)
+        build = estimators.pfe_model_fn(tiny_backbone(), recipe)
         images = tf.random.uniform([4] + list(TINY["image_size"]) + [3], seed=1)
         build({"images": images}, tf.constant([0, 0, 1, 1]), tf.estimator.ModeKeys.TRAIN)
-        loss = tf.losses.get_regularization_loss(scope="UncertaintyModule")
+        summary, = [op for op in graph.get_operations() if op.type == "ScalarSummary"
+                    and op.name.startswith("losses/regularization_loss")]
         weights = [v for v in tf.trainable_variables("UncertaintyModule/") if v.op.name.endswith("/weights")]
         by_definition = weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             assert sorted(w.op.name.split("/")[1] for w in weights) == ["fc1", "fc_log_sigma_sq"]
-            return session.run([loss, by_definition])
+            return session.run([summary.inputs[1], by_definition])
 
 
 def test_weight_decay_reaches_both_head_layers():
@@ -239,18 +239,35 @@ def test_weight_decay_reaches_both_head_layers():
 
 
 def test_every_flag_main_defines_is_read():
-    source = open(os.path.join(ROOT, "main.py")).read()
+    """Every flag of modes/flag_definitions.py is read by the modes (settings.<flag>), main.py, or by name
+    through the record's keys (storage/model_config.py)."""
+    source = open(os.path.join(ROOT, "pfe_estimator", "modes", "flag_definitions.py")).read()
     names = re.findall(r'flags\.DEFINE_\w+\(\s*"(\w+)"', source)
     assert len(names) > 40
-    unread = [name for name in names if not re.search(r'FLAGS(\.%s\b|\["%s"\])' % (name, name), source)]
+    paths = glob.glob(os.path.join(ROOT, "pfe_estimator", "modes", "*.py")) + [
+        os.path.join(ROOT, "main.py"), os.path.join(ROOT, "pfe_estimator", "storage", "model_config.py")]
+    readers = "\n".join(open(path).read() for path in paths if not path.endswith("flag_definitions.py"))
+    unread = [name for name in names if not re.search(r'(settings|FLAGS)\.%s\b|"%s"' % (name, name), readers)]
     assert not unread, "flags defined but read nowhere: %s" % unread
 
 
 def test_learning_rate_boundaries_scale_with_the_steps():
-    assert optimization.default_learning_rate_boundaries(3000) == [2000]  # the paper's schedule
-    assert optimization.default_learning_rate_boundaries(400) == [267]
-    assert pretrain.default_learning_rate_boundaries(pretrain.DEFAULT_MAX_STEPS) == list(pretrain.DEFAULT_BOUNDARIES)
-    assert pretrain.default_learning_rate_boundaries(1200) == [686, 1029]
+    assert recipes.Recipe().boundaries() == [2000]  # the paper's schedule
+    assert recipes.Recipe(max_steps=400).boundaries() == [267]
+    assert recipes.Recipe(learning_rates=(1e-3, 1e-4, 1e-5)).boundaries() == [1000, 2000]  # evenly up to 2/3
+    assert recipes.Recipe(learning_rate_boundaries=(5, 9)).boundaries() == [5, 9]
+    assert recipes.PretrainRecipe().boundaries() == [16000, 24000]
+    assert recipes.PretrainRecipe(max_steps=1200).boundaries() == [686, 1029]
+    assert recipes.PretrainRecipe(learning_rates=(0.1, 0.01)).boundaries() == [24000]
+
+
+def test_the_default_recipe_is_the_released_sphere64_casia():
+    """config/sphere64_casia.py: batch 256 = 64 identities x 4 images, 3000 steps, lr {0: 1e-3, 2000: 1e-4},
+    Momentum 0.9, weight decay 5e-4; the flags take their defaults from it."""
+    recipe = recipes.Recipe()
+    assert (recipe.batch_size, recipe.num_classes_per_batch, recipe.max_steps) == (256, 64, 3000)
+    assert (recipe.learning_rates, recipe.boundaries(), recipe.momentum, recipe.weight_decay) == (
+        (1e-3, 1e-4), [2000], 0.9, 5e-4)
 
 
 # ---------------------------------------------------------------- alignment as released: cp2tform, black borders

@@ -1,13 +1,14 @@
 """The packages import in the order data flows: a module of pfe_estimator imports only its own subpackage
 and the ones before it (imports inside functions included), and never the command-line tools."""
 import ast
+import re
 import glob
 import os
 
 from tests.conftest import ROOT
 
 # pfe_estimator/errors.py comes first: every layer may raise a UserError.
-LAYERS = ("errors", "storage", "faces", "data", "model", "training", "inference", "evaluation")
+LAYERS = ("errors", "storage", "faces", "data", "model", "training", "inference", "evaluation", "modes")
 
 
 def imported_modules(path):
@@ -50,3 +51,14 @@ def test_no_module_imports_a_later_layer_or_a_tool():
                 violations.append("%s (%s) imports %s (%s, a later layer)" % (module, LAYERS[own], name,
                                                                                 LAYERS[other]))
     assert not violations, "\n".join(violations)
+
+
+def test_each_subpackage_ruff_config_bans_exactly_the_later_layers():
+    """ruff's TID251 keeps the order while editing: pfe_estimator/<layer>/ruff.toml bans every later layer and
+    the tools, and extends the project's configuration."""
+    for index, layer in enumerate(LAYERS[1:], 1):
+        text = open(os.path.join(ROOT, "pfe_estimator", layer, "ruff.toml"), encoding="utf-8").read()
+        banned = re.findall(r'^"([\w.]+)"\.msg', text, re.M)
+        assert banned == ["pfe_estimator.%s" % later for later in LAYERS[index + 1:]] + [
+            "main", "data_prep", "scripts", "bench", "tests"], layer
+        assert 'extend = "../../pyproject.toml"' in text and 'extend-select = ["TID251"]' in text

@@ -133,7 +133,7 @@ def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_pa
         name = source.split("=")[0][2:]
         result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + pairs,
                           "--report_dir=" + str(tmp_path / name),
-                          "--features_output=" + str(tmp_path / (name + ".npz")),
+                          "--embeddings_output=" + str(tmp_path / (name + ".npz")),
                           *size_flags)
         assert result.returncode == 0, result.stdout[-3000:]
         assert "LFW 20 pairs, 10 folds" in result.stdout

@@ -50,11 +50,11 @@ def test_xla_marks_the_model_for_compilation_and_trains(tmp_path):
         devices.jit_compiled(tiny_model_fn())(features, labels, tf.estimator.ModeKeys.TRAIN)
     compiled = [op for op in graph.get_operations() if op.type == "Conv2D"]
     assert compiled and all(op.get_attr("_XlaCompile") for op in compiled)
-    estimator = devices.build_estimator(tiny_model_fn(), "cpu", str(tmp_path / "model"), 100, xla=True)
+    estimator = devices.build_estimator(tiny_model_fn(), str(tmp_path / "model"), devices.Runtime(xla=True))
     estimator.train(tiny_synthetic_input_fn(), max_steps=2)
     assert estimator.get_variable_value("global_step") == 2
     with pytest.raises(ValueError, match="--xla is for --device=gpu or cpu"):
-        devices.build_estimator(tiny_model_fn(), "npu", str(tmp_path / "npu"), 100, xla=True)
+        devices.build_estimator(tiny_model_fn(), str(tmp_path / "npu"), devices.Runtime("npu", xla=True))
 
 
 def test_bf16_backbone_on_the_npu_is_refused_before_anything_is_written(tmp_path):

@@ -180,7 +180,7 @@ def test_eval_refuses_features_that_cannot_be_scored(tmp_path, poison):
     features = str(tmp_path / "features.npz")
     np.savez(features, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
     pairs = lfw_pairs_file(tmp_path, [("A", 1), ("A", 2), ("B", 1)])
-    result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + pairs,
+    result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + pairs,
                       "--report_dir=" + str(tmp_path / "report"))
     line = error_line(result)
     assert features in line and "1 face(s)" in line and "A_0002" in line
@@ -205,16 +205,16 @@ def test_eval_refuses_a_foreign_report_dir_and_names_missing_or_bad_pairs_files(
     foreign.mkdir()
     (foreign / "cv.txt").write_text("mine")
     pairs = lfw_pairs_file(tmp_path, [("A", 1), ("A", 2), ("B", 1)])
-    result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + pairs, "--report_dir=" + str(foreign))
+    result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + pairs, "--report_dir=" + str(foreign))
     assert "--report_dir=%s already holds a folder of files this pipeline did not write" % foreign in error_line(result)
     assert os.listdir(str(foreign)) == ["cv.txt"]
     missing = str(tmp_path / "no_pairs.txt")
-    result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + missing,
+    result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + missing,
                       "--report_dir=" + str(tmp_path / "r1"))
     assert error_line(result) == "error: %s: No such file or directory" % missing
     bad = tmp_path / "bad_pairs.txt"
     bad.write_text("1\t1\nA\t1\tx\nA\t1\tB\t1\n")
-    result = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + str(bad),
+    result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + str(bad),
                       "--report_dir=" + str(tmp_path / "r2"))
     assert "%s:2: expected `name n1 n2`" % bad in error_line(result)
 
@@ -234,14 +234,16 @@ def test_killed_eval_leaves_the_previous_report_intact(tmp_path):
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(lines) + "\n")
     report_dir = str(tmp_path / "report")
-    first = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + str(pairs), "--report_dir=" + report_dir)
+    first = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + str(pairs),
+                     "--report_dir=" + report_dir)
     assert first.returncode == 0, first.stdout[-2000:]
     before = tree_digest(report_dir)
-    kill_mid_run(tmp_path, ["--mode=eval", "--features=" + features, "--lfw_pairs=" + str(pairs),
+    kill_mid_run(tmp_path, ["--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + str(pairs),
                             "--report_dir=" + report_dir],
                  lambda log: glob.glob(str(tmp_path / ".report.partial-*/report")))
     assert tree_digest(report_dir) == before
-    again = run_main("--mode=eval", "--features=" + features, "--lfw_pairs=" + str(pairs), "--report_dir=" + report_dir)
+    again = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + str(pairs),
+                     "--report_dir=" + report_dir)
     assert again.returncode == 0 and not glob.glob(str(tmp_path / ".report.partial-*"))
     assert tree_digest(report_dir) == before  # the same inputs give the same report
 

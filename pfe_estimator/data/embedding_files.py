@@ -1,5 +1,5 @@
 """Embedding files: the .npz of names [N], mu [N, D] and sigma_sq [N, D] that predict and eval write and
-eval reads (--predict_output, --features_output, --features), and the image names that key them."""
+eval reads (--predict_output, --embeddings_output, --embeddings), and the image names that key them."""
 import os
 import zipfile
 

@@ -1,11 +1,19 @@
 """Calibrated verification: P(same | score[, uncertainty]) by cross-fitted logistic regression, its
 reliability (ECE, Brier) and thresholds at a FAR that hold on held-out folds."""
+import json
+import os
+
 import numpy as np
 
+from pfe_estimator import errors
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.storage import atomic_files
 
 
 CALIBRATION_BINS = 10
+# A model folder's calibration (--mode=train --calibration_pairs), read by --mode=verify.
+MODEL_CALIBRATION_NAME = "calibration.json"
+MODEL_CALIBRATION_FARS = (1e-3, 1e-2)
 
 
 def fit_logistic(inputs, same, l2=1e-4, iterations=100):
@@ -136,3 +144,36 @@ def fit_verification_calibration(scores, same, fars):
     return {"method": "logistic regression on the MLS score", "pairs": int(len(scores)),
             "model": fit_logistic(scores[:, None], same),
             "mls_threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)}}
+
+
+def save_model_calibration(model_dir, fitted):
+    """Keeps fit_verification_calibration's result with the model; returns the file's path."""
+    path = os.path.join(model_dir, MODEL_CALIBRATION_NAME)
+    atomic_files.write_json(path, fitted)
+    return path
+
+
+def read_model_calibration(model_dir):
+    """The model folder's calibration, or None when it has none."""
+    path = os.path.join(model_dir, MODEL_CALIBRATION_NAME)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError as error:
+        raise errors.UserError("%s: not valid JSON (%s); train again with --calibration_pairs" % (path, error))
+
+
+def verification_decision(fitted, score, far):
+    """(P(same), MLS threshold at `far`) of an MLS score under a model's calibration.
+
+    Raises:
+      UserError: the calibration holds no threshold at `far`.
+    """
+    probability = float(logistic_probability(fitted["model"], [[score]])[0])
+    threshold = fitted["mls_threshold_at_far"].get(str(far))
+    if threshold is None:
+        raise errors.UserError("--far=%s: the calibration has thresholds at FAR %s only" % (
+            far, ", ".join(sorted(fitted["mls_threshold_at_far"]))))
+    return probability, threshold

@@ -12,7 +12,7 @@ from pfe_estimator.data import pk_sampling
 from pfe_estimator.inference import predict
 
 
-class FeatureExtractor(object):
+class EmbeddingExtractor(object):
     """Turns standardised images, or a feature cache's backbone outputs, into (mu, sigma^2).
 
     Images go through the SavedModel at `saved_model` when given, else through the Estimator that
@@ -30,53 +30,53 @@ class FeatureExtractor(object):
     def images(self, images):
         """(mu, sigma_sq) float32 [N, D] each of an iterable of float32 [H, W, 3] images."""
         if self.saved_model:
-            return predict.saved_model_features(self.saved_model, images, self.batch_size)
+            return predict.saved_model_embeddings(self.saved_model, images, self.batch_size)
         if self.check_model:
             self.check_model()
-        return predict.estimator_features(self.make_estimator(), images, self.image_size, self.batch_size)
+        return predict.estimator_embeddings(self.make_estimator(), images, self.image_size, self.batch_size)
 
     def cached(self, features, mu):
         """(mu, sigma_sq) from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
-        return predict.cached_features(self.make_estimator(), features, mu, self.batch_size)
+        return predict.cached_embeddings(self.make_estimator(), features, mu, self.batch_size)
 
 
-def pair_features(wanted_names, extractor, data_dir=None, features_path=None, features_output=None):
+def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None, embeddings_output=None):
     """mu and sigma^2 of the images a pair list names, from the first source that applies:
 
     1. a feature cache at data_dir (the head runs over its cached backbone outputs);
-    2. a features .npz at features_path (data_dir, when given, still provides the faces for the plots);
+    2. a features .npz at embeddings_path (data_dir, when given, still provides the faces for the plots);
     3. aligned TFRecords at data_dir, run through the extractor.
 
     Args:
       wanted_names: set of image names (embedding_files.image_name) the pairs use.
-      extractor: a FeatureExtractor.
-      features_output: when given, the features computed by (1) or (3) are saved there (.npz).
+      extractor: a EmbeddingExtractor.
+      embeddings_output: when given, the features computed by (1) or (3) are saved there (.npz).
 
     Returns:
       (names [N], mu float32 [N, D], sigma_sq float32 [N, D], load_face: callable(name) -> uint8 RGB crop
        for the plots, or None when no faces are at hand).
 
     Raises:
-      ValueError: neither data_dir nor features_path.
+      ValueError: neither data_dir nor embeddings_path.
     """
-    if data_dir and not features_path and feature_cache.is_cache(data_dir):
+    if data_dir and not embeddings_path and feature_cache.is_cache(data_dir):
         names, cached, cached_mu = feature_cache.read_cache_arrays(data_dir, wanted_names)
         mu, sigma_sq = extractor.cached(cached, cached_mu)
         load_face = None
-    elif features_path or data_dir:
+    elif embeddings_path or data_dir:
         load_face = None
         if data_dir:
             names, jpegs = predict.read_tfrecord_faces(data_dir, wanted_names)
             by_name = dict(zip(names, jpegs))
             load_face = lambda name: image_io.decode_rgb(by_name[name], name)  # noqa: E731
-        if features_path:
-            names, mu, sigma_sq = embedding_files.load(features_path)
+        if embeddings_path:
+            names, mu, sigma_sq = embedding_files.load(embeddings_path)
             return names, mu, sigma_sq, load_face
         mu, sigma_sq = extractor.images(record_faces(data_dir, names, jpegs, extractor.image_size))
     else:
         raise errors.UserError("pair features need a features file or a folder of aligned TFRecords or cached features")
-    if features_output:
-        embedding_files.save(features_output, names, mu, sigma_sq)
+    if embeddings_output:
+        embedding_files.save(embeddings_output, names, mu, sigma_sq)
     return names, mu, sigma_sq, load_face
 
 
@@ -91,7 +91,7 @@ def record_faces(data_dir, names, jpegs, image_size):
             raise errors.UserError(damage or "%s: image %s in its records: %s" % (data_dir, name, error))
 
 
-def image_file_features(paths, load_face, extractor):
+def image_file_embeddings(paths, load_face, extractor):
     """mu and sigma^2 of image files (a template list's, for instance); unusable files are skipped with a log
     line.
 

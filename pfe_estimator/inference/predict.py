@@ -11,7 +11,6 @@ from pfe_estimator import errors
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
-from pfe_estimator.faces import network_input
 
 
 def in_batches(examples, batch_size):
@@ -88,14 +87,14 @@ def _mu_and_sigma_sq(outputs):
     return outputs.get("mu", empty), outputs.get("sigma_sq", empty)
 
 
-def estimator_features(estimator, images, image_size, batch_size, checkpoint_path=None):
+def estimator_embeddings(estimator, images, image_size, batch_size, checkpoint_path=None):
     """(mu, sigma^2) of an iterable of standardised float32 [H, W, 3] images (see estimator_predictions)."""
     outputs = estimator_predictions(estimator, ({"images": image} for image in images),
                                     {"images": [image_size[0], image_size[1], 3]}, batch_size, checkpoint_path)
     return _mu_and_sigma_sq(outputs)
 
 
-def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
+def cached_embeddings(estimator, features, mu, batch_size, checkpoint_path=None):
     """(mu, sigma^2) from cached backbone outputs: float32 [N, F] features and [N, D] mu."""
     examples = ({"features": f, "mu": m} for f, m in zip(features, mu))
     outputs = estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
@@ -103,7 +102,7 @@ def cached_features(estimator, features, mu, batch_size, checkpoint_path=None):
     return _mu_and_sigma_sq(outputs)
 
 
-def saved_model_features(export_dir, images, batch_size):
+def saved_model_embeddings(export_dir, images, batch_size):
     """Runs an exported PFE SavedModel ('serving_default': images -> mu, sigma_sq) over standardised images.
 
     Returns:
@@ -154,18 +153,3 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
                     names.append(name)
                     encoded.append(jpeg)
     return names, encoded
-
-
-def predict_image_files(estimator, paths, image_size, batch_size, checkpoint_path=None, load_face=None):
-    """mu and sigma^2 of image files, skipping unusable ones.
-
-    load_face: callable(path) -> float32 [H, W, 3]; default load_network_input at image_size.
-
-    Returns:
-      (kept paths [N], mu float32 [N, D], sigma_sq float32 [N, D], skipped [(path, reason)]).
-    """
-    kept, skipped = [], []
-    load_face = load_face or (lambda path: network_input.load_network_input(path, image_size))
-    images = network_input.readable_images(paths, load_face, kept, skipped)
-    mu, sigma_sq = estimator_features(estimator, images, image_size, batch_size, checkpoint_path)
-    return kept, mu, sigma_sq, skipped

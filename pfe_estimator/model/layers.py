@@ -99,7 +99,7 @@ def batch_norm(inputs, center, scale, decay, epsilon, training, trainable=True):
 
 
 def fully_connected_batch_norm(inputs, num_outputs, scope, kernel_initializer, center, scale, decay,
-                               epsilon, training, weight_decay=0.0, trainable=True):
+                               epsilon, training, trainable=True):
     """`slim.fully_connected(inputs, num_outputs, normalizer_fn=slim.batch_norm, activation_fn=None)`.
 
     slim drops the bias when a normalizer follows, so this is a bias-free product then batch norm.
@@ -110,21 +110,14 @@ def fully_connected_batch_norm(inputs, num_outputs, scope, kernel_initializer, c
       scope: slim's layer scope ('Bottleneck', 'fc1', ...); holds `weights` [F, D] and `BatchNorm/...`.
       kernel_initializer: initialiser of `weights`.
       center, scale, decay, epsilon, training: see `batch_norm`.
-      weight_decay: when > 0, weight_decay * sum(w^2) / 2 (slim's l2_regularizer) joins
-        REGULARIZATION_LOSSES.
       trainable: whether the weights and batch norm parameters join TRAINABLE_VARIABLES.
 
     Returns:
       float32 [N, D].
     """
-    regularizer = None
-    if weight_decay > 0.0:
-        def regularizer(weights):
-            return weight_decay * tf.nn.l2_loss(weights)
     with tf.variable_scope(scope):
         weights = tf.get_variable("weights", [int(inputs.shape[-1]), num_outputs], dtype=tf.float32,
-                                  initializer=kernel_initializer, regularizer=regularizer,
-                                  trainable=trainable)
+                                  initializer=kernel_initializer, trainable=trainable)
         outputs = compute_precision.matmul(inputs, weights)
         return batch_norm(outputs, center=center, scale=scale, decay=decay, epsilon=epsilon,
                           training=training, trainable=trainable)

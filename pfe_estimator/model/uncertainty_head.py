@@ -15,7 +15,6 @@ BATCH_NORM_EPSILON = 1e-3
 SCALE_INIT = 1e-4
 SHIFT_INIT = -7.0
 SIGMA_SQ_EPSILON = 1e-6
-WEIGHT_DECAY = 5e-4  # sphere64_casia's
 
 
 def _scale_and_shift(inputs):
@@ -26,14 +25,13 @@ def _scale_and_shift(inputs):
     return scale * inputs + shift
 
 
-def uncertainty_head(features, embedding_size, training, weight_decay=WEIGHT_DECAY):
+def uncertainty_head(features, embedding_size, training):
     """Builds the head.
 
     Args:
       features: float32 [N, F], the backbone's flattened conv map.
       embedding_size: D, the embedding's dimension.
       training: Python bool; batch norm uses and updates batch statistics when True.
-      weight_decay: L2 weight decay on the two fully connected layers' weights.
 
     Returns:
       log_sigma_sq: float32 [N, D].
@@ -41,10 +39,10 @@ def uncertainty_head(features, embedding_size, training, weight_decay=WEIGHT_DEC
     with tf.variable_scope(SCOPE):
         net = layers.fully_connected_batch_norm(
             features, embedding_size, "fc1", layers.xavier_initializer(), center=True, scale=True,
-            decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, training=training, weight_decay=weight_decay)
+            decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, training=training)
         net = tf.nn.relu(net)
         net = layers.fully_connected_batch_norm(
             net, embedding_size, "fc_log_sigma_sq", layers.xavier_initializer(), center=False, scale=False,
-            decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, training=training, weight_decay=weight_decay)
+            decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, training=training)
         log_sigma_sq = _scale_and_shift(net)
         return tf.log(SIGMA_SQ_EPSILON + tf.exp(log_sigma_sq))

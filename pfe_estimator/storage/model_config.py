@@ -2,8 +2,9 @@
 
 `model_dir/pfe_config.json` holds the settings a later predict, eval, export, feature cache or resumed
 training must repeat exactly (backbone and its checkpoint, the ONNX file's hash, image size, embedding
-size, ONNX options, alignment template), keyed by the flag names that set them. A released PFE model
-folder records nothing and keeps working from the flags.
+size, ONNX options, alignment template), keyed by the flag names that set them, and the training recipe
+(training.recipe) that made the model. A released PFE model folder records nothing and keeps working from
+the flags.
 """
 import json
 import os
@@ -41,12 +42,60 @@ def read(model_dir):
         raise errors.UserError("%s: not valid JSON (%s); restore it or use a new --model_dir" % (path, error))
 
 
-def write_once(model_dir, record):
-    """Writes the record unless the folder already has one (the first training writes it)."""
-    if read(model_dir) is None:
+def write_training_record(model_dir, record):
+    """Writes the record at the first training; a resumed training keeps the recorded network and, when it
+    trains with another recipe, records that one and keeps the earlier ones in 'earlier_recipes'.
+
+    Returns:
+      the recipe fields that changed, [(field, recorded, now)] (empty on a first training).
+    """
+    recorded = read(model_dir)
+    if recorded is None:
         if not os.path.isdir(model_dir):
             os.makedirs(model_dir)
         atomic_files.write_json(config_path(model_dir), record)
+        return []
+    before, now = recorded.get("recipe") or {}, record.get("recipe")
+    if now is None or before == now:
+        return []
+    changes = [(field, before.get(field), value) for field, value in sorted(now.items()) if before.get(field) != value]
+    earlier = recorded.get("earlier_recipes", []) + ([before] if before else [])
+    atomic_files.write_json(config_path(model_dir), dict(recorded, recipe=now, earlier_recipes=earlier))
+    return changes
+
+
+def adopt(record, where, given, adopted):
+    """The flag values a record supplies: flags not given take the record's values, and a given (or
+    earlier adopted) flag that contradicts it is an error.
+
+    Args:
+      record: {flag name: value} (FLAG_KEYS), e.g. a model folder's record or from_cache_manifest's.
+      where: the record's file, for messages.
+      given: {flag name: value as records hold it} of the FLAG_KEYS given on the command line or adopted.
+      adopted: {flag name: file it was taken from} of the adopted ones.
+
+    Returns:
+      ({flag name: value} to take, [warning lines]).
+
+    Raises:
+      UserError: a contradiction, naming the flag, its value, the file and the recorded value.
+    """
+    for name, recorded, value in conflicts(record, given):
+        source = " (taken from %s)" % adopted[name] if name in adopted else ""
+        raise errors.UserError("--%s=%s%s contradicts %s, which records %s; drop the flag or use another folder" % (
+            name, _shown(value), source, where, _shown(recorded)))
+    taken, warnings = {}, []
+    for name in FLAG_KEYS:
+        if name == "pretrained_ckpt" and record.get(name) and not os.path.exists(record[name] + ".index"):
+            warnings.append("%s names the backbone checkpoint %s, which is gone; the backbone is restored from the "
+                            "model's own checkpoint" % (where, record[name]))
+        elif name in record and name not in given:
+            taken[name] = record[name]
+    return taken, warnings
+
+
+def _shown(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
 def from_cache_manifest(cache_manifest):

@@ -31,6 +31,36 @@ class NpuDebug(collections.namedtuple("NpuDebug", [
 NO_NPU_DEBUG = NpuDebug(False, None, False, "10", None, False, None)
 
 
+class Runtime(collections.namedtuple("Runtime", [
+        "device", "precision", "loss_scale", "precision_mode", "iterations_per_loop", "num_devices", "workers",
+        "xla", "random_seed", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_n_steps", "npu_debug"])):
+    """Where and how a model runs, apart from what it learns (training.recipe).
+
+    Fields:
+      device: one of DEVICES. precision: 'fp32' or 'mixed' (GPU). loss_scale: 'dynamic' or a number (NPU,
+      GPU mixed). precision_mode: the NPU's. iterations_per_loop: NPU steps per session run.
+      num_devices: data-parallel replicas on this machine (GPU/CPU). workers: processes of the job
+      (cluster_rank()[0]). xla: XLA auto-clustering (GPU/CPU). random_seed: the graph seed or None.
+      save_checkpoints_steps, keep_checkpoint_max, log_every_n_steps: checkpoints and the step log.
+      npu_debug: an NpuDebug.
+    """
+    __slots__ = ()
+
+    @property
+    def steps_per_run(self):
+        """Training steps one session run executes: the NPU's iterations_per_loop, else 1."""
+        return self.iterations_per_loop if self.device == "npu" else 1
+
+    @property
+    def multi_worker(self):
+        """A multi-worker GPU/CPU job (TF_CONFIG); NPU jobs of several devices are the adapter's."""
+        return self.device != "npu" and self.workers > 1
+
+
+Runtime.__new__.__defaults__ = ("cpu", "fp32", "dynamic", "allow_mix_precision", 1, 1, 1, False, None, 1000, 5, 100,
+                                NO_NPU_DEBUG)
+
+
 def npu_debug_configs(npu, debug):
     """(dump_config, profiling_config) for NPURunConfig, each None when its switches are off.
 
@@ -149,20 +179,23 @@ def jit_compiled(model_fn):
     return compiled_model_fn
 
 
-def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_checkpoint_max=5,
-                    log_step_count_steps=100, save_summary_steps=100, iterations_per_loop=1,
-                    precision_mode="allow_mix_precision", random_seed=None, num_devices=1, multi_worker=False,
-                    npu_debug=NO_NPU_DEBUG, xla=False):
-    """Returns the Estimator for the device.
+def build_estimator(model_fn, model_dir, runtime=Runtime()):
+    """Returns the Estimator for runtime.device (a Runtime).
 
     npu: NPUEstimator with an NPURunConfig carrying precision_mode, iterations_per_loop and the dump and
       profiling configurations of `npu_debug` (JOB_ID is set to a default when the environment lacks it or
       has it empty, as the Ascend runtime requires one).
-    gpu, cpu: tf.estimator.Estimator; cpu hides any GPU. With num_devices > 1 or multi_worker, training
+    gpu, cpu: tf.estimator.Estimator; cpu hides any GPU. With num_devices > 1 or several workers, training
       is data parallel through `distribution_strategy`. xla: XLA auto-clustering (jit) of the graph.
     """
+    check_device_options(runtime.device, runtime.precision, runtime.precision_mode)
+    device, npu_debug, num_devices = runtime.device, runtime.npu_debug, runtime.num_devices
+    checkpointing = dict(model_dir=model_dir, save_checkpoints_steps=runtime.save_checkpoints_steps,
+                         keep_checkpoint_max=runtime.keep_checkpoint_max,
+                         log_step_count_steps=runtime.log_every_n_steps, save_summary_steps=runtime.log_every_n_steps,
+                         tf_random_seed=runtime.random_seed)
     session_config = tf.ConfigProto(allow_soft_placement=True)
-    if xla:
+    if runtime.xla:
         if device == "npu":
             raise errors.UserError("--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)")
         model_fn = jit_compiled(model_fn)
@@ -173,11 +206,9 @@ def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_ch
             os.environ["JOB_ID"] = DEFAULT_JOB_ID
         dump_config, profiling_config = npu_debug_configs(npu, npu_debug)
         config = npu.NPURunConfig(
-            model_dir=model_dir, save_checkpoints_steps=save_checkpoints_steps,
-            keep_checkpoint_max=keep_checkpoint_max, log_step_count_steps=log_step_count_steps,
-            save_summary_steps=save_summary_steps, session_config=session_config,
-            iterations_per_loop=iterations_per_loop, precision_mode=precision_mode, tf_random_seed=random_seed,
-            dump_config=dump_config, profiling_config=profiling_config)
+            session_config=session_config, iterations_per_loop=runtime.iterations_per_loop,
+            precision_mode=runtime.precision_mode, dump_config=dump_config, profiling_config=profiling_config,
+            **checkpointing)
         return npu.NPUEstimator(model_fn=model_fn, model_dir=model_dir, config=config)
     if npu_debug.any():
         tf.logging.info("--over_dump, --data_dump_flag and --profiling configure the NPU; ignored on --device=%s",
@@ -188,8 +219,7 @@ def build_estimator(model_fn, device, model_dir, save_checkpoints_steps, keep_ch
     else:
         session_config.gpu_options.allow_growth = True
     config = tf.estimator.RunConfig(
-        model_dir=model_dir, save_checkpoints_steps=save_checkpoints_steps, keep_checkpoint_max=keep_checkpoint_max,
-        log_step_count_steps=log_step_count_steps, save_summary_steps=save_summary_steps,
-        session_config=session_config, tf_random_seed=random_seed,
-        train_distribute=distribution_strategy(device, num_devices, multi_worker))
+        session_config=session_config, train_distribute=distribution_strategy(device, num_devices,
+                                                                              runtime.multi_worker),
+        **checkpointing)
     return tf.estimator.Estimator(model_fn=model_fn, model_dir=model_dir, config=config)

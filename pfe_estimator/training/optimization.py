@@ -1,14 +1,11 @@
-"""The training tail shared by PFE and pretraining: learning-rate schedule, Momentum wrapped for the
-device, batch-norm updates, the throughput log."""
+"""The training tail shared by PFE and pretraining: weight decay, learning-rate schedule, Momentum wrapped
+for the device, batch-norm updates, the throughput log."""
 import collections
 
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.training import hooks
-
-PAPER_BOUNDARY_FRACTION = 2.0 / 3.0  # sphere64_casia: the learning rate drops at step 2000 of 3000
-
 
 class OptimizerConfig(collections.namedtuple("OptimizerConfig", [
         "learning_rate_values", "learning_rate_boundaries", "momentum", "wrap_optimizer"])):
@@ -18,10 +15,13 @@ class OptimizerConfig(collections.namedtuple("OptimizerConfig", [
     __slots__ = ()
 
 
-def default_learning_rate_boundaries(max_steps, num_values=2):
-    """The paper's schedule scaled to max_steps: with two learning rates, the drop at two thirds of the
-    steps; with n, n - 1 drops evenly spaced up to two thirds. [int]."""
-    return [int(round(PAPER_BOUNDARY_FRACTION * max_steps * i / (num_values - 1))) for i in range(1, num_values)]
+def weight_decay_loss(weight_decay, variables):
+    """weight_decay * sum(w^2) / 2 over the `weights` variables among `variables` (slim's l2_regularizer on
+    every fully connected and convolution layer). float32 []."""
+    weights = [v for v in variables if v.op.name.endswith("/weights")]
+    if not weights or weight_decay == 0:
+        return tf.constant(0.0)
+    return weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
 
 
 def learning_rate_schedule(global_step, boundaries, values):

@@ -9,24 +9,22 @@ from pfe_estimator.model import sphere_net
 from pfe_estimator.model import uncertainty_head
 
 
-def head_outputs(mu, backbone_features, training, weight_decay=uncertainty_head.WEIGHT_DECAY):
+def head_outputs(mu, backbone_features, training):
     """The uncertainty head on a frozen backbone's outputs (no gradient flows back into them).
 
     Args:
       mu: float32 [N, D]; backbone_features: float32 [N, F].
       training: Python bool: the head's batch norm uses and updates batch statistics.
-      weight_decay: L2 decay on the head's fully connected weights (a regularization loss).
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
     mu, backbone_features = tf.stop_gradient(mu), tf.stop_gradient(backbone_features)
-    log_sigma_sq = uncertainty_head.uncertainty_head(backbone_features, int(mu.shape[-1]), training=training,
-                                                     weight_decay=weight_decay)
+    log_sigma_sq = uncertainty_head.uncertainty_head(backbone_features, int(mu.shape[-1]), training=training)
     return mu, log_sigma_sq
 
 
-def pfe_outputs(images, backbone, training, weight_decay=uncertainty_head.WEIGHT_DECAY):
+def pfe_outputs(images, backbone, training):
     """The PFE network, shared by the model_fn and the exporter.
 
     Args:
@@ -34,13 +32,12 @@ def pfe_outputs(images, backbone, training, weight_decay=uncertainty_head.WEIGHT
       backbone: a backbones.Backbone.
       training: Python bool: the head's batch norm uses and updates batch statistics. The backbone
         always runs in inference mode, frozen (non-trainable weights, no gradient).
-      weight_decay: L2 decay on the head's fully connected weights.
 
     Returns:
       (mu, log_sigma_sq): float32 [N, D] each.
     """
     mu, backbone_features = backbones.frozen_backbone(images, backbone)
-    return head_outputs(mu, backbone_features, training, weight_decay)
+    return head_outputs(mu, backbone_features, training)
 
 
 def network_variables(include_backbone=True):
@@ -105,9 +102,9 @@ def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, opti
     def model_fn(features, labels, mode):
         training = mode == tf.estimator.ModeKeys.TRAIN
         if "images" in features:
-            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, training, weight_decay)
+            mu, log_sigma_sq = pfe_outputs(features["images"], backbone, training)
         else:
-            mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training, weight_decay)
+            mu, log_sigma_sq = head_outputs(features["mu"], features["features"], training)
 
         scope = backbones.variable_scope(backbone.name)
         if pretrained_checkpoint and scope and "images" in features:
@@ -124,7 +121,8 @@ def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, opti
                 export_outputs={"serving_default": tf.estimator.export.PredictOutput(predictions)},
                 scaffold=network_only_scaffold(include_backbone=not (pretrained_checkpoint and scope)))
         mls_loss = losses.pk_mls_loss(mu, log_sigma_sq, num_classes_per_batch, images_per_class)
-        regularization_loss = tf.losses.get_regularization_loss(scope=uncertainty_head.SCOPE)
+        head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
+        regularization_loss = optimization.weight_decay_loss(weight_decay, head)
         total_loss = mls_loss + regularization_loss
         if mode == tf.estimator.ModeKeys.EVAL:
             return tf.estimator.EstimatorSpec(mode, loss=total_loss,
@@ -132,7 +130,7 @@ def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, opti
 
         _add_summaries(mls_loss, regularization_loss, log_sigma_sq)
         return optimization.training_spec(
-            total_loss, total_loss, tf.trainable_variables(uncertainty_head.SCOPE + "/"), optimizer_config,
+            total_loss, total_loss, head, optimizer_config,
             num_classes_per_batch * images_per_class * num_replicas, log_every_n_steps, steps_per_run)
 
     return model_fn

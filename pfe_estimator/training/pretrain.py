@@ -9,23 +9,6 @@ from pfe_estimator.training import optimization
 from pfe_estimator.training import losses
 from pfe_estimator.model import sphere_net
 
-# SphereNet-64 on CASIA-WebFace with AM-softmax, batch 256: the schedule commonly used.
-DEFAULT_LEARNING_RATES = (0.1, 0.01, 0.001)
-DEFAULT_BOUNDARIES = (16000, 24000)
-DEFAULT_MAX_STEPS = 28000
-
-
-def default_learning_rate_boundaries(max_steps):
-    """DEFAULT_BOUNDARIES at the same fractions of max_steps as of DEFAULT_MAX_STEPS. [int]."""
-    return [int(round(boundary * max_steps / float(DEFAULT_MAX_STEPS))) for boundary in DEFAULT_BOUNDARIES]
-
-
-def weight_decay_loss(weight_decay):
-    """weight_decay * sum(w^2) / 2 over every trainable `weights` variable (convs, Bottleneck, Logits)."""
-    weights = [v for v in tf.trainable_variables() if v.op.name.endswith("/weights")]
-    return weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
-
-
 def pretrain_model_fn_builder(backbone, num_classes, optimizer_config, weight_decay, scale, margin, images_per_step,
                               log_every_n_steps=100, steps_per_run=1):
     """Returns a model_fn training SphereNet with AM-softmax over num_classes identities.
@@ -49,7 +32,7 @@ def pretrain_model_fn_builder(backbone, num_classes, optimizer_config, weight_de
         if mode == tf.estimator.ModeKeys.PREDICT:
             return tf.estimator.EstimatorSpec(mode, predictions={"mu": mu})
         margin_loss, cosine = losses.am_softmax_loss(mu, labels, num_classes, scale, margin)
-        total_loss = margin_loss + weight_decay_loss(weight_decay)
+        total_loss = margin_loss + optimization.weight_decay_loss(weight_decay, tf.trainable_variables())
         correct = tf.cast(tf.equal(tf.argmax(cosine, axis=1, output_type=tf.int32), tf.cast(labels, tf.int32)),
                           tf.float32)
         if mode == tf.estimator.ModeKeys.EVAL:

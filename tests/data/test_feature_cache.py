@@ -49,7 +49,7 @@ def test_cache_gives_the_numbers_of_the_image_path(tmp_path):
     for name, lfw_dir in (("images", records), ("cache32", caches["float32"]), ("cache16", caches["float16"])):
         result = run_main("--mode=eval", "--model_dir=" + model_dir, "--lfw_dir=" + lfw_dir, "--lfw_pairs=" + pairs,
                           "--report_dir=" + str(tmp_path / ("report_" + name)),
-                          "--features_output=" + str(tmp_path / (name + ".npz")), *common)
+                          "--embeddings_output=" + str(tmp_path / (name + ".npz")), *common)
         assert result.returncode == 0, result.stdout[-3000:]
         outputs[name] = np.load(str(tmp_path / (name + ".npz")))
     order = {name: np.argsort(outputs[name]["names"]) for name in outputs}

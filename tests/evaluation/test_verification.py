@@ -246,7 +246,7 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     template_pairs.write_text("\n".join(pair_rows) + "\n")
     report_dir = str(tmp_path / "report")
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "main.py"), "--mode=eval", "--features=" + features,
+        [sys.executable, os.path.join(ROOT, "main.py"), "--mode=eval", "--embeddings=" + features,
          "--lfw_pairs=" + pairs_path, "--report_dir=" + report_dir, "--templates_csv=" + str(templates),
          "--template_pairs_csv=" + str(template_pairs)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)

@@ -14,9 +14,9 @@ from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
 from pfe_estimator.faces import image_io
 from pfe_estimator.inference import predict
-from pfe_estimator.training import pretrain
+from pfe_estimator.training import estimators
 from pfe_estimator.training import devices
-from pfe_estimator.training import optimization
+from pfe_estimator.training import recipe as recipes
 from pfe_estimator.data import tfrecord_schema
 
 
@@ -67,12 +67,9 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
     make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(os.path.join(faces, "landmarks.txt")),
                                   records, make_tfrecords.Settings("56x48", 95, None, "skip", None, 0.6), 1, 1000, 2,
                                   progress=False)
-    model = pretrain.pretrain_model_fn_builder(
-        backbones.Backbone("sphere4", 64), 12,
-        optimization.OptimizerConfig([0.05], [], 0.9, devices.optimizer_wrapper("cpu")),
-        5e-4, 30.0, 0.35, 24, log_every_n_steps=50)
-    estimator = devices.build_estimator(model, "cpu", str(tmp_path / "pretrain"), save_checkpoints_steps=1000,
-                                        random_seed=0)
+    recipe = recipes.PretrainRecipe(num_classes_per_batch=6, images_per_class=4, learning_rates=(0.05,))
+    estimator = estimators.pretrain_estimator(backbones.Backbone("sphere4", 64), 12, str(tmp_path / "pretrain"),
+                                              recipe, devices.Runtime(log_every_n_steps=50, random_seed=0))
     data = pk_sampling.tfrecord_input_fn_builder(records, 6, 4, (56, 48), seed=0)
 
     def embeddings():

@@ -150,14 +150,14 @@ def test_valid_device_options_pass(device, precision):
 
 def test_npu_pretraining_graph_has_only_static_shapes(npu_bridge_double):
     """--mode=pretrain under NPUEstimator: AM-softmax over the whole backbone, wrapped for the NPU."""
-    from pfe_estimator.training import pretrain  # pylint: disable=import-outside-toplevel
-    from pfe_estimator.training import optimization  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import estimators  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import recipe as recipes  # pylint: disable=import-outside-toplevel
     from tests.conftest import TINY, tiny_backbone  # pylint: disable=import-outside-toplevel
-    model = pretrain.pretrain_model_fn_builder(
-        tiny_backbone(), TINY["num_classes"], optimization.OptimizerConfig([0.1], [], 0.9,
-                                                                           devices.optimizer_wrapper("npu")),
-        5e-4, 30.0, 0.35, TINY["num_classes"] * TINY["images_per_class"])
-    assert dynamic_shapes_between_input_and_train_op(model, tiny_synthetic_input_fn()) == []
+    estimator = estimators.pretrain_estimator(
+        tiny_backbone(), TINY["num_classes"], None, recipes.PretrainRecipe(
+            num_classes_per_batch=TINY["num_classes"], images_per_class=TINY["images_per_class"],
+            learning_rates=(0.1,)), devices.Runtime("npu"))
+    assert dynamic_shapes_between_input_and_train_op(estimator._model_fn, tiny_synthetic_input_fn()) == []
     assert "NPULossScaleOptimizer" in [r["name"] for r in npu_bridge_double.RECORDED]
 
 
@@ -234,8 +234,7 @@ def no_model_fn(features, labels, mode):
     raise AssertionError("the test builds Estimators only")
 
 
-SETTINGS = dict(save_checkpoints_steps=7, keep_checkpoint_max=3, log_step_count_steps=2, save_summary_steps=5,
-                random_seed=11)
+SETTINGS = dict(save_checkpoints_steps=7, keep_checkpoint_max=3, log_every_n_steps=2, random_seed=11)
 
 
 def run_config_settings(estimator):
@@ -249,8 +248,8 @@ def test_every_setting_reaches_the_cpu_and_gpu_run_configs(tmp_path):
     for device in ("cpu", "gpu"):
         model_dir = str(tmp_path / device)
         estimator, lines = logged_lines(lambda: devices.build_estimator(
-            no_model_fn, device, model_dir, npu_debug=over_dump, **SETTINGS))
-        assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 5, 11, True)
+            no_model_fn, model_dir, devices.Runtime(device, npu_debug=over_dump, **SETTINGS)))
+        assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 2, 11, True)
         assert estimator.config.train_distribute is None
         assert lines == ["--over_dump, --data_dump_flag and --profiling configure the NPU; ignored on --device=%s"
                          % device]
@@ -258,15 +257,16 @@ def test_every_setting_reaches_the_cpu_and_gpu_run_configs(tmp_path):
         assert dict(session.device_count) == ({"GPU": 0, "CPU": 1} if device == "cpu" else {})
         assert session.gpu_options.allow_growth == (device == "gpu")
     assert not os.path.exists(str(tmp_path / "dump"))  # debug folders are the NPU's only
-    defaults = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "defaults"), 10).config
+    defaults = devices.build_estimator(no_model_fn, str(tmp_path / "defaults")).config
     assert (defaults.keep_checkpoint_max, defaults.log_step_count_steps, defaults.save_summary_steps) == (5, 100, 100)
     with tf.Graph().as_default():  # graph mode: the logical devices are placed when a session starts
-        two = devices.build_estimator(no_model_fn, "cpu", str(tmp_path / "two"), 10, num_devices=2).config
-        two_gpus = devices.build_estimator(no_model_fn, "gpu", str(tmp_path / "two_gpus"), 10, num_devices=2).config
+        two = devices.build_estimator(no_model_fn, str(tmp_path / "two"), devices.Runtime(num_devices=2)).config
+        two_gpus = devices.build_estimator(no_model_fn, str(tmp_path / "two_gpus"),
+                                           devices.Runtime("gpu", num_devices=2)).config
     assert two.session_config.device_count["CPU"] == 2
     assert worker_devices(two.train_distribute) == ["device:CPU:0", "device:CPU:1"]
     assert worker_devices(two_gpus.train_distribute) == ["device:GPU:0", "device:GPU:1"]
-    compiled = devices.build_estimator(add_one_model_fn, "cpu", str(tmp_path / "xla"), 10, xla=True)
+    compiled = devices.build_estimator(add_one_model_fn, str(tmp_path / "xla"), devices.Runtime(xla=True))
     with tf.Graph().as_default() as graph:
         compiled._model_fn(tf.constant(1.0), tf.constant(2.0), tf.estimator.ModeKeys.TRAIN)  # as given
         assert graph.get_operation_by_name("inside").get_attr("_XlaCompile") is True
@@ -293,10 +293,10 @@ def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, m
     model_dir = str(tmp_path / "npu")
     debug = devices.NpuDebug(True, str(tmp_path / "over"), True, "0|5", str(tmp_path / "data"), True,
                              str(tmp_path / "profiling"))
-    estimator, lines = logged_lines(lambda: devices.build_estimator(
-        no_model_fn, "npu", model_dir, iterations_per_loop=3, precision_mode="force_fp32", npu_debug=debug, **SETTINGS))
+    estimator, lines = logged_lines(lambda: devices.build_estimator(no_model_fn, model_dir, devices.Runtime(
+        "npu", iterations_per_loop=3, precision_mode="force_fp32", npu_debug=debug, **SETTINGS)))
     assert lines == ["JOB_ID not set; using %s" % devices.DEFAULT_JOB_ID]
-    assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 5, 11, True)
+    assert run_config_settings(estimator) == (model_dir, 7, 3, 2, 2, 11, True)
     recorded = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}
     run_config = recorded["NPURunConfig"]
     assert (run_config["model_dir"], run_config["save_checkpoints_steps"], run_config["iterations_per_loop"],
@@ -307,14 +307,14 @@ def test_every_setting_reaches_the_npu_run_config(npu_bridge_double, tmp_path, m
     assert json.loads(run_config["profiling_config"]["_profiling_options"])["output"] == str(tmp_path / "profiling")
     assert recorded["NPUEstimator"]["model_dir"] == model_dir
     del npu_bridge_double.RECORDED[:]
-    devices.build_estimator(no_model_fn, "npu", str(tmp_path / "defaults"), 10)
+    devices.build_estimator(no_model_fn, str(tmp_path / "defaults"), devices.Runtime("npu"))
     defaults = {r["name"]: r["arguments"] for r in npu_bridge_double.RECORDED}["NPURunConfig"]
     assert (defaults["iterations_per_loop"], defaults["precision_mode"]) == (1, "allow_mix_precision")
     monkeypatch.setenv("JOB_ID", "4242")  # a job id the launcher set is kept, silently
-    _, lines = logged_lines(lambda: devices.build_estimator(no_model_fn, "npu", str(tmp_path / "job"), 10))
+    _, lines = logged_lines(lambda: devices.build_estimator(no_model_fn, str(tmp_path / "job"), devices.Runtime("npu")))
     assert lines == [] and os.environ["JOB_ID"] == "4242"
     with pytest.raises(ValueError) as error:
-        devices.build_estimator(no_model_fn, "npu", model_dir, 10, xla=True)
+        devices.build_estimator(no_model_fn, model_dir, devices.Runtime("npu", xla=True))
     assert str(error.value) == "--xla is for --device=gpu or cpu (the NPU compiles its graphs itself)"
 
 

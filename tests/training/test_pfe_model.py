@@ -9,6 +9,7 @@ from pfe_estimator.inference import export
 from pfe_estimator.model import backbones
 from pfe_estimator.training import pfe_model
 from pfe_estimator.inference import predict
+from pfe_estimator.faces import network_input
 from pfe_estimator.model import sphere_net
 from tests import numpy_reference
 from tests.conftest import TINY, tiny_backbone, tiny_estimator, tiny_synthetic_input_fn
@@ -154,9 +155,11 @@ def test_predict_reads_image_files_of_a_released_checkpoint(tmp_path):
     with open(broken, "wb") as f:
         f.write(b"not an image")
     estimator = tiny_estimator(str(tmp_path / "model"))
-    kept, mu, sigma_sq, skipped = predict.predict_image_files(estimator, paths[:2] + [broken] + paths[2:],
-                                                         TINY["image_size"], batch_size=2,
-                                                         checkpoint_path=released)
+    kept, skipped = [], []
+    load_face = lambda path: network_input.load_network_input(path, TINY["image_size"])  # noqa: E731
+    inputs = network_input.readable_images(paths[:2] + [broken] + paths[2:], load_face, kept, skipped)
+    mu, sigma_sq = predict.estimator_embeddings(estimator, inputs, TINY["image_size"], batch_size=2,
+                                                checkpoint_path=released)
     assert kept == paths and [s[0] for s in skipped] == [broken]
     expected_mu, expected_sigma_sq = numpy_reference.pfe_forward(np.stack(images), weights, units)
     np.testing.assert_allclose(mu, expected_mu, rtol=1e-4, atol=1e-5)

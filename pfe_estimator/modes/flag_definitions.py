@@ -1,0 +1,215 @@
+"""main.py's flags, defined by concern (one `define_*` per concern, as tensorflow/models' flags_core).
+
+The training flags' defaults are training.recipe's (the released sphere64_casia configuration). Nothing
+outside main.py reads these flags: modes.settings turns them into one frozen Settings value.
+`python main.py --helpfull` lists them by concern; docs/flags.md is generated from these definitions
+(`python -m scripts.flag_reference`).
+"""
+import math
+
+from absl import flags
+
+from pfe_estimator.faces import alignment
+from pfe_estimator.model import compute_precision
+from pfe_estimator.model import sphere_net
+from pfe_estimator.training import devices
+from pfe_estimator.training import recipe as recipes
+
+MODES = ("train", "eval", "predict", "export", "cache_features", "pretrain", "verify")
+RECIPE = recipes.Recipe()
+
+
+def define_run_flags():
+    flags.DEFINE_enum("mode", "train", list(MODES), "What to do. pretrain: train the SphereNet backbone with "
+                      "AM-softmax (its checkpoint is what --pretrained_ckpt takes); verify: are --image_a and "
+                      "--image_b the same person?")
+    flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (configs, deprecations, C++ "
+                      "start-up).")
+    flags.DEFINE_bool("overwrite", False, "Replace an output (--export_dir, --cache_dir, --report_dir, "
+                      "--predict_output, --embeddings_output) that exists and is not this pipeline's output of "
+                      "the same kind, or a cache made from other inputs; without it such a target is refused.")
+
+
+def define_device_flags():
+    flags.DEFINE_enum("device", "cpu", list(devices.DEVICES), "npu: NPUEstimator (Ascend); gpu/cpu: tf.estimator.")
+    flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss "
+                      "scaling.")
+    flags.DEFINE_bool("xla", False, "XLA jit compilation (auto-clustering) of the training graph, on --device=gpu "
+                      "or cpu.")
+    flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(devices.NPU_PRECISION_MODES),
+                      "NPU precision mode (NPURunConfig).")
+    flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed "
+                        "precision.")
+    flags.DEFINE_integer("iterations_per_loop", 1, "NPU steps per session run; divides max_steps and "
+                         "save_checkpoints_steps.", lower_bound=1)
+    flags.DEFINE_integer("num_devices", 1, "gpu/cpu: data-parallel replicas (MirroredStrategy), each taking a "
+                         "whole P x K batch: the global batch is num_devices x batch_size. Multi-worker training "
+                         "is switched on by a TF_CONFIG naming more than one worker.", lower_bound=1)
+    flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
+    flags.DEFINE_bool("over_dump", False, "npu: overflow detection (the adapter's dump debug mode) into "
+                      "--over_dump_path.")
+    flags.DEFINE_string("over_dump_path", "output/overflow_dump", "npu: where --over_dump writes.")
+    flags.DEFINE_bool("data_dump_flag", False, "npu: dump every op's inputs and outputs at --data_dump_step into "
+                      "--data_dump_path.")
+    flags.DEFINE_string("data_dump_step", "10", "npu: the steps to dump, e.g. 10 or 0|5|10.")
+    flags.DEFINE_string("data_dump_path", "output/data_dump", "npu: where --data_dump_flag writes.")
+    flags.DEFINE_bool("profiling", False, "npu: training and task traces into --profiling_dump_path.")
+    flags.DEFINE_string("profiling_dump_path", "output/profiling", "npu: where --profiling writes.")
+    flags.register_validator("loss_scale", lambda value: value == "dynamic" or _numbers(float)([value]) and
+                             float(value) >= 1, "must be 'dynamic' or a number >= 1 (the adapter rejects a smaller "
+                             "scale)")
+
+
+def define_model_flags():
+    flags.DEFINE_string("model_dir", "ckpt/pfe", "Checkpoints and summaries; training resumes from here.")
+    flags.DEFINE_string("backbone", "sphere64", "Frozen backbone: %s, or onnx:PATH (a frozen ONNX face model)."
+                        % "|".join(sphere_net.backbone_names()))
+    flags.DEFINE_string("pretrained_ckpt", None, "Backbone checkpoint (folder or prefix) restored into SphereNet/.")
+    flags.DEFINE_list("image_size", ["112", "96"], "Input height,width.")
+    flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.", lower_bound=1)
+    flags.DEFINE_enum("backbone_precision", "fp32", sorted(compute_precision.PRECISIONS),
+                      "The frozen backbone's convolutions and products: bf16 on CPUs with AVX512_BF16/AMX (oneDNN) "
+                      "or GPUs with bf16; the head and the MLS loss stay fp32.")
+    flags.DEFINE_string("embedding_node", None, "onnx: value whose L2-normalised output is mu (default: the graph "
+                        "output).")
+    flags.DEFINE_string("feature_node", None, "onnx: value flattened into the features, the head's input "
+                        "(default: the input of the last Flatten or Gemm).")
+    flags.DEFINE_float("onnx_input_scale", 128.0, "onnx: model input = standardised image * scale + offset "
+                       "(defaults give 0..255 pixels, as SFace expects).")
+    flags.DEFINE_float("onnx_input_offset", 127.5, "onnx: see --onnx_input_scale.")
+    flags.DEFINE_enum("onnx_input_channels", "rgb", ["rgb", "bgr"], "onnx: the model's channel order.")
+    flags.register_validator("image_size", _image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
+    flags.register_validator("onnx_input_scale", _positive, "must be a positive number")
+
+
+def define_data_flags():
+    flags.DEFINE_enum("data", "tfrecord", ["tfrecord", "synthetic"], "Training data: --data_dir TFRecords, or "
+                      "random P x K batches for smoke and throughput runs.")
+    flags.DEFINE_string("data_dir", None, "Folder of TFRecords from data_prep/make_tfrecords.py (one record per "
+                        "identity, sampled P x K), or a feature cache from --mode=cache_features (then the head "
+                        "trains without the backbone).")
+    flags.DEFINE_string("cache_dir", None, "cache_features: output folder of the frozen backbone's cached outputs.")
+    flags.DEFINE_enum("cache_dtype", "float16", ["float16", "float32"], "cache_features: storage of the head's "
+                      "input (float32 reproduces the image path exactly, at twice the disk).")
+    flags.DEFINE_integer("cache_degraded_copies", 0, "cache_features: also cache this many degraded copies of every "
+                         "image (random kind and severity, seeded) as further images of its identity, for "
+                         "quality-aware head training from the cache.", lower_bound=0)
+
+
+def define_training_flags():
+    flags.DEFINE_integer("batch_size", RECIPE.batch_size, "Images per step = num_classes_per_batch x images per "
+                         "class (predict, eval, cache_features: images per forward pass).", lower_bound=1)
+    flags.DEFINE_integer("num_classes_per_batch", RECIPE.num_classes_per_batch, "Identities per batch (P).",
+                         lower_bound=1)
+    flags.DEFINE_integer("max_steps", RECIPE.max_steps, "Total training steps (global step to stop at; pretrain "
+                         "default %d)." % recipes.PretrainRecipe().max_steps, lower_bound=1)
+    flags.DEFINE_list("lr_values", [repr(rate) for rate in RECIPE.learning_rates], "Piecewise-constant learning "
+                      "rates (pretrain default %s)." % ",".join(map(repr, recipes.PretrainRecipe().learning_rates)))
+    flags.DEFINE_list("lr_boundaries", None, "Global steps at which the learning rate changes (default: the "
+                      "paper's schedule scaled to --max_steps, the drop at two thirds: 2000 of 3000; pretrain: "
+                      "16000,24000 of 28000 scaled likewise).")
+    flags.DEFINE_float("momentum", RECIPE.momentum, "Momentum.")
+    flags.DEFINE_float("weight_decay", RECIPE.weight_decay, "L2 weight decay on the uncertainty head (pretrain: on "
+                       "every weight).")
+    flags.DEFINE_float("degrade_probability", RECIPE.degrade_probability, "train from images: quality-aware "
+                       "training, each image degraded with this probability by a random kind (blur, downscale, "
+                       "JPEG, occlusion) and severity, its identity kept (pfe_estimator/faces/degradations.py; "
+                       "needs OpenCV).", lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_float("am_scale", recipes.PretrainRecipe().am_scale, "pretrain: AM-softmax scale s.")
+    flags.DEFINE_float("am_margin", recipes.PretrainRecipe().am_margin, "pretrain: AM-softmax additive margin m.")
+    flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.", lower_bound=1)
+    flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.", lower_bound=0)
+    flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.", lower_bound=1)
+    flags.DEFINE_string("calibration_pairs", None, "train: after training, fit P(same identity | MLS) on these "
+                        "pairs (LFW pairs.txt format) of the --lfw_dir images and keep it with the model "
+                        "(model_dir/calibration.json) for --mode=verify.")
+    flags.register_validator("lr_values", _positive_numbers, "must be comma-separated positive numbers, e.g. "
+                             "1e-3,1e-4")
+    flags.register_validator("lr_boundaries", _increasing_steps, "must be comma-separated, increasing, positive "
+                             "integer steps, e.g. 2000 or 16000,24000")
+    flags.register_validator("weight_decay", lambda value: math.isfinite(value) and value >= 0,
+                             "must be a number >= 0 (0: no weight decay)")
+    flags.register_validator("momentum", lambda value: math.isfinite(value) and 0 <= value < 1,
+                             "must be a number in [0, 1), e.g. 0.9")
+    flags.register_validator("am_scale", _positive, "must be a positive number")
+
+
+def define_image_flags():
+    flags.DEFINE_enum("align", "none", ["none", "detect"], "predict/eval/verify image files: none = aligned crops "
+                      "(centre-cropped when larger, as the released code does); detect = raw photos: YuNet finds 5 "
+                      "landmarks and the face is aligned as data_prep does (--detector_model, --alignment).")
+    flags.DEFINE_string("detector_model", None, "--align=detect: OpenCV Zoo YuNet .onnx "
+                        "(face_detection_yunet_2023mar*.onnx).")
+    flags.DEFINE_enum("alignment", "cp2tform", list(alignment.ALIGNMENT_METHODS), "--align=detect: similarity fit, "
+                      "as data_prep's --alignment.")
+    flags.DEFINE_bool("resize", False, "predict/eval: resize aligned crops of another size to --image_size instead "
+                      "of centre-cropping larger ones and refusing smaller ones.")
+
+
+def define_eval_flags():
+    flags.DEFINE_string("lfw_dir", None, "eval: aligned LFW TFRecords (data_prep/make_tfrecords.py "
+                        "--min_images_per_identity=1), or their feature cache.")
+    flags.DEFINE_string("lfw_pairs", None, "eval: LFW pairs.txt (10 folds of 300 genuine + 300 impostor pairs).")
+    flags.DEFINE_string("embeddings", None, "eval: a precomputed embeddings file (.npz of names, mu, sigma_sq) "
+                        "instead of running a model.")
+    flags.DEFINE_string("saved_model", None, "eval/predict/verify: an exported SavedModel (--mode=export) instead "
+                        "of --model_dir.")
+    flags.DEFINE_string("embeddings_output", None, "eval: also save the LFW images' embeddings to this .npz.")
+    flags.DEFINE_string("templates_csv", None, "eval: `template_id,path` CSV (IJB-style templates).")
+    flags.DEFINE_string("template_pairs_csv", None, "eval: `template_a,template_b,label` CSV.")
+    flags.DEFINE_string("template_image_root", None, "eval: folder the template CSV's paths are relative to (when "
+                        "embeddings come from the model).")
+    flags.DEFINE_enum("fusion", "paper", ["paper", "released"], "eval: template fusion: the paper's, or the "
+                      "released code's (normalised mu, min sigma^2).")
+    flags.DEFINE_string("report_dir", "report", "eval: report.json and PNG plots go here.")
+
+
+def define_output_flags():
+    flags.DEFINE_string("export_dir", "export/pfe", "export: output folder (SavedModel + pfe_frozen.pb).")
+    flags.DEFINE_string("predict_dir", None, "predict: folder of aligned face images (searched recursively).")
+    flags.DEFINE_string("predict_output", "embeddings.npz", "predict: embeddings file, .npz of names, mu [N,D], "
+                        "sigma_sq [N,D].")
+    flags.DEFINE_string("image_a", None, "verify: a face image (aligned crop, or a raw photo with --align=detect).")
+    flags.DEFINE_string("image_b", None, "verify: the other face image.")
+    flags.DEFINE_float("far", 1e-3, "verify: the false accept rate of the decision threshold (calibrated "
+                       "thresholds: 1e-3, 1e-2 and the --far given at training).", lower_bound=0.0, upper_bound=1.0)
+
+
+CONCERNS = (("run", define_run_flags), ("device", define_device_flags), ("model", define_model_flags),
+            ("data", define_data_flags), ("training", define_training_flags), ("images", define_image_flags),
+            ("evaluation", define_eval_flags), ("outputs", define_output_flags))
+
+
+def define_all():
+    """Defines every flag of main.py, concern by concern."""
+    for _, define in CONCERNS:
+        define()
+
+
+def _numbers(kind):
+    def valid(values):
+        try:
+            [kind(v) for v in values]
+        except ValueError:
+            return False
+        return True
+    return valid
+
+
+def _image_size(value):
+    return len(value) == 2 and _numbers(int)(value) and all(int(v) > 0 for v in value)
+
+
+def _positive(value):
+    return math.isfinite(value) and value > 0
+
+
+def _positive_numbers(values):
+    return _numbers(float)(values) and all(math.isfinite(float(v)) and float(v) > 0 for v in values)
+
+
+def _increasing_steps(values):
+    if values is None or not _numbers(int)(values):
+        return values is None
+    steps = [int(v) for v in values]
+    return all(step > 0 for step in steps) and all(a < b for a, b in zip(steps, steps[1:]))
