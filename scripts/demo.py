@@ -124,11 +124,11 @@ def main():
                            "--lr_boundaries=%d" % int(args.pfe_steps * 0.75),
                            "--save_checkpoints_steps=%d" % args.pfe_steps,
                            "--log_every_n_steps=100"] + MODEL_FLAGS)
-    features = os.path.join(work, "test_features.npz")
+    embeddings = os.path.join(work, "test_embeddings.npz")
     run("evaluate", [python, "main.py", "--mode=eval", "--model_dir=" + pfe, "--lfw_dir=" + test_records,
                      "--lfw_pairs=" + os.path.join(faces, "pairs.txt"), "--report_dir=" + report_dir,
-                     "--embeddings_output=" + features] + MODEL_FLAGS)
-    correlation = degradation_correlation(faces, features, report_dir)
+                     "--embeddings_output=" + embeddings] + MODEL_FLAGS)
+    correlation = degradation_correlation(faces, embeddings, report_dir)
     report_path = os.path.join(report_dir, "report.json")
     with open(report_path) as f:
         content = json.load(f)

@@ -69,6 +69,27 @@ def read_people_folds(path):
     return folds
 
 
+def person_of(name):
+    """LFW's person of an image name: Aaron_Peirsol_0001 -> Aaron_Peirsol."""
+    return name.rsplit("_", 1)[0]
+
+
+def fold_training_labels(pairs, people_folds, manifest):
+    """For each of the 10 folds, the labels of the identities a head may train on: the people of the other
+    nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people)."""
+    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
+    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
+    fold_labels = []
+    for k in range(10):
+        test_people = {person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
+                                                             pairs.second[pairs.fold == k]])}
+        train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
+        assert not test_people & train_people, "fold %d: training and test identities overlap" % k
+        assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
+        fold_labels.append(sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2))
+    return fold_labels
+
+
 def degrade_aligned(face_rgb, kind, severity):
     """A degradation of an aligned 112x112 crop (severity 0: unchanged); occlusion centred on the left eye."""
     if severity == 0:
@@ -266,10 +287,9 @@ def templates_section(names, clean_mu, fold_heads, people_folds, report_dir):
     order, first half and second half); genuine pairs its two templates, impostor pairs one identity's
     first template against another's second within a people.txt fold. Each face's sigma^2 comes from the
     head of its identity's fold (never trained on it). Fusion: paper and released, against the mean of mu."""
-    person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
     by_person = {}
     for index, name in enumerate(names):
-        by_person.setdefault(person(name), []).append(index)
+        by_person.setdefault(person_of(name), []).append(index)
     sigma_sq = np.empty_like(clean_mu)
     faces, template_ids, pairs_a, pairs_b, labels = [], [], [], [], []
     for k, people in enumerate(people_folds):
@@ -358,20 +378,10 @@ def main():
 
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
-    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
-    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
     names, cached, cached_mu = feature_cache.read_cache_arrays(cache_dir)
     first, second = protocols.pair_indices(names, pairs)
     cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
-    person = lambda name: name.rsplit("_", 1)[0]  # noqa: E731
-
-    fold_labels = []
-    for k in range(10):
-        test_people = {person(n) for n in np.concatenate([pairs.first[pairs.fold == k], pairs.second[pairs.fold == k]])}
-        train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
-        assert not test_people & train_people, "fold %d: training and test identities overlap" % k
-        assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        fold_labels.append([label_of[p] for p in train_people if images_of.get(p, 0) >= 2])
+    fold_labels = fold_training_labels(pairs, people_folds, manifest)
     mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, cache_dir, "", fold_labels, pairs,
                                                                       cached, cached_mu, first, second)
 
@@ -391,8 +401,9 @@ def main():
     result["risk_controlled_accuracy"] = risk
 
     # mean sigma^2 of fold-1 test faces as the images degrade (fold-1 head, never trained on them)
-    fold_one_people = {person(n) for n in np.concatenate([pairs.first[pairs.fold == 0], pairs.second[pairs.fold == 0]])}
-    wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if person(n) in fold_one_people})
+    fold_one_people = {person_of(n) for n in np.concatenate([pairs.first[pairs.fold == 0],
+                                                             pairs.second[pairs.fold == 0]])}
+    wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if person_of(n) in fold_one_people})
     wanted = set(wanted[:args.degraded_faces])
     face_names, jpegs = predict.read_tfrecord_faces(records, wanted)
     faces = [image_io.decode_rgb(j) for j in jpegs]

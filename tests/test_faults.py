@@ -100,8 +100,8 @@ def test_training_into_its_own_data_dir_is_refused(work, tmp_path):
 def test_outputs_never_overlap_inputs_of_predict_or_eval(work, tmp_path):
     faces = faces_folder(tmp_path)
     result = run_main("--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
-                      "--predict_output=" + os.path.join(faces, "features.npz"))
-    assert "--predict_output=%s/features.npz lies inside --predict_dir=%s" % (faces, faces) in error_line(result)
+                      "--predict_output=" + os.path.join(faces, "embeddings.npz"))
+    assert "--predict_output=%s/embeddings.npz lies inside --predict_dir=%s" % (faces, faces) in error_line(result)
     features = str(tmp_path / "f.npz")
     np.savez(features, names=np.array(["A_0001", "A_0002", "B_0001"]), mu=np.eye(3, 4, dtype=np.float32),
              sigma_sq=np.full((3, 4), 0.1, np.float32))
@@ -274,7 +274,7 @@ def test_ctrl_c_in_training_is_one_line_saying_what_was_kept(tmp_path):
 
 def test_a_full_disk_names_the_file_and_keeps_the_earlier_output(work, tmp_path):
     faces = faces_folder(tmp_path)
-    output = str(tmp_path / "features.npz")
+    output = str(tmp_path / "embeddings.npz")
     first = run_main("--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
                      "--predict_output=" + output)
     assert first.returncode == 0, first.stdout[-2000:]

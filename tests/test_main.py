@@ -72,7 +72,7 @@ def test_export_and_predict_agree(tmp_path):
     for index in range(3):
         image = rng.randint(0, 256, TINY["image_size"] + (3,)).astype(np.uint8)
         cv2.imwrite(str(faces / ("img_%d.jpg" % index)), image)
-    output = str(tmp_path / "features.npz")
+    output = str(tmp_path / "embeddings.npz")
     predicted = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(tmp_path / "faces"),
                          "--predict_output=" + output)
     assert predicted.returncode == 0, predicted.stdout[-3000:]

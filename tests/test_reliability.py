@@ -129,7 +129,7 @@ def test_predict_refuses_to_replace_a_foreign_file_and_takes_any_batch_size(work
                       "--predict_output=" + str(foreign))
     assert "--predict_output=%s exists and is not an output of this pipeline" % foreign in error_line(result)
     assert tree_digest(str(foreign)) == before
-    output = str(tmp_path / "features.npz")
+    output = str(tmp_path / "embeddings.npz")
     # batch 5 is not a multiple of --num_classes_per_batch=4: irrelevant to predict
     result = run_main("--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
                       "--predict_output=" + output, "--batch_size=5")
@@ -141,7 +141,7 @@ def test_predict_refuses_to_replace_a_foreign_file_and_takes_any_batch_size(work
 
 def test_killed_predict_leaves_the_previous_features_intact(work, tmp_path):
     faces = faces_folder(tmp_path, count=3000)
-    output = str(tmp_path / "features.npz")
+    output = str(tmp_path / "embeddings.npz")
     first = run_main("--mode=predict", "--model_dir=" + work["model"], "--predict_dir=" + faces,
                      "--predict_output=" + output)
     assert first.returncode == 0, first.stdout[-2000:]
@@ -177,7 +177,7 @@ def test_eval_refuses_features_that_cannot_be_scored(tmp_path, poison):
     array, value = {"mu_nan": (mu, np.nan), "sigma_inf": (sigma_sq, np.inf), "sigma_zero": (sigma_sq, 0.0),
                     "sigma_negative": (sigma_sq, -1.0)}[poison]
     array[1, 2] = value
-    features = str(tmp_path / "features.npz")
+    features = str(tmp_path / "embeddings.npz")
     np.savez(features, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
     pairs = lfw_pairs_file(tmp_path, [("A", 1), ("A", 2), ("B", 1)])
     result = run_main("--mode=eval", "--embeddings=" + features, "--lfw_pairs=" + pairs,
@@ -198,7 +198,7 @@ def test_report_json_is_strict_json_even_with_undefined_numbers(tmp_path):
 
 
 def test_eval_refuses_a_foreign_report_dir_and_names_missing_or_bad_pairs_files(tmp_path):
-    features = str(tmp_path / "features.npz")
+    features = str(tmp_path / "embeddings.npz")
     np.savez(features, names=np.array(["A_0001", "A_0002", "B_0001"]), mu=np.eye(3, 4, dtype=np.float32),
              sigma_sq=np.full((3, 4), 0.1, np.float32))
     foreign = tmp_path / "documents"
@@ -224,7 +224,7 @@ def test_killed_eval_leaves_the_previous_report_intact(tmp_path):
     people = ["P%03d" % i for i in range(600)]
     names = ["%s_%04d" % (p, n) for p in people for n in (1, 2)]
     mu = rng.randn(len(names), 64).astype(np.float32)
-    features = str(tmp_path / "features.npz")
+    features = str(tmp_path / "embeddings.npz")
     np.savez(features, names=np.array(names), mu=mu, sigma_sq=rng.uniform(0.1, 1, mu.shape).astype(np.float32))
     lines = ["10\t300"]
     for fold in range(10):

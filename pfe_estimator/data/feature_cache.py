@@ -11,10 +11,13 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
 
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 
 OUTPUT_KIND = "feature_cache"
 
@@ -72,3 +75,48 @@ def read_cache_arrays(cache_dir, wanted_names=None):
                     features.append(record["features"][index].astype(np.float32))
                     mu.append(record["mu"][index])
     return names, np.array(features, np.float32), np.array(mu, np.float32)
+
+
+def write_subset(cache_dir, target_dir, keep_image, description):
+    """A cache holding only the images of cache_dir that keep_image(filename) keeps, its shards and manifest
+    written as a cache of its own, no backbone run (every identity keeps its label, so it must keep an
+    image). A rerun with the same source and description resumes.
+
+    Args:
+      keep_image: callable(filename as cached) -> bool.
+      description: what the subset is (in the fingerprint), e.g. "without copies of kind blur".
+
+    Returns:
+      the subset's manifest dict.
+    """
+    manifest = pk_sampling.read_manifest(cache_dir)
+    fingerprint = {"subset_of": os.path.abspath(cache_dir), "source_fingerprint": manifest.get("fingerprint"),
+                   "description": description}
+    outputs.check_run_paths({"target_dir": target_dir}, {"cache_dir": cache_dir})
+    if outputs.claim_directory(target_dir, OUTPUT_KIND, "target_dir", fingerprint) == "resume" and \
+            os.path.exists(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME)):
+        return pk_sampling.read_manifest(target_dir)  # an earlier run wrote this subset
+    dtype = manifest["cache"]["features_dtype"]
+    shards, kept_of = [], {}
+    for shard in manifest["shards"]:
+        target = os.path.join(target_dir, shard["file"])
+        kept_images = 0
+        with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
+            for record in tfrecord_schema.read_cache_identities(os.path.join(cache_dir, shard["file"]), dtype):
+                kept = [i for i, name in enumerate(record["filename"]) if keep_image(name)]
+                if not kept:
+                    raise errors.UserError("%s: the subset (%s) keeps no image of %s; every identity must keep one"
+                                           % (cache_dir, description, record["identity"]))
+                writer.write(tfrecord_schema.cache_example(
+                    record["features"][kept], record["features_flipped"][kept], record["mu"][kept],
+                    record["mu_flipped"][kept], [record["filename"][i] for i in kept], record["label"],
+                    record["identity"], dtype))
+                kept_of[record["label"]] = len(kept)
+                kept_images += len(kept)
+        os.replace(atomic_files.partial_path(target), target)
+        shards.append(dict(shard, images=kept_images, bytes=os.path.getsize(target)))
+    identities = [dict(identity, images=kept_of[identity["label"]]) for identity in manifest["identities"]]
+    subset = dict(manifest, shards=shards, identities=identities, num_images=sum(s["images"] for s in shards),
+                  fingerprint=fingerprint)
+    atomic_files.write_json(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME), subset)
+    return subset

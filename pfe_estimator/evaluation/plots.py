@@ -84,3 +84,24 @@ def face_rows(rows, path, title):
                           ha="right", fontsize=8)
     figure.suptitle(title, fontsize=10)
     _save(figure, path)
+
+
+def interval_bars(groups, series, path, title, xlabel):
+    """Horizontal points with interval bars, one row per group: series {label: [(value, low, high)] per group};
+    a vertical line at 0."""
+    figure, axis = plt.subplots(figsize=(6.5, 0.28 * len(groups) + 1.5))
+    offsets = np.linspace(-0.2, 0.2, len(series)) if len(series) > 1 else [0.0]
+    rows = np.arange(len(groups))
+    for offset, (label, values) in zip(offsets, series.items()):
+        values = np.asarray(values, np.float64).reshape(-1, 3)
+        axis.errorbar(values[:, 0], rows + offset, xerr=[values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]],
+                      fmt="o", markersize=3, capsize=2, label=label)
+    axis.axvline(0.0, color="black", linewidth=0.8)
+    axis.set_yticks(rows)
+    axis.set_yticklabels(groups, fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xlabel(xlabel)
+    axis.set_title(title)
+    axis.grid(True, axis="x", alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)

@@ -36,10 +36,50 @@ def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
     return fingerprint
 
 
-def degraded_copy_name(filename, copy):
-    """The cache's name of a degraded copy: Person/Person_0001.jpg, 2 -> Person/Person_0001_q2.jpg."""
+def degraded_copy_name(filename, copy, tag=None):
+    """The cache's name of a degraded copy: Person/Person_0001.jpg, 2 -> Person/Person_0001_q2.jpg; with a
+    tag (what made it, e.g. blur-3): Person/Person_0001_q2_blur-3.jpg."""
     root, extension = os.path.splitext(filename)
-    return "%s_q%d%s" % (root, copy, extension)
+    return "%s_q%d%s%s" % (root, copy, "_" + tag if tag else "", extension)
+
+
+class BackboneRunner(object):
+    """The frozen backbone in a session of its own: run(standardised images) -> (features [N, F], mu [N, D]).
+
+    Used as a context manager (the session closes at exit). checkpoint: the SphereNet weights (None for ONNX).
+    """
+
+    def __init__(self, backbone, image_size, checkpoint=None):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3], name="images")
+            self.mu, self.features = backbones.frozen_backbone(self.images, backbone)
+            self.session = tf.Session(graph=self.graph)
+            scope = backbones.variable_scope(backbone.name)
+            if scope:
+                checkpoints.restore_variables(self.session, checkpoint, tf.global_variables(scope + "/"))
+        self.feature_size, self.embedding_size = int(self.features.shape[-1]), int(self.mu.shape[-1])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.session.close()
+
+    def run(self, faces, batch_size, progress=None):
+        """(features float32 [N, F], mu float32 [N, D]) of float32 [N, H, W, 3] standardised images;
+        progress(count) is called after each batch."""
+        outputs = []
+        for batch in predict.in_batches(faces, batch_size):
+            outputs.append(self.session.run([self.features, self.mu], {self.images: np.stack(batch)}))
+            if progress:
+                progress(len(batch))
+        return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+
+
+def _tagged(degraded):
+    """(crop, tag or None) of what a degrade callable returned."""
+    return degraded if isinstance(degraded, tuple) else (degraded, None)
 
 
 def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
@@ -59,7 +99,8 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
       overwrite: rebuild a cache_dir made from other inputs, or holding files this pipeline did not write.
       degraded_copies: for quality-aware head training, this many degraded copies of every image are
         cached beside it, as further images of its identity (named <name>_q<copy>), drawn with
-        degrade(uint8 RGB crop, numpy RandomState) -> uint8 RGB crop, seeded per shard: reproducible.
+        degrade(uint8 RGB crop, numpy RandomState) -> uint8 RGB crop, or (crop, tag) to name the copy after
+        what made it (degraded_copy_name); seeded per shard: reproducible.
 
     Returns:
       the cache's manifest dict.
@@ -79,22 +120,12 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
     fingerprint["degraded_copies"] = degraded_copies
     copies = 1 + degraded_copies
     outputs.claim_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
-    with tf.Graph().as_default() as graph:
-        images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
-        mu, features = backbones.frozen_backbone(images, backbone)
-        session = tf.Session(graph=graph)
-        if scope:
-            checkpoints.restore_variables(session, checkpoint, tf.global_variables(scope + "/"))
-
+    with BackboneRunner(backbone, (height, width), checkpoint) as runner:
         bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
                    "(images and mirrors)", disable=not progress, mininterval=1.0)
 
         def run(faces):
-            outputs = []
-            for batch in predict.in_batches(faces, batch_size):
-                outputs.append(session.run([features, mu], {images: np.stack(batch)}))
-                bar.update(len(batch))
-            return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+            return runner.run(faces, batch_size, bar.update)
 
         for shard_index, shard in enumerate(manifest["shards"]):
             target = os.path.join(cache_dir, shard["file"])
@@ -105,9 +136,11 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
             rng = np.random.RandomState(shard_index)
             for record in identities:
                 faces = [image_io.decode_rgb(j) for j in record["encoded"]]
-                record["faces"] = faces + [degrade(face, rng) for _ in range(degraded_copies) for face in faces]
-                record["filename"] = record["filename"] + [degraded_copy_name(name, copy) for copy in range(1, copies)
-                                                           for name in record["filename"]]
+                degraded = [_tagged(degrade(face, rng)) for _ in range(degraded_copies) for face in faces]
+                record["faces"] = faces + [face for face, _ in degraded]
+                record["filename"] = record["filename"] + [
+                    degraded_copy_name(name, 1 + index // len(faces), degraded[index][1])
+                    for index, name in enumerate(record["filename"] * degraded_copies)]
             batch = np.stack([network_input.network_input(face, (height, width))
                               for record in identities for face in record["faces"]])
             plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
@@ -122,8 +155,7 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
                         record["filename"], record["label"], record["identity"], features_dtype))
             os.replace(atomic_files.partial_path(target), target)
         bar.close()
-        feature_size, dims = int(features.shape[-1]), int(mu.shape[-1])
-        session.close()
+        feature_size, dims = runner.feature_size, runner.embedding_size
     cache_manifest = dict(manifest)
     cache_manifest["shards"] = [dict(shard, images=copies * shard["images"],
                                      bytes=os.path.getsize(os.path.join(cache_dir, shard["file"])))

@@ -1,4 +1,4 @@
-"""Where evaluation's mu and sigma^2 come from: a features .npz, a feature cache, aligned TFRecords or image
+"""Where evaluation's mu and sigma^2 come from: an embeddings file, a feature cache, aligned TFRecords or image
 files, run through an exported SavedModel or the PFE Estimator."""
 
 from pfe_estimator.faces import network_input
@@ -16,7 +16,7 @@ class EmbeddingExtractor(object):
     """Turns standardised images, or a feature cache's backbone outputs, into (mu, sigma^2).
 
     Images go through the SavedModel at `saved_model` when given, else through the Estimator that
-    make_estimator() builds on first use (after check_model(), which raises a one-line ValueError when the
+    make_estimator() builds on first use (after check_model(), which raises a one-line UserError when the
     checkpoint does not fit the network). Cached outputs always go through the Estimator (its head alone).
     """
 
@@ -44,20 +44,20 @@ def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None
     """mu and sigma^2 of the images a pair list names, from the first source that applies:
 
     1. a feature cache at data_dir (the head runs over its cached backbone outputs);
-    2. a features .npz at embeddings_path (data_dir, when given, still provides the faces for the plots);
+    2. an embeddings file at embeddings_path (data_dir, when given, still provides the faces for the plots);
     3. aligned TFRecords at data_dir, run through the extractor.
 
     Args:
       wanted_names: set of image names (embedding_files.image_name) the pairs use.
       extractor: a EmbeddingExtractor.
-      embeddings_output: when given, the features computed by (1) or (3) are saved there (.npz).
+      embeddings_output: when given, the embeddings computed by (1) or (3) are saved there (.npz).
 
     Returns:
       (names [N], mu float32 [N, D], sigma_sq float32 [N, D], load_face: callable(name) -> uint8 RGB crop
        for the plots, or None when no faces are at hand).
 
     Raises:
-      ValueError: neither data_dir nor embeddings_path.
+      UserError: neither data_dir nor embeddings_path.
     """
     if data_dir and not embeddings_path and feature_cache.is_cache(data_dir):
         names, cached, cached_mu = feature_cache.read_cache_arrays(data_dir, wanted_names)
@@ -74,7 +74,8 @@ def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None
             return names, mu, sigma_sq, load_face
         mu, sigma_sq = extractor.images(record_faces(data_dir, names, jpegs, extractor.image_size))
     else:
-        raise errors.UserError("pair features need a features file or a folder of aligned TFRecords or cached features")
+        raise errors.UserError("pair embeddings need an embeddings file or a folder of aligned TFRecords or cached "
+                               "features")
     if embeddings_output:
         embedding_files.save(embeddings_output, names, mu, sigma_sq)
     return names, mu, sigma_sq, load_face

@@ -229,7 +229,7 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     pairs = protocols.read_lfw_pairs(pairs_path)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu, sigma_sq = _features_for(names)
-    features = str(tmp_path / "features.npz")
+    features = str(tmp_path / "embeddings.npz")
     np.savez(features, names=np.array(names), mu=mu, sigma_sq=sigma_sq)
     templates = tmp_path / "templates.csv"
     template_pairs = tmp_path / "template_pairs.csv"

@@ -1,0 +1,74 @@
+"""The held-out degradation protocols (scripts/held_out_quality.py): what a head trains on never holds the
+kind or severity it is tested on, and each protocol runs end to end on a tiny real LFW."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from pfe_estimator.data import feature_cache
+from pfe_estimator.inference import cache_builder
+from pfe_estimator.model import backbones
+from scripts import held_out_quality
+from tests.conftest import ROOT, lfw_subset_records, shared_path
+from tests.data_prep.test_cross_quality import tiny_lfw
+
+SFACE = ("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
+
+
+def test_copies_are_named_after_their_kind_and_drawn_among_the_allowed_severities():
+    face = np.full((112, 112, 3), 128, np.uint8)
+    face[30:80, 30:80] = 40
+    degrade = held_out_quality.training_degradation((1, 2))
+    rng = np.random.RandomState(0)
+    tags = [degrade(face, rng)[1] for _ in range(200)]
+    kinds = {tag.rsplit("-", 1)[0] for tag in tags}
+    assert kinds == set(held_out_quality.KINDS) and {tag.rsplit("-", 1)[1] for tag in tags} == {"1", "2"}
+    name = cache_builder.degraded_copy_name("Ann/Ann_0001.jpg", 1, "motion_blur-2")
+    assert name == "Ann/Ann_0001_q1_motion_blur-2.jpg" and held_out_quality.copy_kind(name) == "motion_blur"
+    assert held_out_quality.copy_kind("Ann/Ann_0001.jpg") is None
+
+
+def test_the_held_out_kind_never_reaches_the_training_subset(tmp_path):
+    """A cache of 100 real faces, each with a tagged degraded copy: the subset without one kind keeps every
+    original and every other copy, and no copy of that kind."""
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")
+    cache = str(tmp_path / "cache")
+    cache_builder.build_cache(records, cache, backbones.Backbone("onnx:" + shared_path(*SFACE)), batch_size=50,
+                              degraded_copies=1, degrade=held_out_quality.training_degradation((1, 2, 3, 4)),
+                              progress=False)
+    names = feature_cache.read_cache_arrays(cache)[0]
+    kinds = [held_out_quality.copy_kind(name + ".png") for name in names]
+    held_out = max(set(k for k in kinds if k), key=kinds.count)  # the most frequent kind: a real exclusion
+    subset = str(tmp_path / "subset")
+    manifest = feature_cache.write_subset(cache, subset, lambda f: held_out_quality.copy_kind(f) != held_out,
+                                          "without copies of %s" % held_out)
+    kept = feature_cache.read_cache_arrays(subset)[0]
+    kept_kinds = [held_out_quality.copy_kind(name + ".png") for name in kept]
+    assert held_out not in kept_kinds and kept_kinds.count(None) == 100
+    assert len(kept) == 200 - kinds.count(held_out) == manifest["num_images"]
+
+
+def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
+    work = str(tmp_path / "work")
+    result = subprocess.run([sys.executable, "-m", "scripts.held_out_quality", "--lfw_dir", tiny_lfw(tmp_path),
+                             "--sface", shared_path(*SFACE), "--work_dir", work, "--steps", "3",
+                             "--classes_per_batch", "4", "--images_per_class", "2", "--held_out", "defocus",
+                             "--folds", "0,1,2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    out = os.path.join(work, "held_out_report")
+    loko = json.load(open(os.path.join(out, "leave_one_kind_out.json")))["leave_one_kind_out"]
+    assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
+    assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
+    assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
+    assert set(loko["targets"]) == {"spearman_at_least_0.75", "pooled_auc_gain_at_least_0.03",
+                                    "no_cell_significantly_below_cosine"}
+    unseen = json.load(open(os.path.join(out, "unseen_severities.json")))["unseen_severities"]
+    assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
+    training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_1copies_s12_sface_cache"))[0]
+    severities = {name.rsplit("-", 1)[1] for name in training if held_out_quality.copy_kind(name + ".png")}
+    assert severities == {"1", "2"}  # trained on the mild severities only
+    for name in ("leave_one_kind_out", "unseen_severities"):
+        assert os.path.getsize(os.path.join(out, "%s_auc_by_cell.png" % name)) > 5000
