@@ -31,8 +31,8 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.modes import flag_definitions  # noqa: E402
 from pfe_estimator.modes import settings as run_settings  # noqa: E402
-from pfe_estimator.modes import train  # noqa: E402
 from pfe_estimator.storage import atomic_files  # noqa: E402
+from pfe_estimator.storage import checkpoints  # noqa: E402
 
 flag_definitions.define_all()
 FLAGS = flags.FLAGS
@@ -94,7 +94,7 @@ def what_was_kept(settings):
         return "nothing was written yet"
     written = run_settings.MODE_OUTPUTS[settings.mode]
     if written == ("model_dir",):
-        return train.kept_checkpoint(settings.model_dir)
+        return checkpoints.kept_checkpoint(settings.model_dir)
     if settings.mode == "cache_features":
         return "--cache_dir=%s keeps the shards it finished; rerun the same command to resume" % settings.cache_dir
     shown = ", ".join("--%s=%s" % (flag, getattr(settings, flag)) for flag in written if getattr(settings, flag))

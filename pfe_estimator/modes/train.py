@@ -1,7 +1,6 @@
 """--mode=train: the uncertainty head on the frozen backbone, from image TFRecords, a feature cache or
 synthetic batches; --calibration_pairs then fits P(same | MLS) for --mode=verify."""
 import contextlib
-import os
 import time
 
 import tensorflow.compat.v1 as tf
@@ -100,17 +99,10 @@ def training_errors_named(settings):
         damage = data_dir and pk_sampling.find_damage(data_dir, pk_sampling.read_manifest(data_dir))
         if not damage:
             raise
-        raise run_settings.FlagError("%s; %s" % (damage, kept_checkpoint(settings.model_dir))) from error
+        raise run_settings.FlagError("%s; %s" % (damage, checkpoints.kept_checkpoint(settings.model_dir))) from error
     except (tf.errors.ResourceExhaustedError, tf.errors.UnknownError, tf.errors.InternalError) as error:
         if not any(text in error.message for text in ("No space left", "File too large", "Disk quota")):
             raise
+        kept = checkpoints.kept_checkpoint(settings.model_dir)
         raise run_settings.FlagError("%s: writing failed, the disk is full (%s); %s" % (
-            settings.model_dir, errors.first_line(error.message), kept_checkpoint(settings.model_dir))) from error
-
-
-def kept_checkpoint(model_dir):
-    """What an interrupted or failed training leaves, and how to go on."""
-    latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
-    if latest:
-        return "%s keeps %s; rerun the same command to resume from it" % (model_dir, os.path.basename(latest))
-    return "no checkpoint was written yet"
+            settings.model_dir, errors.first_line(error.message), kept)) from error

@@ -192,3 +192,11 @@ def _move_aside(prefix, folder):
         tf.gfile.MakeDirs(folder)
     for path in tf.gfile.Glob(prefix + ".*"):
         tf.gfile.Rename(path, os.path.join(folder, os.path.basename(path)), overwrite=True)
+
+
+def kept_checkpoint(model_dir):
+    """What an interrupted or failed training leaves in model_dir, and how to go on (one line)."""
+    latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
+    if latest:
+        return "%s keeps %s; rerun the same command to resume from it" % (model_dir, os.path.basename(latest))
+    return "no checkpoint was written yet"
