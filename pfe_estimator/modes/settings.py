@@ -17,6 +17,7 @@ from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.inference import export
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.modes import flag_definitions
@@ -93,7 +94,7 @@ def from_flags(flag_values=None):
 def build(values, given):
     """Settings from {flag: value} and the names given: records adopted (see module doc), paths checked."""
     settings = Settings(values, given)
-    settings = _with_model_record(settings)
+    settings = _with_export_record(settings) if _reads_export(settings) else _with_model_record(settings)
     if settings.mode == "train" and settings.data == "tfrecord" and _is_cache(settings.data_dir):
         settings = adopt(settings, _cache_record(settings.data_dir), _manifest_path(settings.data_dir))
     if _evaluates_lfw(settings) and _is_cache(settings.lfw_dir):
@@ -111,6 +112,21 @@ def _evaluates_lfw(settings):
     if settings.embeddings:
         return False
     return settings.mode == "eval" or (settings.mode == "train" and bool(settings.calibration_pairs))
+
+
+def _reads_export(settings):
+    return bool(settings.saved_model) and settings.mode in ("eval", "predict", "verify")
+
+
+def _with_export_record(settings):
+    """An exported model's pfe_export.json becomes the run's record: the image size it takes, the template
+    --align=detect aligns to, its calibration. An export without one (older) passes on the flags."""
+    record = export.read_record(settings.saved_model)
+    if record is None:
+        return settings
+    where = os.path.join(settings.saved_model, export.RECORD_NAME)
+    network = {key: record[key] for key in ("image_size", "embedding_size") if key in record}
+    return adopt(settings, network, where).replace(record=record)
 
 
 def _reads_model_record(settings):

@@ -10,7 +10,9 @@ from pfe_estimator.modes import settings as run_settings
 def run(settings):
     if not (settings.image_a and settings.image_b):
         raise run_settings.FlagError("--mode=verify needs --image_a and --image_b")
-    fitted = calibration.read_model_calibration(settings.model_dir)
+    fitted = settings.record.get("calibration") if settings.saved_model else \
+        calibration.read_model_calibration(settings.model_dir)
+    source = settings.saved_model or settings.model_dir
     load_face = images.face_loader(settings)
     mu, sigma_sq = embeddings.extractor(settings).images(load_face(image) for image in (settings.image_a,
                                                                                           settings.image_b))
@@ -19,7 +21,7 @@ def run(settings):
     for name, sigma in zip((settings.image_a, settings.image_b), sigma_sq):
         print("mean sigma^2 %.4e  %s" % (sigma.mean(), name))
     if fitted is None:
-        print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % settings.model_dir)
+        print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % source)
         return
     probability, threshold = calibration.verification_decision(fitted, score, settings.far)
     print("P(same) %.4f (%s, %d pairs)" % (probability, fitted["method"], fitted["pairs"]))
