@@ -1,0 +1,114 @@
+"""A reference model in one command: the quality-aware SFace PFE head on real LFW faces, calibrated and
+exported (SavedModel with image and JPEG-bytes signatures, ONNX, frozen graph).
+
+  python -m scripts.build_reference_model --lfw_dir ../shared/data/lfw --sface SFACE.onnx --output_dir reference
+
+LFW is aligned to 112x112 and SFace's outputs are cached with one degraded copy of every image (the
+quality-aware cache of scripts/lfw_sface_pfe.py, reused when it is there). The head trains for --steps steps
+of 32 x 4 on the identities of people.txt's folds 1-9 (at least 2 images each); P(same | MLS) and the MLS
+thresholds at FAR 1e-3 and 1e-2 are fitted on the 600 pairs.txt pairs of fold 10, whose people the head never
+saw. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUTPUT_DIR/export the folder
+--saved_model takes. The script ends with the command that verifies two photos with it.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from pfe_estimator.data import feature_cache
+from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.faces import alignment
+from pfe_estimator.faces import degradations
+from pfe_estimator.inference import cache_builder
+from pfe_estimator.inference import export
+from pfe_estimator.inference import predict
+from pfe_estimator.model import backbones
+from pfe_estimator.storage import model_config
+from pfe_estimator.storage import outputs
+from pfe_estimator.training import recipe as recipes
+from scripts import lfw_sface_pfe
+
+CALIBRATION_FOLD = 9  # people.txt's tenth fold: never trained on
+
+
+def quality_aware_cache(records, work_dir, sface, copies=1):
+    """The cache of every image and `copies` degraded copies (random kind and severity of the training
+    degradations), as scripts/lfw_sface_pfe.py --quality_aware_copies makes it."""
+    cache_dir = os.path.join(work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % copies)
+    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
+        points = alignment.template("112x112")[1]
+        cache_builder.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64,
+                                  degraded_copies=copies,
+                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng))
+    return cache_dir
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lfw_dir", required=True, help="folder with images/, the landmark file, pairs.txt, "
+                        "people.txt")
+    parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
+    parser.add_argument("--output_dir", default="reference")
+    parser.add_argument("--work_dir", default="runs/lfw_sface", help="aligned records and caches (reused)")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--classes_per_batch", type=int, default=32)
+    parser.add_argument("--images_per_class", type=int, default=4)
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    args = parser.parse_args()
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    start = time.time()
+    model_dir, export_dir = os.path.join(args.output_dir, "model"), os.path.join(args.output_dir, "export")
+    outputs.check_run_paths({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
+                                                             "work_dir": args.work_dir})
+    records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
+        os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
+        args.work_dir, "lfw", args.sface)
+    training_cache = quality_aware_cache(records, args.work_dir, args.sface)
+    pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
+    people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
+    labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)[CALIBRATION_FOLD]
+    backbone = backbones.Backbone("onnx:" + args.sface, 128)
+    recipe = recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
+                            max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
+                            learning_rate_boundaries=(args.steps * 2 // 3,))
+    model_config.write_training_record(model_dir, {
+        "model": "pfe", "template": manifest.get("template"), "backbone": backbone.name, "image_size": [112, 112],
+        "embedding_size": backbone.embedding_size, "pretrained_ckpt": None, "recipe": recipe.as_record(),
+        "onnx_sha256": outputs.file_digest(args.sface), "trained_on": "LFW people.txt folds 1-9, %d identities, "
+        "one degraded copy per image" % len(labels)})
+    estimator = lfw_sface_pfe.train_fold(training_cache, model_dir, labels, args)
+
+    # calibration on the pairs of fold 10, whose people the head never saw
+    names, features, mu = feature_cache.read_cache_arrays(clean_cache)
+    first, second = protocols.pair_indices(names, pairs)
+    chosen = pairs.fold == CALIBRATION_FOLD
+    faces = np.union1d(first[chosen], second[chosen])
+    row = {face: i for i, face in enumerate(faces)}
+    face_mu, face_sigma_sq = predict.cached_embeddings(estimator, features[faces], mu[faces], 256)
+    a, b = [np.array([row[i] for i in side[chosen]]) for side in (first, second)]
+    scores = metrics.mls_pair_scores(face_mu[a], face_sigma_sq[a], face_mu[b], face_sigma_sq[b])
+    fitted = calibration.fit_verification_calibration(scores, pairs.same[chosen],
+                                                      list(calibration.MODEL_CALIBRATION_FARS))
+    fitted["source"] = "LFW pairs.txt fold %d (%d pairs, people not trained on)" % (CALIBRATION_FOLD + 1,
+                                                                                   chosen.sum())
+    calibration.save_model_calibration(model_dir, fitted)
+    record = model_config.read(model_dir)
+    _, problem = export.export_pfe(model_dir, export_dir, backbone, (112, 112), overwrite=False,
+                                   record={"template": record["template"], "recipe": record["recipe"],
+                                           "calibration": fitted})
+    size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in os.listdir(export_dir)
+               if os.path.isfile(os.path.join(export_dir, name)))
+    print("reference model: %d identities, %d steps; calibrated on %d pairs of unseen people (MLS AUC %.4f)" % (
+        len(labels), args.steps, chosen.sum(), metrics.roc_auc(scores, pairs.same[chosen])))
+    print("export: %s (%.1f MB of files beside variables/%s) in %.0f s" % (
+        export_dir, size / 1e6, "; " + problem if problem else "", time.time() - start))
+    print("verify two photos:\n  python main.py --mode=verify --saved_model=%s --image_a=A.jpg --image_b=B.jpg "
+          "--align=detect --detector_model=YUNET.onnx" % export_dir)
+
+
+if __name__ == "__main__":
+    main()
