@@ -73,7 +73,8 @@ def test_export_refuses_a_foreign_folder_or_a_file_unless_overwrite(work, tmp_pa
     assert not glob.glob(str(tmp_path / ".*partial*"))
     replaced = run_main("--mode=export", "--model_dir=" + work["model"], "--export_dir=" + str(foreign), "--overwrite")
     assert replaced.returncode == 0, replaced.stdout[-2000:]
-    assert sorted(os.listdir(str(foreign))) == ["pfe_frozen.pb", "pfe_output.json", "saved_model.pb", "variables"]
+    assert sorted(os.listdir(str(foreign))) == ["pfe.onnx", "pfe_export.json", "pfe_frozen.pb", "pfe_output.json",
+                                                "saved_model.pb", "variables"]
 
 
 def test_killed_export_leaves_the_previous_export_intact(work, tmp_path):

@@ -157,8 +157,8 @@ def _write_frozen_graph(checkpoint, staging, backbone, image_size, pretrained_ch
 
 def onnx_problem():
     """Why this installation cannot write pfe.onnx (one line), or None."""
-    if not tf.__version__.startswith("2."):
-        return "ONNX export needs TensorFlow 2.x (tf2onnx); this is %s: pfe.onnx not written" % tf.__version__
+    if not tf.version.VERSION.startswith("2."):
+        return "ONNX export needs TensorFlow 2.x (tf2onnx); this is %s: pfe.onnx not written" % tf.version.VERSION
     try:
         import tf2onnx  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
     except ImportError:

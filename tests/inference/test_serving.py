@@ -166,7 +166,7 @@ def test_predict_eval_and_verify_from_the_export_alone_give_the_checkpoint_numbe
 
 
 def test_onnx_export_is_refused_in_one_line_on_tensorflow_1(monkeypatch):
-    monkeypatch.setattr(tf, "__version__", "1.15.5")
+    monkeypatch.setattr(tf.version, "VERSION", "1.15.5")
     assert export.onnx_problem() == ("ONNX export needs TensorFlow 2.x (tf2onnx); this is 1.15.5: pfe.onnx not "
                                      "written")
 
@@ -179,3 +179,34 @@ def test_an_export_into_a_folder_of_other_files_is_still_refused(work, tmp_path)
                       *RECORD_FLAGS)
     assert result.returncode == 1 and "--export_dir=%s" % foreign in error_line(result)
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_an_onnx_imported_backbone_exports_to_onnx_with_the_same_numbers(tmp_path):
+    """SFace (imported from ONNX into TensorFlow) with a head, exported: pfe.onnx in onnxruntime against the
+    SavedModel on real aligned LFW faces (112x112), batch 1 and 7."""
+    import onnxruntime  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.model import backbones  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import estimators  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.training import recipe as recipes  # pylint: disable=import-outside-toplevel
+    from tests.conftest import lfw_subset_records, shared_path  # pylint: disable=import-outside-toplevel
+    sface = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
+    backbone = backbones.Backbone("onnx:" + sface, 128)
+    model_dir, export_dir = str(tmp_path / "model"), str(tmp_path / "export")
+    estimator = estimators.pfe_estimator(backbone, model_dir, recipes.Recipe(
+        num_classes_per_batch=2, images_per_class=2, learning_rates=(1e-3,)))
+    estimator.train(pk_sampling.synthetic_input_fn_builder(2, 2, (112, 112)), max_steps=1)
+    _, problem = export.export_pfe(model_dir, export_dir, backbone, (112, 112))
+    assert problem is None
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")
+    jpegs = predict.read_tfrecord_faces(records)[1][:7]
+    with tf.Graph().as_default(), tf.Session() as session:
+        encoded = tf.placeholder(tf.string, [])
+        decoded = pk_sampling.decode_face(encoded, (112, 112))
+        images = np.stack([session.run(decoded, {encoded: jpeg}) for jpeg in jpegs])
+    session = onnxruntime.InferenceSession(os.path.join(export_dir, export.ONNX_NAME),
+                                           providers=["CPUExecutionProvider"])
+    for batch in (1, 7):
+        mu, sigma_sq = run_signature(export_dir, "serving_default", {"images": images[:batch]})
+        onnx_mu, onnx_sigma_sq = session.run(["mu:0", "sigma_sq:0"], {"images:0": images[:batch]})
+        assert np.abs(onnx_mu - mu).max() <= 1e-4 * np.abs(mu).max()
+        assert np.abs(onnx_sigma_sq - sigma_sq).max() <= 1e-4 * np.abs(sigma_sq).max()
