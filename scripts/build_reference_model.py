@@ -12,6 +12,7 @@ saw. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUT
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -62,8 +63,11 @@ def main():
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     model_dir, export_dir = os.path.join(args.output_dir, "model"), os.path.join(args.output_dir, "export")
-    outputs.check_run_paths({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
-                                                             "work_dir": args.work_dir})
+    try:
+        outputs.check_run_paths({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
+                                                                 "work_dir": args.work_dir})
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
     records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
         args.work_dir, "lfw", args.sface)

@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 import time
 
 import numpy as np
@@ -44,6 +45,7 @@ from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 from scripts import lfw_sface_pfe
 
 KINDS = degradations.KINDS + camera_degradations.KINDS + lens_degradations.KINDS
@@ -257,6 +259,10 @@ def main():
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    try:
+        outputs.check_run_paths({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     records, cache_dir, manifest = lfw_sface_pfe.aligned_cache(

@@ -72,3 +72,15 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     assert severities == {"1", "2"}  # trained on the mild severities only
     for name in ("leave_one_kind_out", "unseen_severities"):
         assert os.path.getsize(os.path.join(out, "%s_auc_by_cell.png" % name)) > 5000
+
+
+def test_a_work_dir_inside_the_lfw_folder_is_refused_before_any_work(tmp_path):
+    lfw = tiny_lfw(tmp_path)
+    before = sorted(os.listdir(lfw))
+    for module, flag in (("scripts.held_out_quality", "--work_dir"), ("scripts.build_reference_model",
+                                                                      "--output_dir")):
+        result = subprocess.run([sys.executable, "-m", module, "--lfw_dir", lfw, "--sface", shared_path(*SFACE),
+                                 flag, os.path.join(lfw, "images", "mine")], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+        assert result.returncode == 1 and "lies inside --lfw_dir=%s" % lfw in result.stdout.strip().splitlines()[-1]
+    assert sorted(os.listdir(lfw)) == before and not os.path.exists(os.path.join(lfw, "images", "mine"))
