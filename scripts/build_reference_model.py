@@ -12,7 +12,6 @@ saw. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUT
 """
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -30,7 +29,6 @@ from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import model_config
 from pfe_estimator.storage import outputs
-from pfe_estimator.training import recipe as recipes
 from scripts import lfw_sface_pfe
 
 CALIBRATION_FOLD = 9  # people.txt's tenth fold: never trained on
@@ -50,24 +48,14 @@ def quality_aware_cache(records, work_dir, sface, copies=1):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lfw_dir", required=True, help="folder with images/, the landmark file, pairs.txt, "
-                        "people.txt")
-    parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
+    lfw_sface_pfe.protocol_arguments(parser, steps=400)
     parser.add_argument("--output_dir", default="reference")
-    parser.add_argument("--work_dir", default="runs/lfw_sface", help="aligned records and caches (reused)")
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--classes_per_batch", type=int, default=32)
-    parser.add_argument("--images_per_class", type=int, default=4)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     model_dir, export_dir = os.path.join(args.output_dir, "model"), os.path.join(args.output_dir, "export")
-    try:
-        outputs.check_run_paths({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
-                                                                 "work_dir": args.work_dir})
-    except outputs.OutputError as error:
-        sys.exit("error: %s" % error)
+    lfw_sface_pfe.refuse_overlap({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
+                                                                  "work_dir": args.work_dir})
     records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
         args.work_dir, "lfw", args.sface)
@@ -75,19 +63,17 @@ def main():
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)[CALIBRATION_FOLD]
-    backbone = backbones.Backbone("onnx:" + args.sface, 128)
-    recipe = recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
-                            max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
-                            learning_rate_boundaries=(args.steps * 2 // 3,))
+    backbone = lfw_sface_pfe.sface_backbone(args)
     model_config.write_training_record(model_dir, {
         "model": "pfe", "template": manifest.get("template"), "backbone": backbone.name, "image_size": [112, 112],
-        "embedding_size": backbone.embedding_size, "pretrained_ckpt": None, "recipe": recipe.as_record(),
+        "embedding_size": backbone.embedding_size, "pretrained_ckpt": None, "head_input": args.head_input,
+        "recipe": lfw_sface_pfe.head_recipe(args).as_record(),
         "onnx_sha256": outputs.file_digest(args.sface), "trained_on": "LFW people.txt folds 1-9, %d identities, "
         "one degraded copy per image" % len(labels)})
-    estimator = lfw_sface_pfe.train_fold(training_cache, model_dir, labels, args)
+    estimator = lfw_sface_pfe.train_fold(lfw_sface_pfe.head_cache(training_cache, args), model_dir, labels, args)
 
     # calibration on the pairs of fold 10, whose people the head never saw
-    names, features, mu = feature_cache.read_cache_arrays(clean_cache)
+    names, features, mu = feature_cache.read_cache_arrays(lfw_sface_pfe.head_cache(clean_cache, args))
     first, second = protocols.pair_indices(names, pairs)
     chosen = pairs.fold == CALIBRATION_FOLD
     faces = np.union1d(first[chosen], second[chosen])

@@ -24,7 +24,6 @@ import argparse
 import os
 import re
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -45,7 +44,6 @@ from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import atomic_files
-from pfe_estimator.storage import outputs
 from scripts import lfw_sface_pfe
 
 KINDS = degradations.KINDS + camera_degradations.KINDS + lens_degradations.KINDS
@@ -115,8 +113,8 @@ def score_pairs(heads, clean, degraded, pairs, side):
     degraded_features, degraded_mu = degraded
     clean_index = np.where(side == 0, second, first)
     count = len(pairs.same)
-    mu_c, mu_d = clean_mu[clean_index], np.empty((count, clean_mu.shape[1]), np.float32)
-    sigma_c, sigma_d = np.empty_like(mu_d), np.empty_like(mu_d)
+    mu_c, mu_d = clean_mu[clean_index], clean_mu[clean_index].copy()
+    sigma_c, sigma_d = np.ones_like(mu_d), np.ones_like(mu_d)  # folds not run keep these; the report skips them
     for k, estimator in heads.items():
         test = pairs.fold == k
         _, sigma_c[test] = predict.cached_embeddings(estimator, clean_features[clean_index[test]], mu_c[test], 256)
@@ -133,7 +131,7 @@ def train_heads(args, cache_dir, name, fold_labels, folds):
     heads = {}
     for k in folds:
         start = time.time()
-        model_dir = os.path.join(args.work_dir, "held_out", "%s_fold_%d" % (name, k))
+        model_dir = os.path.join(args.work_dir, "held_out", "%s%s_fold_%d" % (name, lfw_sface_pfe.head_suffix(args), k))
         heads[k] = lfw_sface_pfe.train_fold(cache_dir, model_dir, fold_labels[k], args)
         print("  %s fold %d trained (%.0f s)" % (name, k + 1, time.time() - start))
     return heads
@@ -179,6 +177,7 @@ def plot_cells(report, path, title):
 
 def run_protocol(args, name, context):
     records, clean, fold_labels, pairs, runner, report_dir = context
+    channels = lfw_sface_pfe.pooled_channels(args)
     severities = PROTOCOLS[name]
     training_cache = os.path.join(args.work_dir, "held_out", "train_%dcopies_s%s_sface_cache" % (
         args.copies, "".join(map(str, severities["train"]))))
@@ -195,17 +194,21 @@ def run_protocol(args, name, context):
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
         subset = training_cache
         if excluded:
-            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_sface_cache" % (
-                run_name, args.copies))
+            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_sface_cache%s" % (
+                run_name, args.copies, "_pooled" if channels else ""))
             feature_cache.write_subset(training_cache, subset, lambda filename: copy_kind(filename) not in excluded,
-                                       "without copies of %s" % ",".join(sorted(excluded)))
+                                       "without copies of %s" % ",".join(sorted(excluded)), pooled_channels=channels)
+        else:
+            subset = lfw_sface_pfe.head_cache(training_cache, args)
         heads = train_heads(args, subset, "%s_%s_%dc" % (name, run_name, args.copies), fold_labels, folds)
-        if subset != training_cache:
+        if excluded:
             shutil.rmtree(subset)  # 2.6 GB per kind at one copy; a rerun remakes it in a minute, the heads are kept
         side, kind, severity = test_draws(pairs, test_kinds, severities["test"], args.seed)
         degraded = degraded_test_outputs(
             os.path.join(args.work_dir, "held_out", "test_%s_%s.npz" % (name, run_name)), runner, records, pairs,
             side, kind, severity, args.seed)
+        if channels:
+            degraded = feature_cache.pooled(degraded[0], channels), degraded[1]
         scores = score_pairs(heads, clean, degraded, pairs, side)
         all_scores.append(scores)
         all_kind.append(kind)
@@ -218,8 +221,9 @@ def run_protocol(args, name, context):
                              np.concatenate([folds_mask] * len(runs)))
     report.update(held_out=held_out if name == "leave_one_kind_out" else None, folds=folds, copies=args.copies,
                   train_severities=list(severities["train"]), test_severities=list(severities["test"]),
-                  steps=args.steps)
-    plot_cells(report, os.path.join(report_dir, "%s_auc_by_cell.png" % name), "%s: AUC gain over cosine" % name)
+                  steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay)
+    plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, lfw_sface_pfe.head_suffix(args))),
+               "%s: AUC gain over cosine" % name)
     return report
 
 
@@ -244,25 +248,15 @@ def summary(name, report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lfw_dir", required=True, help="folder with images/, the landmark file, pairs.txt, "
-                        "people.txt")
-    parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
-    parser.add_argument("--work_dir", default="runs/lfw_sface")
+    lfw_sface_pfe.protocol_arguments(parser, steps=400)
     parser.add_argument("--protocols", default=",".join(PROTOCOLS))
     parser.add_argument("--held_out", default=None, help="leave_one_kind_out: the kinds held out in turn "
                         "(default: all of %s)" % ",".join(KINDS))
     parser.add_argument("--folds", default="0,1,2,3,4,5,6,7,8,9", help="the people.txt folds to run (0-based)")
     parser.add_argument("--copies", type=int, default=1, help="degraded copies of every training image")
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--classes_per_batch", type=int, default=32)
-    parser.add_argument("--images_per_class", type=int, default=4)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    try:
-        outputs.check_run_paths({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
-    except outputs.OutputError as error:
-        sys.exit("error: %s" % error)
+    lfw_sface_pfe.refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     records, cache_dir, manifest = lfw_sface_pfe.aligned_cache(
@@ -271,7 +265,7 @@ def main():
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     fold_labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
-    names, clean_features, clean_mu = feature_cache.read_cache_arrays(cache_dir)
+    names, clean_features, clean_mu = feature_cache.read_cache_arrays(lfw_sface_pfe.head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
     report_dir = os.path.join(args.work_dir, "held_out_report")
     os.makedirs(report_dir, exist_ok=True)
@@ -281,7 +275,7 @@ def main():
             protocol_start = time.time()
             result = run_protocol(args, name, context)
             result["seconds"] = time.time() - protocol_start
-            path = os.path.join(report_dir, "%s.json" % name)
+            path = os.path.join(report_dir, "%s%s.json" % (name, lfw_sface_pfe.head_suffix(args)))
             atomic_files.write_json(path, {name: result})
             print(summary(name, result))
             print("report: %s (%.0f s)" % (path, result["seconds"]))

@@ -127,13 +127,74 @@ def subset_report(cosine, mls, same, thresholds, subset):
     return result
 
 
+def protocol_arguments(parser, steps):
+    """The arguments of every LFW SFace script: the data, the model file, the work folder and the head."""
+    parser.add_argument("--lfw_dir", required=True,
+                        help="folder with images/, the landmark file, pairs.txt, people.txt")
+    parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
+    parser.add_argument("--work_dir", default="runs/lfw_sface", help="aligned records, caches and heads (a rerun "
+                        "reuses them)")
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--classes_per_batch", type=int, default=32)
+    parser.add_argument("--images_per_class", type=int, default=4)
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--weight_decay", type=float, default=recipes.Recipe().weight_decay)
+    parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default="flattened",
+                        help="the head reads SFace's conv map flattened or averaged over its positions")
+
+
+def refuse_overlap(written, read):
+    """Exits with one line when an output of the script is, holds or lies in one of its inputs."""
+    try:
+        outputs.check_run_paths(written, read)
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
+
+
+def sface_backbone(args):
+    """The frozen SFace of the script's heads (its conv map flattened or pooled as --head_input says)."""
+    options = {"head_input": args.head_input} if args.head_input != "flattened" else None
+    return backbones.Backbone("onnx:" + args.sface, 128, options)
+
+
+def pooled_channels(args):
+    """C of SFace's conv map for --head_input=pooled (the width of the pooled features), else None."""
+    if args.head_input == "flattened":
+        return None
+    with tf.Graph().as_default():
+        _, features = backbones.frozen_backbone(tf.placeholder(tf.float32, [None, 112, 112, 3]), sface_backbone(args))
+    return int(features.shape[-1])
+
+
+def head_cache(cache_dir, args):
+    """The cache the heads read: cache_dir, or for --head_input=pooled its features averaged over SFace's
+    map positions (derived once beside it, no SFace run)."""
+    channels = pooled_channels(args)
+    if channels is None:
+        return cache_dir
+    pooled_dir = cache_dir + "_pooled"
+    feature_cache.write_subset(cache_dir, pooled_dir, lambda filename: True, "features averaged over positions",
+                               pooled_channels=channels)
+    return pooled_dir
+
+
+def head_suffix(args):
+    """What sets a run's heads apart from the defaults', in their folder names ('' at the defaults), so that a
+    rerun with another head never resumes these."""
+    return (("_" + args.head_input if args.head_input != "flattened" else "") +
+            ("_wd%g" % args.weight_decay if args.weight_decay != recipes.Recipe().weight_decay else ""))
+
+
+def head_recipe(args):
+    """The heads' recipe. The protocol's published schedule drops the rate at int(2/3 of the steps) (266 of
+    400), where the recipe's default rounds (267): the figures in docs/results.md were measured with this."""
+    return recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
+                          max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
+                          learning_rate_boundaries=(args.steps * 2 // 3,), weight_decay=args.weight_decay)
+
+
 def train_fold(cache_dir, model_dir, labels, args):
-    # The protocol's published schedule drops the rate at int(2/3 of the steps) (266 of 400), where the
-    # recipe's default rounds (267): the figures in docs/results.md were measured with this one.
-    recipe = recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
-                            max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
-                            learning_rate_boundaries=(args.steps * 2 // 3,))
-    estimator = estimators.pfe_estimator(backbones.Backbone("onnx:" + args.sface, 128), model_dir, recipe,
+    estimator = estimators.pfe_estimator(sface_backbone(args), model_dir, head_recipe(args),
                                          devices.Runtime(save_checkpoints_steps=args.steps, random_seed=0))
     estimator.train(feature_cache.cache_input_fn_builder(cache_dir, args.classes_per_batch, args.images_per_class,
                                                          include_labels=labels), max_steps=args.steps)
@@ -153,7 +214,9 @@ def fold_heads_protocol(args, training_cache, suffix, fold_labels, pairs, cached
     for k, labels in enumerate(fold_labels):
         fold_start = time.time()
         # a rerun resumes: a fold whose checkpoint already reached --steps is not trained again
-        estimator = train_fold(training_cache, os.path.join(args.work_dir, "fold_%d%s" % (k, suffix)), labels, args)
+        estimator = train_fold(training_cache, os.path.join(args.work_dir, "fold_%d%s%s" % (k, suffix,
+                                                                                            head_suffix(args))),
+                               labels, args)
         mu, sigma_sq = predict.cached_embeddings(estimator, cached, cached_mu, batch_size=256)
         fold_heads[k] = (estimator, sigma_sq)
         test = pairs.fold == k
@@ -174,7 +237,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     rows = make_cross_quality_lfw.make_cross_quality(args.lfw_dir, folder, args.seed)
     _, cache_dir, _ = aligned_cache(os.path.join(folder, "images"), os.path.join(folder, "landmarks.txt"),
                                     args.work_dir, "cross_quality", args.sface)
-    degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(cache_dir)
+    degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
     row_of = {name: i for i, name in enumerate(degraded_names)}
     index = {name: i for i, name in enumerate(names)}
     degraded = np.array([row_of[embedding_files.image_name(r["file"])] for r in rows])
@@ -268,8 +331,9 @@ def quality_aware_section(args, records, fold_labels, pairs, names, cached, cach
         cache_builder.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
                                   degraded_copies=args.quality_aware_copies,
                                   degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
-    mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, training_cache, "_qa%d" % args.quality_aware_copies,
-                                                          fold_labels, pairs, cached, cached_mu, first, second)
+    mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, head_cache(training_cache, args),
+                                                          "_qa%d" % args.quality_aware_copies, fold_labels, pairs,
+                                                          cached, cached_mu, first, second)
     protocol = metrics.kfold_accuracy(mls, pairs.same, pairs.fold)
     section = {"degraded_copies": args.quality_aware_copies,
                "mls": metrics.verification_report(mls, pairs.same, protocol, report.LFW_FARS),
@@ -349,24 +413,14 @@ def cross_quality_summary(section):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lfw_dir", required=True,
-                        help="folder with images/, the landmark file, pairs.txt, people.txt")
-    parser.add_argument("--sface", required=True, help="SFace .onnx (scripts/fetch_models.py fetches it)")
-    parser.add_argument("--work_dir", default="runs/lfw_sface")
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--classes_per_batch", type=int, default=32)
-    parser.add_argument("--images_per_class", type=int, default=4)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    protocol_arguments(parser, steps=600)
     parser.add_argument("--degraded_faces", type=int, default=300)
     parser.add_argument("--cross_quality", action="store_true", help="also run the cross-quality LFW protocol")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cross-quality draws")
     parser.add_argument("--quality_aware_copies", type=int, default=0,
                         help="also train quality-aware heads on a cache with this many degraded copies per image")
     args = parser.parse_args()
-    try:
-        outputs.check_run_paths({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
-    except outputs.OutputError as error:
-        sys.exit("error: %s" % error)
+    refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
     report_dir = os.path.join(args.work_dir, "report")
@@ -381,11 +435,12 @@ def main():
 
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
-    names, cached, cached_mu = feature_cache.read_cache_arrays(cache_dir)
+    names, cached, cached_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
     cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
     fold_labels = fold_training_labels(pairs, people_folds, manifest)
-    mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, cache_dir, "", fold_labels, pairs,
+    mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, head_cache(cache_dir, args), "",
+                                                                      fold_labels, pairs,
                                                                       cached, cached_mu, first, second)
 
     # Every MLS score comes from the head that never saw its identities; the 10-fold protocol then picks

@@ -77,7 +77,13 @@ def read_cache_arrays(cache_dir, wanted_names=None):
     return names, np.array(features, np.float32), np.array(mu, np.float32)
 
 
-def write_subset(cache_dir, target_dir, keep_image, description):
+def pooled(features, channels):
+    """Flattened [C, H, W] conv maps (an ONNX backbone's, as cached) averaged over their positions: the
+    features of --head_input=pooled. [N, C * H * W] -> float32 [N, C]."""
+    return np.asarray(features, np.float32).reshape(len(features), channels, -1).mean(axis=2)
+
+
+def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels=None):
     """A cache holding only the images of cache_dir that keep_image(filename) keeps, its shards and manifest
     written as a cache of its own, no backbone run (every identity keeps its label, so it must keep an
     image). A rerun with the same source and description resumes.
@@ -85,13 +91,19 @@ def write_subset(cache_dir, target_dir, keep_image, description):
     Args:
       keep_image: callable(filename as cached) -> bool.
       description: what the subset is (in the fingerprint), e.g. "without copies of kind blur".
+      pooled_channels: None, or C of an ONNX backbone's cached [C, H, W] maps: the subset then holds them
+        averaged over positions (`pooled`), as that backbone with head_input 'pooled' caches them.
 
     Returns:
       the subset's manifest dict.
     """
     manifest = pk_sampling.read_manifest(cache_dir)
     fingerprint = {"subset_of": os.path.abspath(cache_dir), "source_fingerprint": manifest.get("fingerprint"),
-                   "description": description}
+                   "description": description, "pooled_channels": pooled_channels}
+    if pooled_channels and (manifest["cache"].get("backbone_options") or {}).get("head_input", "flattened") != \
+            "flattened":
+        raise errors.UserError("%s already holds pooled features; pool a cache of flattened maps" % cache_dir)
+    features_of = (lambda f: pooled(f, pooled_channels)) if pooled_channels else (lambda f: f)
     outputs.check_run_paths({"target_dir": target_dir}, {"cache_dir": cache_dir})
     if outputs.claim_directory(target_dir, OUTPUT_KIND, "target_dir", fingerprint) == "resume" and \
             os.path.exists(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME)):
@@ -108,7 +120,8 @@ def write_subset(cache_dir, target_dir, keep_image, description):
                     raise errors.UserError("%s: the subset (%s) keeps no image of %s; every identity must keep one"
                                            % (cache_dir, description, record["identity"]))
                 writer.write(tfrecord_schema.cache_example(
-                    record["features"][kept], record["features_flipped"][kept], record["mu"][kept],
+                    features_of(record["features"][kept]), features_of(record["features_flipped"][kept]),
+                    record["mu"][kept],
                     record["mu_flipped"][kept], [record["filename"][i] for i in kept], record["label"],
                     record["identity"], dtype))
                 kept_of[record["label"]] = len(kept)
@@ -118,5 +131,8 @@ def write_subset(cache_dir, target_dir, keep_image, description):
     identities = [dict(identity, images=kept_of[identity["label"]]) for identity in manifest["identities"]]
     subset = dict(manifest, shards=shards, identities=identities, num_images=sum(s["images"] for s in shards),
                   fingerprint=fingerprint)
+    if pooled_channels:
+        subset["cache"] = dict(manifest["cache"], feature_size=pooled_channels, backbone_options=dict(
+            manifest["cache"].get("backbone_options") or {}, head_input="pooled"))
     atomic_files.write_json(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME), subset)
     return subset

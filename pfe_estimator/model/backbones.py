@@ -7,6 +7,8 @@ from pfe_estimator.model import onnx_import
 from pfe_estimator.model import sphere_net
 
 ONNX_PREFIX = "onnx:"
+# What the uncertainty head reads: the last conv map flattened (the released PFE) or averaged over positions.
+HEAD_INPUTS = ("flattened", "pooled")
 
 
 class Backbone(collections.namedtuple("Backbone", ["name", "embedding_size", "options"])):
@@ -14,7 +16,8 @@ class Backbone(collections.namedtuple("Backbone", ["name", "embedding_size", "op
 
     name: 'sphere4' ... 'sphere64', or 'onnx:PATH'.
     embedding_size: D of a SphereNet (an ONNX model brings its own).
-    options: None, or a dict of `precision` ('fp32' when absent, or 'bf16': see compute_precision) and,
+    options: None, or a dict of `precision` ('fp32' when absent, or 'bf16': see compute_precision),
+      `head_input` ('flattened' when absent, or 'pooled': the conv map averaged over its positions) and,
       for ONNX, keyword arguments of `onnx_import.onnx_backbone` (embedding_node, feature_node,
       input_scale, input_offset, input_channels).
     """
@@ -55,4 +58,5 @@ def frozen_backbone(images, backbone):
     with compute_precision.backbone_precision(options.pop("precision", "fp32")):
         if is_onnx(backbone.name):
             return onnx_import.onnx_backbone(images, backbone.name[len(ONNX_PREFIX):], **options)
-        return sphere_net.sphere_net(images, backbone.name, backbone.embedding_size, training=False, trainable=False)
+        return sphere_net.sphere_net(images, backbone.name, backbone.embedding_size, training=False, trainable=False,
+                                     head_input=options.get("head_input", "flattened"))

@@ -124,6 +124,13 @@ class OnnxGraph(object):
                 return node.input[0]
         raise errors.UserError("%s: no Flatten or Gemm node; give --feature_node" % self.path)
 
+    def unflattened(self, name):
+        """The input of the Flatten node whose output is `name` (the conv map it flattens), else name."""
+        for node in self.nodes:
+            if node.op_type == "Flatten" and node.output[0] == name:
+                return node.input[0]
+        return name
+
     def build(self, images_nchw_as_nhwc, wanted):
         """Rebuilds the graph on an NHWC image tensor; returns {name: Value} for the `wanted` names.
 
@@ -421,7 +428,7 @@ CONVERTERS = {
 
 
 def onnx_backbone(images, model_path, embedding_node=None, feature_node=None, input_scale=128.0,
-                  input_offset=127.5, input_channels="rgb"):
+                  input_offset=127.5, input_channels="rgb", head_input="flattened"):
     """A frozen ONNX face model as the PFE backbone.
 
     Args:
@@ -432,6 +439,8 @@ def onnx_backbone(images, model_path, embedding_node=None, feature_node=None, in
       input_scale, input_offset: the model's input is images * input_scale + input_offset (default: back to
         0..255 pixels, as OpenCV Zoo's SFace expects; its graph normalises itself).
       input_channels: 'rgb' or 'bgr', the model's channel order.
+      head_input: 'flattened' (features = the feature node's value flattened) or 'pooled' (its [N, C, H, W]
+        map, or the map a Flatten node made it from, averaged over H and W: F = C).
 
     Returns:
       (mu float32 [N, D], features float32 [N, F]); no variables are created.
@@ -447,9 +456,17 @@ def onnx_backbone(images, model_path, embedding_node=None, feature_node=None, in
             model_input = tf.reverse(model_input, axis=[3])
         embedding_name = embedding_node or graph.output_name
         feature_name = feature_node or graph.default_feature_node()
+        if head_input == "pooled":
+            feature_name = graph.unflattened(feature_name)
         values = graph.build(model_input, [embedding_name, feature_name])
         embedding = _nchw(values[embedding_name])
         embedding = tf.reshape(embedding, [-1, int(np.prod(embedding.shape.as_list()[1:]))])
         features = _nchw(values[feature_name])
+        if head_input == "pooled":
+            if features.shape.ndims != 4:
+                raise errors.UserError("--head_input=pooled needs a conv map [N, C, H, W] at the feature node %s of "
+                                       "%s, which is %s; give --feature_node" % (feature_name, model_path,
+                                                                                  features.shape))
+            features = tf.reduce_mean(features, axis=[2, 3])
         features = tf.reshape(features, [-1, int(np.prod(features.shape.as_list()[1:]))])
         return tf.nn.l2_normalize(embedding, axis=1), features

@@ -52,7 +52,7 @@ def _conv_stage(inputs, num_residual_units, width, scope, trainable):
 
 
 def sphere_net(images, backbone="sphere64", embedding_size=512, training=False, trainable=True,
-               reuse=None):
+               reuse=None, head_input="flattened"):
     """Builds SphereNet.
 
     Args:
@@ -63,10 +63,12 @@ def sphere_net(images, backbone="sphere64", embedding_size=512, training=False, 
         its moving statistics otherwise (PFE keeps it False: the backbone is frozen).
       trainable: whether the backbone's variables join TRAINABLE_VARIABLES.
       reuse: passed to the `SphereNet` variable scope.
+      head_input: 'flattened' or 'pooled': the features the head reads (below).
 
     Returns:
-      (mu, features): mu float32 [N, D], L2-normalised; features float32 [N, H/16 * W/16 * 512], the
-      flattened last conv map (21504 for 112x96), the uncertainty head's input.
+      (mu, features): mu float32 [N, D], L2-normalised; features, the uncertainty head's input: float32
+      [N, H/16 * W/16 * 512], the flattened last conv map (21504 for 112x96), or for head_input='pooled'
+      [N, 512], that map averaged over its positions.
     """
     if backbone not in RESIDUAL_UNITS_PER_STAGE:
         raise errors.UserError("unknown backbone %r: expected one of %s" % (backbone, ", ".join(backbone_names())))
@@ -80,6 +82,8 @@ def sphere_net(images, backbone="sphere64", embedding_size=512, training=False, 
             features, embedding_size, "Bottleneck", layers.xavier_initializer(), training=training,
             trainable=trainable, **BOTTLENECK_BATCH_NORM)
         mu = tf.nn.l2_normalize(embedding, axis=1)
+    if head_input == "pooled":
+        features = tf.reduce_mean(net, axis=[1, 2])
     return mu, features
 
 

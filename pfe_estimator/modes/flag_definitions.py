@@ -10,6 +10,7 @@ import math
 from absl import flags
 
 from pfe_estimator.faces import alignment
+from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import sphere_net
 from pfe_estimator.training import devices
@@ -70,6 +71,9 @@ def define_model_flags():
     flags.DEFINE_enum("backbone_precision", "fp32", sorted(compute_precision.PRECISIONS),
                       "The frozen backbone's convolutions and products: bf16 on CPUs with AVX512_BF16/AMX (oneDNN) "
                       "or GPUs with bf16; the head and the MLS loss stay fp32.")
+    flags.DEFINE_enum("head_input", "flattened", list(backbones.HEAD_INPUTS), "What the uncertainty head reads: "
+                      "the backbone's last conv map flattened (the released PFE) or averaged over its positions "
+                      "(pooled: C features, a head about H*W times smaller).")
     flags.DEFINE_string("embedding_node", None, "onnx: value whose L2-normalised output is mu (default: the graph "
                         "output).")
     flags.DEFINE_string("feature_node", None, "onnx: value flattened into the features, the head's input "

@@ -182,7 +182,7 @@ def _with_cache_checked(settings, cache_dir, flag):
     else:
         return adopt(settings, cache_record, _manifest_path(cache_dir))
     for name, cached, value in model_config.conflicts(cache_record, dict(
-            (key, trained.get(key)) for key in model_config.FLAG_KEYS if key in cache_record)):
+            (key, model_config.value_in(trained, key)) for key in model_config.FLAG_KEYS if key in cache_record)):
         raise FlagError("--%s=%s is a feature cache whose %s is %s (%s); the head in --model_dir=%s %s %s: cache "
                         "the images with that backbone (--mode=cache_features), or evaluate on image records"
                         % (flag, cache_dir, name, cached, _manifest_path(cache_dir), settings.model_dir,
@@ -307,6 +307,8 @@ def backbone(settings):
         if reason:
             raise FlagError(reason)
         options["precision"] = settings.backbone_precision
+    if settings.head_input != "flattened":
+        options["head_input"] = settings.head_input
     return backbones.Backbone(settings.backbone, settings.embedding_size, options or None)
 
 
@@ -315,7 +317,8 @@ def model_record(settings, template, training_recipe):
     recipe it trains with."""
     record = {"model": MODEL_KINDS[settings.mode], "template": template, "backbone": settings.backbone,
               "image_size": list(image_size(settings)), "embedding_size": settings.embedding_size,
-              "pretrained_ckpt": recorded_value(settings, "pretrained_ckpt"), "recipe": training_recipe.as_record()}
+              "pretrained_ckpt": recorded_value(settings, "pretrained_ckpt"), "head_input": settings.head_input,
+              "recipe": training_recipe.as_record()}
     if backbones.is_onnx(settings.backbone):
         record["onnx_sha256"] = outputs.file_digest(settings.backbone[len(backbones.ONNX_PREFIX):])
         record.update({flag: getattr(settings, flag) for flag in model_config.ONNX_OPTION_FLAGS.values()})

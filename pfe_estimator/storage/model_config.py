@@ -15,8 +15,12 @@ from pfe_estimator.storage import atomic_files
 CONFIG_NAME = "pfe_config.json"
 # Recorded settings that flags of the same name set; the rest of a record ('model', 'onnx_sha256',
 # 'template') is checked, never taken from flags.
-FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "embedding_node", "feature_node",
-             "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
+FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "head_input", "embedding_node",
+             "feature_node", "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
+# What a resumed training must share with the folder's record: the network itself.
+NETWORK_KEYS = ("model", "backbone", "onnx_sha256", "image_size", "embedding_size", "head_input")
+# Keys added to records later, and the value their absence stands for.
+ABSENT_MEANS = {"head_input": "flattened"}
 ONNX_OPTION_FLAGS = {"embedding_node": "embedding_node", "feature_node": "feature_node",
                      "input_scale": "onnx_input_scale", "input_offset": "onnx_input_offset",
                      "input_channels": "onnx_input_channels"}
@@ -48,6 +52,9 @@ def write_training_record(model_dir, record):
 
     Returns:
       the recipe fields that changed, [(field, recorded, now)] (empty on a first training).
+
+    Raises:
+      UserError: the folder records another network (NETWORK_KEYS): resuming would mix two models.
     """
     recorded = read(model_dir)
     if recorded is None:
@@ -55,6 +62,11 @@ def write_training_record(model_dir, record):
             os.makedirs(model_dir)
         atomic_files.write_json(config_path(model_dir), record)
         return []
+    for key in NETWORK_KEYS:
+        if key in record and (key in recorded or key in ABSENT_MEANS) and value_in(recorded, key) != record[key]:
+            raise errors.UserError("%s records %s %s, this training has %s: resuming would mix two models; use "
+                                   "another folder" % (config_path(model_dir), key, _shown(value_in(recorded, key)),
+                                                       _shown(record[key])))
     before, now = recorded.get("recipe") or {}, record.get("recipe")
     if now is None or before == now:
         return []
@@ -103,10 +115,15 @@ def from_cache_manifest(cache_manifest):
     cache = cache_manifest["cache"]
     record = {"backbone": cache["backbone"], "image_size": list(cache_manifest["image_size"]),
               "embedding_size": cache["embedding_size"], "pretrained_ckpt": cache.get("checkpoint")}
-    for option, flag in ONNX_OPTION_FLAGS.items():
-        if cache.get("backbone_options") and option in cache["backbone_options"]:
-            record[flag] = cache["backbone_options"][option]
+    options = cache.get("backbone_options") or {}
+    record.update((flag, options[option]) for option, flag in ONNX_OPTION_FLAGS.items() if option in options)
+    record["head_input"] = value_in(options, "head_input")
     return record
+
+
+def value_in(record, key):
+    """record[key], or what a record written before `key` existed means by its absence."""
+    return record.get(key, ABSENT_MEANS.get(key))
 
 
 def conflicts(record, given):

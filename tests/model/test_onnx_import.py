@@ -189,6 +189,10 @@ def test_sface_matches_onnxruntime_on_real_aligned_lfw_faces(tmp_path):
     with tf.Graph().as_default(), tf.Session() as tf_session:
         standardised = tf.placeholder(tf.float32, [None, 112, 112, 3])
         mu, features = onnx_import.onnx_backbone(standardised, model_path)
-        mu_value, feature_value = tf_session.run([mu, features], {standardised: (images - 127.5) / 128.0})
+        _, pooled = onnx_import.onnx_backbone(standardised, model_path, head_input="pooled")
+        mu_value, feature_value, pooled_value = tf_session.run([mu, features, pooled],
+                                                               {standardised: (images - 127.5) / 128.0})
     assert len(images) == 20 and feature_value.shape == (20, 1024 * 7 * 7)
     np.testing.assert_allclose(mu_value, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    # --head_input=pooled: the [C, H, W] map averaged over its positions, as feature_cache.pooled does
+    np.testing.assert_allclose(pooled_value, feature_value.reshape(20, 1024, 49).mean(axis=2), rtol=1e-5, atol=1e-5)

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+import tensorflow.compat.v1 as tf
 
 from pfe_estimator.modes import settings as run_settings
 from pfe_estimator.training import recipe as recipes
@@ -51,3 +52,21 @@ def test_the_model_record_keeps_the_recipe_and_a_resume_records_a_new_one(tmp_pa
     assert "recipe: max_steps 2 -> 3 (the record keeps the earlier recipe)" in again.stdout
     record = json.load(open(os.path.join(model_dir, "pfe_config.json")))
     assert record["recipe"]["max_steps"] == 3 and [r["max_steps"] for r in record["earlier_recipes"]] == [2]
+
+
+def test_a_pooled_head_is_recorded_adopted_by_later_runs_and_never_resumed_as_another(tmp_path):
+    model_dir = str(tmp_path / "model")
+    first = run_main("--mode=train", "--data=synthetic", "--max_steps=2", "--head_input=pooled",
+                     "--model_dir=" + model_dir)
+    assert first.returncode == 0, first.stdout[-2000:]
+    assert json.load(open(os.path.join(model_dir, "pfe_config.json")))["head_input"] == "pooled"
+    with tf.Graph().as_default():
+        kernel = tf.train.load_variable(model_dir, "UncertaintyModule/fc1/weights")
+    assert kernel.shape[0] == 512  # SphereNet's 512 channels, not the flattened map
+    again = run_main("--mode=train", "--data=synthetic", "--max_steps=3", "--model_dir=" + model_dir)
+    assert again.returncode == 0, again.stdout[-2000:]  # the flag taken from the record
+    exported = run_main("--mode=export", "--model_dir=" + model_dir, "--export_dir=" + str(tmp_path / "export"))
+    assert exported.returncode == 0, exported.stdout[-2000:]
+    other = run_main("--mode=train", "--data=synthetic", "--max_steps=4", "--head_input=flattened",
+                     "--model_dir=" + model_dir)
+    assert other.returncode == 1 and "--head_input=flattened contradicts" in other.stdout.strip().splitlines()[-1]

@@ -1,5 +1,6 @@
 """The held-out degradation protocols (scripts/held_out_quality.py): what a head trains on never holds the
 kind or severity it is tested on, and each protocol runs end to end on a tiny real LFW."""
+import argparse
 import json
 import os
 import subprocess
@@ -8,9 +9,12 @@ import sys
 import numpy as np
 
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import pk_sampling
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
+from pfe_estimator.storage import model_config
 from scripts import held_out_quality
+from scripts import lfw_sface_pfe
 from tests.conftest import ROOT, lfw_subset_records, shared_path
 from tests.data_prep.test_cross_quality import tiny_lfw
 
@@ -48,6 +52,26 @@ def test_the_held_out_kind_never_reaches_the_training_subset(tmp_path):
     kept_kinds = [held_out_quality.copy_kind(name + ".png") for name in kept]
     assert held_out not in kept_kinds and kept_kinds.count(None) == 100
     assert len(kept) == 200 - kinds.count(held_out) == manifest["num_images"]
+
+
+def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_itself(tmp_path):
+    """--head_input=pooled without a second SFace run: the flattened cache averaged over SFace's map
+    positions equals (float16 apart) the cache SFace writes with head_input pooled, and says so."""
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")
+    flattened, fresh = str(tmp_path / "flattened"), str(tmp_path / "fresh")
+    sface = shared_path(*SFACE)
+    cache_builder.build_cache(records, flattened, backbones.Backbone("onnx:" + sface), batch_size=50, progress=False)
+    cache_builder.build_cache(records, fresh, backbones.Backbone("onnx:" + sface, options={"head_input": "pooled"}),
+                              batch_size=50, progress=False)
+    args = argparse.Namespace(sface=sface, head_input="pooled")
+    derived = lfw_sface_pfe.head_cache(flattened, args)
+    names, features, mu = feature_cache.read_cache_arrays(derived)
+    fresh_names, fresh_features, fresh_mu = feature_cache.read_cache_arrays(fresh)
+    assert names == fresh_names and features.shape == (100, 1024)
+    np.testing.assert_array_equal(mu, fresh_mu)
+    np.testing.assert_allclose(features, fresh_features, rtol=2e-3, atol=2e-3 * np.abs(fresh_features).max())
+    assert model_config.from_cache_manifest(pk_sampling.read_manifest(derived))["head_input"] == "pooled"
+    assert lfw_sface_pfe.head_cache(flattened, argparse.Namespace(sface=sface, head_input="flattened")) == flattened
 
 
 def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
