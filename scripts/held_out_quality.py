@@ -112,7 +112,6 @@ def score_pairs(heads, clean, degraded, pairs, side):
     clean_features, clean_mu, first, second = clean
     degraded_features, degraded_mu = degraded
     clean_index = np.where(side == 0, second, first)
-    count = len(pairs.same)
     mu_c, mu_d = clean_mu[clean_index], clean_mu[clean_index].copy()
     sigma_c, sigma_d = np.ones_like(mu_d), np.ones_like(mu_d)  # folds not run keep these; the report skips them
     for k, estimator in heads.items():
