@@ -23,6 +23,7 @@ from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
 
 
@@ -59,10 +60,7 @@ def main():
     faces = np.stack([network_input.decode_network_input(jpeg, size) for jpeg in encoded])
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, size[0], size[1], 3])
-        with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):  # a SphereNet's one set of weights
-            mu = {name: backbones.frozen_backbone(images, backbones.Backbone(args.backbone,
-                                                                             options={"precision": name}))[0]
-                  for name in ("fp32", "bf16")}
+        mu = precision_check.both_precisions(images, backbones.Backbone(args.backbone))
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())  # SphereNet: random weights (speed and agreement)
             batch = {images: faces[:args.batch_size]}

@@ -1,10 +1,14 @@
 """The speed options keep results: bf16 backbone arithmetic (head and loss stay fp32, refused on the NPU),
---xla. The threaded MLS matrix and the blocked template fusion are checked in tests/evaluation."""
+--backbone_precision=auto (the default: bf16 only where the hardware has it and mu stays close), --xla.
+The threaded MLS matrix and the blocked template fusion are checked in tests/evaluation."""
+import json
+import os
+
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator.model import backbones
+from pfe_estimator.inference import precision_check
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.training import pfe_model
@@ -18,9 +22,7 @@ def test_bf16_backbone_agrees_with_fp32_and_leaves_the_head_and_loss_in_fp32():
     faces = rng.uniform(-1, 1, size=(8, 32, 32, 3)).astype(np.float32)
     with tf.Graph().as_default() as graph:
         images = tf.constant(faces)
-        with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
-            mu = {p: backbones.frozen_backbone(images, tiny_backbone({"precision": p}))[0]
-                  for p in ("fp32", "bf16")}
+        mu = precision_check.both_precisions(images, tiny_backbone())
         _, log_sigma_sq = pfe_model.head_outputs(mu["bf16"], tf.zeros([8, 64]), False)
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -66,3 +68,54 @@ def test_bf16_backbone_on_the_npu_is_refused_before_anything_is_written(tmp_path
     assert result.stdout.strip().splitlines()[-1] == (
         "error: --backbone_precision=bf16 is for CPUs and GPUs; on the NPU use --precision_mode")
     assert not model_dir.exists()
+
+
+@pytest.mark.parametrize("device,flags,gpus,version,expected", [
+    ("cpu", {"avx512f", "avx512_bf16"}, [], "2.15.1", "bf16"),
+    ("cpu", {"avx512f", "amx_bf16", "amx_tile"}, [], "2.15.1", "bf16"),
+    ("cpu", {"avx2", "avx512f"}, [], "2.15.1", "fp32"),
+    ("cpu", {"avx512_bf16"}, [], "1.15.5", "fp32"),
+    ("gpu", set(), [(8, 0)], "2.15.1", "bf16"),
+    ("gpu", set(), [(7, 5), (8, 6)], "2.15.1", "fp32"),
+    ("gpu", set(), [], "2.15.1", "fp32"),
+    ("npu", {"avx512_bf16"}, [], "1.15.0", "fp32")])
+def test_auto_picks_bf16_only_where_the_hardware_and_tensorflow_have_it(device, flags, gpus, version, expected):
+    choice, why = precision_check.hardware_choice(device, flags, gpus, version)
+    assert choice == expected and why and "\n" not in why
+
+
+def test_auto_falls_back_to_fp32_when_bf16_moves_mu_too_far(monkeypatch):
+    faces = np.random.RandomState(1).uniform(-1, 1, size=(4, 32, 32, 3)).astype(np.float32)
+    monkeypatch.setattr(precision_check, "cpu_flags", lambda: {"avx512_bf16"})
+    choice, why = precision_check.auto_precision("cpu", tiny_backbone(), lambda: faces)
+    assert choice == "bf16" and "bf16 mu within cosine 0.99" in why and "on 4 faces" in why
+    # no real bf16 mu reaches cosine 1 of fp32: a guard demanding it must refuse bf16 and say why
+    monkeypatch.setattr(precision_check, "GUARD_COSINE", 1.0)
+    choice, why = precision_check.auto_precision("cpu", tiny_backbone(), lambda: faces)
+    assert choice == "fp32" and "but its bf16 mu is only within cosine 0.99" in why and "(needs 1.0)" in why
+    monkeypatch.setattr(precision_check, "cpu_flags", set)
+    assert precision_check.auto_precision("cpu", tiny_backbone(), lambda: 1 / 0) == (
+        "fp32", "this CPU has neither AVX512_BF16 nor AMX")  # no check where the hardware decides
+
+
+def test_auto_is_the_default_said_once_and_recorded_and_exports_stay_fp32(tmp_path):
+    from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
+    model_dir = str(tmp_path / "model")
+    trained = run_main("--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=1")
+    assert trained.returncode == 0, trained.stdout[-2000:]
+    expected, _ = precision_check.hardware_choice("cpu", precision_check.cpu_flags(), [], tf.version.VERSION)
+    lines = [line for line in trained.stdout.splitlines() if line.startswith("backbone precision: ")]
+    assert len(lines) == 1 and lines[0].startswith("backbone precision: %s (auto: " % expected)
+    record = json.load(open(os.path.join(model_dir, "pfe_config.json")))["backbone_precision"]
+    assert record["used"] == expected and record["why"] == "auto: " + lines[0].split("(auto: ", 1)[1][:-1]
+    exported = run_main("--mode=export", "--model_dir=" + model_dir, "--export_dir=" + str(tmp_path / "export"))
+    assert exported.returncode == 0 and "backbone precision" not in exported.stdout, exported.stdout[-2000:]
+    graph = tf.GraphDef()
+    with open(os.path.join(str(tmp_path / "export"), "pfe_frozen.pb"), "rb") as f:
+        graph.ParseFromString(f.read())
+    assert all(node.attr["T"].type != tf.bfloat16.as_datatype_enum for node in graph.node)
+    fixed = run_main("--mode=train", "--data=synthetic", "--model_dir=" + str(tmp_path / "fp32"), "--max_steps=1",
+                     "--backbone_precision=fp32")
+    assert fixed.returncode == 0 and "backbone precision" not in fixed.stdout
+    assert json.load(open(str(tmp_path / "fp32" / "pfe_config.json")))["backbone_precision"] == {
+        "used": "fp32", "why": "--backbone_precision=fp32"}

@@ -133,12 +133,13 @@ def load_saved_model(session, export_dir):
             export_dir, (errors.first_line(message) or type(error).__name__)[:300]))
 
 
-def read_tfrecord_faces(data_dir, wanted_names=None):
+def read_tfrecord_faces(data_dir, wanted_names=None, limit=None):
     """The aligned crops of a TFRecord folder from data_prep, by image name (e.g. Aaron_Peirsol_0001).
 
     Args:
       data_dir: folder with manifest.json and shards.
       wanted_names: optional set; only these names are kept.
+      limit: optional; stop after this many crops (the first in record order).
 
     Returns:
       (names [N], JPEG bytes [N]) in record order.
@@ -152,4 +153,6 @@ def read_tfrecord_faces(data_dir, wanted_names=None):
                 if wanted_names is None or name in wanted_names:
                     names.append(name)
                     encoded.append(jpeg)
+                if len(names) == limit:
+                    return names, encoded
     return names, encoded

@@ -68,9 +68,11 @@ def define_model_flags():
     flags.DEFINE_string("pretrained_ckpt", None, "Backbone checkpoint (folder or prefix) restored into SphereNet/.")
     flags.DEFINE_list("image_size", ["112", "96"], "Input height,width.")
     flags.DEFINE_integer("embedding_size", 512, "Embedding dimension D.", lower_bound=1)
-    flags.DEFINE_enum("backbone_precision", "fp32", sorted(compute_precision.PRECISIONS),
-                      "The frozen backbone's convolutions and products: bf16 on CPUs with AVX512_BF16/AMX (oneDNN) "
-                      "or GPUs with bf16; the head and the MLS loss stay fp32.")
+    flags.DEFINE_enum("backbone_precision", "auto", ["auto"] + sorted(compute_precision.PRECISIONS),
+                      "The frozen backbone's convolutions and products. auto: bf16 on CPUs with AVX512_BF16/AMX "
+                      "(oneDNN) and GPUs with bf16 when mu stays within cosine 0.999 of fp32 on the run's first 16 "
+                      "faces, fp32 elsewhere (TF 1.x, the NPU's --precision_mode, exports); the head and the MLS "
+                      "loss stay fp32.")
     flags.DEFINE_enum("head_input", "flattened", list(backbones.HEAD_INPUTS), "What the uncertainty head reads: "
                       "the backbone's last conv map flattened (the released PFE) or averaged over its positions "
                       "(pooled: C features, a head about H*W times smaller).")

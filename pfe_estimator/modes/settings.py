@@ -11,13 +11,17 @@ import os
 import types
 
 from absl import flags
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.faces import network_input
 from pfe_estimator.inference import export
+from pfe_estimator.inference import precision_check
+from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.modes import flag_definitions
@@ -34,6 +38,8 @@ MODEL_KINDS = {"train": "pfe", "pretrain": "pretrain", "eval": "pfe", "predict":
 MODE_OUTPUTS = {"train": ("model_dir",), "pretrain": ("model_dir",), "eval": ("report_dir", "embeddings_output"),
                 "predict": ("predict_output",), "export": ("export_dir",), "cache_features": ("cache_dir",),
                 "verify": ()}
+# How many of the run's faces --backbone_precision=auto checks bf16 on.
+GUARD_FACES = 16
 PATH_FLAGS = ("model_dir", "data_dir", "lfw_dir", "pretrained_ckpt", "lfw_pairs", "embeddings", "saved_model",
               "templates_csv", "template_pairs_csv", "template_image_root", "calibration_pairs", "predict_dir",
               "detector_model", "image_a", "image_b", "backbone", "cache_dir", "report_dir", "export_dir",
@@ -84,11 +90,12 @@ def flag_names():
 
 
 def from_flags(flag_values=None):
-    """The run's Settings from parsed absl flags (default: flags.FLAGS) and the records it continues."""
+    """The run's Settings from parsed absl flags (default: flags.FLAGS) and the records it continues, with
+    --backbone_precision=auto resolved (printed once)."""
     flag_values = flag_values or flags.FLAGS
     names = flag_names()
-    return build({name: flag_values[name].value for name in names},
-                 {name for name in names if flag_values[name].present})
+    return with_backbone_precision(build({name: flag_values[name].value for name in names},
+                                         {name for name in names if flag_values[name].present}))
 
 
 def build(values, given):
@@ -290,6 +297,55 @@ def is_chief():
     return devices.cluster_rank()[1] == 0
 
 
+def runs_backbone(settings):
+    """Whether the mode runs the frozen backbone on images here (not on cached features or in an export)."""
+    if settings.mode in ("cache_features",):
+        return True
+    if settings.mode == "train":
+        return not (settings.data == "tfrecord" and _is_cache(settings.data_dir))
+    if settings.mode in ("predict", "verify"):
+        return not settings.saved_model
+    if settings.mode == "eval":
+        return not (settings.embeddings or settings.saved_model or _is_cache(settings.lfw_dir))
+    return False  # export (an export runs anywhere: fp32), pretrain (the backbone trains)
+
+
+def with_backbone_precision(settings):
+    """--backbone_precision=auto replaced by what this run computes in (inference.precision_check: bf16 where
+    the hardware has it and mu stays within cosine 0.999 of fp32 on the run's first GUARD_FACES faces), said
+    once; the reason is kept as settings.backbone_precision_reason for the model record."""
+    if settings.backbone_precision != "auto":
+        return settings.replace({"backbone_precision_reason": "--backbone_precision=%s" % settings.backbone_precision})
+    if not runs_backbone(settings):
+        return settings.replace({"backbone_precision": "fp32", "backbone_precision_reason": "auto: the backbone does "
+                                 "not run in this mode"})
+    choice, why = precision_check.auto_precision(settings.device, backbone(settings), lambda: guard_faces(settings),
+                                                 guard_checkpoint(settings))
+    tf.logging.info("backbone precision: %s (auto: %s)", choice, why)
+    return settings.replace({"backbone_precision": choice, "backbone_precision_reason": "auto: " + why})
+
+
+def guard_faces(settings):
+    """The faces auto's check runs on: the first GUARD_FACES of the run's image records (--data_dir, else
+    --lfw_dir), else seeded random images. float32 [N, H, W, 3] standardised."""
+    size = image_size(settings)
+    for folder in (settings.data_dir if settings.data == "tfrecord" else None, settings.lfw_dir):
+        if folder and os.path.isfile(_manifest_path(folder)) and not _is_cache(folder):
+            _, jpegs = predict.read_tfrecord_faces(folder, limit=GUARD_FACES)
+            if jpegs:
+                return np.stack([network_input.decode_network_input(jpeg, size) for jpeg in jpegs])
+    return np.random.RandomState(0).uniform(-1, 1, (GUARD_FACES, size[0], size[1], 3)).astype(np.float32)
+
+
+def guard_checkpoint(settings):
+    """The SphereNet weights the run's backbone has: --model_dir's checkpoint, else --pretrained_ckpt, else
+    None (random: a run from scratch)."""
+    latest = tf.train.latest_checkpoint(settings.model_dir) if settings.model_dir else None
+    if latest:
+        return latest
+    return checkpoints.resolve_checkpoint(settings.pretrained_ckpt) if settings.pretrained_ckpt else None
+
+
 def backbone(settings):
     """The frozen backbone: --backbone, --embedding_size and its options (ONNX import options, a precision
     other than fp32; None for an fp32 SphereNet)."""
@@ -299,7 +355,7 @@ def backbone(settings):
         if settings.pretrained_ckpt:
             raise FlagError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
         options.update((option, getattr(settings, flag)) for option, flag in model_config.ONNX_OPTION_FLAGS.items())
-    if settings.backbone_precision != "fp32":
+    if settings.backbone_precision not in ("fp32", "auto"):  # auto: resolved by from_flags, fp32 until then
         if settings.device == "npu":
             raise FlagError("--backbone_precision=%s is for CPUs and GPUs; on the NPU use --precision_mode"
                             % settings.backbone_precision)
@@ -318,6 +374,8 @@ def model_record(settings, template, training_recipe):
     record = {"model": MODEL_KINDS[settings.mode], "template": template, "backbone": settings.backbone,
               "image_size": list(image_size(settings)), "embedding_size": settings.embedding_size,
               "pretrained_ckpt": recorded_value(settings, "pretrained_ckpt"), "head_input": settings.head_input,
+              "backbone_precision": {"used": settings.backbone_precision,
+                                     "why": getattr(settings, "backbone_precision_reason", None)},
               "recipe": training_recipe.as_record()}
     if backbones.is_onnx(settings.backbone):
         record["onnx_sha256"] = outputs.file_digest(settings.backbone[len(backbones.ONNX_PREFIX):])
