@@ -127,6 +127,13 @@ def subset_report(cosine, mls, same, thresholds, subset):
     return result
 
 
+# The head's arguments, their defaults (steps: each script's own) and their tags in folder names.
+HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
+                 "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened"}
+HEAD_TAGS = {"steps": "s", "classes_per_batch": "p", "images_per_class": "k", "learning_rate": "lr",
+             "weight_decay": "wd", "head_input": ""}
+
+
 def protocol_arguments(parser, steps):
     """The arguments of every LFW SFace script: the data, the model file, the work folder and the head."""
     parser.add_argument("--lfw_dir", required=True,
@@ -135,12 +142,13 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--work_dir", default="runs/lfw_sface", help="aligned records, caches and heads (a rerun "
                         "reuses them)")
     parser.add_argument("--steps", type=int, default=steps)
-    parser.add_argument("--classes_per_batch", type=int, default=32)
-    parser.add_argument("--images_per_class", type=int, default=4)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--weight_decay", type=float, default=recipes.Recipe().weight_decay)
-    parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default="flattened",
+    parser.add_argument("--classes_per_batch", type=int, default=HEAD_DEFAULTS["classes_per_batch"])
+    parser.add_argument("--images_per_class", type=int, default=HEAD_DEFAULTS["images_per_class"])
+    parser.add_argument("--learning_rate", type=float, default=HEAD_DEFAULTS["learning_rate"])
+    parser.add_argument("--weight_decay", type=float, default=HEAD_DEFAULTS["weight_decay"])
+    parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default=HEAD_DEFAULTS["head_input"],
                         help="the head reads SFace's conv map flattened or averaged over its positions")
+    parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
 
 
 def refuse_overlap(written, read):
@@ -179,10 +187,11 @@ def head_cache(cache_dir, args):
 
 
 def head_suffix(args):
-    """What sets a run's heads apart from the defaults', in their folder names ('' at the defaults), so that a
-    rerun with another head never resumes these."""
-    return (("_" + args.head_input if args.head_input != "flattened" else "") +
-            ("_wd%g" % args.weight_decay if args.weight_decay != recipes.Recipe().weight_decay else ""))
+    """What sets a run's heads apart from the script's defaults, in their folder names ('' at the
+    defaults, e.g. '_s1600_pooled'), so that a rerun with another head never resumes these."""
+    defaults = getattr(args, "head_defaults", {})
+    return "".join("_%s%s" % (HEAD_TAGS[name], getattr(args, name)) for name in sorted(HEAD_TAGS)
+                   if name in defaults and getattr(args, name) != defaults[name])
 
 
 def head_recipe(args):
