@@ -21,29 +21,13 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
-from pfe_estimator.faces import alignment
-from pfe_estimator.faces import degradations
-from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import export
 from pfe_estimator.inference import predict
-from pfe_estimator.model import backbones
 from pfe_estimator.storage import model_config
 from pfe_estimator.storage import outputs
 from scripts import lfw_sface_pfe
 
 CALIBRATION_FOLD = 9  # people.txt's tenth fold: never trained on
-
-
-def quality_aware_cache(records, work_dir, sface, copies=1):
-    """The cache of every image and `copies` degraded copies (random kind and severity of the training
-    degradations), as scripts/lfw_sface_pfe.py --quality_aware_copies makes it."""
-    cache_dir = os.path.join(work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % copies)
-    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
-        points = alignment.template("112x112")[1]
-        cache_builder.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64,
-                                  degraded_copies=copies,
-                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng))
-    return cache_dir
 
 
 def main():
@@ -57,9 +41,8 @@ def main():
     lfw_sface_pfe.refuse_overlap({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
                                                                   "work_dir": args.work_dir})
     records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
-        os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
-        args.work_dir, "lfw", args.sface)
-    training_cache = quality_aware_cache(records, args.work_dir, args.sface)
+        os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
+    training_cache = lfw_sface_pfe.quality_aware_cache(records, args, copies=1)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)[CALIBRATION_FOLD]
@@ -67,6 +50,7 @@ def main():
     model_config.write_training_record(model_dir, {
         "model": "pfe", "template": manifest.get("template"), "backbone": backbone.name, "image_size": [112, 112],
         "embedding_size": backbone.embedding_size, "pretrained_ckpt": None, "head_input": args.head_input,
+        "backbone_precision": {"used": args.backbone_precision, "why": args.precision_reason},
         "recipe": lfw_sface_pfe.head_recipe(args).as_record(),
         "onnx_sha256": outputs.file_digest(args.sface), "trained_on": "LFW people.txt folds 1-9, %d identities, "
         "one degraded copy per image" % len(labels)})
@@ -87,7 +71,9 @@ def main():
                                                                                    chosen.sum())
     calibration.save_model_calibration(model_dir, fitted)
     record = model_config.read(model_dir)
-    _, problem = export.export_pfe(model_dir, export_dir, backbone, (112, 112), overwrite=False,
+    # the export computes in fp32, so that it runs anywhere (as main.py's --mode=export)
+    _, problem = export.export_pfe(model_dir, export_dir, lfw_sface_pfe.sface_backbone(args, precision="fp32"),
+                                   (112, 112), overwrite=False,
                                    record={"template": record["template"], "recipe": record["recipe"],
                                            "calibration": fitted})
     size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in os.listdir(export_dir)

@@ -42,7 +42,6 @@ from pfe_estimator.faces import lens_degradations
 from pfe_estimator.faces import network_input
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import predict
-from pfe_estimator.model import backbones
 from pfe_estimator.storage import atomic_files
 from scripts import lfw_sface_pfe
 
@@ -178,10 +177,11 @@ def run_protocol(args, name, context):
     records, clean, fold_labels, pairs, runner, report_dir = context
     channels = lfw_sface_pfe.pooled_channels(args)
     severities = PROTOCOLS[name]
-    training_cache = os.path.join(args.work_dir, "held_out", "train_%dcopies_s%s_sface_cache" % (
-        args.copies, "".join(map(str, severities["train"]))))
+    training_cache = os.path.join(args.work_dir, "held_out", "train_%dcopies_s%s_sface%s_cache" % (
+        args.copies, "".join(map(str, severities["train"])), lfw_sface_pfe.precision_tag(args)))
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
-        cache_builder.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
+        cache_builder.build_cache(records, training_cache, lfw_sface_pfe.sface_backbone(args, "flattened"),
+                                  batch_size=64,
                                   degraded_copies=args.copies, degrade=training_degradation(severities["train"]))
     folds = [int(k) for k in args.folds.split(",")]
     folds_mask = np.isin(pairs.fold, folds)
@@ -193,8 +193,8 @@ def run_protocol(args, name, context):
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
         subset = training_cache
         if excluded:
-            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_sface_cache%s" % (
-                run_name, args.copies, "_pooled" if channels else ""))
+            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_sface%s_cache%s" % (
+                run_name, args.copies, lfw_sface_pfe.precision_tag(args), "_pooled" if channels else ""))
             feature_cache.write_subset(training_cache, subset, lambda filename: copy_kind(filename) not in excluded,
                                        "without copies of %s" % ",".join(sorted(excluded)), pooled_channels=channels)
         else:
@@ -204,7 +204,9 @@ def run_protocol(args, name, context):
             shutil.rmtree(subset)  # 2.6 GB per kind at one copy; a rerun remakes it in a minute, the heads are kept
         side, kind, severity = test_draws(pairs, test_kinds, severities["test"], args.seed)
         degraded = degraded_test_outputs(
-            os.path.join(args.work_dir, "held_out", "test_%s_%s.npz" % (name, run_name)), runner, records, pairs,
+            os.path.join(args.work_dir, "held_out", "test_%s_%s%s.npz" % (name, run_name,
+                                                                          lfw_sface_pfe.precision_tag(args))),
+            runner, records, pairs,
             side, kind, severity, args.seed)
         if channels:
             degraded = feature_cache.pooled(degraded[0], channels), degraded[1]
@@ -220,7 +222,8 @@ def run_protocol(args, name, context):
                              np.concatenate([folds_mask] * len(runs)))
     report.update(held_out=held_out if name == "leave_one_kind_out" else None, folds=folds, copies=args.copies,
                   train_severities=list(severities["train"]), test_severities=list(severities["test"]),
-                  steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay)
+                  steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay,
+                  sface_precision={"used": args.backbone_precision, "why": args.precision_reason})
     plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, lfw_sface_pfe.head_suffix(args))),
                "%s: AUC gain over cosine" % name)
     return report
@@ -259,8 +262,7 @@ def main():
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     records, cache_dir, manifest = lfw_sface_pfe.aligned_cache(
-        os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
-        args.work_dir, "lfw", args.sface)
+        os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     fold_labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
@@ -268,7 +270,7 @@ def main():
     first, second = protocols.pair_indices(names, pairs)
     report_dir = os.path.join(args.work_dir, "held_out_report")
     os.makedirs(report_dir, exist_ok=True)
-    with cache_builder.BackboneRunner(backbones.Backbone("onnx:" + args.sface), (112, 112)) as runner:
+    with cache_builder.BackboneRunner(lfw_sface_pfe.sface_backbone(args, "flattened"), (112, 112)) as runner:
         context = (records, (clean_features, clean_mu, first, second), fold_labels, pairs, runner, report_dir)
         for name in args.protocols.split(","):
             protocol_start = time.time()

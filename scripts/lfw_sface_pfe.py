@@ -38,6 +38,7 @@ from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.inference import cache_builder
+from pfe_estimator.inference import precision_check
 from pfe_estimator.data import feature_cache
 from pfe_estimator.model import backbones
 from pfe_estimator.evaluation import plots
@@ -97,18 +98,55 @@ def degrade_aligned(face_rgb, kind, severity):
     return degradations.degrade(face_rgb, kind, severity, alignment.template("112x112")[1])
 
 
-def aligned_cache(image_root, landmark_file, work_dir, name, sface):
-    """Aligns a folder of LFW-style photos to 112x112 TFRecords and caches SFace's outputs (both reused
-    on a rerun); returns (records folder, cache folder, manifest)."""
-    records = os.path.join(work_dir, name + "_112x112")
-    cache_dir = records + "_sface_cache"
+def aligned_cache(image_root, landmark_file, name, args):
+    """Aligns a folder of LFW-style photos to 112x112 TFRecords under --work_dir and caches SFace's outputs
+    (both reused on a rerun), SFace in --backbone_precision (auto resolved here, on the first records);
+    returns (records folder, cache folder, manifest)."""
+    records = os.path.join(args.work_dir, name + "_112x112")
     root, identities = make_tfrecords.list_identities(image_root)
     settings = make_tfrecords.Settings("112x112", 95, (250, 250), "skip", None, 0.6)
     manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file), records,
                                              settings, os.cpu_count() or 1, 2000, 1)
+    resolve_precision(args, records)
+    cache_dir = records + "_sface%s_cache" % precision_tag(args)
     if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
-        cache_builder.build_cache(records, cache_dir, backbones.Backbone("onnx:" + sface), batch_size=64)
+        cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64)
     return records, cache_dir, manifest
+
+
+def quality_aware_cache(records, args, copies):
+    """The cache of every image and `copies` degraded copies (random kind and severity of the training
+    degradations), reused on a rerun."""
+    cache_dir = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface%s_cache" % (copies,
+                                                                                           precision_tag(args)))
+    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
+        points = alignment.template("112x112")[1]
+        cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64,
+                                  degraded_copies=copies,
+                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng))
+    return cache_dir
+
+
+def resolve_precision(args, records):
+    """--backbone_precision=auto becomes SFace's precision here (inference.precision_check, on the first
+    faces of `records`), said once."""
+    if args.backbone_precision != "auto":
+        args.precision_reason = getattr(args, "precision_reason", "--backbone_precision=" + args.backbone_precision)
+        return
+    device = "gpu" if tf.config.experimental.list_physical_devices("GPU") else "cpu"
+
+    def faces():
+        _, jpegs = predict.read_tfrecord_faces(records, limit=16)
+        return np.stack([network_input.decode_network_input(jpeg, (112, 112)) for jpeg in jpegs])
+
+    args.backbone_precision, why = precision_check.auto_precision(device, sface_backbone(args, "flattened"), faces)
+    args.precision_reason = "auto: " + why
+    print("SFace precision: %s (%s)" % (args.backbone_precision, args.precision_reason))
+
+
+def precision_tag(args):
+    """'' for fp32 (the caches' names before auto existed), '_bf16' for bf16: caches of two precisions never mix."""
+    return "" if args.backbone_precision in ("fp32", "auto") else "_" + args.backbone_precision
 
 
 def subset_report(cosine, mls, same, thresholds, subset):
@@ -148,6 +186,8 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--weight_decay", type=float, default=HEAD_DEFAULTS["weight_decay"])
     parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default=HEAD_DEFAULTS["head_input"],
                         help="the head reads SFace's conv map flattened or averaged over its positions")
+    parser.add_argument("--backbone_precision", choices=["auto", "bf16", "fp32"], default="auto",
+                        help="SFace's arithmetic, as main.py's flag (its caches are kept apart by precision)")
     parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
 
 
@@ -159,10 +199,15 @@ def refuse_overlap(written, read):
         sys.exit("error: %s" % error)
 
 
-def sface_backbone(args):
-    """The frozen SFace of the script's heads (its conv map flattened or pooled as --head_input says)."""
-    options = {"head_input": args.head_input} if args.head_input != "flattened" else None
-    return backbones.Backbone("onnx:" + args.sface, 128, options)
+def sface_backbone(args, head_input=None, precision=None):
+    """The frozen SFace of the script's heads: its conv map flattened or pooled as --head_input (or
+    head_input) says, in --backbone_precision once resolved (fp32 before), or in `precision`."""
+    options = {}
+    if (head_input or args.head_input) != "flattened":
+        options["head_input"] = head_input or args.head_input
+    if (precision or args.backbone_precision) not in ("fp32", "auto"):
+        options["precision"] = precision or args.backbone_precision
+    return backbones.Backbone("onnx:" + args.sface, 128, options or None)
 
 
 def pooled_channels(args):
@@ -245,7 +290,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     folder = os.path.join(args.work_dir, "cross_quality")
     rows = make_cross_quality_lfw.make_cross_quality(args.lfw_dir, folder, args.seed)
     _, cache_dir, _ = aligned_cache(os.path.join(folder, "images"), os.path.join(folder, "landmarks.txt"),
-                                    args.work_dir, "cross_quality", args.sface)
+                                    "cross_quality", args)
     degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
     row_of = {name: i for i, name in enumerate(degraded_names)}
     index = {name: i for i, name in enumerate(names)}
@@ -334,12 +379,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
 def quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu, first, second, report_dir):
     """Heads trained on a cache holding degraded copies of every training image (same identities, same
     folds), judged on standard LFW and, with --cross_quality, on cross-quality LFW."""
-    template_points = alignment.template("112x112")[1]
-    training_cache = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface_cache" % args.quality_aware_copies)
-    if not os.path.exists(os.path.join(training_cache, "manifest.json")):
-        cache_builder.build_cache(records, training_cache, backbones.Backbone("onnx:" + args.sface), batch_size=64,
-                                  degraded_copies=args.quality_aware_copies,
-                                  degrade=lambda face, rng: degradations.random_degradation(face, template_points, rng))
+    training_cache = quality_aware_cache(records, args, args.quality_aware_copies)
     mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, head_cache(training_cache, args),
                                                           "_qa%d" % args.quality_aware_copies, fold_labels, pairs,
                                                           cached, cached_mu, first, second)
@@ -437,8 +477,7 @@ def main():
         if not os.path.isdir(folder):
             os.makedirs(folder)
     records, cache_dir, manifest = aligned_cache(os.path.join(args.lfw_dir, "images"),
-                                                 os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"),
-                                                 args.work_dir, "lfw", args.sface)
+                                                 os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],
                                                                manifest["num_identities"]))
 
@@ -459,7 +498,8 @@ def main():
 
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
                           "tested on the 600 pairs.txt pairs of the held-out fold",
-              "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class]}
+              "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class],
+              "sface_precision": {"used": args.backbone_precision, "why": args.precision_reason}}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):
         result[name] = metrics.verification_report(scores, pairs.same, protocol[name], report.LFW_FARS)

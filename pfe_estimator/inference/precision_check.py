@@ -97,7 +97,7 @@ def cpu_flags():
 def gpu_capabilities():
     """[(major, minor)] of the visible GPUs (empty on TensorFlow without the device-details API)."""
     try:
-        gpus = tf.config.list_physical_devices("GPU")
+        gpus = tf.config.experimental.list_physical_devices("GPU")
         return [tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)))
                 for gpu in gpus]
     except AttributeError:

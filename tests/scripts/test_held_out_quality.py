@@ -63,7 +63,7 @@ def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_
     cache_builder.build_cache(records, flattened, backbones.Backbone("onnx:" + sface), batch_size=50, progress=False)
     cache_builder.build_cache(records, fresh, backbones.Backbone("onnx:" + sface, options={"head_input": "pooled"}),
                               batch_size=50, progress=False)
-    args = argparse.Namespace(sface=sface, head_input="pooled")
+    args = argparse.Namespace(sface=sface, head_input="pooled", backbone_precision="fp32")
     derived = lfw_sface_pfe.head_cache(flattened, args)
     names, features, mu = feature_cache.read_cache_arrays(derived)
     fresh_names, fresh_features, fresh_mu = feature_cache.read_cache_arrays(fresh)
@@ -71,7 +71,8 @@ def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_
     np.testing.assert_array_equal(mu, fresh_mu)
     np.testing.assert_allclose(features, fresh_features, rtol=2e-3, atol=2e-3 * np.abs(fresh_features).max())
     assert model_config.from_cache_manifest(pk_sampling.read_manifest(derived))["head_input"] == "pooled"
-    assert lfw_sface_pfe.head_cache(flattened, argparse.Namespace(sface=sface, head_input="flattened")) == flattened
+    args.head_input = "flattened"
+    assert lfw_sface_pfe.head_cache(flattened, args) == flattened
 
 
 def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
@@ -83,19 +84,24 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
                             universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     out = os.path.join(work, "held_out_report")
-    loko = json.load(open(os.path.join(out, "leave_one_kind_out.json")))["leave_one_kind_out"]
+    tag = "_p4_k2_s3"  # the head arguments that differ from the script's defaults name its heads and reports
+    loko = json.load(open(os.path.join(out, "leave_one_kind_out%s.json" % tag)))["leave_one_kind_out"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
     assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
     assert set(loko["targets"]) == {"spearman_at_least_0.75", "pooled_auc_gain_at_least_0.03",
                                     "no_cell_significantly_below_cosine"}
-    unseen = json.load(open(os.path.join(out, "unseen_severities.json")))["unseen_severities"]
+    unseen = json.load(open(os.path.join(out, "unseen_severities%s.json" % tag)))["unseen_severities"]
     assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
-    training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_1copies_s12_sface_cache"))[0]
+    precision = unseen["sface_precision"]["used"]  # auto: bf16 on CPUs with AVX512_BF16/AMX, else fp32
+    assert precision in ("bf16", "fp32") and unseen["sface_precision"]["why"].startswith("auto: ")
+    training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_1copies_s12_sface%s_cache" % (
+        "" if precision == "fp32" else "_" + precision)))[0]
     severities = {name.rsplit("-", 1)[1] for name in training if held_out_quality.copy_kind(name + ".png")}
     assert severities == {"1", "2"}  # trained on the mild severities only
     for name in ("leave_one_kind_out", "unseen_severities"):
-        assert os.path.getsize(os.path.join(out, "%s_auc_by_cell.png" % name)) > 5000
+        assert os.path.getsize(os.path.join(out, "%s%s_auc_by_cell.png" % (name, tag))) > 5000
+    assert os.path.isdir(os.path.join(work, "held_out", "unseen_severities_all_1c%s_fold_0" % tag))
 
 
 def test_a_work_dir_inside_the_lfw_folder_is_refused_before_any_work(tmp_path):
