@@ -233,10 +233,11 @@ def head_cache(cache_dir, args):
 
 def head_suffix(args):
     """What sets a run's heads apart from the script's defaults, in their folder names ('' at the
-    defaults, e.g. '_s1600_pooled'), so that a rerun with another head never resumes these."""
+    defaults in fp32, e.g. '_pooled_s1600_bf16'), so that a rerun with another head or SFace precision
+    never resumes these."""
     defaults = getattr(args, "head_defaults", {})
     return "".join("_%s%s" % (HEAD_TAGS[name], getattr(args, name)) for name in sorted(HEAD_TAGS)
-                   if name in defaults and getattr(args, name) != defaults[name])
+                   if name in defaults and getattr(args, name) != defaults[name]) + precision_tag(args)
 
 
 def head_recipe(args):

@@ -1,6 +1,7 @@
 """The held-out degradation protocols (scripts/held_out_quality.py): what a head trains on never holds the
 kind or severity it is tested on, and each protocol runs end to end on a tiny real LFW."""
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -84,7 +85,10 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
                             universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     out = os.path.join(work, "held_out_report")
-    tag = "_p4_k2_s3"  # the head arguments that differ from the script's defaults name its heads and reports
+    reports = glob.glob(os.path.join(out, "leave_one_kind_out_p4_k2_s3*.json"))
+    # the head arguments that differ from the script's defaults, then SFace's precision, name heads and reports
+    assert len(reports) == 1
+    tag = os.path.basename(reports[0])[len("leave_one_kind_out"):-len(".json")]
     loko = json.load(open(os.path.join(out, "leave_one_kind_out%s.json" % tag)))["leave_one_kind_out"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
@@ -94,7 +98,8 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     unseen = json.load(open(os.path.join(out, "unseen_severities%s.json" % tag)))["unseen_severities"]
     assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
     precision = unseen["sface_precision"]["used"]  # auto: bf16 on CPUs with AVX512_BF16/AMX, else fp32
-    assert precision in ("bf16", "fp32") and unseen["sface_precision"]["why"].startswith("auto: ")
+    assert unseen["sface_precision"]["why"].startswith("auto: ")
+    assert tag == {"fp32": "_p4_k2_s3", "bf16": "_p4_k2_s3_bf16"}[precision]
     training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_1copies_s12_sface%s_cache" % (
         "" if precision == "fp32" else "_" + precision)))[0]
     severities = {name.rsplit("-", 1)[1] for name in training if held_out_quality.copy_kind(name + ".png")}
