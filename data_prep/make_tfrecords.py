@@ -161,22 +161,27 @@ def align_image(path, landmarks, settings):
 
 
 def process_identity(task):
-    """Aligns one identity's images (runs in a worker process).
+    """Aligns one identity's images and serialises its record but for the label (runs in a worker process:
+    the parent only numbers the identities it keeps and writes).
 
     Args:
       task: (identity, root, [relative path], {relative path: landmarks}, Settings).
 
     Returns:
-      (identity, [(relative path, JPEG bytes)], [(relative path, kind, reason)]).
+      (identity, [relative path kept], tfrecord_schema.unlabelled_example's parts or None when none is
+       kept, [(relative path, kind, reason)] skipped).
     """
     identity, root, paths, landmarks, settings = task
-    kept, skipped = [], []
+    kept, jpegs, skipped = [], [], []
     for relative in paths:
         try:
-            kept.append((relative, align_image(os.path.join(root, relative), landmarks.get(relative), settings)))
+            jpegs.append(align_image(os.path.join(root, relative), landmarks.get(relative), settings))
+            kept.append(relative)
         except image_io.ImageError as error:
             skipped.append((relative, error.kind, str(error).split(": ", 1)[-1]))
-    return identity, kept, skipped
+    (height, width), _ = alignment.template(settings.template)
+    parts = tfrecord_schema.unlabelled_example(jpegs, kept, identity, height, width) if kept else None
+    return identity, kept, parts, skipped
 
 
 def load_finished_shard(output_dir, name):
@@ -248,7 +253,6 @@ def _write_shards(root, identities, landmarks, output_dir, settings, num_workers
     """make_tfrecords' work once the folder is locked and claimed."""
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    (height, width), _ = alignment.template(settings.template)
     shards = plan_shards(identities, images_per_shard)
     names = [tfrecord_schema.shard_name(i, len(shards)) for i in range(len(shards))]
     finished = []
@@ -276,17 +280,16 @@ def _write_shards(root, identities, landmarks, output_dir, settings, num_workers
             sidecar = {"file": names[index], "identities": [], "skipped": []}
             with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
                 for _ in shards[index]:
-                    identity, kept, skipped = next(results)
+                    identity, kept, parts, skipped = next(results)
                     bar.update(len(kept) + len(skipped))
                     sidecar["skipped"] += [list(s) for s in skipped]
                     if len(kept) < min_images_per_identity:
                         sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
                                                 "fewer than --min_images_per_identity=%d"
                                                 % (identity, len(kept), min_images_per_identity)]
-                                               for path, _ in kept]
+                                               for path in kept]
                         continue
-                    writer.write(tfrecord_schema.identity_example(
-                        [jpeg for _, jpeg in kept], [path for path, _ in kept], next_label, identity, height, width))
+                    writer.write(tfrecord_schema.labelled_example(parts, next_label))
                     sidecar["identities"].append([identity, next_label, len(kept)])
                     next_label += 1
             os.replace(atomic_files.partial_path(shard_path), shard_path)

@@ -45,16 +45,70 @@ def identity_example(encoded_images, filenames, label, identity, height, width):
     Returns:
       bytes, a serialised tf.train.Example.
     """
-    features = {
+    return labelled_example(unlabelled_example(encoded_images, filenames, identity, height, width), label)
+
+
+def _varint(value):
+    """Protobuf's base-128 varint of a non-negative int."""
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(buffer, position):
+    value, shift = 0, 0
+    while True:
+        byte = buffer[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, position
+
+
+def _features(features):
+    return tf.train.Features(feature=features).SerializeToString()
+
+
+def unlabelled_example(encoded_images, filenames, identity, height, width):
+    """identity_example's bytes around its label, made where the images are (a make_tfrecords worker)
+    before the label is known (the parent numbers the identities it keeps).
+
+    Returns:
+      (bytes before the label's entry, bytes after it) of the serialised Features: the serialiser's own
+      output for the whole example with label 0, its label entry cut out, so the entries keep the order
+      the serialiser gives them.
+    """
+    example = tf.train.Example(features=tf.train.Features(feature={
         "image/encoded": _bytes_feature(encoded_images),
         "image/filename": _bytes_feature(name.encode("utf-8") for name in filenames),
         "image/format": _bytes_feature([b"jpeg"]),
         "image/height": _int64_feature(height),
         "image/width": _int64_feature(width),
-        "image/class/label": _int64_feature(label),
+        "image/class/label": _int64_feature(0),
         "image/class/text": _bytes_feature([identity.encode("utf-8")]),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    })).SerializeToString()
+    length, start = _read_varint(example, 1)  # Example: tag 0x0a, length, the Features
+    features = example[start:start + length]
+    label_entry = _features({"image/class/label": _int64_feature(0)})
+    position = 0
+    while position < len(features):  # the map's entries: tag 0x0a, length, entry
+        length, start = _read_varint(features, position + 1)
+        if features[position:start + length] == label_entry:
+            return features[:position], features[start + length:]
+        position = start + length
+    raise AssertionError("no label entry in the serialised example")
+
+
+def labelled_example(parts, label):
+    """The serialised tf.train.Example of unlabelled_example's parts with this label (byte-identical to
+    serialising the whole example at once)."""
+    before, after = parts
+    features = before + _features({"image/class/label": _int64_feature(label)}) + after
+    return b"\x0a" + _varint(len(features)) + features
 
 
 def parse_identity(serialized):

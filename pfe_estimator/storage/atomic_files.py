@@ -59,5 +59,8 @@ def write_text(path, text):
 
 def write_json(path, content):
     """Writes `content` as indented UTF-8 strict JSON (non-finite numbers as null) to `path` atomically."""
-    write_text(path, json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True,
-                                allow_nan=False))
+    try:  # the common case: nothing non-finite, no walk over the content in Python
+        text = json.dumps(content, indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    except ValueError:
+        text = json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    write_text(path, text)

@@ -236,3 +236,23 @@ def test_main_trains_on_the_records(messy_dataset, tmp_path):
     model_dir = str(tmp_path / "model")
     assert tf.train.load_variable(tf.train.latest_checkpoint(model_dir), "global_step") == 2
     assert re.search(r"step \d+: loss = -?[0-9.]+$", result.stdout, re.M), result.stdout[-2000:]
+
+
+def test_a_record_numbered_in_the_parent_is_the_serialisers_own_bytes():
+    """Workers serialise an identity's record but for its label (tfrecord_schema.unlabelled_example), the parent
+    numbers it: the bytes equal serialising the whole tf.train.Example at once, at every varint width."""
+    rng = np.random.RandomState(0)
+    for label in (0, 1, 127, 128, 300, 16383, 16384, 2 ** 31, 2 ** 40):
+        for count in (1, 3, 40):
+            jpegs = [rng.bytes(50 * (i + 1)) for i in range(count)]
+            names = ["Zoë/Zoë_%04d.jpg" % i for i in range(count)]
+            features = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=jpegs)),
+                        "image/filename": tf.train.Feature(bytes_list=tf.train.BytesList(
+                            value=[n.encode("utf-8") for n in names])),
+                        "image/format": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"jpeg"])),
+                        "image/height": tf.train.Feature(int64_list=tf.train.Int64List(value=[112])),
+                        "image/width": tf.train.Feature(int64_list=tf.train.Int64List(value=[96])),
+                        "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                        "image/class/text": tf.train.Feature(bytes_list=tf.train.BytesList(value=["Zoë".encode()]))}
+            whole = tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+            assert tfrecord_schema.identity_example(jpegs, names, label, "Zoë", 112, 96) == whole
