@@ -6,7 +6,8 @@ trains, same backbone, head, batch and data, alternating the two in one run.
 Released-style loop (written from the released train.py's behaviour): a tf.Session fed through
 feed_dict; a Python thread samples P identities x K images, decodes the JPEGs with OpenCV, flips in numpy,
 standardises and queues batches; the loss is the dense B x B x D masked MLS (losses.mls_loss). Ours: the
-Estimator with the tf.data P x K pipeline and the static-index MLS, with --backbone_precision fp32 and bf16.
+Estimator with the tf.data P x K pipeline and the static-index MLS: first at main.py's defaults
+(--backbone_precision=auto, resolved here as main.py resolves it), then the other precision as an option.
 Each round times `--steps` steps of each (ours: inside one train() call, after its first step); the
 script prints median images/s and the ratios.
 """
@@ -21,6 +22,9 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.faces import network_input
+from pfe_estimator.inference import precision_check
+from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.training import losses
 from bench.train_throughput import BENCH_RUNTIME, bench_recipe
@@ -95,6 +99,16 @@ class StepTimer(tf.train.SessionRunHook):
         return self.ends[-1] - self.ends[0]
 
 
+def default_precision(data_dir, backbone, image_size):
+    """What main.py's --backbone_precision=auto picks here for this backbone (inference.precision_check, on
+    the first 16 faces of data_dir), and why."""
+    def faces():
+        _, jpegs = predict.read_tfrecord_faces(data_dir, limit=16)
+        return np.stack([network_input.decode_network_input(jpeg, image_size) for jpeg in jpegs])
+    device = "gpu" if tf.config.experimental.list_physical_devices("GPU") else "cpu"
+    return precision_check.auto_precision(device, backbones.Backbone(backbone), faces)
+
+
 class OurEstimator(object):
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, precision, xla=False):
         options = None if precision == "fp32" else {"precision": precision}
@@ -126,8 +140,14 @@ def main():
     batch = args.classes * args.images_per_class
     released = ReleasedStyleLoop(args.data_dir, args.backbone, args.classes, args.images_per_class, size)
     released.run_steps(1)  # warm-up
-    ours = {p: OurEstimator(args.data_dir, args.backbone, args.classes, args.images_per_class, size, p)
-            for p in ("fp32", "bf16")}
+    chosen, why = default_precision(args.data_dir, args.backbone, size)
+    print("defaults: --backbone_precision=auto -> %s (%s)" % (chosen, why))
+    ours = {"defaults (%s)" % chosen: OurEstimator(args.data_dir, args.backbone, args.classes, args.images_per_class,
+                                                   size, chosen)}
+    for name in ("fp32", "bf16"):
+        if name != chosen:
+            ours["--backbone_precision=" + name] = OurEstimator(args.data_dir, args.backbone, args.classes,
+                                                                args.images_per_class, size, name)
     if args.xla:
         ours["fp32 --xla"] = OurEstimator(args.data_dir, args.backbone, args.classes, args.images_per_class, size,
                                           "fp32", xla=True)
@@ -144,7 +164,7 @@ def main():
              args.rounds, args.steps))
     baseline = np.median(rates["released-style loop"])
     for name, values in rates.items():
-        print("  %-20s %6.1f images/s (rounds: %s)  ratio to released-style: %.2fx"
+        print("  %-30s %6.1f images/s (rounds: %s)  ratio to released-style: %.2fx"
               % (name, np.median(values), ", ".join("%.1f" % v for v in values), np.median(values) / baseline))
 
 

@@ -261,6 +261,7 @@ def main():
     lfw_sface_pfe.refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
+    report_dir = lfw_sface_pfe.report_folder(args, "held_out_report")
     records, cache_dir, manifest = lfw_sface_pfe.aligned_cache(
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
@@ -268,8 +269,6 @@ def main():
     fold_labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
     names, clean_features, clean_mu = feature_cache.read_cache_arrays(lfw_sface_pfe.head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
-    report_dir = os.path.join(args.work_dir, "held_out_report")
-    os.makedirs(report_dir, exist_ok=True)
     with cache_builder.BackboneRunner(lfw_sface_pfe.sface_backbone(args, "flattened"), (112, 112)) as runner:
         context = (records, (clean_features, clean_mu, first, second), fold_labels, pairs, runner, report_dir)
         for name in args.protocols.split(","):

@@ -165,6 +165,7 @@ def subset_report(cosine, mls, same, thresholds, subset):
     return result
 
 
+REPORT_KIND = "lfw_protocol_report"
 # The head's arguments, their defaults (steps: each script's own) and their tags in folder names.
 HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
                  "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened"}
@@ -189,6 +190,17 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--backbone_precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="SFace's arithmetic, as main.py's flag (its caches are kept apart by precision)")
     parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
+
+
+def report_folder(args, name):
+    """WORK_DIR/name, the script's report folder, created and marked as such (outputs.claim_directory): a
+    folder there that is not a report of these scripts is refused, not written into."""
+    folder = os.path.join(args.work_dir, name)
+    try:
+        outputs.claim_directory(folder, REPORT_KIND, "work_dir")
+    except outputs.OutputError as error:
+        sys.exit("error: %s" % error)
+    return folder
 
 
 def refuse_overlap(written, read):
@@ -473,10 +485,7 @@ def main():
     refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
-    report_dir = os.path.join(args.work_dir, "report")
-    for folder in (args.work_dir, report_dir):
-        if not os.path.isdir(folder):
-            os.makedirs(folder)
+    report_dir = report_folder(args, "report")
     records, cache_dir, manifest = aligned_cache(os.path.join(args.lfw_dir, "images"),
                                                  os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],

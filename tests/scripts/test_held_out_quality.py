@@ -109,6 +109,18 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     assert os.path.isdir(os.path.join(work, "held_out", "unseen_severities_all_1c%s_fold_0" % tag))
 
 
+def test_a_report_folder_that_is_not_the_scripts_own_is_refused_and_kept(tmp_path):
+    work = tmp_path / "work"
+    (work / "held_out_report").mkdir(parents=True)
+    (work / "held_out_report" / "notes.txt").write_text("mine")
+    result = subprocess.run([sys.executable, "-m", "scripts.held_out_quality", "--lfw_dir", str(tmp_path / "lfw"),
+                             "--sface", shared_path(*SFACE), "--work_dir", str(work)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    assert result.returncode == 1 and "held_out_report" in result.stdout.strip().splitlines()[-1], result.stdout
+    assert sorted(os.listdir(str(work))) == ["held_out_report"]
+    assert (work / "held_out_report" / "notes.txt").read_text() == "mine"
+
+
 def test_a_work_dir_inside_the_lfw_folder_is_refused_before_any_work(tmp_path):
     lfw = tiny_lfw(tmp_path)
     before = sorted(os.listdir(lfw))
