@@ -95,13 +95,12 @@ def cpu_flags():
 
 
 def gpu_capabilities():
-    """[(major, minor)] of the visible GPUs (empty on TensorFlow without the device-details API)."""
-    try:
-        gpus = tf.config.experimental.list_physical_devices("GPU")
-        return [tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)))
-                for gpu in gpus]
-    except AttributeError:
+    """[(major, minor)] of the visible GPUs (empty on a TensorFlow without the device-details API, TF < 2.3)."""
+    details = getattr(tf.config.experimental, "get_device_details", None)
+    if details is None:
         return []
+    return [tuple(details(gpu).get("compute_capability", (0, 0)))
+            for gpu in tf.config.experimental.list_physical_devices("GPU")]
 
 
 def auto_precision(device, backbone, faces, checkpoint=None):
