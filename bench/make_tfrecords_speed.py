@@ -2,8 +2,9 @@
 
   python -m bench.make_tfrecords_speed [--lfw_dir ../shared/data/lfw] [--rounds 2]
 
-Runs alternate 1 process, N workers, 1, N, ...; medians and their ratio. Every run writes the same records
-(the output is deterministic; the script checks the shards are byte-equal).
+Runs alternate 1 process, N workers, 1, N, ...; medians and their ratio (TensorFlow imported before the
+first, so that no run pays the import). Every run writes the same records (the output is deterministic;
+the script checks the shards are byte-equal, and with --reference against an earlier run's shards).
 """
 import argparse
 import filecmp
@@ -20,8 +21,12 @@ def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--lfw_dir", default=os.path.join(os.path.dirname(here), "shared", "data", "lfw"))
     parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reference", default=None, help="records of the same settings made earlier (another "
+                        "version): the shards must be byte-equal to these too")
     args = parser.parse_args()
+    import tensorflow.compat.v1  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
+    # (make_tfrecords imports TensorFlow at its first run: imported here, no run pays it)
     root, identities = make_tfrecords.list_identities(os.path.join(args.lfw_dir, "images"))
     landmarks = alignment.read_landmark_file(os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     settings = make_tfrecords.Settings("112x96", 95, (250, 250), "skip", None, 0.6)
@@ -38,11 +43,15 @@ def main():
     shards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(outputs[1], "*.tfrecord")))
     equal = all(filecmp.cmp(os.path.join(outputs[1], s), os.path.join(outputs[args.workers], s), shallow=False)
                 for s in shards)
+    if args.reference:
+        equal = equal and all(filecmp.cmp(os.path.join(outputs[1], s), os.path.join(args.reference, s), shallow=False)
+                              for s in shards)
     print("make_tfrecords on LFW: %d images, %d identities, 112x96, JPEG q95" % (images, len(identities)))
     for workers in (1, args.workers):
         print("  %d worker(s): %6.1f s  %7.1f images/s" % (workers, seconds[workers], images / seconds[workers]))
-    print("  speed-up with %d workers: %.2fx; identical shards: %s" % (args.workers, seconds[1] / seconds[args.workers],
-                                                                     equal))
+    print("  speed-up with %d workers: %.2fx; identical shards: %s%s" % (
+        args.workers, seconds[1] / seconds[args.workers], equal, " (and to %s)" % args.reference if args.reference
+        else ""))
 
 
 if __name__ == "__main__":
