@@ -39,7 +39,8 @@ def main():
             make_tfrecords.make_tfrecords(root, identities, landmarks, outputs[workers], settings, workers, 2000, 1,
                                           progress=False)
             seconds[workers].append(time.perf_counter() - start)
-    seconds = {workers: sorted(times)[len(times) // 2] for workers, times in seconds.items()}
+    rounds = seconds
+    seconds = {workers: sorted(times)[len(times) // 2] for workers, times in rounds.items()}
     shards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(outputs[1], "*.tfrecord")))
     equal = all(filecmp.cmp(os.path.join(outputs[1], s), os.path.join(outputs[args.workers], s), shallow=False)
                 for s in shards)
@@ -48,7 +49,9 @@ def main():
                               for s in shards)
     print("make_tfrecords on LFW: %d images, %d identities, 112x96, JPEG q95" % (images, len(identities)))
     for workers in (1, args.workers):
-        print("  %d worker(s): %6.1f s  %7.1f images/s" % (workers, seconds[workers], images / seconds[workers]))
+        print("  %d worker(s): %6.1f s  %7.1f images/s  (rounds: %s s)" % (
+            workers, seconds[workers], images / seconds[workers], ", ".join("%.1f" % t for t in rounds[workers])))
+    print("  ratio per round: %s" % ", ".join("%.2fx" % (a / b) for a, b in zip(rounds[1], rounds[args.workers])))
     print("  speed-up with %d workers: %.2fx; identical shards: %s%s" % (
         args.workers, seconds[1] / seconds[args.workers], equal, " (and to %s)" % args.reference if args.reference
         else ""))

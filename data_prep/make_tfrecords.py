@@ -14,6 +14,7 @@ written under a temporary name and renamed when complete, each with a `.json` si
 finished shards. Images that cannot be used are skipped with a reason, never fatal.
 """
 import collections
+import contextlib
 import json
 import multiprocessing
 import os
@@ -184,6 +185,21 @@ def process_identity(task):
     return identity, kept, parts, skipped
 
 
+def one_blas_thread():
+    """Keeps numpy's BLAS to one thread in this process (a worker, or a single-process run) and returns
+    the threadpoolctl limits to restore, or None without threadpoolctl (then it stays as it is).
+
+    Alignment's small least-squares and SVD calls wake OpenBLAS's threads, which then spin on the other
+    cores: measured on LFW, a single-process run used 10-11 s of CPU in 5 s, and two workers fought four
+    threads for two cores. With one thread the work is the same and the cores are free for the workers.
+    """
+    try:
+        import threadpoolctl  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return threadpoolctl.threadpool_limits(1, user_api="blas")
+
+
 def load_finished_shard(output_dir, name):
     """The sidecar of a finished shard, or None when the shard must be (re)written."""
     shard_path = os.path.join(output_dir, name)
@@ -234,24 +250,41 @@ def make_tfrecords(root, identities, landmarks, output_dir, settings, num_worker
       the manifest dict.
     """
     outputs.check_run_paths({"output_dir": output_dir}, {"input_dir": root})
-    fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity)
+
+    def claim():
+        fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard,
+                                      min_images_per_identity)
+        outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
+        return fingerprint
+
     try:
         lock = model_dir_lock.acquire(output_dir, "make_tfrecords")
     except OSError:  # a file there, or no way to create the folder: claim_directory names the reason
-        outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
+        claim()
         raise
     try:
-        outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite)
-        return _write_shards(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
-                             min_images_per_identity, progress, fingerprint)
+        # --overwrite may clear the folder: claimed before its finished shards are read. Otherwise the
+        # workers start first and the fingerprint and claim run while they align (they only read images;
+        # nothing is written into output_dir before the claim, and a refused claim stops them).
+        fingerprint = claim() if overwrite else None
+        with _aligning(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
+                       progress) as work:
+            fingerprint = fingerprint or claim()
+            finished = _write_shards(work, output_dir, min_images_per_identity)
+        return write_manifest(output_dir, finished, settings, root, landmarks, identities, fingerprint)
     finally:
         model_dir_lock.release(lock)
 
 
-def _write_shards(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
-                  min_images_per_identity, progress, fingerprint):
-    """make_tfrecords' work once the folder is locked and claimed."""
-    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+class _Work(collections.namedtuple("_Work", ["shards", "names", "finished", "results", "bar"])):
+    """The shards planned, their names, the sidecars of those an earlier run finished, the workers'
+    results in order (process_identity's, for the identities of the other shards), the progress bar."""
+
+
+@contextlib.contextmanager
+def _aligning(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard, progress):
+    """Starts aligning the identities of the shards not finished yet (in num_workers processes, or in this
+    one) and yields a _Work; the workers stop when the block ends."""
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     shards = plan_shards(identities, images_per_shard)
     names = [tfrecord_schema.shard_name(i, len(shards)) for i in range(len(shards))]
@@ -261,7 +294,6 @@ def _write_shards(root, identities, landmarks, output_dir, settings, num_workers
         if sidecar is None:
             break
         finished.append(sidecar)
-    next_label = sum(len(s["identities"]) for s in finished)
     remaining = [name for shard in shards[len(finished):] for name in shard]
     tasks = ((name, root, identities[name], {p: landmarks[p] for p in identities[name] if p in landmarks},
               settings) for name in remaining)
@@ -270,38 +302,50 @@ def _write_shards(root, identities, landmarks, output_dir, settings, num_workers
     opencv_threads = cv2.getNumThreads()
     if num_workers > 1:
         cv2.setNumThreads(1)
-    pool = multiprocessing.Pool(num_workers) if num_workers > 1 else None
+    pool = multiprocessing.Pool(num_workers, initializer=one_blas_thread) if num_workers > 1 else None
+    blas_limits = None if pool else one_blas_thread()
     results = pool.imap(process_identity, tasks, chunksize=32) if pool else map(process_identity, tasks)
     bar = tqdm(total=sum(len(identities[n]) for n in remaining), unit="img", disable=not progress,
                desc="make_tfrecords", mininterval=1.0)
     try:
-        for index in range(len(finished), len(shards)):
-            shard_path = os.path.join(output_dir, names[index])
-            sidecar = {"file": names[index], "identities": [], "skipped": []}
-            with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
-                for _ in shards[index]:
-                    identity, kept, parts, skipped = next(results)
-                    bar.update(len(kept) + len(skipped))
-                    sidecar["skipped"] += [list(s) for s in skipped]
-                    if len(kept) < min_images_per_identity:
-                        sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
-                                                "fewer than --min_images_per_identity=%d"
-                                                % (identity, len(kept), min_images_per_identity)]
-                                               for path in kept]
-                        continue
-                    writer.write(tfrecord_schema.labelled_example(parts, next_label))
-                    sidecar["identities"].append([identity, next_label, len(kept)])
-                    next_label += 1
-            os.replace(atomic_files.partial_path(shard_path), shard_path)
-            sidecar["bytes"] = os.path.getsize(shard_path)
-            atomic_files.write_json(shard_path + SIDECAR_SUFFIX, sidecar)
-            finished.append(sidecar)
+        yield _Work(shards, names, finished, results, bar)
     finally:
         bar.close()
         if pool:
             pool.terminate()
             cv2.setNumThreads(opencv_threads)
-    return write_manifest(output_dir, finished, settings, root, landmarks, identities, fingerprint)
+        if blas_limits:
+            blas_limits.restore_original_limits()
+
+
+def _write_shards(work, output_dir, min_images_per_identity):
+    """Writes the unfinished shards from the workers' results, each under a temporary name then renamed,
+    with its sidecar; returns every shard's sidecar (the earlier run's finished ones first)."""
+    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+    finished = list(work.finished)
+    next_label = sum(len(s["identities"]) for s in finished)
+    for index in range(len(finished), len(work.shards)):
+        shard_path = os.path.join(output_dir, work.names[index])
+        sidecar = {"file": work.names[index], "identities": [], "skipped": []}
+        with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
+            for _ in work.shards[index]:
+                identity, kept, parts, skipped = next(work.results)
+                work.bar.update(len(kept) + len(skipped))
+                sidecar["skipped"] += [list(s) for s in skipped]
+                if len(kept) < min_images_per_identity:
+                    sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
+                                            "fewer than --min_images_per_identity=%d"
+                                            % (identity, len(kept), min_images_per_identity)]
+                                           for path in kept]
+                    continue
+                writer.write(tfrecord_schema.labelled_example(parts, next_label))
+                sidecar["identities"].append([identity, next_label, len(kept)])
+                next_label += 1
+        os.replace(atomic_files.partial_path(shard_path), shard_path)
+        sidecar["bytes"] = os.path.getsize(shard_path)
+        atomic_files.write_json(shard_path + SIDECAR_SUFFIX, sidecar)
+        finished.append(sidecar)
+    return finished
 
 
 def write_manifest(output_dir, shards, settings, root, landmarks, identities, fingerprint):
