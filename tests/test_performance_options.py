@@ -84,7 +84,7 @@ def test_auto_picks_bf16_only_where_the_hardware_and_tensorflow_have_it(device, 
     assert choice == expected and why and "\n" not in why
 
 
-def test_auto_falls_back_to_fp32_when_bf16_moves_mu_too_far(monkeypatch):
+def test_auto_falls_back_to_fp32_when_bf16_moves_mu_too_far_or_cannot_be_checked(monkeypatch, tmp_path):
     faces = np.random.RandomState(1).uniform(-1, 1, size=(4, 32, 32, 3)).astype(np.float32)
     monkeypatch.setattr(precision_check, "cpu_flags", lambda: {"avx512_bf16"})
     choice, why = precision_check.auto_precision("cpu", tiny_backbone(), lambda: faces)
@@ -93,6 +93,13 @@ def test_auto_falls_back_to_fp32_when_bf16_moves_mu_too_far(monkeypatch):
     monkeypatch.setattr(precision_check, "GUARD_COSINE", 1.0)
     choice, why = precision_check.auto_precision("cpu", tiny_backbone(), lambda: faces)
     assert choice == "fp32" and "but its bf16 mu is only within cosine 0.99" in why and "(needs 1.0)" in why
+    # a checkpoint it cannot read: fp32, and the mode that reads it reports the damage in its own words
+    (tmp_path / "model.ckpt-1.index").write_bytes(b"not a checkpoint")
+    (tmp_path / "model.ckpt-1.data-00000-of-00001").write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(precision_check, "GUARD_COSINE", 0.999)
+    choice, why = precision_check.auto_precision("cpu", tiny_backbone(), lambda: faces,
+                                                 str(tmp_path / "model.ckpt-1"))
+    assert choice == "fp32" and "but the check could not read the backbone's weights (" in why and "\n" not in why
     monkeypatch.setattr(precision_check, "cpu_flags", set)
     assert precision_check.auto_precision("cpu", tiny_backbone(), lambda: 1 / 0) == (
         "fp32", "this CPU has neither AVX512_BF16 nor AMX")  # no check where the hardware decides

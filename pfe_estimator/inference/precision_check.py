@@ -4,6 +4,7 @@ benchmark's graph (both precisions on one set of weights)."""
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.storage import checkpoints
@@ -123,7 +124,11 @@ def auto_precision(device, backbone, faces, checkpoint=None):
     if reason:
         return "fp32", reason.split(" (", 1)[0].replace("--backbone_precision=bf16: ", "")
     batch = faces()
-    agreement = bf16_agreement(backbone, batch, checkpoint)
+    try:
+        agreement = bf16_agreement(backbone, batch, checkpoint)
+    except (tf.errors.OpError, errors.UserError) as error:  # e.g. a damaged checkpoint: the mode reports it
+        return "fp32", "%s, but the check could not read the backbone's weights (%s)" % (
+            why, errors.first_line(getattr(error, "message", None) or str(error)))
     if agreement < GUARD_COSINE:
         return "fp32", "%s, but its bf16 mu is only within cosine %.5f of fp32 on %d faces (needs %s)" % (
             why, agreement, len(batch), GUARD_COSINE)
