@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
 from pfe_estimator.data import pk_sampling
-from pfe_estimator.faces import network_input
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
@@ -103,8 +102,7 @@ def default_precision(data_dir, backbone, image_size):
     """What main.py's --backbone_precision=auto picks here for this backbone (inference.precision_check, on
     the first 16 faces of data_dir), and why."""
     def faces():
-        _, jpegs = predict.read_tfrecord_faces(data_dir, limit=16)
-        return np.stack([network_input.decode_network_input(jpeg, image_size) for jpeg in jpegs])
+        return precision_check.decodable_faces(predict.read_tfrecord_faces(data_dir, limit=16)[1], image_size)
     device = "gpu" if tf.config.experimental.list_physical_devices("GPU") else "cpu"
     return precision_check.auto_precision(device, backbones.Backbone(backbone), faces)
 

@@ -136,8 +136,7 @@ def resolve_precision(args, records):
     device = "gpu" if tf.config.experimental.list_physical_devices("GPU") else "cpu"
 
     def faces():
-        _, jpegs = predict.read_tfrecord_faces(records, limit=16)
-        return np.stack([network_input.decode_network_input(jpeg, (112, 112)) for jpeg in jpegs])
+        return precision_check.decodable_faces(predict.read_tfrecord_faces(records, limit=16)[1], (112, 112))
 
     args.backbone_precision, why = precision_check.auto_precision(device, sface_backbone(args, "flattened"), faces)
     args.precision_reason = "auto: " + why

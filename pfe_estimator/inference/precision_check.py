@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
+from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.storage import checkpoints
@@ -32,6 +33,21 @@ def both_precisions(images, backbone):
             options["precision"] = name
             mu[name] = backbones.frozen_backbone(images, backbone._replace(options=dict(options)))[0]
     return mu
+
+
+def decodable_faces(jpegs, image_size):
+    """The crops among `jpegs` that decode (as training decodes them: TensorFlow, no OpenCV) to image_size,
+    standardised; the others are left out (the mode that reads them names them). float32 [N, H, W, 3]."""
+    faces = []
+    with tf.Graph().as_default(), tf.Session() as session:
+        encoded = tf.placeholder(tf.string, [])
+        face = pk_sampling.decode_face(encoded, image_size)
+        for jpeg in jpegs:
+            try:
+                faces.append(session.run(face, {encoded: jpeg}))
+            except tf.errors.OpError:
+                continue
+    return np.array([f for f in faces if f.shape == (image_size[0], image_size[1], 3)], np.float32)
 
 
 def bf16_agreement(backbone, faces, checkpoint=None):

@@ -18,7 +18,6 @@ from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
-from pfe_estimator.faces import network_input
 from pfe_estimator.inference import export
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
@@ -38,8 +37,13 @@ MODEL_KINDS = {"train": "pfe", "pretrain": "pretrain", "eval": "pfe", "predict":
 MODE_OUTPUTS = {"train": ("model_dir",), "pretrain": ("model_dir",), "eval": ("report_dir", "embeddings_output"),
                 "predict": ("predict_output",), "export": ("export_dir",), "cache_features": ("cache_dir",),
                 "verify": ()}
-# How many of the run's faces --backbone_precision=auto checks bf16 on.
+# How many of the run's faces --backbone_precision=auto checks bf16 on, and the settings its choice depends
+# on (what backbone_precision keeps its decisions by: one check and one line per run).
 GUARD_FACES = 16
+PRECISION_KEYS = ("mode", "device", "backbone", "embedding_size", "image_size", "head_input", "pretrained_ckpt",
+                  "model_dir", "data", "data_dir", "lfw_dir", "saved_model", "embeddings", "embedding_node",
+                  "feature_node", "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
+_PRECISION_CHOICES = {}
 PATH_FLAGS = ("model_dir", "data_dir", "lfw_dir", "pretrained_ckpt", "lfw_pairs", "embeddings", "saved_model",
               "templates_csv", "template_pairs_csv", "template_image_root", "calibration_pairs", "predict_dir",
               "detector_model", "image_a", "image_b", "backbone", "cache_dir", "report_dir", "export_dir",
@@ -90,12 +94,11 @@ def flag_names():
 
 
 def from_flags(flag_values=None):
-    """The run's Settings from parsed absl flags (default: flags.FLAGS) and the records it continues, with
-    --backbone_precision=auto resolved (printed once)."""
+    """The run's Settings from parsed absl flags (default: flags.FLAGS) and the records it continues."""
     flag_values = flag_values or flags.FLAGS
     names = flag_names()
-    return with_backbone_precision(build({name: flag_values[name].value for name in names},
-                                         {name for name in names if flag_values[name].present}))
+    return build({name: flag_values[name].value for name in names},
+                 {name for name in names if flag_values[name].present})
 
 
 def build(values, given):
@@ -310,19 +313,23 @@ def runs_backbone(settings):
     return False  # export (an export runs anywhere: fp32), pretrain (the backbone trains)
 
 
-def with_backbone_precision(settings):
-    """--backbone_precision=auto replaced by what this run computes in (inference.precision_check: bf16 where
-    the hardware has it and mu stays within cosine 0.999 of fp32 on the run's first GUARD_FACES faces), said
-    once; the reason is kept as settings.backbone_precision_reason for the model record."""
+def backbone_precision(settings):
+    """(precision, why) the frozen backbone computes in: --backbone_precision, or for auto what
+    inference.precision_check picks (bf16 where the hardware has it and mu stays within cosine 0.999 of
+    fp32 on the run's first GUARD_FACES faces). auto is decided when a mode first builds its backbone, after
+    the mode's own checks, and said once per run (the decisions are kept by what decides them)."""
     if settings.backbone_precision != "auto":
-        return settings.replace({"backbone_precision_reason": "--backbone_precision=%s" % settings.backbone_precision})
+        return settings.backbone_precision, "--backbone_precision=%s" % settings.backbone_precision
     if not runs_backbone(settings):
-        return settings.replace({"backbone_precision": "fp32", "backbone_precision_reason": "auto: the backbone does "
-                                 "not run in this mode"})
-    choice, why = precision_check.auto_precision(settings.device, backbone(settings), lambda: guard_faces(settings),
-                                                 guard_checkpoint(settings))
-    tf.logging.info("backbone precision: %s (auto: %s)", choice, why)
-    return settings.replace({"backbone_precision": choice, "backbone_precision_reason": "auto: " + why})
+        return "fp32", "auto: the backbone does not run in this mode"
+    key = tuple(str(getattr(settings, name)) for name in PRECISION_KEYS)
+    if key not in _PRECISION_CHOICES:
+        fp32 = backbone(settings.replace({"backbone_precision": "fp32"}))
+        choice, why = precision_check.auto_precision(settings.device, fp32, lambda: guard_faces(settings),
+                                                     guard_checkpoint(settings))
+        tf.logging.info("backbone precision: %s (auto: %s)", choice, why)
+        _PRECISION_CHOICES[key] = choice, "auto: " + why
+    return _PRECISION_CHOICES[key]
 
 
 def guard_faces(settings):
@@ -331,9 +338,9 @@ def guard_faces(settings):
     size = image_size(settings)
     for folder in (settings.data_dir if settings.data == "tfrecord" else None, settings.lfw_dir):
         if folder and os.path.isfile(_manifest_path(folder)) and not _is_cache(folder):
-            _, jpegs = predict.read_tfrecord_faces(folder, limit=GUARD_FACES)
-            if jpegs:
-                return np.stack([network_input.decode_network_input(jpeg, size) for jpeg in jpegs])
+            faces = precision_check.decodable_faces(predict.read_tfrecord_faces(folder, limit=GUARD_FACES)[1], size)
+            if len(faces):
+                return faces
     return np.random.RandomState(0).uniform(-1, 1, (GUARD_FACES, size[0], size[1], 3)).astype(np.float32)
 
 
@@ -355,14 +362,15 @@ def backbone(settings):
         if settings.pretrained_ckpt:
             raise FlagError("--pretrained_ckpt does not apply to --backbone=onnx:... (its weights are in the model)")
         options.update((option, getattr(settings, flag)) for option, flag in model_config.ONNX_OPTION_FLAGS.items())
-    if settings.backbone_precision not in ("fp32", "auto"):  # auto: resolved by from_flags, fp32 until then
+    precision = backbone_precision(settings)[0]
+    if precision != "fp32":
         if settings.device == "npu":
             raise FlagError("--backbone_precision=%s is for CPUs and GPUs; on the NPU use --precision_mode"
                             % settings.backbone_precision)
-        reason = compute_precision.unsupported_reason(settings.backbone_precision)
+        reason = compute_precision.unsupported_reason(precision)
         if reason:
             raise FlagError(reason)
-        options["precision"] = settings.backbone_precision
+        options["precision"] = precision
     if settings.head_input != "flattened":
         options["head_input"] = settings.head_input
     return backbones.Backbone(settings.backbone, settings.embedding_size, options or None)
@@ -374,8 +382,7 @@ def model_record(settings, template, training_recipe):
     record = {"model": MODEL_KINDS[settings.mode], "template": template, "backbone": settings.backbone,
               "image_size": list(image_size(settings)), "embedding_size": settings.embedding_size,
               "pretrained_ckpt": recorded_value(settings, "pretrained_ckpt"), "head_input": settings.head_input,
-              "backbone_precision": {"used": settings.backbone_precision,
-                                     "why": getattr(settings, "backbone_precision_reason", None)},
+              "backbone_precision": dict(zip(("used", "why"), backbone_precision(settings))),
               "recipe": training_recipe.as_record()}
     if backbones.is_onnx(settings.backbone):
         record["onnx_sha256"] = outputs.file_digest(settings.backbone[len(backbones.ONNX_PREFIX):])
