@@ -62,7 +62,8 @@ def test_export_and_predict_agree(tmp_path):
     assert trained.returncode == 0, trained.stdout[-3000:]
     assert "RANDOM initialisation" in trained.stdout
     lines = trained.stdout.strip().splitlines()  # quiet by default: our lines alone, without TF's prefix
-    assert lines[0].startswith("warning: no --pretrained_ckpt: the frozen backbone keeps its RANDOM")
+    assert lines[0].startswith("backbone precision: ")  # --backbone_precision=auto, said once
+    assert lines[1].startswith("warning: no --pretrained_ckpt: the frozen backbone keeps its RANDOM")
     assert lines[-1].startswith("training finished in ") and len(lines) <= 8
     assert "tensorflow" not in trained.stdout.lower().replace("tensorflow 2.15", "")
 
@@ -73,8 +74,9 @@ def test_export_and_predict_agree(tmp_path):
         image = rng.randint(0, 256, TINY["image_size"] + (3,)).astype(np.uint8)
         cv2.imwrite(str(faces / ("img_%d.jpg" % index)), image)
     output = str(tmp_path / "embeddings.npz")
+    # an export computes in fp32; the checkpoint path at the defaults may run the backbone in bf16
     predicted = run_main("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(tmp_path / "faces"),
-                         "--predict_output=" + output)
+                         "--predict_output=" + output, "--backbone_precision=fp32")
     assert predicted.returncode == 0, predicted.stdout[-3000:]
     features = np.load(output)
     assert list(features["names"]) == ["person/img_%d.jpg" % i for i in range(3)]
@@ -134,7 +136,7 @@ def test_eval_from_lfw_records_with_a_checkpoint_and_with_its_saved_model(tmp_pa
         result = run_main("--mode=eval", source, "--lfw_dir=" + records, "--lfw_pairs=" + pairs,
                           "--report_dir=" + str(tmp_path / name),
                           "--embeddings_output=" + str(tmp_path / (name + ".npz")),
-                          *size_flags)
+                          "--backbone_precision=fp32", *size_flags)  # as the export computes
         assert result.returncode == 0, result.stdout[-3000:]
         assert "LFW 20 pairs, 10 folds" in result.stdout
         outputs[name] = np.load(str(tmp_path / (name + ".npz")))

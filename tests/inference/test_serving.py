@@ -133,8 +133,9 @@ def test_predict_eval_and_verify_from_the_export_alone_give_the_checkpoint_numbe
     for name, jpeg in zip(names, jpegs):
         (faces / (name + ".jpg")).write_bytes(jpeg)
     from_checkpoint = str(tmp_path / "checkpoint.npz")
+    # the export computes in fp32; the checkpoint path at the defaults may run the backbone in bf16
     result = run_main("--mode=predict", "--model_dir=" + work["record_model"], "--predict_dir=" + str(faces),
-                      "--predict_output=" + from_checkpoint, *RECORD_FLAGS)
+                      "--predict_output=" + from_checkpoint, "--backbone_precision=fp32", *RECORD_FLAGS)
     assert result.returncode == 0, result.stdout[-3000:]
     moved = str(tmp_path / "moved_export")
     shutil.copytree(export_dir, moved)  # the folder alone, elsewhere
@@ -149,7 +150,8 @@ def test_predict_eval_and_verify_from_the_export_alone_give_the_checkpoint_numbe
     pairs = subset_pairs(str(tmp_path / "pairs.txt"), sorted({name.rsplit("_", 1)[0] for name in
                                                               predict.read_tfrecord_faces(work["records"])[0]}))
     reports = {}
-    for source, run in (("checkpoint", lambda *f: run_main("--model_dir=" + work["record_model"], *f, *RECORD_FLAGS)),
+    for source, run in (("checkpoint", lambda *f: run_main("--model_dir=" + work["record_model"], *f,
+                                                           "--backbone_precision=fp32", *RECORD_FLAGS)),
                         ("export", lambda *f: main_alone("--saved_model=" + moved, *f))):
         report_dir = str(tmp_path / ("report_" + source))
         result = run("--mode=eval", "--lfw_dir=" + work["records"], "--lfw_pairs=" + pairs,
