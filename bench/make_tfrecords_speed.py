@@ -2,7 +2,8 @@
 
   python -m bench.make_tfrecords_speed [--lfw_dir ../shared/data/lfw] [--rounds 2]
 
-Runs alternate 1 process, N workers, 1, N, ...; medians and their ratio (TensorFlow imported before the
+Runs alternate 1 process, N workers, 1, N, ...; medians and their ratio, and the median of the paired
+per-round ratios, which cancels this host's drift between rounds (TensorFlow imported before the
 first, so that no run pays the import). Every run writes the same records (the output is deterministic;
 the script checks the shards are byte-equal, and with --reference against an earlier run's shards).
 """
@@ -51,7 +52,9 @@ def main():
     for workers in (1, args.workers):
         print("  %d worker(s): %6.1f s  %7.1f images/s  (rounds: %s s)" % (
             workers, seconds[workers], images / seconds[workers], ", ".join("%.1f" % t for t in rounds[workers])))
-    print("  ratio per round: %s" % ", ".join("%.2fx" % (a / b) for a, b in zip(rounds[1], rounds[args.workers])))
+    ratios = [a / b for a, b in zip(rounds[1], rounds[args.workers])]
+    print("  ratio per round (each 1-process run against the %d-worker run after it): %s; median %.2fx" % (
+        args.workers, ", ".join("%.2fx" % r for r in ratios), sorted(ratios)[len(ratios) // 2]))
     print("  speed-up with %d workers: %.2fx; identical shards: %s%s" % (
         args.workers, seconds[1] / seconds[args.workers], equal, " (and to %s)" % args.reference if args.reference
         else ""))

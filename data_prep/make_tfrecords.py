@@ -304,7 +304,9 @@ def _aligning(root, identities, landmarks, output_dir, settings, num_workers, im
         cv2.setNumThreads(1)
     pool = multiprocessing.Pool(num_workers, initializer=one_blas_thread) if num_workers > 1 else None
     blas_limits = None if pool else one_blas_thread()
-    results = pool.imap(process_identity, tasks, chunksize=32) if pool else map(process_identity, tasks)
+    # 128 identities a message: the parent's share of the CPU (unpickling, waking per message) went from
+    # 0.9 s to 0.7 s on LFW against 32, and the last message is still well under a second of work
+    results = pool.imap(process_identity, tasks, chunksize=128) if pool else map(process_identity, tasks)
     bar = tqdm(total=sum(len(identities[n]) for n in remaining), unit="img", disable=not progress,
                desc="make_tfrecords", mininterval=1.0)
     try:
