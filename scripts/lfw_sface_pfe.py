@@ -20,6 +20,7 @@
 Writes work_dir/report/report.json, PNG plots and prints a summary.
 """
 import argparse
+import functools
 import os
 import sys
 import time
@@ -223,10 +224,15 @@ def sface_backbone(args, head_input=None, precision=None):
 
 def pooled_channels(args):
     """C of SFace's conv map for --head_input=pooled (the width of the pooled features), else None."""
-    if args.head_input == "flattened":
-        return None
+    return None if args.head_input == "flattened" else _map_channels(args.sface)
+
+
+@functools.lru_cache(maxsize=None)
+def _map_channels(sface):
+    """C of the conv map the model's head input is made from (imported once per file and run)."""
     with tf.Graph().as_default():
-        _, features = backbones.frozen_backbone(tf.placeholder(tf.float32, [None, 112, 112, 3]), sface_backbone(args))
+        _, features = backbones.frozen_backbone(tf.placeholder(tf.float32, [None, 112, 112, 3]), backbones.Backbone(
+            "onnx:" + sface, 128, {"head_input": "pooled"}))
     return int(features.shape[-1])
 
 
