@@ -55,6 +55,55 @@ TARGET_SPEARMAN = 0.75
 TARGET_POOLED_AUC_GAIN = 0.03
 
 
+def training_severities(args, name):
+    """The severities `name`'s training copies are drawn from (uniformly: a repeat weights its severity):
+    --train_severities, or the protocol's. Raises ValueError naming the flag when a mix reaches a severity
+    unseen_severities tests on."""
+    if not args.train_severities:
+        return PROTOCOLS[name]["train"]
+    try:
+        chosen = tuple(int(s) for s in args.train_severities.split(","))
+    except ValueError:
+        chosen = ()
+    if not chosen or not set(chosen) <= {1, 2, 3, 4}:
+        raise ValueError("--train_severities=%s: give severities 1-4 separated by commas, e.g. 1,2,3,4,4"
+                         % args.train_severities)
+    tested = set(chosen) & set(PROTOCOLS[name]["test"])
+    if name == "unseen_severities" and tested:
+        raise ValueError("--train_severities=%s holds %s, which unseen_severities tests on: train it on 1-2 only"
+                         % (args.train_severities, ",".join(map(str, sorted(tested)))))
+    return chosen
+
+
+def severity_tag(args, name):
+    """'' at the protocol's training severities, else e.g. '_t2344': in the names of heads and reports."""
+    severities = training_severities(args, name)
+    return "_t" + "".join(map(str, severities)) if severities != PROTOCOLS[name]["train"] else ""
+
+
+def training_tag(args, name):
+    """What sets a protocol's training apart from its defaults ('' at one copy and the protocol's severities)."""
+    return ("_c%d" % args.copies if args.copies != 1 else "") + severity_tag(args, name)
+
+
+def report_tag(args, name):
+    """A report's name after its protocol: the head's and the training's tags, and the kinds held out when
+    they are not all of KINDS, so that two runs never write one report."""
+    held_out = "_" + "+".join(sorted(args.held_out.split(","))) if (
+        name == "leave_one_kind_out" and args.held_out) else ""
+    return training_tag(args, name) + held_out + lfw_sface_pfe.head_suffix(args)
+
+
+def auc_headroom(report):
+    """How much room cosine's pooled AUC leaves (1 - AUC) and the share of it MLS and the normalised
+    baseline close: a gain target larger than the room cannot be met on these pairs."""
+    pooled = report["pooled"]
+    room = 1.0 - pooled["cosine"]["auc"]
+    return {"cosine_gap_to_1": room, "gain_target_reachable": room >= TARGET_POOLED_AUC_GAIN,
+            "share_closed": {score: pooled["difference"][score]["auc"]["difference"] / room if room > 0 else None
+                             for score in ("mls", "normalised_cosine")}}
+
+
 def degrade_any(face_rgb, kind, severity, rng):
     """A degradation of an aligned 112x112 crop by any of KINDS."""
     points = alignment.template(TEMPLATE)[1]
@@ -159,6 +208,7 @@ def protocol_report(scores, pairs, kind, severity, folds_mask):
         "pooled_auc_gain_at_least_%.2f" % TARGET_POOLED_AUC_GAIN: pooled["difference"] >= TARGET_POOLED_AUC_GAIN,
         "no_cell_significantly_below_cosine": not cells.significantly_below(report, "mls")}
     report["cells_significantly_below_cosine"] = cells.significantly_below(report, "mls")
+    report["auc_headroom"] = auc_headroom(report)
     return report
 
 
@@ -176,7 +226,7 @@ def plot_cells(report, path, title):
 def run_protocol(args, name, context):
     records, clean, fold_labels, pairs, runner, report_dir = context
     channels = lfw_sface_pfe.pooled_channels(args)
-    severities = PROTOCOLS[name]
+    severities = dict(PROTOCOLS[name], train=training_severities(args, name))
     training_cache = os.path.join(args.work_dir, "held_out", "train_%dcopies_s%s_sface%s_cache" % (
         args.copies, "".join(map(str, severities["train"])), lfw_sface_pfe.precision_tag(args)))
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
@@ -193,13 +243,15 @@ def run_protocol(args, name, context):
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
         subset = training_cache
         if excluded:
-            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_sface%s_cache%s" % (
-                run_name, args.copies, lfw_sface_pfe.precision_tag(args), "_pooled" if channels else ""))
+            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_s%s_sface%s_cache%s" % (
+                run_name, args.copies, "".join(map(str, severities["train"])), lfw_sface_pfe.precision_tag(args),
+                "_pooled" if channels else ""))
             feature_cache.write_subset(training_cache, subset, lambda filename: copy_kind(filename) not in excluded,
                                        "without copies of %s" % ",".join(sorted(excluded)), pooled_channels=channels)
         else:
             subset = lfw_sface_pfe.head_cache(training_cache, args)
-        heads = train_heads(args, subset, "%s_%s_%dc" % (name, run_name, args.copies), fold_labels, folds)
+        heads = train_heads(args, subset, "%s_%s_%dc%s" % (name, run_name, args.copies, severity_tag(args, name)),
+                            fold_labels, folds)
         if excluded:
             shutil.rmtree(subset)  # 2.6 GB per kind at one copy; a rerun remakes it in a minute, the heads are kept
         side, kind, severity = test_draws(pairs, test_kinds, severities["test"], args.seed)
@@ -224,7 +276,7 @@ def run_protocol(args, name, context):
                   train_severities=list(severities["train"]), test_severities=list(severities["test"]),
                   steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay,
                   sface_precision={"used": args.backbone_precision, "why": args.precision_reason})
-    plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, lfw_sface_pfe.head_suffix(args))),
+    plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, report_tag(args, name))),
                "%s: AUC gain over cosine" % name)
     return report
 
@@ -243,6 +295,11 @@ def summary(name, report):
         ahead, len(report["cells"]), ", ".join(report["cells_significantly_below_cosine"]) or "none"))
     lines.append("  Spearman(face sigma^2, severity): " + ", ".join(
         "%s %.3f" % item for item in sorted(report["spearman_sigma_sq_severity"].items())))
+    room = report["auc_headroom"]
+    lines.append("  cosine leaves %.4f AUC to 1 (MLS closes %.0f %% of it)%s" % (
+        room["cosine_gap_to_1"], 100 * (room["share_closed"]["mls"] or 0),
+        "" if room["gain_target_reachable"] else ": a pooled gain of %.2f cannot be reached on these pairs"
+        % TARGET_POOLED_AUC_GAIN))
     lines.append("  targets: " + ", ".join("%s %s" % (k, "met" if v else "MISSED")
                                           for k, v in sorted(report["targets"].items())))
     return "\n".join(lines)
@@ -256,8 +313,21 @@ def main():
                         "(default: all of %s)" % ",".join(KINDS))
     parser.add_argument("--folds", default="0,1,2,3,4,5,6,7,8,9", help="the people.txt folds to run (0-based)")
     parser.add_argument("--copies", type=int, default=1, help="degraded copies of every training image")
+    parser.add_argument("--train_severities", default=None, help="the severities training copies are drawn "
+                        "from, uniformly (a repeat weights one: 1,2,3,4,4); default: the protocol's, 1,2,3,4 for "
+                        "leave_one_kind_out, 1,2 for unseen_severities")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    unknown = set(args.held_out.split(",")) - set(KINDS) if args.held_out else set()
+    if unknown:
+        parser.error("--held_out: %s is not one of %s" % (",".join(sorted(unknown)), ",".join(KINDS)))
+    for name in args.protocols.split(","):
+        if name not in PROTOCOLS:
+            parser.error("--protocols: %s is not one of %s" % (name, ",".join(PROTOCOLS)))
+        try:
+            training_severities(args, name)
+        except ValueError as error:
+            parser.error(str(error))
     lfw_sface_pfe.refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
@@ -275,7 +345,7 @@ def main():
             protocol_start = time.time()
             result = run_protocol(args, name, context)
             result["seconds"] = time.time() - protocol_start
-            path = os.path.join(report_dir, "%s%s.json" % (name, lfw_sface_pfe.head_suffix(args)))
+            path = os.path.join(report_dir, "%s%s.json" % (name, report_tag(args, name)))
             atomic_files.write_json(path, {name: result})
             print(summary(name, result))
             print("report: %s (%.0f s)" % (path, result["seconds"]))

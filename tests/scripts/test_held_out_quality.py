@@ -85,16 +85,19 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
                             universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     out = os.path.join(work, "held_out_report")
-    reports = glob.glob(os.path.join(out, "leave_one_kind_out_p4_k2_s3*.json"))
-    # the head arguments that differ from the script's defaults, then SFace's precision, name heads and reports
+    reports = glob.glob(os.path.join(out, "leave_one_kind_out_defocus_p4_k2_s3*.json"))
+    # the kinds held out, the head arguments that differ from the script's defaults, then SFace's precision,
+    # name the reports; all but the kinds name the heads
     assert len(reports) == 1
-    tag = os.path.basename(reports[0])[len("leave_one_kind_out"):-len(".json")]
-    loko = json.load(open(os.path.join(out, "leave_one_kind_out%s.json" % tag)))["leave_one_kind_out"]
+    tag = os.path.basename(reports[0])[len("leave_one_kind_out_defocus"):-len(".json")]
+    loko = json.load(open(os.path.join(out, "leave_one_kind_out_defocus%s.json" % tag)))["leave_one_kind_out"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
     assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
     assert set(loko["targets"]) == {"spearman_at_least_0.75", "pooled_auc_gain_at_least_0.03",
                                     "no_cell_significantly_below_cosine"}
+    room = loko["auc_headroom"]
+    assert np.isclose(room["cosine_gap_to_1"], 1 - loko["pooled"]["cosine"]["auc"])
     unseen = json.load(open(os.path.join(out, "unseen_severities%s.json" % tag)))["unseen_severities"]
     assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
     precision = unseen["sface_precision"]["used"]  # auto: bf16 on CPUs with AVX512_BF16/AMX, else fp32
@@ -104,9 +107,63 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
         "" if precision == "fp32" else "_" + precision)))[0]
     severities = {name.rsplit("-", 1)[1] for name in training if held_out_quality.copy_kind(name + ".png")}
     assert severities == {"1", "2"}  # trained on the mild severities only
-    for name in ("leave_one_kind_out", "unseen_severities"):
+    for name in ("leave_one_kind_out_defocus", "unseen_severities"):
         assert os.path.getsize(os.path.join(out, "%s%s_auc_by_cell.png" % (name, tag))) > 5000
     assert os.path.isdir(os.path.join(work, "held_out", "unseen_severities_all_1c%s_fold_0" % tag))
+
+
+def arguments(**values):
+    defaults = dict(train_severities=None, copies=1, held_out=None, head_defaults={}, backbone_precision="fp32")
+    return argparse.Namespace(**dict(defaults, **values))
+
+
+def test_a_severity_mix_weights_severities_and_never_reaches_what_unseen_severities_tests():
+    assert held_out_quality.training_severities(arguments(), "leave_one_kind_out") == (1, 2, 3, 4)
+    mix = arguments(train_severities="2,3,4,4")
+    assert held_out_quality.training_severities(mix, "leave_one_kind_out") == (2, 3, 4, 4)
+    tags = [held_out_quality.training_degradation((2, 3, 4, 4))(np.full((112, 112, 3), 128, np.uint8),
+                                                                np.random.RandomState(seed))[1] for seed in range(200)]
+    counts = [sum(tag.endswith("-%d" % s) for tag in tags) for s in (1, 2, 3, 4)]
+    assert counts[0] == 0 and counts[3] > counts[2] and counts[3] > counts[1]  # a repeat weights its severity
+    for bad, words in (("1,2,3", "unseen_severities tests on"), ("2,5", "severities 1-4"), ("x", "severities 1-4")):
+        try:
+            held_out_quality.training_severities(arguments(train_severities=bad), "unseen_severities")
+            raise AssertionError("--train_severities=%s was accepted" % bad)
+        except ValueError as error:
+            assert str(error).startswith("--train_severities=%s" % bad) and words in str(error)
+    assert held_out_quality.training_severities(arguments(train_severities="1,2,2"), "unseen_severities") == (1, 2, 2)
+
+
+def test_reports_of_other_copies_severities_or_held_out_kinds_never_share_a_name():
+    tags = {held_out_quality.report_tag(arguments(**values), "leave_one_kind_out") for values in (
+        {}, {"copies": 2}, {"train_severities": "2,3,4,4"}, {"held_out": "jpeg"}, {"held_out": "defocus,jpeg"},
+        {"copies": 2, "held_out": "jpeg"})}
+    assert len(tags) == 6 and "" in tags  # the defaults keep the names reports had before the flags
+    assert held_out_quality.report_tag(arguments(held_out="jpeg,defocus"), "leave_one_kind_out") == "_defocus+jpeg"
+    assert held_out_quality.report_tag(arguments(held_out="jpeg"), "unseen_severities") == ""  # it holds none out
+
+
+def test_the_headroom_says_when_a_gain_target_is_larger_than_what_cosine_leaves():
+    def report(cosine_auc, gain):
+        return {"pooled": {"cosine": {"auc": cosine_auc}, "difference": {
+            name: {"auc": {"difference": gain}} for name in ("mls", "normalised_cosine")}}}
+    room = held_out_quality.auc_headroom(report(0.98, 0.01))
+    assert np.isclose(room["cosine_gap_to_1"], 0.02) and not room["gain_target_reachable"]
+    assert np.isclose(room["share_closed"]["mls"], 0.5)
+    assert held_out_quality.auc_headroom(report(0.80, 0.045))["gain_target_reachable"]
+
+
+def test_flags_that_name_no_kind_severity_or_protocol_are_refused_in_one_line_before_any_work(tmp_path):
+    work = tmp_path / "work"
+    for flags, words in ((["--held_out", "blurr"], "--held_out: blurr is not one of"),
+                         (["--protocols", "unseen"], "--protocols: unseen is not one of"),
+                         (["--train_severities", "3,4"], "--train_severities=3,4 holds 3,4")):
+        result = subprocess.run([sys.executable, "-m", "scripts.held_out_quality", "--lfw_dir", str(tmp_path),
+                                 "--sface", "sface.onnx", "--work_dir", str(work)] + flags, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+        assert result.returncode == 2 and words in result.stdout.strip().splitlines()[-1], result.stdout
+        assert "Traceback" not in result.stdout
+    assert not work.exists()
 
 
 def test_a_report_folder_that_is_not_the_scripts_own_is_refused_and_kept(tmp_path):
