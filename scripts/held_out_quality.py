@@ -15,10 +15,14 @@ pairs.txt pairs are scored with one side degraded by the held-out kind (side and
 seeded) and the other clean.
 unseen_severities: copies of every kind at severities 1-2 only; test pairs of every kind at severities 3-4.
 
-Report (WORK_DIR/held_out_report/PROTOCOL.json, written as each protocol ends, and PNGs): per (kind,
-severity) cell and pooled, the AUC and TAR at FAR 1e-2 of cosine, MLS and the normalised-cosine baseline
-(evaluation/cells.py), the differences from cosine with subject-bootstrap 95 % intervals, Spearman(face
-mean sigma^2, severity) on the test faces, and the issue's targets, each met or missed.
+--train_severities draws the training copies from a mix (2,3,4,4: a repeat weights its severity).
+
+Report (WORK_DIR/held_out_report/PROTOCOL_TAG.json, written as each protocol ends, and PNGs; TAG names what
+differs from the defaults: copies `_c2`, severities `_t2344`, the kinds held out `_defocus+motion_blur`, the
+head's arguments): per (kind, severity) cell and pooled, the AUC and TAR at FAR 1e-2 of cosine, MLS and the
+normalised-cosine baseline (evaluation/cells.py), the differences from cosine with subject-bootstrap 95 %
+intervals, Spearman(face mean sigma^2, severity) on the test faces, the issue's targets, each met or missed,
+and the room cosine's pooled AUC leaves for the gain target (`auc_headroom`).
 """
 import argparse
 import os
