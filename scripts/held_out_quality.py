@@ -26,7 +26,6 @@ and the room cosine's pooled AUC leaves for the gain target (`auc_headroom`).
 """
 import argparse
 import os
-import re
 import shutil
 import time
 
@@ -53,7 +52,6 @@ KINDS = degradations.KINDS + camera_degradations.KINDS + lens_degradations.KINDS
 PROTOCOLS = {"leave_one_kind_out": {"train": (1, 2, 3, 4), "test": (1, 2, 3, 4)},
              "unseen_severities": {"train": (1, 2), "test": (3, 4)}}
 TEMPLATE = "112x112"
-COPY_TAG = re.compile(r"_q\d+_([a-z_]+)-(\d)\.\w+$")
 # The issue's targets on the held-out protocols.
 TARGET_SPEARMAN = 0.75
 TARGET_POOLED_AUC_GAIN = 0.03
@@ -128,8 +126,7 @@ def training_degradation(severities):
 
 def copy_kind(filename):
     """The kind a cached copy was degraded by (None for an original image)."""
-    match = COPY_TAG.search(filename)
-    return match.group(1) if match else None
+    return feature_cache.copy_quality(filename)[0]
 
 
 def test_draws(pairs, kinds, severities, seed):
@@ -279,6 +276,7 @@ def run_protocol(args, name, context):
     report.update(held_out=held_out if name == "leave_one_kind_out" else None, folds=folds, copies=args.copies,
                   train_severities=list(severities["train"]), test_severities=list(severities["test"]),
                   steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay,
+                  quality_ranking={"weight": args.quality_ranking_weight, "margin": args.quality_ranking_margin},
                   sface_precision={"used": args.backbone_precision, "why": args.precision_reason})
     plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, report_tag(args, name))),
                "%s: AUC gain over cosine" % name)

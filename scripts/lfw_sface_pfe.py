@@ -168,9 +168,11 @@ def subset_report(cosine, mls, same, thresholds, subset):
 REPORT_KIND = "lfw_protocol_report"
 # The head's arguments, their defaults (steps: each script's own) and their tags in folder names.
 HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
-                 "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened"}
+                 "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened",
+                 "quality_ranking_weight": recipes.Recipe().quality_ranking_weight,
+                 "quality_ranking_margin": recipes.Recipe().quality_ranking_margin}
 HEAD_TAGS = {"steps": "s", "classes_per_batch": "p", "images_per_class": "k", "learning_rate": "lr",
-             "weight_decay": "wd", "head_input": ""}
+             "weight_decay": "wd", "head_input": "", "quality_ranking_weight": "rk", "quality_ranking_margin": "rm"}
 
 
 def protocol_arguments(parser, steps):
@@ -187,6 +189,9 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--weight_decay", type=float, default=HEAD_DEFAULTS["weight_decay"])
     parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default=HEAD_DEFAULTS["head_input"],
                         help="the head reads SFace's conv map flattened or averaged over its positions")
+    parser.add_argument("--quality_ranking_weight", type=float, default=HEAD_DEFAULTS["quality_ranking_weight"],
+                        help="heads trained on degraded copies: main.py's flag, the ranking loss's weight")
+    parser.add_argument("--quality_ranking_margin", type=float, default=HEAD_DEFAULTS["quality_ranking_margin"])
     parser.add_argument("--backbone_precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="SFace's arithmetic, as main.py's flag (its caches are kept apart by precision)")
     parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
@@ -262,14 +267,17 @@ def head_recipe(args):
     400), where the recipe's default rounds (267): the figures in docs/results.md were measured with this."""
     return recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
                           max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
-                          learning_rate_boundaries=(args.steps * 2 // 3,), weight_decay=args.weight_decay)
+                          learning_rate_boundaries=(args.steps * 2 // 3,), weight_decay=args.weight_decay,
+                          quality_ranking_weight=args.quality_ranking_weight,
+                          quality_ranking_margin=args.quality_ranking_margin)
 
 
 def train_fold(cache_dir, model_dir, labels, args):
     estimator = estimators.pfe_estimator(sface_backbone(args), model_dir, head_recipe(args),
                                          devices.Runtime(save_checkpoints_steps=args.steps, random_seed=0))
-    estimator.train(feature_cache.cache_input_fn_builder(cache_dir, args.classes_per_batch, args.images_per_class,
-                                                         include_labels=labels), max_steps=args.steps)
+    estimator.train(feature_cache.cache_input_fn_builder(
+        cache_dir, args.classes_per_batch, args.images_per_class, include_labels=labels,
+        quality_ranks=args.quality_ranking_weight > 0), max_steps=args.steps)
     return estimator
 
 

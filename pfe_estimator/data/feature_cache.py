@@ -7,6 +7,7 @@ source layout (one record per identity, same shard names, manifest.json with a "
 same P x K sampling applies; features are stored as float16 by default to halve the disk.
 """
 import os
+import re
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -20,6 +21,44 @@ from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import outputs
 
 OUTPUT_KIND = "feature_cache"
+# A degraded copy's name in a cache (inference/cache_builder.degraded_copy_name): ROOT_q<copy>[_<kind>-<severity>].EXT;
+# groups: 1 the source's root, 3 the kind, 4 the severity.
+COPY_NAME = r"^(.*)_q[0-9]+(_([a-z_]+)-([0-9]+))?(\.[^./]*)?$"
+
+
+def has_degraded_copies(data_dir):
+    """Whether a TFRecord folder is a feature cache holding degraded copies of its images."""
+    return bool(pk_sampling.read_manifest(data_dir).get("cache", {}).get("degraded_copies"))
+
+
+def copy_quality(filename):
+    """(kind or None, severity) of a cached image: (None, 0) for an original, (None, 1) for a copy whose
+    name does not say what degraded it, (kind, severity) for a tagged one."""
+    match = re.match(COPY_NAME, filename)
+    if not match:
+        return None, 0
+    return match.group(3), int(match.group(4)) if match.group(4) else 1
+
+
+def copy_ranks(filenames):
+    """What a quality ranking compares, from cached names (graph ops): a degraded copy is worse than its own
+    source image, and a tagged copy of higher severity worse than one of lower.
+
+    Args:
+      filenames: string [n].
+
+    Returns:
+      (severity int32 [n]: 0 for originals, as copy_quality; source int64 [n]: a hash of the source image's
+      root, equal for an original and its copies).
+    """
+    is_copy = tf.strings.regex_full_match(filenames, COPY_NAME)
+    severity_text = tf.strings.regex_replace(filenames, COPY_NAME, r"\4")
+    severity = tf.where(is_copy, tf.strings.to_number(
+        tf.where(tf.logical_and(is_copy, tf.not_equal(severity_text, "")), severity_text,
+                 tf.fill(tf.shape(filenames), "1")), tf.int32), tf.zeros(tf.shape(filenames), tf.int32))
+    source = tf.where(is_copy, tf.strings.regex_replace(filenames, COPY_NAME, r"\1"),
+                      tf.strings.regex_replace(filenames, r"\.[^./]*$", ""))
+    return severity, tf.strings.to_hash_bucket_fast(source, 2 ** 62)
 
 
 def is_cache(data_dir):
@@ -28,14 +67,16 @@ def is_cache(data_dir):
 
 
 def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, seed=0, flip=True,
-                           shuffle_buffer=256, cycle_length=8, include_labels=None):
+                           shuffle_buffer=256, cycle_length=8, include_labels=None, quality_ranks=False):
     """Returns an input_fn of P x K batches from the cache, as tfrecord_input_fn_builder does from images;
     with `flip`, each sample takes the mirrored image's outputs independently with probability 1/2 (the
     same draws as the image path's flips). With include_labels, only
-    those identities are drawn (e.g. the training folds of a cross-validation).
+    those identities are drawn (e.g. the training folds of a cross-validation). With quality_ranks, each
+    sample also says what a quality ranking compares (copy_ranks of its name).
 
     Yields:
-      ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]}, labels int32 [P * K]).
+      ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]} and with quality_ranks 'severity' int32
+      [P * K], 'source' int64 [P * K]), labels int32 [P * K].
     """
     manifest = pk_sampling.read_manifest(cache_dir)
     pk_sampling.check_training_data(cache_dir, manifest, num_classes_per_batch, include_labels)
@@ -43,14 +84,18 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
 
     def sample_identity(key, serialized):
-        record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"])
+        record = tfrecord_schema.parse_cache(serialized, feature_size, dims, cache["features_dtype"],
+                                             with_filenames=quality_ranks)
         indices = pk_sampling.sample_indices(tf.shape(record["mu"])[0], images_per_class, key)
         mirrored = pk_sampling.random_flips(images_per_class, key, flip)[:, None]
         features = tf.where(tf.tile(mirrored, [1, feature_size]), tf.gather(record["features_flipped"], indices),
                             tf.gather(record["features"], indices))
         mu = tf.where(tf.tile(mirrored, [1, dims]), tf.gather(record["mu_flipped"], indices),
                       tf.gather(record["mu"], indices))
-        return {"features": features, "mu": mu}, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
+        sample = {"features": features, "mu": mu}
+        if quality_ranks:
+            sample["severity"], sample["source"] = copy_ranks(tf.gather(record["filename"], indices))
+        return sample, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
     return pk_sampling.pk_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
                                            num_classes_per_batch, seed=seed, shuffle_buffer=shuffle_buffer,

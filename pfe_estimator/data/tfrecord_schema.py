@@ -221,17 +221,22 @@ def cache_example(features, features_flipped, mu, mu_flipped, filenames, label, 
     return tf.train.Example(features=tf.train.Features(feature=record)).SerializeToString()
 
 
-def parse_cache(serialized, feature_size, embedding_size, features_dtype="float16"):
+def parse_cache(serialized, feature_size, embedding_size, features_dtype="float16", with_filenames=False):
     """Parses a cache record (graph ops): 'features', 'features_flipped' float32 [n, F], 'mu', 'mu_flipped'
-    float32 [n, D], 'label' int64 []."""
-    parsed = tf.io.parse_single_example(serialized, {
+    float32 [n, D], 'label' int64 [], and with_filenames 'filename' string [n]."""
+    spec = {
         "cache/features": tf.io.FixedLenFeature([], tf.string),
         "cache/features_flipped": tf.io.FixedLenFeature([], tf.string),
         "cache/mu": tf.io.FixedLenFeature([], tf.string),
         "cache/mu_flipped": tf.io.FixedLenFeature([], tf.string),
         "image/class/label": tf.io.FixedLenFeature([], tf.int64),
-    })
+    }
+    if with_filenames:
+        spec["image/filename"] = tf.io.VarLenFeature(tf.string)
+    parsed = tf.io.parse_single_example(serialized, spec)
     result = {"label": parsed["image/class/label"]}
+    if with_filenames:
+        result["filename"] = tf.sparse.to_dense(parsed["image/filename"], default_value="")
     stored = tf.float16 if features_dtype == "float16" else tf.float32
     for key, dtype, width in (("features", stored, feature_size), ("features_flipped", stored, feature_size),
                               ("mu", tf.float32, embedding_size), ("mu_flipped", tf.float32, embedding_size)):

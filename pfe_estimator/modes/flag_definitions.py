@@ -121,6 +121,12 @@ def define_training_flags():
                        "training, each image degraded with this probability by a random kind (blur, downscale, "
                        "JPEG, occlusion) and severity, its identity kept (pfe_estimator/faces/degradations.py; "
                        "needs OpenCV).", lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_float("quality_ranking_weight", RECIPE.quality_ranking_weight, "train from a feature cache with "
+                       "degraded copies (--cache_degraded_copies): weight of a ranking loss added to MLS that asks "
+                       "a copy for more uncertainty than its own source image, and a tagged copy of higher "
+                       "severity for more than one of lower (RankIQA, ICCV 2017; 0: MLS alone, as released).")
+    flags.DEFINE_float("quality_ranking_margin", RECIPE.quality_ranking_margin, "The ranking loss's margin: mean "
+                       "log sigma^2 per severity step.")
     flags.DEFINE_float("am_scale", recipes.PretrainRecipe().am_scale, "pretrain: AM-softmax scale s.")
     flags.DEFINE_float("am_margin", recipes.PretrainRecipe().am_margin, "pretrain: AM-softmax additive margin m.")
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.", lower_bound=1)
@@ -135,6 +141,9 @@ def define_training_flags():
                              "integer steps, e.g. 2000 or 16000,24000")
     flags.register_validator("weight_decay", lambda value: math.isfinite(value) and value >= 0,
                              "must be a number >= 0 (0: no weight decay)")
+    flags.register_validator("quality_ranking_weight", lambda value: math.isfinite(value) and value >= 0,
+                             "must be a number >= 0 (0: no ranking loss)")
+    flags.register_validator("quality_ranking_margin", _positive, "must be a positive number, e.g. 0.1")
     flags.register_validator("momentum", lambda value: math.isfinite(value) and 0 <= value < 1,
                              "must be a number in [0, 1), e.g. 0.9")
     flags.register_validator("am_scale", _positive, "must be a positive number")

@@ -255,7 +255,8 @@ def image_size(settings):
 def recipe(settings):
     """The head's training recipe from the flags (their defaults are the released recipe)."""
     return recipes.Recipe(max_steps=settings.max_steps, learning_rates=tuple(float(v) for v in settings.lr_values),
-                          **_shared_recipe_fields(settings))
+                          quality_ranking_weight=settings.quality_ranking_weight,
+                          quality_ranking_margin=settings.quality_ranking_margin, **_shared_recipe_fields(settings))
 
 
 def pretrain_recipe(settings):

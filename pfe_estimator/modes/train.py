@@ -22,7 +22,8 @@ def run(settings):
                                      "of its images)")
     recipe = run_settings.recipe(settings)
     record = run_settings.model_record(settings, training_data_template(settings), recipe)
-    fit(settings, models.pfe_estimator(settings), input_fn(settings, recipe), recipe.max_steps, record)
+    fit(settings, models.pfe_estimator(settings), input_fn(settings, recipe, recipe.quality_ranking_weight > 0),
+        recipe.max_steps, record)
     if settings.calibration_pairs and run_settings.is_chief():
         from pfe_estimator.modes import calibrate  # pylint: disable=import-outside-toplevel  # OpenCV, only here
         calibrate.run(settings)
@@ -35,17 +36,26 @@ def training_data_template(settings):
     return pk_sampling.read_manifest(settings.data_dir).get("template")
 
 
-def input_fn(settings, recipe):
-    """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank)."""
+def input_fn(settings, recipe, quality_ranks=False):
+    """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank).
+    quality_ranks: the batches say what the quality ranking loss compares (a cache with degraded copies only)."""
     seed = (settings.random_seed or 0) + devices.cluster_rank()[1]
     classes, per_class = recipe.num_classes_per_batch, recipe.images_per_class
-    if settings.data == "synthetic":
+    synthetic = settings.data == "synthetic"
+    if quality_ranks and (synthetic or not settings.data_dir or
+                          not feature_cache.has_degraded_copies(settings.data_dir)):
+        raise run_settings.FlagError(
+            "--quality_ranking_weight=%g needs --data_dir to be a feature cache with degraded copies "
+            "(--mode=cache_features --cache_degraded_copies N); %s is not" % (
+                recipe.quality_ranking_weight, "--data=synthetic" if synthetic else settings.data_dir))
+    if synthetic:
         return pk_sampling.synthetic_input_fn_builder(classes, per_class, run_settings.image_size(settings), seed=seed)
     if not settings.data_dir:
         raise run_settings.FlagError("--data=tfrecord needs --data_dir (TFRecords from data_prep/make_tfrecords.py); "
                                      "use --data=synthetic for a smoke run")
     if feature_cache.is_cache(settings.data_dir):
-        return feature_cache.cache_input_fn_builder(settings.data_dir, classes, per_class, seed=seed)
+        return feature_cache.cache_input_fn_builder(settings.data_dir, classes, per_class, seed=seed,
+                                                    quality_ranks=quality_ranks)
     transform = None
     if recipe.degrade_probability > 0:
         from pfe_estimator.modes import images  # pylint: disable=import-outside-toplevel  # OpenCV, only when asked

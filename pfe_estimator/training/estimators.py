@@ -24,7 +24,8 @@ def pfe_model_fn(backbone, recipe=recipes.Recipe(), runtime=devices.Runtime(), p
         images_per_class=recipe.images_per_class, optimizer_config=optimizer_config(recipe, runtime),
         weight_decay=recipe.weight_decay, pretrained_checkpoint=pretrained_checkpoint,
         log_every_n_steps=runtime.log_every_n_steps, num_replicas=runtime.num_devices * runtime.workers,
-        steps_per_run=runtime.steps_per_run)
+        steps_per_run=runtime.steps_per_run,
+        quality_ranking=(recipe.quality_ranking_weight, recipe.quality_ranking_margin))
 
 
 def pfe_estimator(backbone, model_dir, recipe=recipes.Recipe(), runtime=devices.Runtime(), pretrained_checkpoint=None):

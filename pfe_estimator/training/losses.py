@@ -89,6 +89,36 @@ def mls_loss(labels, mu, log_sigma_sq):
     return tf.reduce_sum(genuine * pair_losses) / tf.maximum(tf.reduce_sum(genuine), 1.0)
 
 
+def quality_ranking_loss(log_sigma_sq, severity, source, margin):
+    """Hinge ranking loss on the uncertainty of degraded copies against their own source image.
+
+    RankIQA (Liu, van de Weijer and Bagdanov, ICCV 2017) learns image quality from rankings of synthetic
+    distortions of one image, whose order is known without labels; Chen et al. (IEEE Signal Processing
+    Letters 2015) rank face quality the same way. Here, of two images of the batch with the same source
+    (an original and its copies), the one of higher severity must have the larger mean log sigma^2, by at
+    least margin per severity step:
+
+        mean over such (i, j), severity_i > severity_j, of max(0, margin * (s_i - s_j) - (m_i - m_j)),
+
+    m the mean of log sigma^2 over dimensions. B x B masks with static shapes (B is the P x K batch); a
+    batch without such a pair gives 0.
+
+    Args:
+      log_sigma_sq: float32 [B, D].
+      severity: int [B], 0 for an original (feature_cache.copy_ranks).
+      source: int64 [B], equal for an image and its copies.
+      margin: float, in log sigma^2 per severity step.
+
+    Returns:
+      float32 scalar.
+    """
+    mean_log_sigma_sq = tf.reduce_mean(log_sigma_sq, axis=1)
+    steps = tf.cast(severity[:, None] - severity[None, :], tf.float32)
+    ranked = tf.cast(tf.logical_and(tf.equal(source[:, None], source[None, :]), steps > 0), tf.float32)
+    hinge = tf.nn.relu(margin * steps - (mean_log_sigma_sq[:, None] - mean_log_sigma_sq[None, :]))
+    return tf.reduce_sum(ranked * hinge) / tf.maximum(tf.reduce_sum(ranked), 1.0)
+
+
 def am_softmax_loss(embeddings, labels, num_classes, scale=30.0, margin=0.35, scope="Logits"):
     """Additive-margin softmax (CosFace / AM-softmax) for training the backbone.
 

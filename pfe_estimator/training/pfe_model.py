@@ -68,9 +68,11 @@ def network_only_scaffold(include_backbone=True):
                                tf.variables_initializer(others)))
 
 
-def _add_summaries(mls_loss, regularization_loss, log_sigma_sq):
+def _add_summaries(mls_loss, regularization_loss, ranking_loss, log_sigma_sq):
     tf.summary.scalar("losses/mls_loss", mls_loss)
     tf.summary.scalar("losses/regularization_loss", regularization_loss)
+    if ranking_loss is not None:
+        tf.summary.scalar("losses/quality_ranking_loss", ranking_loss)
     mean, variance = tf.nn.moments(tf.reshape(log_sigma_sq, [-1]), axes=[0])
     tf.summary.scalar("log_sigma_sq/mean", mean)
     tf.summary.scalar("log_sigma_sq/std", tf.sqrt(variance))
@@ -78,7 +80,8 @@ def _add_summaries(mls_loss, regularization_loss, log_sigma_sq):
 
 
 def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, optimizer_config, weight_decay,
-                         pretrained_checkpoint, log_every_n_steps=100, num_replicas=1, steps_per_run=1):
+                         pretrained_checkpoint, log_every_n_steps=100, num_replicas=1, steps_per_run=1,
+                         quality_ranking=(0.0, 0.0)):
     """Returns a `model_fn` for tf.estimator.Estimator or NPUEstimator.
 
     Args:
@@ -94,6 +97,8 @@ def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, opti
       log_every_n_steps: interval of the steps/s and images/s log.
       num_replicas: replicas each taking a whole P x K batch per step (MirroredStrategy), for images/s.
       steps_per_run: training steps one session run executes (the NPU's iterations_per_loop), for the rates.
+      quality_ranking: (weight, margin) of losses.quality_ranking_loss added to the MLS loss in training
+        (weight 0: none); it needs the features 'severity' and 'source' (a cache input_fn's quality_ranks).
 
     The model_fn takes features {'images': float32 [B, H, W, 3]}, or from the feature cache
     {'features': float32 [B, F], 'mu': float32 [B, D]} (the backbone is then skipped), and labels int [B]
@@ -124,11 +129,16 @@ def pfe_model_fn_builder(backbone, num_classes_per_batch, images_per_class, opti
         head = tf.trainable_variables(uncertainty_head.SCOPE + "/")
         regularization_loss = optimization.weight_decay_loss(weight_decay, head)
         total_loss = mls_loss + regularization_loss
+        ranking_loss = None
+        if training and quality_ranking[0] > 0:
+            ranking_loss = losses.quality_ranking_loss(log_sigma_sq, features["severity"], features["source"],
+                                                       quality_ranking[1])
+            total_loss += quality_ranking[0] * ranking_loss
         if mode == tf.estimator.ModeKeys.EVAL:
             return tf.estimator.EstimatorSpec(mode, loss=total_loss,
                                               eval_metric_ops={"mls_loss": tf.metrics.mean(mls_loss)})
 
-        _add_summaries(mls_loss, regularization_loss, log_sigma_sq)
+        _add_summaries(mls_loss, regularization_loss, ranking_loss, log_sigma_sq)
         return optimization.training_spec(
             total_loss, total_loss, head, optimizer_config,
             num_classes_per_batch * images_per_class * num_replicas, log_every_n_steps, steps_per_run)

@@ -11,7 +11,7 @@ import collections
 
 class Recipe(collections.namedtuple("Recipe", [
         "num_classes_per_batch", "images_per_class", "max_steps", "learning_rates", "learning_rate_boundaries",
-        "momentum", "weight_decay", "degrade_probability"])):
+        "momentum", "weight_decay", "degrade_probability", "quality_ranking_weight", "quality_ranking_margin"])):
     """The uncertainty head's training.
 
     Fields:
@@ -23,6 +23,9 @@ class Recipe(collections.namedtuple("Recipe", [
       momentum: Momentum's momentum.
       weight_decay: L2 decay, weight_decay * sum(w^2) / 2, on the head's fully connected weights.
       degrade_probability: quality-aware training from images: the probability that an image is degraded.
+      quality_ranking_weight, quality_ranking_margin: the weight of a ranking loss on degraded copies'
+        uncertainty against their source's (losses.quality_ranking_loss; 0: none, the released loss) and its
+        margin in log sigma^2 per severity step. Training from a feature cache with degraded copies only.
     """
     __slots__ = ()
     # The released schedule the boundaries default to: the drop at step 2000 of 3000.
@@ -43,7 +46,7 @@ class Recipe(collections.namedtuple("Recipe", [
                     learning_rate_boundaries=self.boundaries(), batch_size=self.batch_size)
 
 
-Recipe.__new__.__defaults__ = (64, 4, 3000, (1e-3, 1e-4), None, 0.9, 5e-4, 0.0)
+Recipe.__new__.__defaults__ = (64, 4, 3000, (1e-3, 1e-4), None, 0.9, 5e-4, 0.0, 0.0, 0.1)
 
 
 class PretrainRecipe(collections.namedtuple("PretrainRecipe", [

@@ -100,9 +100,38 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
                        "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",
                        "--lr_boundaries=")
     assert trained.returncode == 0, trained.stdout[-2000:]
+    with tf.Graph().as_default(), tf.Session() as session:  # what the ranking loss compares, from the names
+        batch = tf.data.make_one_shot_iterator(feature_cache.cache_input_fn_builder(
+            caches[0], 4, 2, quality_ranks=True)()).get_next()[0]
+        drawn = [session.run([batch["severity"], batch["source"]]) for _ in range(20)]
+    severity = np.concatenate([d[0] for d in drawn])
+    assert set(severity.tolist()) == {0, 1} and 0.5 < severity.mean() < 0.8  # 2 of 3 images are copies
+    assert any(len(set(d[1].tolist())) < 8 for d in drawn)  # an image and its copy are drawn together
+    ranked = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "ranked"),
+                      "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",
+                      "--lr_boundaries=", "--quality_ranking_weight=1")
+    assert ranked.returncode == 0, ranked.stdout[-2000:]
+    with open(os.path.join(str(tmp_path / "ranked"), "pfe_config.json")) as record:
+        assert '"quality_ranking_weight": 1.0' in record.read()
+    refused = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + str(tmp_path / "refused"),
+                       "--max_steps=2", "--quality_ranking_weight=1", *small)
+    assert refused.returncode != 0 and not os.path.exists(str(tmp_path / "refused"))
+    assert refused.stdout.strip().splitlines()[-1].endswith(
+        "--quality_ranking_weight=1 needs --data_dir to be a feature cache with degraded copies "
+        "(--mode=cache_features --cache_degraded_copies N); %s is not" % records), refused.stdout[-2000:]
     from_images = run_main("--mode=train", "--data_dir=" + records, "--model_dir=" + str(tmp_path / "qa_images"),
                            "--max_steps=2", "--degrade_probability=0.5", "--pretrained_ckpt=" + pretrained, *small)
     assert from_images.returncode == 0, from_images.stdout[-2000:]
+
+
+def test_copy_ranks_read_severity_and_source_from_cached_names():
+    names = ["Qu_quan/Qu_quan_0001.jpg", "Qu_quan/Qu_quan_0001_q1.jpg", "Qu_quan/Qu_quan_0001_q2_motion_blur-3.jpg",
+             "Qu_quan/Qu_quan_0002_q1_jpeg-4.png", "Qu_quan/Qu_quan_0002.png", "Qu_quan/Qu_quan_0003"]
+    with tf.Graph().as_default(), tf.Session() as session:
+        severity, source = session.run(feature_cache.copy_ranks(tf.constant(names)))
+    assert severity.tolist() == [feature_cache.copy_quality(name)[1] for name in names] == [0, 1, 3, 4, 0, 0]
+    assert [feature_cache.copy_quality(name)[0] for name in names] == [None, None, "motion_blur", "jpeg", None, None]
+    assert source[0] == source[1] == source[2] and source[3] == source[4] and len(set(source.tolist())) == 3
 
 
 def test_host_degradation_applies_at_its_probability():

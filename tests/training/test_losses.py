@@ -94,3 +94,37 @@ def test_am_softmax_loss_matches_its_definition(options, scale, margin):
     logits -= logits.max(axis=1, keepdims=True)
     expected = -np.mean(logits[np.arange(6), labels] - np.log(np.exp(logits).sum(axis=1)))
     assert loss_value == pytest.approx(expected, rel=1e-5)
+
+
+def _ranking_loss_by_definition(log_sigma_sq, severity, source, margin):
+    mean = log_sigma_sq.mean(axis=1)
+    hinges = [max(0.0, margin * (severity[i] - severity[j]) - (mean[i] - mean[j]))
+              for i in range(len(mean)) for j in range(len(mean))
+              if source[i] == source[j] and severity[i] > severity[j]]
+    return np.mean(hinges) if hinges else 0.0
+
+
+def test_quality_ranking_loss_matches_definition():
+    rng = np.random.RandomState(5)
+    _, log_sigma_sq = _random_batch(rng, 16, 8)
+    severity, source = rng.randint(0, 5, size=16), rng.randint(0, 4, size=16).astype(np.int64)
+    with tf.Graph().as_default():
+        loss = _run(losses.quality_ranking_loss(tf.constant(log_sigma_sq), tf.constant(severity),
+                                                tf.constant(source), 0.5))
+    assert loss > 0 and loss == pytest.approx(_ranking_loss_by_definition(log_sigma_sq, severity, source, 0.5),
+                                              rel=1e-5)
+
+
+def test_quality_ranking_loss_raises_a_copys_uncertainty_over_its_source_only():
+    """Images of other sources or of equal severity are never compared; a descent step raises the worse
+    image's log sigma^2 and lowers the better one's while the margin is not met."""
+    log_sigma_sq = np.zeros((4, 3), np.float32)
+    with tf.Graph().as_default():
+        values = tf.constant(log_sigma_sq)
+        unrelated = losses.quality_ranking_loss(values, tf.constant([0, 2, 1, 1]), tf.constant([0, 1, 2, 2], tf.int64),
+                                                0.1)
+        ranked = losses.quality_ranking_loss(values, tf.constant([0, 3, 1, 1]), tf.constant([7, 7, 8, 9], tf.int64),
+                                             0.1)
+        loss, gradient = _run([unrelated, tf.gradients(ranked, values)[0]])
+    assert loss == 0.0
+    assert (gradient[1] < 0).all() and (gradient[0] > 0).all() and (gradient[2:] == 0).all()
