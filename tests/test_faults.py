@@ -254,7 +254,9 @@ def test_ctrl_c_in_training_is_one_line_saying_what_was_kept(tmp_path):
     with open(log, "w") as output:
         process = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py")] + TINY_FLAGS + [
             "--mode=train", "--data=synthetic", "--model_dir=" + model_dir, "--max_steps=100000",
-            "--save_checkpoints_steps=5"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+            "--save_checkpoints_steps=5"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            # as on a terminal: under nohup, xdist workers and their children inherit SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.time() + 120
             while time.time() < deadline and not glob.glob(os.path.join(model_dir, "model.ckpt-5.index")):
