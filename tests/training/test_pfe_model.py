@@ -12,7 +12,7 @@ from pfe_estimator.inference import predict
 from pfe_estimator.faces import network_input
 from pfe_estimator.model import sphere_net
 from tests import numpy_reference
-from tests.conftest import TINY, tiny_backbone, tiny_estimator, tiny_synthetic_input_fn
+from tests.conftest import TINY, tiny_backbone, tiny_estimator, tiny_recipe, tiny_synthetic_input_fn
 
 
 def _build_network(backbone, image_size, embedding_size, training=False):
@@ -164,3 +164,32 @@ def test_predict_reads_image_files_of_a_released_checkpoint(tmp_path):
     expected_mu, expected_sigma_sq = numpy_reference.pfe_forward(np.stack(images), weights, units)
     np.testing.assert_allclose(mu, expected_mu, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(sigma_sq, expected_sigma_sq, rtol=1e-4)
+
+
+def test_the_quality_ranking_loss_is_added_to_training_with_its_weight():
+    """estimators.pfe_model_fn adds weight x the batch's ranking loss to the training loss (linear in the
+    weight, 0 without it) and EVAL's loss stays MLS + weight decay."""
+    from pfe_estimator.training import estimators  # pylint: disable=import-outside-toplevel
+    rng = np.random.RandomState(0)
+    mu = rng.normal(size=(8, TINY["embedding_size"])).astype(np.float32)
+    batch = {"features": rng.normal(size=(8, 32)).astype(np.float32),
+             "mu": mu / np.linalg.norm(mu, axis=1, keepdims=True),
+             "severity": np.array([0, 2, 0, 1, 0, 4, 3, 0], np.int32),
+             "source": np.array([5, 5, 6, 6, 7, 7, 8, 8], np.int64)}
+    labels = np.repeat(np.arange(2), 4).astype(np.int32)
+
+    def loss(weight, mode=tf.estimator.ModeKeys.TRAIN):
+        with tf.Graph().as_default():
+            tf.set_random_seed(0)
+            model_fn = estimators.pfe_model_fn(tiny_backbone(), tiny_recipe()._replace(
+                num_classes_per_batch=2, images_per_class=4, quality_ranking_weight=weight,
+                quality_ranking_margin=0.5))
+            spec = model_fn({key: tf.constant(value) for key, value in batch.items()}, tf.constant(labels), mode)
+            with tf.Session() as session:
+                session.run(tf.global_variables_initializer())
+                return session.run(spec.loss)
+
+    plain, ranked = loss(0.0), loss(10.0)
+    assert ranked > plain
+    assert loss(20.0) - plain == pytest.approx(2 * (ranked - plain), rel=1e-4)
+    assert loss(10.0, tf.estimator.ModeKeys.EVAL) == loss(0.0, tf.estimator.ModeKeys.EVAL)  # moving statistics
