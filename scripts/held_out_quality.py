@@ -228,8 +228,9 @@ def run_protocol(args, name, context):
     records, clean, fold_labels, pairs, runner, report_dir = context
     channels = lfw_sface_pfe.pooled_channels(args)
     severities = dict(PROTOCOLS[name], train=training_severities(args, name))
-    training_cache = os.path.join(args.work_dir, "held_out", "train_%dcopies_s%s_sface%s_cache" % (
-        args.copies, "".join(map(str, severities["train"])), lfw_sface_pfe.precision_tag(args)))
+    trained_on = "%dcopies_s%s_sface%s" % (args.copies, "".join(map(str, severities["train"])),
+                                           lfw_sface_pfe.precision_tag(args))
+    training_cache = os.path.join(args.work_dir, "held_out", "train_%s_cache" % trained_on)
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
         cache_builder.build_cache(records, training_cache, lfw_sface_pfe.sface_backbone(args, "flattened"),
                                   batch_size=64,
@@ -244,9 +245,8 @@ def run_protocol(args, name, context):
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
         subset = training_cache
         if excluded:
-            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%dcopies_s%s_sface%s_cache%s" % (
-                run_name, args.copies, "".join(map(str, severities["train"])), lfw_sface_pfe.precision_tag(args),
-                "_pooled" if channels else ""))
+            subset = os.path.join(args.work_dir, "held_out", "train_without_%s_%s_cache%s" % (
+                run_name, trained_on, "_pooled" if channels else ""))
             feature_cache.write_subset(training_cache, subset, lambda filename: copy_kind(filename) not in excluded,
                                        "without copies of %s" % ",".join(sorted(excluded)), pooled_channels=channels)
         else:
