@@ -3,11 +3,12 @@ exported (SavedModel with image and JPEG-bytes signatures, ONNX, frozen graph).
 
   python -m scripts.build_reference_model --lfw_dir ../shared/data/lfw --sface SFACE.onnx --output_dir reference
 
-LFW is aligned to 112x112 and SFace's outputs are cached with one degraded copy of every image (the
-quality-aware cache of scripts/lfw_sface_pfe.py, reused when it is there). The head trains for --steps steps
-of 32 x 4 on the identities of people.txt's folds 1-9 (at least 2 images each); P(same | MLS) and the MLS
-thresholds at FAR 1e-3 and 1e-2 are fitted on the 600 pairs.txt pairs of fold 10, whose people the head never
-saw. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUTPUT_DIR/export the folder
+LFW is aligned to 112x112 and SFace's outputs are cached with --copies degraded copies of every image (the
+quality-aware cache of scripts/lfw_sface_pfe.py, reused when it is there). The head is the quality-aware head
+(lfw_sface_pfe.QUALITY_AWARE_HEAD: SFace's map averaged over positions, the quality ranking loss) and trains
+for --steps steps of 32 x 4 on the identities of people.txt's folds 1-9 (at least 2 images each); P(same | MLS)
+and the MLS thresholds at FAR 1e-3 and 1e-2 are fitted on the 600 pairs.txt pairs of fold 10, whose people the
+head never saw. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUTPUT_DIR/export the folder
 --saved_model takes. The script ends with the command that verifies two photos with it.
 """
 import argparse
@@ -34,7 +35,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     lfw_sface_pfe.protocol_arguments(parser, steps=400)
     parser.add_argument("--output_dir", default="reference")
-    args = parser.parse_args()
+    parser.add_argument("--copies", type=int, default=lfw_sface_pfe.QUALITY_AWARE_COPIES,
+                        help="degraded copies of every training image")
+    args = lfw_sface_pfe.head_settings(parser.parse_args(), quality_aware=True)
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     model_dir, export_dir = os.path.join(args.output_dir, "model"), os.path.join(args.output_dir, "export")
@@ -42,7 +45,7 @@ def main():
                                                                   "work_dir": args.work_dir})
     records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
-    training_cache = lfw_sface_pfe.quality_aware_cache(records, args, copies=1)
+    training_cache = lfw_sface_pfe.quality_aware_cache(records, args, args.copies)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)[CALIBRATION_FOLD]
@@ -53,7 +56,7 @@ def main():
         "backbone_precision": {"used": args.backbone_precision, "why": args.precision_reason},
         "recipe": lfw_sface_pfe.head_recipe(args).as_record(),
         "onnx_sha256": outputs.file_digest(args.sface), "trained_on": "LFW people.txt folds 1-9, %d identities, "
-        "one degraded copy per image" % len(labels)})
+        "%d degraded copies per image" % (len(labels), args.copies)})
     estimator = lfw_sface_pfe.train_fold(lfw_sface_pfe.head_cache(training_cache, args), model_dir, labels, args)
 
     # calibration on the pairs of fold 10, whose people the head never saw

@@ -1,7 +1,11 @@
 """Uncertainty on degradations the head never saw: leave-one-kind-out and unseen severities on real LFW.
 
   python -m scripts.held_out_quality --lfw_dir ../shared/data/lfw --sface SFACE.onnx --work_dir runs/lfw_sface \
-      [--protocols leave_one_kind_out,unseen_severities] [--held_out tiny,defocus] [--copies 1] [--steps 400]
+      [--protocols leave_one_kind_out,unseen_severities] [--held_out tiny,defocus] [--copies 2] [--steps 400]
+
+The heads are the quality-aware head (lfw_sface_pfe.QUALITY_AWARE_HEAD: SFace's map averaged over positions,
+the quality ranking loss at weight 100, 2 copies), the other configurations as flags (--head_input flattened
+--quality_ranking_weight 0 --copies 1 is the released head on one copy).
 
 The kinds (KINDS): the four the quality-aware head trains on by default (faces/degradations.py), six a camera
 produces (faces/camera_degradations.py) and a defocused lens in low light written in numpy alone
@@ -18,11 +22,12 @@ unseen_severities: copies of every kind at severities 1-2 only; test pairs of ev
 --train_severities draws the training copies from a mix (2,3,4,4: a repeat weights its severity).
 
 Report (WORK_DIR/held_out_report/PROTOCOL_TAG.json, written as each protocol ends, and PNGs; TAG names what
-differs from the defaults: copies `_c2`, severities `_t2344`, the kinds held out `_defocus+motion_blur`, the
-head's arguments): per (kind, severity) cell and pooled, the AUC and TAR at FAR 1e-2 of cosine, MLS and the
-normalised-cosine baseline (evaluation/cells.py), the differences from cosine with subject-bootstrap 95 %
-intervals, Spearman(face mean sigma^2, severity) on the test faces, the issue's targets, each met or missed,
-and the room cosine's pooled AUC leaves for the gain target (`auc_headroom`).
+differs from the released head on one copy, whatever the defaults: copies `_c2`, severities `_t2344`, the kinds
+held out `_defocus+motion_blur`, the head's arguments `_pooled_rk100.0`): per (kind, severity) cell and pooled,
+the AUC and TAR at FAR 1e-2 of cosine, MLS and the normalised-cosine baseline (evaluation/cells.py), the
+differences from cosine with subject-bootstrap 95 % intervals, Spearman(face mean sigma^2, severity) on the
+test faces, the issue's targets, each met or missed, and the room cosine's pooled AUC leaves for the gain
+target (`auc_headroom`).
 """
 import argparse
 import os
@@ -314,12 +319,13 @@ def main():
     parser.add_argument("--held_out", default=None, help="leave_one_kind_out: the kinds held out in turn "
                         "(default: all of %s)" % ",".join(KINDS))
     parser.add_argument("--folds", default="0,1,2,3,4,5,6,7,8,9", help="the people.txt folds to run (0-based)")
-    parser.add_argument("--copies", type=int, default=1, help="degraded copies of every training image")
+    parser.add_argument("--copies", type=int, default=lfw_sface_pfe.QUALITY_AWARE_COPIES,
+                        help="degraded copies of every training image")
     parser.add_argument("--train_severities", default=None, help="the severities training copies are drawn "
                         "from, uniformly (a repeat weights one: 1,2,3,4,4); default: the protocol's, 1,2,3,4 for "
                         "leave_one_kind_out, 1,2 for unseen_severities")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = lfw_sface_pfe.head_settings(parser.parse_args(), quality_aware=True)
     unknown = set(args.held_out.split(",")) - set(KINDS) if args.held_out else set()
     if unknown:
         parser.error("--held_out: %s is not one of %s" % (",".join(sorted(unknown)), ",".join(KINDS)))

@@ -117,9 +117,8 @@ def aligned_cache(image_root, landmark_file, name, args):
 
 def quality_aware_cache(records, args, copies):
     """The cache of every image and `copies` degraded copies (random kind and severity of the training
-    degradations), reused on a rerun."""
-    cache_dir = os.path.join(args.work_dir, "lfw_112x112_quality_aware_%d_sface%s_cache" % (copies,
-                                                                                           precision_tag(args)))
+    degradations, each copy named after them), reused on a rerun."""
+    cache_dir = os.path.join(args.work_dir, "lfw_112x112_%dcopies_sface%s_cache" % (copies, precision_tag(args)))
     if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
         points = alignment.template("112x112")[1]
         cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64,
@@ -166,13 +165,18 @@ def subset_report(cosine, mls, same, thresholds, subset):
 
 
 REPORT_KIND = "lfw_protocol_report"
-# The head's arguments, their defaults (steps: each script's own) and their tags in folder names.
+# The head's arguments, the released PFE head's values (steps: each script's own; what folder names are told
+# apart from) and their tags in folder names.
 HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
                  "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened",
                  "quality_ranking_weight": recipes.Recipe().quality_ranking_weight,
                  "quality_ranking_margin": recipes.Recipe().quality_ranking_margin}
 HEAD_TAGS = {"steps": "s", "classes_per_batch": "p", "images_per_class": "k", "learning_rate": "lr",
              "weight_decay": "wd", "head_input": "", "quality_ranking_weight": "rk", "quality_ranking_margin": "rm"}
+# The quality-aware head: what sets a head trained on degraded copies apart from the released one, chosen on
+# the held-out degradation protocols (docs/results.md, "Making the head generalise").
+QUALITY_AWARE_HEAD = {"head_input": "pooled", "quality_ranking_weight": 100.0}
+QUALITY_AWARE_COPIES = 2
 
 
 def protocol_arguments(parser, steps):
@@ -187,14 +191,29 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--images_per_class", type=int, default=HEAD_DEFAULTS["images_per_class"])
     parser.add_argument("--learning_rate", type=float, default=HEAD_DEFAULTS["learning_rate"])
     parser.add_argument("--weight_decay", type=float, default=HEAD_DEFAULTS["weight_decay"])
-    parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default=HEAD_DEFAULTS["head_input"],
-                        help="the head reads SFace's conv map flattened or averaged over its positions")
-    parser.add_argument("--quality_ranking_weight", type=float, default=HEAD_DEFAULTS["quality_ranking_weight"],
-                        help="heads trained on degraded copies: main.py's flag, the ranking loss's weight")
+    parser.add_argument("--head_input", choices=backbones.HEAD_INPUTS, default=None,
+                        help="the head reads SFace's conv map flattened or averaged over its positions (default: "
+                        "flattened for heads on clean faces, pooled for heads on degraded copies)")
+    parser.add_argument("--quality_ranking_weight", type=float, default=None,
+                        help="heads trained on degraded copies: main.py's flag, the ranking loss's weight "
+                        "(default %g; heads on clean faces have no copies to rank)"
+                        % QUALITY_AWARE_HEAD["quality_ranking_weight"])
     parser.add_argument("--quality_ranking_margin", type=float, default=HEAD_DEFAULTS["quality_ranking_margin"])
     parser.add_argument("--backbone_precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="SFace's arithmetic, as main.py's flag (its caches are kept apart by precision)")
     parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
+
+
+def head_settings(args, quality_aware):
+    """The arguments of one family of heads: --head_input and --quality_ranking_weight as given, else the
+    quality-aware head's (QUALITY_AWARE_HEAD) for heads on degraded copies and the released head's for heads on
+    clean faces, which never rank (their caches hold no copies). A copy: args itself is left as parsed."""
+    family = dict(HEAD_DEFAULTS, **QUALITY_AWARE_HEAD) if quality_aware else HEAD_DEFAULTS
+    settings = argparse.Namespace(**vars(args))
+    for name in ("head_input", "quality_ranking_weight", "quality_ranking_margin"):
+        if getattr(args, name) is None or name.startswith("quality_ranking") and not quality_aware:
+            setattr(settings, name, family[name])
+    return settings
 
 
 def report_folder(args, name):
@@ -402,15 +421,18 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     return section
 
 
-def quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu, first, second, report_dir):
+def quality_aware_section(args, records, clean_cache, fold_labels, pairs, first, second, report_dir):
     """Heads trained on a cache holding degraded copies of every training image (same identities, same
-    folds), judged on standard LFW and, with --cross_quality, on cross-quality LFW."""
+    folds), judged on standard LFW and, with --cross_quality, on cross-quality LFW; `args` are the
+    quality-aware heads' (head_settings)."""
     training_cache = quality_aware_cache(records, args, args.quality_aware_copies)
+    names, cached, cached_mu = feature_cache.read_cache_arrays(head_cache(clean_cache, args))
     mls, uncertainty, fold_heads, _ = fold_heads_protocol(args, head_cache(training_cache, args),
                                                           "_qa%d" % args.quality_aware_copies, fold_labels, pairs,
                                                           cached, cached_mu, first, second)
     protocol = metrics.kfold_accuracy(mls, pairs.same, pairs.fold)
-    section = {"degraded_copies": args.quality_aware_copies,
+    section = {"degraded_copies": args.quality_aware_copies, "head_input": args.head_input,
+               "quality_ranking": {"weight": args.quality_ranking_weight, "margin": args.quality_ranking_margin},
                "mls": metrics.verification_report(mls, pairs.same, protocol, report.LFW_FARS),
                "risk_controlled_accuracy": metrics.risk_controlled_accuracy(
                    mls, pairs.same, protocol["pair_threshold"], uncertainty, report.REJECT_FRACTIONS).tolist()}
@@ -493,14 +515,16 @@ def main():
     parser.add_argument("--cross_quality", action="store_true", help="also run the cross-quality LFW protocol")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cross-quality draws")
     parser.add_argument("--quality_aware_copies", type=int, default=0,
-                        help="also train quality-aware heads on a cache with this many degraded copies per image")
-    args = parser.parse_args()
-    refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
+                        help="also train quality-aware heads on a cache with this many degraded copies per image "
+                        "(%d: the measured choice)" % QUALITY_AWARE_COPIES)
+    parsed = parser.parse_args()
+    refuse_overlap({"work_dir": parsed.work_dir}, {"lfw_dir": parsed.lfw_dir, "sface": parsed.sface})
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
-    report_dir = report_folder(args, "report")
-    records, cache_dir, manifest = aligned_cache(os.path.join(args.lfw_dir, "images"),
-                                                 os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
+    report_dir = report_folder(parsed, "report")
+    records, cache_dir, manifest = aligned_cache(os.path.join(parsed.lfw_dir, "images"), os.path.join(
+        parsed.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", parsed)  # SFace's precision resolved for both families
+    args = head_settings(parsed, quality_aware=False)
     print("data ready in %.0f s: %d images of %d identities" % (time.time() - start, manifest["num_images"],
                                                                manifest["num_identities"]))
 
@@ -552,8 +576,8 @@ def main():
         result["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir)
     result["templates"] = templates_section(names, cached_mu, fold_heads, people_folds, report_dir)
     if args.quality_aware_copies:
-        result["quality_aware"] = quality_aware_section(args, records, fold_labels, pairs, names, cached, cached_mu,
-                                                        first, second, report_dir)
+        result["quality_aware"] = quality_aware_section(head_settings(parsed, quality_aware=True), records, cache_dir,
+                                                        fold_labels, pairs, first, second, report_dir)
     result["seconds"] = time.time() - start
     atomic_files.write_json(os.path.join(report_dir, "report.json"), {"lfw_sface_pfe": result})
 
@@ -593,8 +617,9 @@ def main():
         print(cross_quality_summary(result["cross_quality"]))
     if args.quality_aware_copies:
         part = result["quality_aware"]
-        print("Quality-aware heads (%d degraded copies per training image): LFW MLS %.2f +- %.2f %%" % (
-            args.quality_aware_copies, 100 * part["mls"]["accuracy_mean"], 100 * part["mls"]["accuracy_std"]))
+        print("Quality-aware heads (%d degraded copies per training image, %s input, ranking weight %g): LFW MLS "
+              "%.2f +- %.2f %%" % (args.quality_aware_copies, part["head_input"], part["quality_ranking"]["weight"],
+                                  100 * part["mls"]["accuracy_mean"], 100 * part["mls"]["accuracy_std"]))
         if "cross_quality" in part:
             print(cross_quality_summary(part["cross_quality"]))
     print("report: %s (%.0f s)" % (os.path.join(report_dir, "report.json"), time.time() - start))

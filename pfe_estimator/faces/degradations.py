@@ -66,7 +66,11 @@ def random_degradation(face_rgb, landmarks, rng):
       face_rgb: uint8 [H, W, 3], an aligned crop.
       landmarks: float [5, 2], the crop's template points (for occlusion).
       rng: numpy RandomState.
+
+    Returns:
+      (uint8 [H, W, 3] crop, 'kind-severity'): the tag names a cached copy after what made it, so that the
+      quality ranking loss can order copies by severity (inference/cache_builder.py).
     """
     kind = KINDS[rng.randint(len(KINDS))]
     severity = SEVERITIES[rng.randint(len(SEVERITIES))]
-    return degrade(face_rgb, kind, severity, landmarks, rng.randint(5))
+    return degrade(face_rgb, kind, severity, landmarks, rng.randint(5)), "%s-%d" % (kind, severity)

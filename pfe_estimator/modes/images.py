@@ -45,8 +45,8 @@ def warn_about_raw_photos(settings, paths):
 
 
 def random_degradation(data_dir):
-    """degrade(uint8 aligned crop, numpy RandomState) for the records of data_dir (their template's points
-    place the occlusions)."""
+    """degrade(uint8 aligned crop, numpy RandomState) -> (crop, 'kind-severity') for the records of data_dir
+    (their template's points place the occlusions)."""
     from pfe_estimator.faces import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
     points = alignment.template(pk_sampling.read_manifest(data_dir)["template"])[1]
     return lambda face, rng: degradations.random_degradation(face, points, rng)

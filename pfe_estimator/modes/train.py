@@ -59,8 +59,8 @@ def input_fn(settings, recipe, quality_ranks=False):
     transform = None
     if recipe.degrade_probability > 0:
         from pfe_estimator.modes import images  # pylint: disable=import-outside-toplevel  # OpenCV, only when asked
-        transform = pk_sampling.host_degradation(images.random_degradation(settings.data_dir),
-                                                 recipe.degrade_probability)
+        degrade = images.random_degradation(settings.data_dir)
+        transform = pk_sampling.host_degradation(lambda face, rng: degrade(face, rng)[0], recipe.degrade_probability)
     return pk_sampling.tfrecord_input_fn_builder(settings.data_dir, classes, per_class,
                                                  run_settings.image_size(settings), seed=seed, transform=transform)
 
