@@ -92,8 +92,12 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
         assert result.returncode == 0, result.stdout[-2000:]
     assert "cache_features: 300 images of 10 identities" in result.stdout  # 100 images x (1 + 2 copies)
     names, features, _ = feature_cache.read_cache_arrays(caches[0])
-    assert len(names) == 300 and sum(n.endswith("_q2") for n in names) == 100
-    clean, copy = names.index("Colin_Powell_0001"), names.index("Colin_Powell_0001_q1")
+    assert len(names) == 300 and sum("_q2_" in n for n in names) == 100
+    qualities = [feature_cache.copy_quality(n + ".jpg") for n in names]  # each copy named after what made it
+    assert {kind for kind, _ in qualities} == {None, "blur", "downscale", "jpeg", "occlusion"}
+    assert sorted(set(severity for _, severity in qualities)) == [0, 1, 2, 3, 4]
+    clean = names.index("Colin_Powell_0001")
+    copy = next(i for i, n in enumerate(names) if n.startswith("Colin_Powell_0001_q1_"))
     assert np.abs(features[clean] - features[copy]).max() > 1e-3  # the copy is degraded
     np.testing.assert_array_equal(features, feature_cache.read_cache_arrays(caches[1])[1])  # seeded
     trained = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "head"),
@@ -105,7 +109,7 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
             caches[0], 4, 2, quality_ranks=True)()).get_next()[0]
         drawn = [session.run([batch["severity"], batch["source"]]) for _ in range(20)]
     severity = np.concatenate([d[0] for d in drawn])
-    assert set(severity.tolist()) == {0, 1} and 0.5 < severity.mean() < 0.8  # 2 of 3 images are copies
+    assert set(severity.tolist()) == {0, 1, 2, 3, 4} and 0.5 < (severity > 0).mean() < 0.8  # 2 of 3: copies
     assert any(len(set(d[1].tolist())) < 8 for d in drawn)  # an image and its copy are drawn together
     ranked = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "ranked"),
                       "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",

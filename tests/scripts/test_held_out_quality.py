@@ -85,12 +85,13 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
                             universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     out = os.path.join(work, "held_out_report")
-    reports = glob.glob(os.path.join(out, "leave_one_kind_out_defocus_p4_k2_s3*.json"))
-    # the kinds held out, the head arguments that differ from the script's defaults, then SFace's precision,
-    # name the reports; all but the kinds name the heads
+    reports = glob.glob(os.path.join(out, "leave_one_kind_out_c2_defocus_p4_pooled_k2_rk100.0_s3*.json"))
+    # the copies, the kinds held out, the head arguments that differ from the released head's (at the defaults:
+    # the quality-aware head, pooled with ranking weight 100), then SFace's precision, name the reports; all but
+    # the kinds and copies name the heads
     assert len(reports) == 1
-    tag = os.path.basename(reports[0])[len("leave_one_kind_out_defocus"):-len(".json")]
-    loko = json.load(open(os.path.join(out, "leave_one_kind_out_defocus%s.json" % tag)))["leave_one_kind_out"]
+    tag = os.path.basename(reports[0])[len("leave_one_kind_out_c2_defocus"):-len(".json")]
+    loko = json.load(open(os.path.join(out, "leave_one_kind_out_c2_defocus%s.json" % tag)))["leave_one_kind_out"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
     assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
@@ -98,18 +99,19 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
                                     "no_cell_significantly_below_cosine"}
     room = loko["auc_headroom"]
     assert np.isclose(room["cosine_gap_to_1"], 1 - loko["pooled"]["cosine"]["auc"])
-    unseen = json.load(open(os.path.join(out, "unseen_severities%s.json" % tag)))["unseen_severities"]
+    assert loko["copies"] == 2 and loko["head_input"] == "pooled" and loko["quality_ranking"]["weight"] == 100
+    unseen = json.load(open(os.path.join(out, "unseen_severities_c2%s.json" % tag)))["unseen_severities"]
     assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
     precision = unseen["sface_precision"]["used"]  # auto: bf16 on CPUs with AVX512_BF16/AMX, else fp32
     assert unseen["sface_precision"]["why"].startswith("auto: ")
-    assert tag == {"fp32": "_p4_k2_s3", "bf16": "_p4_k2_s3_bf16"}[precision]
-    training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_1copies_s12_sface%s_cache" % (
+    assert tag == {"fp32": "_p4_pooled_k2_rk100.0_s3", "bf16": "_p4_pooled_k2_rk100.0_s3_bf16"}[precision]
+    training = feature_cache.read_cache_arrays(os.path.join(work, "held_out", "train_2copies_s12_sface%s_cache" % (
         "" if precision == "fp32" else "_" + precision)))[0]
     severities = {name.rsplit("-", 1)[1] for name in training if held_out_quality.copy_kind(name + ".png")}
     assert severities == {"1", "2"}  # trained on the mild severities only
-    for name in ("leave_one_kind_out_defocus", "unseen_severities"):
+    for name in ("leave_one_kind_out_c2_defocus", "unseen_severities_c2"):
         assert os.path.getsize(os.path.join(out, "%s%s_auc_by_cell.png" % (name, tag))) > 5000
-    assert os.path.isdir(os.path.join(work, "held_out", "unseen_severities_all_1c%s_fold_0" % tag))
+    assert os.path.isdir(os.path.join(work, "held_out", "unseen_severities_all_2c%s_fold_0" % tag))
 
 
 def arguments(**values):
@@ -188,3 +190,32 @@ def test_a_work_dir_inside_the_lfw_folder_is_refused_before_any_work(tmp_path):
                                 stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
         assert result.returncode == 1 and "lies inside --lfw_dir=%s" % lfw in result.stdout.strip().splitlines()[-1]
     assert sorted(os.listdir(lfw)) == before and not os.path.exists(os.path.join(lfw, "images", "mine"))
+
+
+def test_heads_on_degraded_copies_default_to_the_quality_aware_head_and_are_named_as_if_it_were_given():
+    """The LFW scripts' head families: heads on degraded copies default to QUALITY_AWARE_HEAD (pooled, ranking
+    weight 100) and are named as those flags name them; heads on clean faces keep the released head and never
+    rank, so the ranking flag neither reaches nor renames them."""
+    parser = argparse.ArgumentParser()
+    lfw_sface_pfe.protocol_arguments(parser, steps=400)
+
+    def heads(flags, quality_aware):
+        return lfw_sface_pfe.head_settings(parser.parse_args(
+            ["--lfw_dir", "L", "--sface", "S", "--backbone_precision", "fp32"] + flags), quality_aware)
+    quality = heads([], True)
+    assert (quality.head_input, quality.quality_ranking_weight) == ("pooled", 100.0)
+    assert lfw_sface_pfe.head_recipe(quality).quality_ranking_weight == 100.0
+    given = heads(["--head_input", "pooled", "--quality_ranking_weight", "100"], True)
+    assert lfw_sface_pfe.head_suffix(quality) == lfw_sface_pfe.head_suffix(given) == "_pooled_rk100.0"
+    released = heads(["--head_input", "flattened", "--quality_ranking_weight", "0"], True)
+    assert lfw_sface_pfe.head_suffix(released) == "" and lfw_sface_pfe.head_recipe(released).quality_ranking_weight == 0
+    plain = heads([], False)
+    assert (plain.head_input, plain.quality_ranking_weight) == ("flattened", 0.0)
+    assert lfw_sface_pfe.head_suffix(plain) == ""
+    ranked = heads(["--head_input", "pooled", "--quality_ranking_weight", "100", "--quality_ranking_margin", "1"],
+                   False)
+    assert (ranked.head_input, ranked.quality_ranking_weight, ranked.quality_ranking_margin) == ("pooled", 0.0, 0.1)
+    assert lfw_sface_pfe.head_suffix(ranked) == "_pooled"
+    parsed = parser.parse_args(["--lfw_dir", "L", "--sface", "S"])
+    lfw_sface_pfe.head_settings(parsed, True)
+    assert parsed.head_input is None and parsed.quality_ranking_weight is None  # the parsed flags are left alone
