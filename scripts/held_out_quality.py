@@ -239,7 +239,8 @@ def run_protocol(args, name, context):
     if not os.path.exists(os.path.join(training_cache, "manifest.json")):
         cache_builder.build_cache(records, training_cache, lfw_sface_pfe.sface_backbone(args, "flattened"),
                                   batch_size=64,
-                                  degraded_copies=args.copies, degrade=training_degradation(severities["train"]))
+                                  degraded_copies=args.copies, degrade=training_degradation(severities["train"]),
+                                  degradation=degradations.copies_description(KINDS, severities["train"]))
     folds = [int(k) for k in args.folds.split(",")]
     folds_mask = np.isin(pairs.fold, folds)
     held_out = args.held_out.split(",") if args.held_out else list(KINDS)

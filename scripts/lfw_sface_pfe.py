@@ -123,7 +123,9 @@ def quality_aware_cache(records, args, copies):
         points = alignment.template("112x112")[1]
         cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64,
                                   degraded_copies=copies,
-                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng))
+                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng),
+                                  degradation=degradations.copies_description(degradations.KINDS,
+                                                                              degradations.SEVERITIES))
     return cache_dir
 
 

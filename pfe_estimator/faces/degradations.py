@@ -17,6 +17,12 @@ LEVELS = {
 }
 
 
+def copies_description(kinds, severities):
+    """What degraded copies drawn among `kinds` x `severities` are, for the fingerprint of a cache of them
+    (inference/cache_builder.py: a resume with other copies is refused): their kinds, severities and naming."""
+    return "kinds %s; severities %s; named kind-severity" % (",".join(kinds), ",".join(map(str, severities)))
+
+
 def level_of(kind, severity):
     """The degradation level (sigma, factor, quality or relative size) of a kind at severity 1..4."""
     if kind not in LEVELS or severity not in SEVERITIES:

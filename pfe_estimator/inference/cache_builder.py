@@ -83,7 +83,7 @@ def _tagged(degraded):
 
 
 def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
-                progress=True, overwrite=False, degraded_copies=0, degrade=None):
+                progress=True, overwrite=False, degraded_copies=0, degrade=None, degradation=None):
     """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
 
     The cache folder must be new, empty or an earlier cache with the same fingerprint (see
@@ -101,6 +101,8 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
         cached beside it, as further images of its identity (named <name>_q<copy>), drawn with
         degrade(uint8 RGB crop, numpy RandomState) -> uint8 RGB crop, or (crop, tag) to name the copy after
         what made it (degraded_copy_name); seeded per shard: reproducible.
+      degradation: what degrade draws (a short text), kept in the fingerprint with degraded_copies, so that
+        an interrupted cache is never finished with copies of another generator or naming.
 
     Returns:
       the cache's manifest dict.
@@ -118,6 +120,10 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
                                                        "pretrained_ckpt": pretrained_checkpoint if scope else None})
     fingerprint = cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype)
     fingerprint["degraded_copies"] = degraded_copies
+    if degraded_copies:
+        if not degradation:
+            raise ValueError("build_cache: degraded copies need the degradation that makes them")
+        fingerprint["degradation"] = degradation
     copies = 1 + degraded_copies
     outputs.claim_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
     with BackboneRunner(backbone, (height, width), checkpoint) as runner:

@@ -42,7 +42,7 @@ def test_the_held_out_kind_never_reaches_the_training_subset(tmp_path):
     cache = str(tmp_path / "cache")
     cache_builder.build_cache(records, cache, backbones.Backbone("onnx:" + shared_path(*SFACE)), batch_size=50,
                               degraded_copies=1, degrade=held_out_quality.training_degradation((1, 2, 3, 4)),
-                              progress=False)
+                              degradation="all kinds, severities 1-4", progress=False)
     names = feature_cache.read_cache_arrays(cache)[0]
     kinds = [held_out_quality.copy_kind(name + ".png") for name in names]
     held_out = max(set(k for k in kinds if k), key=kinds.count)  # the most frequent kind: a real exclusion

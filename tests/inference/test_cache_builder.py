@@ -1,0 +1,50 @@
+"""cache_builder: an interrupted cache of degraded copies is finished only with copies of its own generator."""
+import os
+
+import pytest
+
+from pfe_estimator.faces import degradations
+from pfe_estimator.inference import cache_builder
+from pfe_estimator.model import backbones
+from pfe_estimator.storage import outputs
+from tests.conftest import lfw_subset_records, shared_path
+
+SFACE = ("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupted_after(calls, degrade):
+    """degrade, raising Interrupted on call number `calls` (a run stopped after its first shard)."""
+    count = [0]
+
+    def wrapped(face, rng):
+        count[0] += 1
+        if count[0] > calls:
+            raise Interrupted()
+        return degrade(face, rng)
+    return wrapped
+
+
+def test_an_interrupted_cache_of_copies_is_resumed_only_with_the_same_degradation(tmp_path):
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")  # 100 faces in two shards
+    cache = str(tmp_path / "cache")
+    backbone = backbones.Backbone("onnx:" + shared_path(*SFACE))
+    untagged = lambda face, rng: face[::-1].copy()  # noqa: E731  an earlier version's copies: no tag
+    tagged = lambda face, rng: (face[::-1].copy(), "blur-%d" % (1 + rng.randint(4)))  # noqa: E731
+    with pytest.raises(Interrupted):
+        cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
+                                  degrade=interrupted_after(50, untagged), degradation="untagged flips")
+    first_shard = sorted(f for f in os.listdir(cache) if f.endswith(".tfrecord"))
+    assert len(first_shard) == 1  # the first shard is kept for a resume
+    with pytest.raises(outputs.OutputError, match="changed: degradation"):
+        cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
+                                  degrade=tagged, degradation=degradations.copies_description(("blur",), (1, 2, 3, 4)))
+    assert sorted(f for f in os.listdir(cache) if f.endswith(".tfrecord")) == first_shard  # nothing lost
+    manifest = cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
+                                         degrade=untagged, degradation="untagged flips")
+    assert manifest["num_images"] == 200 and manifest["fingerprint"]["degradation"] == "untagged flips"
+    with pytest.raises(ValueError, match="need the degradation"):
+        cache_builder.build_cache(records, str(tmp_path / "other"), backbone, degraded_copies=1, degrade=tagged)
