@@ -14,7 +14,6 @@ modes/flag_definitions.py and the records the run continues), hands them to the 
 (pfe_estimator/modes/<mode>.py) and turns user errors into one line. A mode's module is imported when it
 runs, so training imports neither OpenCV nor matplotlib (Ascend images lack them).
 """
-import errno
 import importlib
 import logging
 import os
@@ -29,9 +28,9 @@ from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 from pfe_estimator import errors  # noqa: E402
+from pfe_estimator.modes import command_line  # noqa: E402
 from pfe_estimator.modes import flag_definitions  # noqa: E402
 from pfe_estimator.modes import settings as run_settings  # noqa: E402
-from pfe_estimator.storage import atomic_files  # noqa: E402
 from pfe_estimator.storage import checkpoints  # noqa: E402
 
 flag_definitions.define_all()
@@ -70,24 +69,6 @@ def set_up_logging(verbose):
             handler.setFormatter(PlainLines())
 
 
-def is_user_error(error):
-    """Errors a user's input causes: the project's UserError, a file the system refuses (missing, a folder,
-    no permission, a full disk: OSError naming it) and TensorFlow's file errors. Anything else is a bug."""
-    if isinstance(error, errors.UserError):
-        return True
-    if isinstance(error, OSError):
-        return bool(error.filename) or error.errno in atomic_files.FULL_DISK_ERRNOS + (errno.EROFS,)
-    return isinstance(error, (tf.errors.NotFoundError, tf.errors.PermissionDeniedError))
-
-
-def one_line(error):
-    """The message of a user-caused error as one line, naming the file where the error carries one."""
-    if isinstance(error, OSError) and error.filename:
-        return "%s: %s" % (error.filename, error.strerror or error)
-    message = error.message if isinstance(error, tf.errors.OpError) else str(error)
-    return errors.first_line(message) or type(error).__name__
-
-
 def what_was_kept(settings):
     """One line for Ctrl-C: what the interrupted mode leaves (outputs are written whole or not at all)."""
     if settings is None:
@@ -104,18 +85,17 @@ def what_was_kept(settings):
 def main(argv):
     del argv
     set_up_logging(FLAGS.verbose)
-    settings = None
-    try:
-        settings = run_settings.from_flags(FLAGS)
-        importlib.import_module("pfe_estimator.modes." + MODE_MODULES[settings.mode]).run(settings)
-    except KeyboardInterrupt:
-        sys.exit("interrupted: %s" % what_was_kept(settings))
-    except tf.train.NanLossDuringTrainingError:
-        sys.exit("error: the training loss became NaN; lower --lr_values (the checkpoints written so far are kept)")
-    except Exception as error:  # pylint: disable=broad-except  # user errors become one line, bugs re-raise
-        if not is_user_error(error):
-            raise
-        sys.exit("error: %s" % one_line(error))
+    run = {}
+
+    def run_mode():
+        run["settings"] = run_settings.from_flags(FLAGS)
+        try:
+            importlib.import_module("pfe_estimator.modes." + MODE_MODULES[run["settings"].mode]).run(run["settings"])
+        except tf.train.NanLossDuringTrainingError:
+            raise errors.UserError("the training loss became NaN; lower --lr_values (the checkpoints written so far "
+                                   "are kept)")
+
+    command_line.run_script(run_mode, lambda: what_was_kept(run.get("settings")))
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ def main():
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     model_dir, export_dir = os.path.join(args.output_dir, "model"), os.path.join(args.output_dir, "export")
-    lfw_sface_pfe.refuse_overlap({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
-                                                                  "work_dir": args.work_dir})
+    outputs.check_run_paths({"output_dir": args.output_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface,
+                                                             "work_dir": args.work_dir})
     records, clean_cache, manifest = lfw_sface_pfe.aligned_cache(
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     training_cache = lfw_sface_pfe.quality_aware_cache(records, args, args.copies)
@@ -90,4 +90,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    lfw_sface_pfe.run_script(main)

@@ -51,9 +51,11 @@ from pfe_estimator.faces import network_input
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import predict
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 from scripts import lfw_sface_pfe
 
 KINDS = degradations.KINDS + camera_degradations.KINDS + lens_degradations.KINDS
+LEVELS = dict(degradations.LEVELS, **camera_degradations.LEVELS, **lens_degradations.LEVELS)  # in KINDS' order
 PROTOCOLS = {"leave_one_kind_out": {"train": (1, 2, 3, 4), "test": (1, 2, 3, 4)},
              "unseen_severities": {"train": (1, 2), "test": (3, 4)}}
 TEMPLATE = "112x112"
@@ -240,7 +242,7 @@ def run_protocol(args, name, context):
         cache_builder.build_cache(records, training_cache, lfw_sface_pfe.sface_backbone(args, "flattened"),
                                   batch_size=64,
                                   degraded_copies=args.copies, degrade=training_degradation(severities["train"]),
-                                  degradation=degradations.copies_description(KINDS, severities["train"]))
+                                  degradation=degradations.copies_description(LEVELS, severities["train"]))
     folds = [int(k) for k in args.folds.split(",")]
     folds_mask = np.isin(pairs.fold, folds)
     held_out = args.held_out.split(",") if args.held_out else list(KINDS)
@@ -337,7 +339,7 @@ def main():
             training_severities(args, name)
         except ValueError as error:
             parser.error(str(error))
-    lfw_sface_pfe.refuse_overlap({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
+    outputs.check_run_paths({"work_dir": args.work_dir}, {"lfw_dir": args.lfw_dir, "sface": args.sface})
     tf.logging.set_verbosity(tf.logging.ERROR)
     start = time.time()
     report_dir = lfw_sface_pfe.report_folder(args, "held_out_report")
@@ -362,4 +364,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    lfw_sface_pfe.run_script(main)

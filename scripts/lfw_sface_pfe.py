@@ -22,7 +22,6 @@ Writes work_dir/report/report.json, PNG plots and prints a summary.
 import argparse
 import functools
 import os
-import sys
 import time
 
 import numpy as np
@@ -49,6 +48,8 @@ from pfe_estimator.evaluation import report
 from pfe_estimator.training import devices
 from pfe_estimator.training import estimators
 from pfe_estimator.training import recipe as recipes
+from pfe_estimator import errors
+from pfe_estimator.modes import command_line
 
 SEVERITIES = (0,) + degradations.SEVERITIES
 RISK_REJECTED = 0.2
@@ -106,8 +107,13 @@ def aligned_cache(image_root, landmark_file, name, args):
     records = os.path.join(args.work_dir, name + "_112x112")
     root, identities = make_tfrecords.list_identities(image_root)
     settings = make_tfrecords.Settings("112x112", 95, (250, 250), "skip", None, 0.6)
-    manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file), records,
-                                             settings, os.cpu_count() or 1, 2000, 1)
+    try:
+        manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file),
+                                                 records, settings, os.cpu_count() or 1, 2000, 1)
+    except outputs.MadeFromOtherInputsError as error:
+        raise errors.UserError("--work_dir=%s holds %s, aligned from other photos, landmarks or settings (changed: "
+                               "%s); give a new --work_dir (the caches and heads beside it were made from those "
+                               "faces)" % (args.work_dir, records, error.changes))
     resolve_precision(args, records)
     cache_dir = records + "_sface%s_cache" % precision_tag(args)
     if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
@@ -124,7 +130,7 @@ def quality_aware_cache(records, args, copies):
         cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64,
                                   degraded_copies=copies,
                                   degrade=lambda face, rng: degradations.random_degradation(face, points, rng),
-                                  degradation=degradations.copies_description(degradations.KINDS,
+                                  degradation=degradations.copies_description(degradations.LEVELS,
                                                                               degradations.SEVERITIES))
     return cache_dir
 
@@ -222,19 +228,15 @@ def report_folder(args, name):
     """WORK_DIR/name, the script's report folder, created and marked as such (outputs.claim_directory): a
     folder there that is not a report of these scripts is refused, not written into."""
     folder = os.path.join(args.work_dir, name)
-    try:
-        outputs.claim_directory(folder, REPORT_KIND, "work_dir")
-    except outputs.OutputError as error:
-        sys.exit("error: %s" % error)
+    outputs.claim_directory(folder, REPORT_KIND, "work_dir")
     return folder
 
 
-def refuse_overlap(written, read):
-    """Exits with one line when an output of the script is, holds or lies in one of its inputs."""
-    try:
-        outputs.check_run_paths(written, read)
-    except outputs.OutputError as error:
-        sys.exit("error: %s" % error)
+def run_script(main):
+    """Runs an LFW script's main() as every entry point runs (modes/command_line.py): a user error is one
+    `error:` line, Ctrl-C says what --work_dir keeps."""
+    command_line.run_script(main, lambda: "--work_dir keeps the records, caches and heads it finished; rerun the "
+                                          "same command to reuse them")
 
 
 def sface_backbone(args, head_input=None, precision=None):
@@ -520,7 +522,7 @@ def main():
                         help="also train quality-aware heads on a cache with this many degraded copies per image "
                         "(%d: the measured choice)" % QUALITY_AWARE_COPIES)
     parsed = parser.parse_args()
-    refuse_overlap({"work_dir": parsed.work_dir}, {"lfw_dir": parsed.lfw_dir, "sface": parsed.sface})
+    outputs.check_run_paths({"work_dir": parsed.work_dir}, {"lfw_dir": parsed.lfw_dir, "sface": parsed.sface})
     tf.logging.set_verbosity(tf.logging.WARN)
     start = time.time()
     report_dir = report_folder(parsed, "report")
@@ -628,4 +630,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

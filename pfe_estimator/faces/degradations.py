@@ -17,10 +17,14 @@ LEVELS = {
 }
 
 
-def copies_description(kinds, severities):
-    """What degraded copies drawn among `kinds` x `severities` are, for the fingerprint of a cache of them
-    (inference/cache_builder.py: a resume with other copies is refused): their kinds, severities and naming."""
-    return "kinds %s; severities %s; named kind-severity" % (",".join(kinds), ",".join(map(str, severities)))
+def copies_description(levels, severities):
+    """What degraded copies drawn among the kinds of `levels` (a kind -> its four levels dict, in the order
+    kinds are drawn) x `severities` are, for the fingerprint of a cache of them (inference/cache_builder.py: a
+    resume with other copies is refused): each kind with the levels of the severities drawn, and the naming."""
+    drawn = sorted(set(severities))
+    return "kinds %s; severities %s; named kind-severity" % (
+        ",".join("%s %s" % (kind, "/".join(str(levels[kind][s - 1]) for s in drawn)) for kind in levels),
+        ",".join(map(str, severities)))
 
 
 def level_of(kind, severity):

@@ -13,7 +13,7 @@ def run(settings):
     if settings.cache_degraded_copies:
         from pfe_estimator.faces import degradations  # pylint: disable=import-outside-toplevel  # OpenCV
         degrade = images.random_degradation(settings.data_dir)
-        degradation = degradations.copies_description(degradations.KINDS, degradations.SEVERITIES)
+        degradation = degradations.copies_description(degradations.LEVELS, degradations.SEVERITIES)
     manifest = cache_builder.build_cache(settings.data_dir, settings.cache_dir, backbone, settings.pretrained_ckpt,
                                          batch_size=settings.batch_size, features_dtype=settings.cache_dtype,
                                          overwrite=settings.overwrite, degraded_copies=settings.cache_degraded_copies,

@@ -24,6 +24,14 @@ class OutputError(errors.UserError):
     """A target the pipeline must not write; str() is the one-line reason and what to do."""
 
 
+class MadeFromOtherInputsError(OutputError):
+    """An output folder of the same kind whose fingerprint differs; `changes` names what differs."""
+
+    def __init__(self, message, changes):
+        super(MadeFromOtherInputsError, self).__init__(message)
+        self.changes = changes
+
+
 def file_digest(path, algorithm="sha256"):
     """Hex digest of a file's bytes (read in 1 MiB blocks)."""
     digest = hashlib.new(algorithm)
@@ -197,10 +205,10 @@ def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
             return "resume"
         if not overwrite:
             if marker and marker.get("kind") == kind:
-                raise OutputError("--%s=%s was made from other inputs or settings (changed: %s); use a new folder, "
-                                  "or --overwrite to rebuild it" % (
-                                      flag, directory, "; ".join(fingerprint_changes(marker.get("fingerprint"),
-                                                                                     fingerprint))))
+                changes = "; ".join(fingerprint_changes(marker.get("fingerprint"), fingerprint))
+                raise MadeFromOtherInputsError("--%s=%s was made from other inputs or settings (changed: %s); use a "
+                                               "new folder, or --overwrite to rebuild it" % (flag, directory, changes),
+                                               changes)
             raise _refusal(directory, kind, flag)
         if is_model_folder(directory) and not read_marker(directory):
             raise _refusal(directory, kind, flag)

@@ -41,10 +41,27 @@ def test_an_interrupted_cache_of_copies_is_resumed_only_with_the_same_degradatio
     assert len(first_shard) == 1  # the first shard is kept for a resume
     with pytest.raises(outputs.OutputError, match="changed: degradation"):
         cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
-                                  degrade=tagged, degradation=degradations.copies_description(("blur",), (1, 2, 3, 4)))
+                                  degrade=tagged,
+                                  degradation=degradations.copies_description({"blur": degradations.LEVELS["blur"]},
+                                                                              (1, 2, 3, 4)))
     assert sorted(f for f in os.listdir(cache) if f.endswith(".tfrecord")) == first_shard  # nothing lost
     manifest = cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
                                          degrade=untagged, degradation="untagged flips")
     assert manifest["num_images"] == 200 and manifest["fingerprint"]["degradation"] == "untagged flips"
     with pytest.raises(ValueError, match="need the degradation"):
         cache_builder.build_cache(records, str(tmp_path / "other"), backbone, degraded_copies=1, degrade=tagged)
+
+
+def test_the_copies_description_changes_with_any_level_kind_order_or_severity(monkeypatch):
+    """A cache of degraded copies is resumed only with copies made the same way: its fingerprint's description
+    names every kind in drawing order, the severities drawn and each drawn severity's level, so changing one
+    level in faces/degradations.LEVELS is a change the fingerprint sees."""
+    severities = degradations.SEVERITIES
+    before = degradations.copies_description(degradations.LEVELS, severities)
+    monkeypatch.setitem(degradations.LEVELS, "blur", (1.0, 2.0, 3.0, 5.0))
+    assert degradations.copies_description(degradations.LEVELS, severities) != before
+    monkeypatch.undo()
+    assert degradations.copies_description(degradations.LEVELS, severities) == before
+    reordered = dict(reversed(list(degradations.LEVELS.items())))
+    assert degradations.copies_description(reordered, severities) != before
+    assert degradations.copies_description(degradations.LEVELS, (1, 2)) != before

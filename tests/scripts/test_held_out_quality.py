@@ -33,6 +33,7 @@ def test_copies_are_named_after_their_kind_and_drawn_among_the_allowed_severitie
     name = cache_builder.degraded_copy_name("Ann/Ann_0001.jpg", 1, "motion_blur-2")
     assert name == "Ann/Ann_0001_q1_motion_blur-2.jpg" and held_out_quality.copy_kind(name) == "motion_blur"
     assert held_out_quality.copy_kind("Ann/Ann_0001.jpg") is None
+    assert tuple(held_out_quality.LEVELS) == held_out_quality.KINDS  # the fingerprint names kinds in drawing order
 
 
 def test_the_held_out_kind_never_reaches_the_training_subset(tmp_path):
@@ -219,3 +220,33 @@ def test_heads_on_degraded_copies_default_to_the_quality_aware_head_and_are_name
     parsed = parser.parse_args(["--lfw_dir", "L", "--sface", "S"])
     lfw_sface_pfe.head_settings(parsed, True)
     assert parsed.head_input is None and parsed.quality_ranking_weight is None  # the parsed flags are left alone
+
+
+def test_a_work_dir_aligned_from_other_photos_is_one_line_naming_it_and_is_kept(tmp_path):
+    """The LFW scripts reuse --work_dir's aligned records only when they were made from the photos, landmarks
+    and settings --lfw_dir gives now: after a photo changed, each script stops with one `error:` line naming
+    --work_dir and the records folder (no traceback), and every file under --work_dir stays as it was (a script
+    claims its empty report folder first, so a foreign one is refused before any work)."""
+    lfw = tiny_lfw(tmp_path)
+    work = str(tmp_path / "work")
+    args = argparse.Namespace(work_dir=work, sface=shared_path(*SFACE), backbone_precision="fp32", head_input=None)
+    lfw_sface_pfe.aligned_cache(os.path.join(lfw, "images"), os.path.join(lfw, "ldmark_lfw_mtcnncaffe.txt"), "lfw",
+                                args)
+    photo = glob.glob(os.path.join(lfw, "images", "*", "*.jpg"))[0]
+    os.utime(photo, (1e9, 1e9))  # the same bytes, another file state: the records no longer prove their source
+
+    def state():
+        return sorted((os.path.relpath(os.path.join(d, f), work), os.path.getmtime(os.path.join(d, f)))
+                      for d, _, files in os.walk(work) for f in files)
+    before = state()
+    for module, extra in (("scripts.held_out_quality", []), ("scripts.lfw_sface_pfe", []),
+                          ("scripts.build_reference_model", ["--output_dir", str(tmp_path / "reference")])):
+        result = subprocess.run([sys.executable, "-m", module, "--lfw_dir", lfw, "--sface", shared_path(*SFACE),
+                                 "--work_dir", work, "--backbone_precision", "fp32"] + extra, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+        last = result.stdout.strip().splitlines()[-1]
+        assert result.returncode == 1 and "Traceback" not in result.stdout, (module, result.stdout[-3000:])
+        assert last.startswith("error: --work_dir=%s" % work) and "lfw_112x112" in last and "images" in last, last
+        after = state()
+        assert set(before) <= set(after), module  # everything under --work_dir as it was
+        assert {os.path.dirname(path) for path, _ in set(after) - set(before)} <= {"report", "held_out_report"}
