@@ -18,7 +18,7 @@ LEVELS = {
 
 
 def copies_description(levels, severities):
-    """What degraded copies drawn among the kinds of `levels` (a kind -> its four levels dict, in the order
+    """What degraded copies drawn among the kinds of `levels` (a dict: kind -> its four levels, in the order
     kinds are drawn) x `severities` are, for the fingerprint of a cache of them (inference/cache_builder.py: a
     resume with other copies is refused): each kind with the levels of the severities drawn, and the naming."""
     drawn = sorted(set(severities))
