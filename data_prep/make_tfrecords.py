@@ -213,23 +213,22 @@ def load_finished_shard(output_dir, name):
     return finished
 
 
-def _file_state(path):
+def _file_digest(path):
     try:
-        stat = os.stat(path)
+        return outputs.file_digest(path)
     except OSError:
         return "missing"
-    return "%d %d" % (stat.st_size, stat.st_mtime_ns)
 
 
 def run_fingerprint(root, identities, landmarks, settings, images_per_shard, min_images_per_identity):
-    """What decides the shards' content: the listed files (paths, sizes, mtimes), their landmarks, the
-    identities kept (after include/exclude lists), every setting. Equal fingerprints, equal shards."""
+    """What decides the shards' content: the listed files (relative paths and bytes, not where they sit or
+    when they were copied), their landmarks, the identities kept (after include/exclude lists), every
+    setting. Equal fingerprints, equal shards."""
     paths = [path for name in identities for path in identities[name]]
     return {
-        "source": os.path.abspath(root),
         "identities": "%d %s" % (len(identities), outputs.text_digest(identities)),
         "images": "%d %s" % (len(paths), outputs.text_digest(
-            "%s %s" % (path, _file_state(os.path.join(root, path))) for path in paths)),
+            "%s %s" % (path, _file_digest(os.path.join(root, path))) for path in paths)),
         "landmarks": outputs.text_digest("%s %s" % (path, np.round(landmarks[path], 3).tolist())
                                          for path in paths if path in landmarks),
         "settings": settings.as_json(),

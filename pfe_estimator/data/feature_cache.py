@@ -131,7 +131,7 @@ def pooled(features, channels):
 def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels=None):
     """A cache holding only the images of cache_dir that keep_image(filename) keeps, its shards and manifest
     written as a cache of its own, no backbone run (every identity keeps its label, so it must keep an
-    image). A rerun with the same source and description resumes.
+    image). A rerun with the same source (by its fingerprint, wherever it sits) and description resumes.
 
     Args:
       keep_image: callable(filename as cached) -> bool.
@@ -143,7 +143,7 @@ def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels
       the subset's manifest dict.
     """
     manifest = pk_sampling.read_manifest(cache_dir)
-    fingerprint = {"subset_of": os.path.abspath(cache_dir), "source_fingerprint": manifest.get("fingerprint"),
+    fingerprint = {"source_fingerprint": manifest.get("fingerprint"),
                    "description": description, "pooled_channels": pooled_channels}
     if pooled_channels and (manifest["cache"].get("backbone_options") or {}).get("head_input", "flattened") != \
             "flattened":

@@ -21,10 +21,10 @@ from pfe_estimator.storage import outputs
 
 
 def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
-    """What decides a cache's content: the source records, the backbone (ONNX file hash, or the checkpoint's
-    path and index hash), its options and the storage dtype."""
-    fingerprint = {"source": os.path.abspath(data_dir),
-                   "source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
+    """What decides a cache's content: the source records (by their fingerprint, not their path: a moved work
+    folder keeps its caches), the backbone (ONNX file hash, or the checkpoint's path and index hash), its
+    options and the storage dtype."""
+    fingerprint = {"source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
                        os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)),
                    "backbone": backbone.name, "backbone_options": backbone.options,
                    "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}

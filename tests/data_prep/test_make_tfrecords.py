@@ -139,6 +139,32 @@ def test_output_is_deterministic_and_a_rerun_skips_finished_shards(messy_dataset
         _run(root, landmark_file, first, jpeg_quality=50)
 
 
+def test_a_copy_of_the_photos_with_new_file_times_resumes_and_changed_bytes_are_refused(messy_dataset, tmp_path):
+    """The records prove their source by its bytes, not by where it sits or when it was copied: the photos copied
+    to another folder with new file times (what a ModelArts job's copy from OBS does each run) resume the
+    finished records untouched; one photo with other bytes is refused, naming the images."""
+    root, landmark_file = messy_dataset
+    output_dir = str(tmp_path / "out")
+    _run(root, landmark_file, output_dir)
+    times = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(output_dir, "*.tfrecord"))}
+    copy = str(tmp_path / "copied")
+    shutil.copytree(root, copy, copy_function=shutil.copyfile)  # bytes only: new file times
+    for directory, _, files in os.walk(copy):
+        for name in files:
+            os.utime(os.path.join(directory, name), (2e9, 2e9))
+    time.sleep(0.05)
+    manifest = _run(copy, landmark_file, output_dir)
+    assert manifest["source"] == copy and manifest["num_images"] == 34  # the manifest names where it came from
+    assert times == {p: os.path.getmtime(p) for p in glob.glob(os.path.join(output_dir, "*.tfrecord"))}
+    photo = os.path.join(copy, SOURCE_IMAGE)
+    image = cv2.imread(photo)
+    cv2.imwrite(photo, cv2.GaussianBlur(image, (5, 5), 0))
+    with pytest.raises(ValueError, match=r"made from other inputs or settings \(changed: images\)"):
+        manifest = _run(copy, landmark_file, output_dir)
+    assert manifest["source"] == copy and manifest["num_images"] == 34  # the manifest names where it came from
+    assert times == {p: os.path.getmtime(p) for p in glob.glob(os.path.join(output_dir, "*.tfrecord"))}
+
+
 def test_killed_run_resumes_without_partial_shards(tmp_path):
     """Kill the script mid-way on all of LFW, rerun: finished shards kept, result equal to a clean run."""
     images = shared_path("data", "lfw", "images")

@@ -1,8 +1,10 @@
 """cache_builder: an interrupted cache of degraded copies is finished only with copies of its own generator."""
 import os
+import shutil
 
 import pytest
 
+from pfe_estimator.data import feature_cache
 from pfe_estimator.faces import degradations
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
@@ -65,3 +67,32 @@ def test_the_copies_description_changes_with_any_level_kind_order_or_severity(mo
     reordered = dict(reversed(list(degradations.LEVELS.items())))
     assert degradations.copies_description(reordered, severities) != before
     assert degradations.copies_description(degradations.LEVELS, (1, 2)) != before
+
+
+def test_a_work_folder_moved_elsewhere_keeps_its_cache_and_subsets(tmp_path):
+    """A cache proves its source by the records' fingerprint, not their path: records, cache and a subset moved
+    together to another folder (a ModelArts job copying its work folder back from OBS) resume without running
+    the backbone or rewriting a shard."""
+    work = tmp_path / "work"
+    work.mkdir()
+    records, _, _ = lfw_subset_records(work, "112x112")
+    cache, subset = str(work / "cache"), str(work / "subset")
+    backbone = backbones.Backbone("onnx:" + shared_path(*SFACE))
+    cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False)
+    feature_cache.write_subset(cache, subset, lambda name: name.endswith("1.jpg") or name.endswith("2.jpg"),
+                               "names ending in 1 or 2", pooled_channels=128)
+
+    def times(root):
+        return {os.path.relpath(os.path.join(d, f), root): os.path.getmtime(os.path.join(d, f))
+                for d, _, files in os.walk(root) for f in files if f.endswith(".tfrecord")}
+    moved = str(tmp_path / "moved")
+    shutil.move(str(work), moved)
+    before = times(moved)
+    moved_records = os.path.join(moved, os.path.relpath(records, str(work)))
+    manifest = cache_builder.build_cache(moved_records, os.path.join(moved, "cache"), backbone, batch_size=50,
+                                         progress=False)
+    assert manifest["num_images"] == 100 and len(before) == 2 + 2 + 2  # records, cache, subset: two shards each
+    feature_cache.write_subset(os.path.join(moved, "cache"), os.path.join(moved, "subset"),
+                               lambda name: name.endswith("1.jpg") or name.endswith("2.jpg"),
+                               "names ending in 1 or 2", pooled_channels=128)
+    assert times(moved) == before
