@@ -199,8 +199,9 @@ def protocol_report(scores, pairs, kind, severity, folds_mask):
     normalised = cells.normalised_cosine(cosine, uncertainty, same, fold)
     labels = np.array(["%s-%d" % (k, s) for k, s in zip(kind[folds_mask], severity[folds_mask])])
     subjects = np.array([lfw_sface_pfe.person_of(n) for n in pairs.first[folds_mask]])
-    report = cells.cell_report({"cosine": cosine, "mls": mls, "normalised_cosine": normalised}, same, labels,
-                               subjects)
+    scored = {"cosine": cosine, "mls": mls, "normalised_cosine": normalised}
+    report = cells.cell_report(scored, same, labels, subjects)
+    report["kinds"] = cells.cell_report(scored, same, kind[folds_mask], subjects)["cells"]  # each kind's severities
     clean_sigma, degraded_sigma = (part[folds_mask] for part in scores["face_sigma_sq"])
     face_severity = np.concatenate([np.zeros(len(clean_sigma)), severity[folds_mask]])
     face_sigma = np.concatenate([clean_sigma, degraded_sigma])
@@ -303,6 +304,9 @@ def summary(name, report):
                 and p["difference"]["mls"]["auc"]["difference"] > 0)
     lines.append("  cells: MLS ahead of cosine in %d of %d; significantly below in %s" % (
         ahead, len(report["cells"]), ", ".join(report["cells_significantly_below_cosine"]) or "none"))
+    lines.append("  by kind, AUC MLS - cosine: " + ", ".join(
+        "%s %+.4f" % (k, p["difference"]["mls"]["auc"]["difference"])
+        for k, p in sorted(report["kinds"].items()) if "difference" in p))
     lines.append("  Spearman(face sigma^2, severity): " + ", ".join(
         "%s %.3f" % item for item in sorted(report["spearman_sigma_sq_severity"].items())))
     room = report["auc_headroom"]

@@ -96,6 +96,7 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     loko = json.load(open(os.path.join(out, "leave_one_kind_out_c2_defocus%s.json" % tag)))["leave_one_kind_out"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)}
+    assert set(loko["kinds"]) == {"defocus"} and loko["kinds"]["defocus"]["pairs"] == 6  # its severities pooled
     assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
     assert set(loko["targets"]) == {"spearman_at_least_0.75", "pooled_auc_gain_at_least_0.03",
                                     "no_cell_significantly_below_cosine"}
@@ -104,6 +105,8 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     assert loko["copies"] == 2 and loko["head_input"] == "pooled" and loko["quality_ranking"]["weight"] == 100
     unseen = json.load(open(os.path.join(out, "unseen_severities_c2%s.json" % tag)))["unseen_severities"]
     assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
+    assert {cell.rsplit("-", 1)[0] for cell in unseen["cells"]} == set(unseen["kinds"])
+    assert sum(part["pairs"] for part in unseen["kinds"].values()) == unseen["pooled"]["pairs"]
     precision = unseen["sface_precision"]["used"]  # auto: bf16 on CPUs with AVX512_BF16/AMX, else fp32
     assert unseen["sface_precision"]["why"].startswith("auto: ")
     assert tag == {"fp32": "_p4_pooled_k2_rk100.0_s3", "bf16": "_p4_pooled_k2_rk100.0_s3_bf16"}[precision]
