@@ -6,18 +6,22 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator.faces import network_input
-
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.faces import image_io
+from pfe_estimator.faces import network_input
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import outputs
+
+
+# Faces a shard sends through the backbone in one go (whole identities, so a little more): what bounds
+# build_cache's memory (about 0.4 GB for SFace's maps and their mirrors), whatever the shard's size or copies.
+FACES_PER_RUN = 1024
 
 
 def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
@@ -82,9 +86,36 @@ def _tagged(degraded):
     return degraded if isinstance(degraded, tuple) else (degraded, None)
 
 
+def _add_copies(record, degraded_copies, degrade, rng):
+    """Sets record["faces"] (its decoded uint8 RGB crops, then degraded_copies rounds of copies of them) and
+    extends record["filename"] with the copies' names (degraded_copy_name)."""
+    faces = [image_io.decode_rgb(j) for j in record["encoded"]]
+    degraded = [_tagged(degrade(face, rng)) for _ in range(degraded_copies) for face in faces]
+    record["faces"] = faces + [face for face, _ in degraded]
+    record["filename"] = record["filename"] + [
+        degraded_copy_name(name, 1 + index // len(faces), degraded[index][1])
+        for index, name in enumerate(record["filename"] * degraded_copies)]
+
+
+def _identity_groups(identities, faces_per_identity, faces_per_run):
+    """Consecutive identities in groups of about faces_per_run faces: a group closes at the first identity that
+    brings it to faces_per_run (an identity is never split)."""
+    group, faces = [], 0
+    for record in identities:
+        group.append(record)
+        faces += faces_per_identity(record)
+        if faces >= faces_per_run:
+            yield group
+            group, faces = [], 0
+    if group:
+        yield group
+
+
 def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
                 progress=True, overwrite=False, degraded_copies=0, degrade=None, degradation=None):
     """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
+    The backbone sees about FACES_PER_RUN faces at a time (whole identities), so memory does not grow with a
+    shard's size or its copies.
 
     The cache folder must be new, empty or an earlier cache with the same fingerprint (see
     cache_fingerprint); anything else is refused (outputs.OutputError) unless `overwrite` clears it.
@@ -138,27 +169,23 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
             if os.path.exists(target):
                 bar.update(2 * copies * shard["images"])
                 continue
-            identities = list(tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])))
-            rng = np.random.RandomState(shard_index)
-            for record in identities:
-                faces = [image_io.decode_rgb(j) for j in record["encoded"]]
-                degraded = [_tagged(degrade(face, rng)) for _ in range(degraded_copies) for face in faces]
-                record["faces"] = faces + [face for face, _ in degraded]
-                record["filename"] = record["filename"] + [
-                    degraded_copy_name(name, 1 + index // len(faces), degraded[index][1])
-                    for index, name in enumerate(record["filename"] * degraded_copies)]
-            batch = np.stack([network_input.network_input(face, (height, width))
-                              for record in identities for face in record["faces"]])
-            plain_features, plain_mu = run(batch)  # a whole shard at a time: full batches
-            flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+            identities = tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"]))
+            rng = np.random.RandomState(shard_index)  # drawn identity by identity, in the shard's order
             with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
-                start = 0
-                for record in identities:
-                    rows = slice(start, start + len(record["faces"]))
-                    start = rows.stop
-                    writer.write(tfrecord_schema.cache_example(
-                        plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
-                        record["filename"], record["label"], record["identity"], features_dtype))
+                for group in _identity_groups(identities, lambda r: copies * len(r["encoded"]), FACES_PER_RUN):
+                    for record in group:
+                        _add_copies(record, degraded_copies, degrade, rng)
+                    batch = np.stack([network_input.network_input(face, (height, width))
+                                      for record in group for face in record["faces"]])
+                    plain_features, plain_mu = run(batch)
+                    flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+                    start = 0
+                    for record in group:
+                        rows = slice(start, start + len(record["faces"]))
+                        start = rows.stop
+                        writer.write(tfrecord_schema.cache_example(
+                            plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
+                            record["filename"], record["label"], record["identity"], features_dtype))
             os.replace(atomic_files.partial_path(target), target)
         bar.close()
         feature_size, dims = runner.feature_size, runner.embedding_size

@@ -2,9 +2,11 @@
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.faces import degradations
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
@@ -96,3 +98,37 @@ def test_a_work_folder_moved_elsewhere_keeps_its_cache_and_subsets(tmp_path):
                                lambda name: name.endswith("1.jpg") or name.endswith("2.jpg"),
                                "names ending in 1 or 2", pooled_channels=128)
     assert times(moved) == before
+
+
+def test_a_shard_goes_through_the_backbone_a_bounded_number_of_faces_at_a_time_whatever_the_copies(
+        tmp_path, monkeypatch):
+    """build_cache's memory is bounded by FACES_PER_RUN, not by a shard's images times its copies (a 4-copy
+    cache of LFW once held 10 k faces and their 25 k-float maps at once): the backbone never gets much more
+    than FACES_PER_RUN faces in one call, and the cache equals one made with the whole shard in one call
+    (same names, copies drawn in the same order, features within float16 storage)."""
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")  # 100 faces in two shards of about 50
+    backbone = backbones.Backbone("onnx:" + shared_path(*SFACE))
+    tagged = lambda face, rng: (face[::-1].copy(), "blur-%d" % (1 + rng.randint(4)))  # noqa: E731
+    calls = []
+    run = cache_builder.BackboneRunner.run
+
+    def counted(self, faces, batch_size, progress=None):
+        calls.append(len(faces))
+        return run(self, faces, batch_size, progress)
+    monkeypatch.setattr(cache_builder.BackboneRunner, "run", counted)
+    largest = max(3 * len(r["encoded"]) for shard in os.listdir(records) if shard.endswith(".tfrecord")
+                  for r in tfrecord_schema.read_identities(os.path.join(records, shard)))
+    monkeypatch.setattr(cache_builder, "FACES_PER_RUN", 32)
+    cache_builder.build_cache(records, str(tmp_path / "bounded"), backbone, batch_size=16, progress=False,
+                              degraded_copies=2, degrade=tagged, degradation="tagged flips")
+    assert len(calls) > 4 and max(calls) < 32 + largest  # a shard of 150 faces in several runs
+    monkeypatch.setattr(cache_builder, "FACES_PER_RUN", 10 ** 6)
+    del calls[:]
+    cache_builder.build_cache(records, str(tmp_path / "whole"), backbone, batch_size=16, progress=False,
+                              degraded_copies=2, degrade=tagged, degradation="tagged flips")
+    assert len(calls) == 4  # two shards, each image and mirror run whole
+    bounded = feature_cache.read_cache_arrays(str(tmp_path / "bounded"))
+    whole = feature_cache.read_cache_arrays(str(tmp_path / "whole"))
+    assert bounded[0] == whole[0] and len(whole[0]) == 300
+    np.testing.assert_allclose(bounded[1], whole[1], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(bounded[2], whole[2], rtol=2e-3, atol=2e-3)
