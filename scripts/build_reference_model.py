@@ -48,7 +48,8 @@ def main():
     training_cache = lfw_sface_pfe.quality_aware_cache(records, args, args.copies)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
-    labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)[CALIBRATION_FOLD]
+    labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest,
+                                                  args.identity_share)[CALIBRATION_FOLD]
     backbone = lfw_sface_pfe.sface_backbone(args)
     model_config.write_training_record(model_dir, {
         "model": "pfe", "template": manifest.get("template"), "backbone": backbone.name, "image_size": [112, 112],

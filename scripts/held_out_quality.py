@@ -284,7 +284,8 @@ def run_protocol(args, name, context):
                              np.concatenate([folds_mask] * len(runs)))
     report.update(held_out=held_out if name == "leave_one_kind_out" else None, folds=folds, copies=args.copies,
                   train_severities=list(severities["train"]), test_severities=list(severities["test"]),
-                  steps=args.steps, head_input=args.head_input, weight_decay=args.weight_decay,
+                  steps=args.steps, identity_share=args.identity_share, head_input=args.head_input,
+                  weight_decay=args.weight_decay,
                   quality_ranking={"weight": args.quality_ranking_weight, "margin": args.quality_ranking_margin},
                   sface_precision={"used": args.backbone_precision, "why": args.precision_reason})
     plot_cells(report, os.path.join(report_dir, "%s%s_auc_by_cell.png" % (name, report_tag(args, name))),
@@ -351,7 +352,7 @@ def main():
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
     people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
-    fold_labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
+    fold_labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, args.identity_share)
     names, clean_features, clean_mu = feature_cache.read_cache_arrays(lfw_sface_pfe.head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
     with cache_builder.BackboneRunner(lfw_sface_pfe.sface_backbone(args, "flattened"), (112, 112)) as runner:

@@ -77,9 +77,11 @@ def person_of(name):
     return name.rsplit("_", 1)[0]
 
 
-def fold_training_labels(pairs, people_folds, manifest):
+def fold_training_labels(pairs, people_folds, manifest, share=1.0):
     """For each of the 10 folds, the labels of the identities a head may train on: the people of the other
-    nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people)."""
+    nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people); with
+    `share` < 1 that share of them, drawn per fold, seeded by the fold (a smaller share keeps a subset of a
+    larger one's identities)."""
     label_of = {i["name"]: i["label"] for i in manifest["identities"]}
     images_of = {i["name"]: i["images"] for i in manifest["identities"]}
     fold_labels = []
@@ -89,7 +91,9 @@ def fold_training_labels(pairs, people_folds, manifest):
         train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
         assert not test_people & train_people, "fold %d: training and test identities overlap" % k
         assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        fold_labels.append(sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2))
+        labels = sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2)
+        drawn = np.random.RandomState(k).permutation(len(labels))[:int(round(share * len(labels)))]
+        fold_labels.append(sorted(labels[i] for i in drawn))
     return fold_labels
 
 
@@ -178,13 +182,25 @@ REPORT_KIND = "lfw_protocol_report"
 HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
                  "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened",
                  "quality_ranking_weight": recipes.Recipe().quality_ranking_weight,
-                 "quality_ranking_margin": recipes.Recipe().quality_ranking_margin}
+                 "quality_ranking_margin": recipes.Recipe().quality_ranking_margin, "identity_share": 1.0}
 HEAD_TAGS = {"steps": "s", "classes_per_batch": "p", "images_per_class": "k", "learning_rate": "lr",
-             "weight_decay": "wd", "head_input": "", "quality_ranking_weight": "rk", "quality_ranking_margin": "rm"}
+             "weight_decay": "wd", "head_input": "", "quality_ranking_weight": "rk", "quality_ranking_margin": "rm",
+             "identity_share": "id"}
 # The quality-aware head: what sets a head trained on degraded copies apart from the released one, chosen on
 # the held-out degradation protocols (docs/results.md, "Making the head generalise").
 QUALITY_AWARE_HEAD = {"head_input": "pooled", "quality_ranking_weight": 100.0}
 QUALITY_AWARE_COPIES = 2
+
+
+def identity_share(text):
+    """--identity_share's value: a share in (0, 1]."""
+    try:
+        share = float(text)
+    except ValueError:
+        share = 0.0
+    if not 0.0 < share <= 1.0:
+        raise argparse.ArgumentTypeError("%s: give a share of the training identities in (0, 1], e.g. 0.5" % text)
+    return share
 
 
 def protocol_arguments(parser, steps):
@@ -207,6 +223,9 @@ def protocol_arguments(parser, steps):
                         "(default %g; heads on clean faces have no copies to rank)"
                         % QUALITY_AWARE_HEAD["quality_ranking_weight"])
     parser.add_argument("--quality_ranking_margin", type=float, default=HEAD_DEFAULTS["quality_ranking_margin"])
+    parser.add_argument("--identity_share", type=identity_share, default=HEAD_DEFAULTS["identity_share"],
+                        help="the share of each fold's training identities a head trains on, drawn per fold "
+                        "(0.25: a quarter of them; default all)")
     parser.add_argument("--backbone_precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="SFace's arithmetic, as main.py's flag (its caches are kept apart by precision)")
     parser.set_defaults(head_defaults=dict(HEAD_DEFAULTS, steps=steps))
@@ -537,7 +556,7 @@ def main():
     names, cached, cached_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
     cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
-    fold_labels = fold_training_labels(pairs, people_folds, manifest)
+    fold_labels = fold_training_labels(pairs, people_folds, manifest, args.identity_share)
     mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, head_cache(cache_dir, args), "",
                                                                       fold_labels, pairs,
                                                                       cached, cached_mu, first, second)
@@ -550,6 +569,7 @@ def main():
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
                           "tested on the 600 pairs.txt pairs of the held-out fold",
               "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class],
+              "identity_share": args.identity_share,
               "sface_precision": {"used": args.backbone_precision, "why": args.precision_reason}}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
     for name, scores in (("cosine", cosine), ("mls", mls)):

@@ -12,6 +12,7 @@ import numpy as np
 
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import model_config
@@ -255,3 +256,48 @@ def test_a_work_dir_aligned_from_other_photos_is_one_line_naming_it_and_is_kept(
         after = state()
         assert set(before) <= set(after), module  # everything under --work_dir as it was
         assert {os.path.dirname(path) for path, _ in set(after) - set(before)} <= {"report", "held_out_report"}
+
+
+def test_every_fold_trains_on_other_peoples_identities_and_a_share_draws_nested_subsets_of_them():
+    """On the real people.txt and pairs.txt: a fold's head never trains on a person of its own pairs, only on
+    people with 2 images or more; --identity_share keeps that share of them per fold, a smaller share a
+    subset of a larger one's, the same on every call, and the heads and reports are named after it."""
+    lfw = shared_path("data", "lfw")
+    pairs = protocols.read_lfw_pairs(os.path.join(lfw, "pairs.txt"))
+    people_folds = lfw_sface_pfe.read_people_folds(os.path.join(lfw, "people.txt"))
+    people = sorted(p for p in os.listdir(os.path.join(lfw, "images")) if os.path.isdir(os.path.join(lfw, "images", p)))
+    manifest = {"identities": [{"name": p, "label": i, "images": len(os.listdir(os.path.join(lfw, "images", p)))}
+                               for i, p in enumerate(people)]}
+    images_of = {i["label"]: i["images"] for i in manifest["identities"]}
+    everyone = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
+    half = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.5)
+    quarter = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.25)
+    for k in range(10):
+        test_people = {lfw_sface_pfe.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
+                                                                           pairs.second[pairs.fold == k]])}
+        assert not {people[label] for label in everyone[k]} & test_people
+        assert len(everyone[k]) > 1000 and min(images_of[label] for label in everyone[k]) >= 2
+        assert len(half[k]) == round(0.5 * len(everyone[k])) and set(half[k]) < set(everyone[k])
+        assert len(quarter[k]) == round(0.25 * len(everyone[k])) and set(quarter[k]) < set(half[k])
+    assert half == lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.5)
+    assert half[0] != half[1][:len(half[0])]  # drawn per fold, not one list cut
+    parser = argparse.ArgumentParser()
+    lfw_sface_pfe.protocol_arguments(parser, steps=400)
+    settings = lfw_sface_pfe.head_settings(parser.parse_args(
+        ["--lfw_dir", "L", "--sface", "S", "--backbone_precision", "fp32", "--identity_share", "0.25"]), True)
+    assert lfw_sface_pfe.head_suffix(settings) == "_pooled_id0.25_rk100.0"
+    assert held_out_quality.report_tag(arguments(head_defaults={"identity_share": 1.0}, identity_share=0.25),
+                                       "unseen_severities") == "_id0.25"
+
+
+def test_an_identity_share_outside_0_to_1_is_refused_in_one_line_before_any_work(tmp_path):
+    work = tmp_path / "work"
+    for value in ("0", "1.5", "half"):
+        result = subprocess.run([sys.executable, "-m", "scripts.held_out_quality", "--lfw_dir", str(tmp_path),
+                                 "--sface", "sface.onnx", "--work_dir", str(work), "--identity_share", value],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                timeout=300)
+        last = result.stdout.strip().splitlines()[-1]
+        assert result.returncode == 2 and "--identity_share" in last and "(0, 1]" in last, result.stdout
+        assert "Traceback" not in result.stdout
+    assert not work.exists()
