@@ -179,13 +179,13 @@ def subset_report(cosine, mls, same, thresholds, subset):
 REPORT_KIND = "lfw_protocol_report"
 # The head's arguments, the released PFE head's values (steps: each script's own; what folder names are told
 # apart from) and their tags in folder names.
-HEAD_DEFAULTS = {"classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
+HEAD_DEFAULTS = {"num_classes_per_batch": 32, "images_per_class": 4, "learning_rate": 1e-3,
                  "weight_decay": recipes.Recipe().weight_decay, "head_input": "flattened",
                  "quality_ranking_weight": recipes.Recipe().quality_ranking_weight,
                  "quality_ranking_margin": recipes.Recipe().quality_ranking_margin, "identity_share": 1.0}
-HEAD_TAGS = {"steps": "s", "classes_per_batch": "p", "images_per_class": "k", "learning_rate": "lr",
-             "weight_decay": "wd", "head_input": "", "quality_ranking_weight": "rk", "quality_ranking_margin": "rm",
-             "identity_share": "id"}
+HEAD_TAGS = {"num_classes_per_batch": "p", "head_input": "", "identity_share": "id", "images_per_class": "k",
+             "learning_rate": "lr", "quality_ranking_margin": "rm", "quality_ranking_weight": "rk", "steps": "s",
+             "weight_decay": "wd"}  # in the order folder names give them (their earlier names' alphabetical order)
 # The quality-aware head: what sets a head trained on degraded copies apart from the released one, chosen on
 # the held-out degradation protocols (docs/results.md, "Making the head generalise").
 QUALITY_AWARE_HEAD = {"head_input": "pooled", "quality_ranking_weight": 100.0}
@@ -211,7 +211,7 @@ def protocol_arguments(parser, steps):
     parser.add_argument("--work_dir", default="runs/lfw_sface", help="aligned records, caches and heads (a rerun "
                         "reuses them)")
     parser.add_argument("--steps", type=int, default=steps)
-    parser.add_argument("--classes_per_batch", type=int, default=HEAD_DEFAULTS["classes_per_batch"])
+    parser.add_argument("--num_classes_per_batch", type=int, default=HEAD_DEFAULTS["num_classes_per_batch"])
     parser.add_argument("--images_per_class", type=int, default=HEAD_DEFAULTS["images_per_class"])
     parser.add_argument("--learning_rate", type=float, default=HEAD_DEFAULTS["learning_rate"])
     parser.add_argument("--weight_decay", type=float, default=HEAD_DEFAULTS["weight_decay"])
@@ -300,15 +300,16 @@ def head_suffix(args):
     defaults in fp32, e.g. '_pooled_s1600_bf16'), so that a rerun with another head or SFace precision
     never resumes these."""
     defaults = getattr(args, "head_defaults", {})
-    return "".join("_%s%s" % (HEAD_TAGS[name], getattr(args, name)) for name in sorted(HEAD_TAGS)
+    return "".join("_%s%s" % (HEAD_TAGS[name], getattr(args, name)) for name in HEAD_TAGS
                    if name in defaults and getattr(args, name) != defaults[name]) + precision_tag(args)
 
 
 def head_recipe(args):
     """The heads' recipe. The protocol's published schedule drops the rate at int(2/3 of the steps) (266 of
     400), where the recipe's default rounds (267): the figures in docs/results.md were measured with this."""
-    return recipes.Recipe(num_classes_per_batch=args.classes_per_batch, images_per_class=args.images_per_class,
-                          max_steps=args.steps, learning_rates=(args.learning_rate, args.learning_rate / 10),
+    return recipes.Recipe(num_classes_per_batch=args.num_classes_per_batch,
+                          images_per_class=args.images_per_class, max_steps=args.steps,
+                          learning_rates=(args.learning_rate, args.learning_rate / 10),
                           learning_rate_boundaries=(args.steps * 2 // 3,), weight_decay=args.weight_decay,
                           quality_ranking_weight=args.quality_ranking_weight,
                           quality_ranking_margin=args.quality_ranking_margin)
@@ -318,7 +319,7 @@ def train_fold(cache_dir, model_dir, labels, args):
     estimator = estimators.pfe_estimator(sface_backbone(args), model_dir, head_recipe(args),
                                          devices.Runtime(save_checkpoints_steps=args.steps, random_seed=0))
     estimator.train(feature_cache.cache_input_fn_builder(
-        cache_dir, args.classes_per_batch, args.images_per_class, include_labels=labels,
+        cache_dir, args.num_classes_per_batch, args.images_per_class, include_labels=labels,
         quality_ranks=args.quality_ranking_weight > 0), max_steps=args.steps)
     return estimator
 
@@ -568,7 +569,7 @@ def main():
 
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
                           "tested on the 600 pairs.txt pairs of the held-out fold",
-              "steps_per_fold": args.steps, "batch": [args.classes_per_batch, args.images_per_class],
+              "steps_per_fold": args.steps, "batch": [args.num_classes_per_batch, args.images_per_class],
               "identity_share": args.identity_share,
               "sface_precision": {"used": args.backbone_precision, "why": args.precision_reason}}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
@@ -617,7 +618,7 @@ def main():
                  os.path.join(report_dir, "degradation_sigma_sq.png"), "Uncertainty of fold-1 test faces",
                  "severity (0 = clean)", "mean sigma^2")
     print("LFW 10-fold by identity, SFace backbone, PFE head %d steps of %dx%d per fold" % (
-        args.steps, args.classes_per_batch, args.images_per_class))
+        args.steps, args.num_classes_per_batch, args.images_per_class))
     for name in ("cosine", "mls"):
         print("  %-6s %.2f +- %.2f %%  AUC %.5f  TAR@1e-3 %.4f" % (
             name, 100 * result[name]["accuracy_mean"], 100 * result[name]["accuracy_std"], result[name]["auc"],

@@ -110,7 +110,7 @@ def test_the_sface_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     work = str(tmp_path / "work")
     result = subprocess.run([sys.executable, "-m", "scripts.lfw_sface_pfe", "--lfw_dir",
                              tiny_lfw(tmp_path), "--sface", sface, "--work_dir", work, "--steps", "3",
-                             "--classes_per_batch", "4", "--images_per_class", "2", "--degraded_faces", "4",
+                             "--num_classes_per_batch", "4", "--images_per_class", "2", "--degraded_faces", "4",
                              "--cross_quality", "--quality_aware_copies", "1"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]

@@ -4,12 +4,14 @@ import argparse
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 
+from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.evaluation import protocols
@@ -83,7 +85,7 @@ def test_both_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
     work = str(tmp_path / "work")
     result = subprocess.run([sys.executable, "-m", "scripts.held_out_quality", "--lfw_dir", tiny_lfw(tmp_path),
                              "--sface", shared_path(*SFACE), "--work_dir", work, "--steps", "3",
-                             "--classes_per_batch", "4", "--images_per_class", "2", "--held_out", "defocus",
+                             "--num_classes_per_batch", "4", "--images_per_class", "2", "--held_out", "defocus",
                              "--folds", "0,1,2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
@@ -301,3 +303,18 @@ def test_an_identity_share_outside_0_to_1_is_refused_in_one_line_before_any_work
         assert result.returncode == 2 and "--identity_share" in last and "(0, 1]" in last, result.stdout
         assert "Traceback" not in result.stdout
     assert not work.exists()
+
+
+def test_a_batch_of_more_identities_than_the_heads_train_on_is_refused_naming_a_flag_the_scripts_take(tmp_path):
+    """Too few training identities for a batch (a small --identity_share, a small data set) is one line naming
+    the flag that sets P: the LFW scripts take main.py's name for it, and it sets their heads' batches."""
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")  # 10 identities
+    try:
+        pk_sampling.check_training_data(records, pk_sampling.read_manifest(records), 32)
+        raise AssertionError("a batch of 32 identities was accepted on 10")
+    except errors.UserError as error:
+        flag = re.search(r"\((--\w+)\)", str(error)).group(1)
+    parser = argparse.ArgumentParser()
+    lfw_sface_pfe.protocol_arguments(parser, steps=400)
+    parsed = parser.parse_args(["--lfw_dir", "L", "--sface", "S", flag, "8"])
+    assert lfw_sface_pfe.head_recipe(parsed).num_classes_per_batch == 8

@@ -15,8 +15,8 @@ def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
     result = subprocess.run([sys.executable, "-m", "scripts.build_reference_model", "--lfw_dir", lfw, "--sface",
                              shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx"),
                              "--output_dir", output, "--work_dir", str(tmp_path / "work"), "--steps", "3",
-                             "--classes_per_batch", "4", "--images_per_class", "2"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+                             "--num_classes_per_batch", "4", "--images_per_class", "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     assert "calibrated on 2 pairs of unseen people" in result.stdout
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
