@@ -18,7 +18,8 @@ CONFIG_NAME = "pfe_config.json"
 FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "head_input", "embedding_node",
              "feature_node", "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
 # What a resumed training must share with the folder's record: the network itself.
-NETWORK_KEYS = ("model", "backbone", "onnx_sha256", "image_size", "embedding_size", "head_input")
+NETWORK_KEYS = ("model", "backbone", "onnx_sha256", "image_size", "embedding_size", "head_input",
+                "trained_on")  # trained_on: what a script's head trained on, where it records it
 # Keys added to records later, and the value their absence stands for.
 ABSENT_MEANS = {"head_input": "flattened"}
 ONNX_OPTION_FLAGS = {"embedding_node": "embedding_node", "feature_node": "feature_node",
@@ -54,7 +55,8 @@ def write_training_record(model_dir, record):
       the recipe fields that changed, [(field, recorded, now)] (empty on a first training).
 
     Raises:
-      UserError: the folder records another network (NETWORK_KEYS): resuming would mix two models.
+      UserError: the folder records another network or training data (NETWORK_KEYS): resuming would mix two
+        models.
     """
     recorded = read(model_dir)
     if recorded is None:

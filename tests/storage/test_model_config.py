@@ -26,3 +26,17 @@ def test_a_record_from_before_head_input_means_flattened(tmp_path):
         ("max_steps", 10, 20)]
     with pytest.raises(errors.UserError, match="records head_input flattened, this training has pooled"):
         model_config.write_training_record(model_dir, dict(RECORD, head_input="pooled"))
+
+
+def test_a_resume_trained_on_other_data_is_refused_and_the_record_kept(tmp_path):
+    """build_reference_model records what its head trained on (identities, copies): a rerun into the same
+    --output_dir with another --identity_share or --copies would otherwise resume the finished head silently."""
+    model_dir = str(tmp_path / "model")
+    record = dict(RECORD, trained_on="LFW people.txt folds 1-9, 1499 identities, 2 degraded copies per image")
+    model_config.write_training_record(model_dir, record)
+    with pytest.raises(errors.UserError, match="records trained_on .*resuming would mix two models"):
+        model_config.write_training_record(model_dir, dict(record, trained_on="LFW people.txt folds 1-9, 750 "
+                                                           "identities, 2 degraded copies per image"))
+    assert model_config.read(model_dir) == record
+    assert model_config.write_training_record(model_dir, dict(record, recipe={"max_steps": 20})) == [
+        ("max_steps", 10, 20)]
