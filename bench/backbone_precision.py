@@ -22,7 +22,7 @@ from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
-from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
 
@@ -53,7 +53,7 @@ def main():
     reason = compute_precision.unsupported_reason("bf16")
     if reason:
         sys.exit("error: " + reason)
-    size = tuple(pk_sampling.read_manifest(args.lfw_records)["image_size"])
+    size = tuple(manifests.read(args.lfw_records)["image_size"])
     names, encoded = predict.read_tfrecord_faces(args.lfw_records)
     if args.images:
         names, encoded = names[:args.images], encoded[:args.images]

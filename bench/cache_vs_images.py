@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from bench.released_loop import StepTimer
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
 from bench.train_throughput import BENCH_RUNTIME, bench_recipe
@@ -30,7 +31,7 @@ def estimator_and_data(data_dir, backbone, classes, images_per_class, options):
         bench_recipe(classes, images_per_class), BENCH_RUNTIME)
     if feature_cache.is_cache(data_dir):
         return estimator, feature_cache.cache_input_fn_builder(data_dir, classes, images_per_class)
-    size = tuple(pk_sampling.read_manifest(data_dir)["image_size"])
+    size = tuple(manifests.read(data_dir)["image_size"])
     return estimator, pk_sampling.tfrecord_input_fn_builder(data_dir, classes, images_per_class, size)
 
 
@@ -52,7 +53,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
-    manifest = pk_sampling.read_manifest(args.cache_dir)
+    manifest = manifests.read(args.cache_dir)
     options = manifest["cache"].get("backbone_options")
     runs = {"images": estimator_and_data(args.data_dir, args.backbone, args.classes, args.images_per_class, options),
             "cache": estimator_and_data(args.cache_dir, args.backbone, args.classes, args.images_per_class, options)}

@@ -11,6 +11,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 from bench.timing import best_of
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
 
 ANCHOR_IMAGES_PER_SEC = 100 * 256 / 26.0
@@ -35,7 +36,7 @@ def main():
     parser.add_argument("--batches", type=int, default=40)
     args = parser.parse_args()
     batch = args.classes * args.images_per_class
-    size = tuple(pk_sampling.read_manifest(args.data_dir)["image_size"])
+    size = tuple(manifests.read(args.data_dir)["image_size"])
     records = images_per_sec(pk_sampling.tfrecord_input_fn_builder(args.data_dir, args.classes, args.images_per_class,
                                                                 size), args.batches, batch)
     print("input_fn, batches of %d = %d x %d at %dx%d, %d CPU cores" % (batch, args.classes, args.images_per_class,

@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from pfe_estimator.faces import alignment
-from data_prep import make_tfrecords
+from pfe_estimator.data import record_writer
 
 
 def main():
@@ -28,16 +28,16 @@ def main():
     args = parser.parse_args()
     import tensorflow.compat.v1  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
     # (make_tfrecords imports TensorFlow at its first run: imported here, no run pays it)
-    root, identities = make_tfrecords.list_identities(os.path.join(args.lfw_dir, "images"))
+    root, identities = record_writer.list_identities(os.path.join(args.lfw_dir, "images"))
     landmarks = alignment.read_landmark_file(os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
-    settings = make_tfrecords.Settings("112x96", 95, (250, 250), "skip", None, 0.6)
+    settings = record_writer.CropSettings("112x96", 95, (250, 250), "skip", None, 0.6)
     images = sum(len(p) for p in identities.values())
     outputs, seconds = {}, {1: [], args.workers: []}
     for _ in range(args.rounds):
         for workers in (1, args.workers):
             outputs[workers] = tempfile.mkdtemp(prefix="pfe_bench_tfr_%d_" % workers)
             start = time.perf_counter()
-            make_tfrecords.make_tfrecords(root, identities, landmarks, outputs[workers], settings, workers, 2000, 1,
+            record_writer.write_records(root, identities, landmarks, outputs[workers], settings, workers, 2000, 1,
                                           progress=False)
             seconds[workers].append(time.perf_counter() - start)
     rounds = seconds

@@ -21,6 +21,7 @@ import time
 import cv2
 import numpy as np
 import tensorflow.compat.v1 as tf
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
@@ -38,7 +39,7 @@ class ReleasedStyleLoop(object):
     """tf.Session + feed_dict training of the head, batches made in numpy on a Python thread."""
 
     def __init__(self, data_dir, backbone, classes, images_per_class, image_size, seed=0):
-        manifest = pk_sampling.read_manifest(data_dir)
+        manifest = manifests.read(data_dir)
         self.identities = [record["encoded"] for shard in manifest["shards"]
                            for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"]))
                            if len(record["encoded"]) >= 2]
@@ -134,7 +135,7 @@ def main():
     parser.add_argument("--xla", action="store_true", help="also time ours fp32 with --xla")
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
-    size = tuple(pk_sampling.read_manifest(args.data_dir)["image_size"])
+    size = tuple(manifests.read(args.data_dir)["image_size"])
     batch = args.classes * args.images_per_class
     released = ReleasedStyleLoop(args.data_dir, args.backbone, args.classes, args.images_per_class, size)
     released.run_steps(1)  # warm-up

@@ -20,6 +20,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import export
@@ -47,8 +48,8 @@ def main():
         os.path.join(args.lfw_dir, "images"), os.path.join(args.lfw_dir, "ldmark_lfw_mtcnncaffe.txt"), "lfw", args)
     training_cache = lfw_sface_pfe.quality_aware_cache(records, args, args.copies)
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
-    people_folds = lfw_sface_pfe.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
-    labels = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest,
+    people_folds = protocols.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
+    labels = identity_folds.fold_training_labels(pairs, people_folds, manifest,
                                                   args.identity_share)[CALIBRATION_FOLD]
     backbone = lfw_sface_pfe.sface_backbone(args)
     model_config.write_training_record(model_dir, {

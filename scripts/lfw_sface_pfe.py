@@ -30,16 +30,20 @@ from pfe_estimator.faces import network_input
 from pfe_estimator.data import embedding_files
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
-from data_prep import make_cross_quality_lfw
-from data_prep import make_tfrecords
+from pfe_estimator.faces import kinds
+from pfe_estimator.experiments import cross_quality_photos
+from pfe_estimator.data import record_writer
 from pfe_estimator.storage import outputs
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import cross_quality
+from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import precision_check
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.model import backbones
 from pfe_estimator.evaluation import plots
 from pfe_estimator.faces import image_io
@@ -52,49 +56,6 @@ from pfe_estimator import errors
 from pfe_estimator.modes import command_line
 
 SEVERITIES = (0,) + degradations.SEVERITIES
-RISK_REJECTED = 0.2
-RANDOM_REJECTIONS = 200
-
-
-def read_people_folds(path):
-    """people.txt: a count of folds, then per fold a count and that many `name images` lines.
-
-    Returns:
-      list of sets of names.
-    """
-    with open(path) as f:
-        lines = [line.split() for line in f if line.strip()]
-    folds, position = [], 1
-    for _ in range(int(lines[0][0])):
-        count = int(lines[position][0])
-        folds.append({fields[0] for fields in lines[position + 1:position + 1 + count]})
-        position += 1 + count
-    return folds
-
-
-def person_of(name):
-    """LFW's person of an image name: Aaron_Peirsol_0001 -> Aaron_Peirsol."""
-    return name.rsplit("_", 1)[0]
-
-
-def fold_training_labels(pairs, people_folds, manifest, share=1.0):
-    """For each of the 10 folds, the labels of the identities a head may train on: the people of the other
-    nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people); with
-    `share` < 1 that share of them, drawn per fold, seeded by the fold (a smaller share keeps a subset of a
-    larger one's identities)."""
-    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
-    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
-    fold_labels = []
-    for k in range(10):
-        test_people = {person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
-                                                             pairs.second[pairs.fold == k]])}
-        train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
-        assert not test_people & train_people, "fold %d: training and test identities overlap" % k
-        assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        labels = sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2)
-        drawn = np.random.RandomState(k).permutation(len(labels))[:int(round(share * len(labels)))]
-        fold_labels.append(sorted(labels[i] for i in drawn))
-    return fold_labels
 
 
 def degrade_aligned(face_rgb, kind, severity):
@@ -109,10 +70,10 @@ def aligned_cache(image_root, landmark_file, name, args):
     (both reused on a rerun), SFace in --backbone_precision (auto resolved here, on the first records);
     returns (records folder, cache folder, manifest)."""
     records = os.path.join(args.work_dir, name + "_112x112")
-    root, identities = make_tfrecords.list_identities(image_root)
-    settings = make_tfrecords.Settings("112x112", 95, (250, 250), "skip", None, 0.6)
+    root, identities = record_writer.list_identities(image_root)
+    settings = record_writer.CropSettings("112x112", 95, (250, 250), "skip", None, 0.6)
     try:
-        manifest = make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(landmark_file),
+        manifest = record_writer.write_records(root, identities, alignment.read_landmark_file(landmark_file),
                                                  records, settings, os.cpu_count() or 1, 2000, 1)
     except outputs.MadeFromOtherInputsError as error:
         raise errors.UserError("--work_dir=%s holds %s, aligned from other photos, landmarks or settings (changed: "
@@ -120,7 +81,7 @@ def aligned_cache(image_root, landmark_file, name, args):
                                "faces)" % (args.work_dir, records, error.changes))
     resolve_precision(args, records)
     cache_dir = records + "_sface%s_cache" % precision_tag(args)
-    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
+    if not manifests.exists(cache_dir):
         cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64)
     return records, cache_dir, manifest
 
@@ -129,13 +90,12 @@ def quality_aware_cache(records, args, copies):
     """The cache of every image and `copies` degraded copies (random kind and severity of the training
     degradations, each copy named after them), reused on a rerun."""
     cache_dir = os.path.join(args.work_dir, "lfw_112x112_%dcopies_sface%s_cache" % (copies, precision_tag(args)))
-    if not os.path.exists(os.path.join(cache_dir, "manifest.json")):
+    if not manifests.exists(cache_dir):
         points = alignment.template("112x112")[1]
+        draw = kinds.random_degradation(kinds.GENERATOR_KINDS, kinds.SEVERITIES)
         cache_builder.build_cache(records, cache_dir, sface_backbone(args, "flattened"), batch_size=64,
-                                  degraded_copies=copies,
-                                  degrade=lambda face, rng: degradations.random_degradation(face, points, rng),
-                                  degradation=degradations.copies_description(degradations.LEVELS,
-                                                                              degradations.SEVERITIES))
+                                  degraded_copies=copies, degrade=lambda face, rng: draw(face, points, rng),
+                                  degradation=kinds.copies_description(kinds.GENERATOR_KINDS, kinds.SEVERITIES))
     return cache_dir
 
 
@@ -158,22 +118,6 @@ def resolve_precision(args, records):
 def precision_tag(args):
     """'' for fp32 (the caches' names before auto existed), '_bf16' for bf16: caches of two precisions never mix."""
     return "" if args.backbone_precision in ("fp32", "auto") else "_" + args.backbone_precision
-
-
-def subset_report(cosine, mls, same, thresholds, subset):
-    """Accuracy (each pair at its fold's threshold), AUC and TAR@FAR=1e-2 of cosine and MLS on a subset;
-    AUC and TAR are None where the subset lacks genuine or impostor pairs (tiny runs)."""
-    result = {"pairs": int(subset.sum())}
-    part_same = same[subset]
-    both_kinds = part_same.any() and not part_same.all()
-    for name, scores in (("cosine", cosine), ("mls", mls)):
-        part = scores[subset]
-        accuracy = float(np.mean((part >= thresholds[name][subset]) == part_same)) if len(part) else None
-        result[name] = {"accuracy": accuracy,
-                        "auc": metrics.roc_auc(part, part_same) if both_kinds else None,
-                        "tar_at_far_0.01": float(metrics.tar_at_far(part[part_same], part[~part_same], [1e-2])[0][0])
-                        if both_kinds else None}
-    return result
 
 
 REPORT_KIND = "lfw_protocol_report"
@@ -357,7 +301,7 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     """Cross-quality LFW scored by the fold heads: every pair's degraded side from the degraded cache, its
     clean side from the clean one; each fold's pairs judged by the head that never saw their identities."""
     folder = os.path.join(args.work_dir, "cross_quality")
-    rows = make_cross_quality_lfw.make_cross_quality(args.lfw_dir, folder, args.seed)
+    rows = cross_quality_photos.make_cross_quality(args.lfw_dir, folder, args.seed)
     _, cache_dir, _ = aligned_cache(os.path.join(folder, "images"), os.path.join(folder, "landmarks.txt"),
                                     "cross_quality", args)
     degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
@@ -365,84 +309,18 @@ def cross_quality_section(args, pairs, names, clean_mu, fold_heads, report_dir, 
     index = {name: i for i, name in enumerate(names)}
     degraded = np.array([row_of[embedding_files.image_name(r["file"])] for r in rows])
     clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
-    kinds = np.array([r["kind"] for r in rows])
-    severity = np.array([r["severity"] for r in rows])
-    count = len(rows)
-    mu_d, mu_c = np.empty((count, clean_mu.shape[1])), clean_mu[clean]
+    mu_d, mu_c = np.empty((len(rows), clean_mu.shape[1])), clean_mu[clean]
     sigma_d, sigma_c = np.empty_like(mu_d), np.empty_like(mu_d)
     for k in range(10):
         test = pairs.fold == k
         estimator, clean_sigma_sq = fold_heads[k]
         mu_d[test], sigma_d[test] = predict.cached_embeddings(estimator, degraded_features[degraded[test]],
-                                                            degraded_mu[degraded[test]], batch_size=256)
+                                                              degraded_mu[degraded[test]], batch_size=256)
         sigma_c[test] = clean_sigma_sq[clean[test]]
-    cosine = metrics.cosine_pair_scores(mu_c, mu_d)
-    mls = metrics.mls_pair_scores(mu_c, sigma_c, mu_d, sigma_d)
-    uncertainty = metrics.pair_uncertainty(sigma_c, sigma_d)
-    protocol = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
-                 "mls": metrics.kfold_accuracy(mls, pairs.same, pairs.fold)}
-    thresholds = {name: fitted["pair_threshold"] for name, fitted in protocol.items()}
-    section = {"pairs": count, "seed": args.seed, "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
-    for name, scores in (("cosine", cosine), ("mls", mls)):
-        section[name] = metrics.verification_report(scores, pairs.same, protocol[name], report.LFW_FARS)
-    section["by_kind"] = {kind: subset_report(cosine, mls, pairs.same, thresholds, kinds == kind)
-                          for kind in degradations.KINDS}
-    section["by_severity"] = {str(level): subset_report(cosine, mls, pairs.same, thresholds, severity == level)
-                              for level in degradations.SEVERITIES}
-    section["by_kind_and_severity"] = {
-        "%s_%d" % (kind, level): subset_report(cosine, mls, pairs.same, thresholds,
-                                               (kinds == kind) & (severity == level))
-        for kind in degradations.KINDS for level in degradations.SEVERITIES}
-    # rejecting the most uncertain pairs against rejecting as many at random
-    kept = np.argsort(uncertainty, kind="mergesort")[:int(round(count * (1 - RISK_REJECTED)))]
-    rng = np.random.RandomState(args.seed)
-    random_kept = [rng.permutation(count)[:len(kept)] for _ in range(RANDOM_REJECTIONS)]
-    section["risk_controlled_accuracy"] = {"reject_fractions": report.REJECT_FRACTIONS}
-    for name, scores in (("cosine", cosine), ("mls", mls)):
-        section["risk_controlled_accuracy"][name] = metrics.risk_controlled_accuracy(
-            scores, pairs.same, thresholds[name], uncertainty, report.REJECT_FRACTIONS).tolist()
-    section["reject_20_percent"] = {}
-    for name, scores in (("cosine", cosine), ("mls", mls)):
-        correct = (scores >= thresholds[name]) == pairs.same
-        section["reject_20_percent"][name] = {
-            "none": float(correct.mean()), "most_uncertain": float(correct[kept].mean()),
-            "random": float(np.mean([correct[r].mean() for r in random_kept]))}
-    # each face's mean sigma^2 against its severity (clean sides: 0)
-    face_sigma = np.concatenate([sigma_c.mean(axis=1), sigma_d.mean(axis=1)])
-    face_severity = np.concatenate([np.zeros(count), severity])
-    face_kind = np.concatenate([kinds, kinds])
-    section["spearman_sigma_sq_severity"] = {"all": metrics.spearman_correlation(face_sigma, face_severity)}
-    section["mean_sigma_sq"] = {"clean": float(sigma_c.mean())}
-    for kind in degradations.KINDS:
-        chosen = face_kind == kind
-        section["spearman_sigma_sq_severity"][kind] = metrics.spearman_correlation(face_sigma[chosen],
-                                                                                      face_severity[chosen])
-        section["mean_sigma_sq"][kind] = [float(sigma_d[(kinds == kind) & (severity == level)].mean())
-                                          for level in degradations.SEVERITIES]
-    calibrations = {}
-    for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
-        calibrations[name] = calibration.calibration_report(inputs[0], pairs.same, pairs.fold, inputs[1],
-                                                            report.LFW_FARS)
-        del calibrations[name]["probabilities"]
-    section["calibration"] = calibrations
-    by_severity = section["by_kind_and_severity"]
-    plots.curves(list(degradations.SEVERITIES),
-                 dict(("%s %s" % (score, kind),
-                       [100 * np.float64(by_severity["%s_%d" % (kind, level)][score]["accuracy"])
-                        for level in degradations.SEVERITIES])
-                      for kind in degradations.KINDS for score in ("cosine", "mls")),
-                 os.path.join(report_dir, "cross_quality_accuracy%s.png" % suffix),
-                 "Cross-quality LFW: accuracy by severity",
-                 "severity of the degraded side", "accuracy (%)")
-    risk = section["risk_controlled_accuracy"]
-    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(risk[n]) for n in ("cosine", "mls")},
-                 os.path.join(report_dir, "cross_quality_risk_controlled%s.png" % suffix),
-                 "Cross-quality LFW: rejecting uncertain pairs", "most uncertain pairs rejected (%)",
-                 "accuracy on kept pairs (%)")
-    plots.reliability({name: tuple(calibrations[name]["reliability"][key] for key in ("predicted", "observed", "count"))
-                       for name in calibrations}, os.path.join(report_dir, "cross_quality_reliability%s.png" % suffix),
-                      "Cross-quality LFW: reliability of P(same)")
-    return section
+    return cross_quality.section({"mu_clean": mu_c, "sigma_clean": sigma_c, "mu_degraded": mu_d,
+                                  "sigma_degraded": sigma_d}, pairs.same, pairs.fold,
+                                 np.array([r["kind"] for r in rows]), np.array([r["severity"] for r in rows]),
+                                 degradations.LEVELS, args.seed, report_dir, suffix)
 
 
 def quality_aware_section(args, records, clean_cache, fold_labels, pairs, first, second, report_dir):
@@ -466,72 +344,6 @@ def quality_aware_section(args, records, clean_cache, fold_labels, pairs, first,
     return section
 
 
-TEMPLATE_FARS = (1e-3, 1e-2, 1e-1)
-TEMPLATE_MIN_IMAGES = 4
-
-
-def templates_section(names, clean_mu, fold_heads, people_folds, report_dir):
-    """LFW templates: every identity with at least 4 images split into two templates (its images in name
-    order, first half and second half); genuine pairs its two templates, impostor pairs one identity's
-    first template against another's second within a people.txt fold. Each face's sigma^2 comes from the
-    head of its identity's fold (never trained on it). Fusion: paper and released, against the mean of mu."""
-    by_person = {}
-    for index, name in enumerate(names):
-        by_person.setdefault(person_of(name), []).append(index)
-    sigma_sq = np.empty_like(clean_mu)
-    faces, template_ids, pairs_a, pairs_b, labels = [], [], [], [], []
-    for k, people in enumerate(people_folds):
-        members = sorted(p for p in people if len(by_person.get(p, [])) >= TEMPLATE_MIN_IMAGES)
-        for p in members:
-            indices = sorted(by_person[p], key=lambda i: names[i])
-            sigma_sq[indices] = fold_heads[k][1][indices]
-            half = len(indices) // 2
-            for part, chosen in (("a", indices[:half]), ("b", indices[half:])):
-                faces += chosen
-                template_ids += ["%s/%s" % (p, part)] * len(chosen)
-        for p in members:
-            for q in members:
-                pairs_a.append("%s/a" % p)
-                pairs_b.append("%s/b" % q)
-                labels.append(p == q)
-    faces = np.array(faces)
-    section = {"identities": int(sum(labels)), "pairs": len(labels), "genuine": int(sum(labels))}
-    for fusion in ("paper", "released"):
-        part, _ = report.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
-                                             np.array(pairs_a), np.array(pairs_b), np.array(labels), fusion,
-                                             TEMPLATE_FARS, report.REJECT_FRACTIONS)
-        section[fusion] = part
-    risk = section["paper"]["risk_controlled"]
-    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(v) for n, v in risk["tar"].items()},
-                 os.path.join(report_dir, "lfw_templates_risk_controlled.png"), "LFW templates (paper fusion)",
-                 "most uncertain pairs rejected (%)", "TAR @ FAR=1e-2 (%)")
-    return section
-
-
-def cross_quality_summary(section):
-    """The cross-quality tables as text."""
-    lines = ["Cross-quality LFW (%d pairs, one side degraded): cosine %.2f %%, MLS %.2f %% (10-fold)" % (
-        section["pairs"], 100 * section["cosine"]["accuracy_mean"], 100 * section["mls"]["accuracy_mean"])]
-    for group in ("by_kind", "by_severity"):
-        for key, part in sorted(section[group].items()):
-            if part["pairs"]:
-                lines.append("  %-10s cosine %.2f  MLS %.2f  (AUC %s / %s)" % (
-                    key, 100 * part["cosine"]["accuracy"], 100 * part["mls"]["accuracy"],
-                    *("%.4f" % part[n]["auc"] if part[n]["auc"] is not None else "-" for n in ("cosine", "mls"))))
-    lines.append("  risk-controlled (reject 0/10/20/30/40/50%%): cosine %s | MLS %s" % tuple(
-        " ".join("%.2f" % (100 * v) for v in section["risk_controlled_accuracy"][n][::2]) for n in ("cosine", "mls")))
-    for name, part in section["reject_20_percent"].items():
-        lines.append("  reject 20 %% (%s): none %.2f, most uncertain %.2f, random %.2f" % (
-            name, 100 * part["none"], 100 * part["most_uncertain"], 100 * part["random"]))
-    lines.append("  Spearman(mean sigma^2, severity): " + ", ".join(
-        "%s %.3f" % kv for kv in sorted(section["spearman_sigma_sq_severity"].items())))
-    for name, part in section["calibration"].items():
-        lines.append("  calibration %-20s ECE %.4f  Brier %.4f  held-out FAR %s" % (
-            name, part["ece"], part["brier"], " ".join("%.4f@%s" % (part["far_achieved"][f], f)
-                                                       for f in sorted(part["far_achieved"]))))
-    return "\n".join(lines)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     protocol_arguments(parser, steps=600)
@@ -553,11 +365,11 @@ def main():
                                                                manifest["num_identities"]))
 
     pairs = protocols.read_lfw_pairs(os.path.join(args.lfw_dir, "pairs.txt"))
-    people_folds = read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
+    people_folds = protocols.read_people_folds(os.path.join(args.lfw_dir, "people.txt"))
     names, cached, cached_mu = feature_cache.read_cache_arrays(head_cache(cache_dir, args))
     first, second = protocols.pair_indices(names, pairs)
     cosine = metrics.cosine_pair_scores(cached_mu[first], cached_mu[second])
-    fold_labels = fold_training_labels(pairs, people_folds, manifest, args.identity_share)
+    fold_labels = identity_folds.fold_training_labels(pairs, people_folds, manifest, args.identity_share)
     mls, uncertainty, fold_heads, fold_sigma_sq = fold_heads_protocol(args, head_cache(cache_dir, args), "",
                                                                       fold_labels, pairs,
                                                                       cached, cached_mu, first, second)
@@ -580,9 +392,10 @@ def main():
     result["risk_controlled_accuracy"] = risk
 
     # mean sigma^2 of fold-1 test faces as the images degrade (fold-1 head, never trained on them)
-    fold_one_people = {person_of(n) for n in np.concatenate([pairs.first[pairs.fold == 0],
+    fold_one_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == 0],
                                                              pairs.second[pairs.fold == 0]])}
-    wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second]) if person_of(n) in fold_one_people})
+    wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second])
+                     if protocols.person_of(n) in fold_one_people})
     wanted = set(wanted[:args.degraded_faces])
     face_names, jpegs = predict.read_tfrecord_faces(records, wanted)
     faces = [image_io.decode_rgb(j) for j in jpegs]
@@ -599,7 +412,8 @@ def main():
     result["calibration"] = calibrated
     if args.cross_quality:
         result["cross_quality"] = cross_quality_section(args, pairs, names, cached_mu, fold_heads, report_dir)
-    result["templates"] = templates_section(names, cached_mu, fold_heads, people_folds, report_dir)
+    result["templates"] = identity_folds.templates_section(names, cached_mu, {k: fold_heads[k][1] for k in fold_heads},
+                                                           people_folds, report_dir)
     if args.quality_aware_copies:
         result["quality_aware"] = quality_aware_section(head_settings(parsed, quality_aware=True), records, cache_dir,
                                                         fold_labels, pairs, first, second, report_dir)
@@ -633,20 +447,20 @@ def main():
                                                                 result["calibration"]["brier"]))
     templates = result["templates"]
     print("LFW templates: %d identities x 2 templates, %d pairs; TAR at FAR %s" % (
-        templates["identities"], templates["pairs"], "/".join(str(f) for f in TEMPLATE_FARS)))
+        templates["identities"], templates["pairs"], "/".join(str(f) for f in identity_folds.TEMPLATE_FARS)))
     for fusion in ("paper", "released"):
         for name in ("cosine", "fused_cosine", "mls"):
             print("  %-8s %-12s %s" % (fusion, name, " ".join(
-                "%.4f" % templates[fusion][name]["tar_at_far"][str(f)] for f in TEMPLATE_FARS)))
+                "%.4f" % templates[fusion][name]["tar_at_far"][str(f)] for f in identity_folds.TEMPLATE_FARS)))
     if args.cross_quality:
-        print(cross_quality_summary(result["cross_quality"]))
+        print(cross_quality.summary(result["cross_quality"]))
     if args.quality_aware_copies:
         part = result["quality_aware"]
         print("Quality-aware heads (%d degraded copies per training image, %s input, ranking weight %g): LFW MLS "
               "%.2f +- %.2f %%" % (args.quality_aware_copies, part["head_input"], part["quality_ranking"]["weight"],
                                   100 * part["mls"]["accuracy_mean"], 100 * part["mls"]["accuracy_std"]))
         if "cross_quality" in part:
-            print(cross_quality_summary(part["cross_quality"]))
+            print(cross_quality.summary(part["cross_quality"]))
     print("report: %s (%.0f s)" % (os.path.join(report_dir, "report.json"), time.time() - start))
 
 

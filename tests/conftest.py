@@ -85,13 +85,13 @@ def lfw_subset_records(tmp_path, template="112x96"):
     Returns:
       (records folder, pairs.txt path, sorted people).
     """
-    from data_prep import make_tfrecords  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.data import record_writer  # pylint: disable=import-outside-toplevel
     from pfe_estimator.faces import alignment  # pylint: disable=import-outside-toplevel
-    root, identities = make_tfrecords.list_identities(shared_path("data", "lfw_raw250_subset"))
+    root, identities = record_writer.list_identities(shared_path("data", "lfw_raw250_subset"))
     landmarks = alignment.read_landmark_file(shared_path("data", "lfw", "ldmark_lfw_mtcnncaffe.txt"))
     records = str(tmp_path / ("lfw_records_" + template))
-    settings = make_tfrecords.Settings(template, 95, None, "skip", None, 0.6)
-    make_tfrecords.make_tfrecords(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
+    settings = record_writer.CropSettings(template, 95, None, "skip", None, 0.6)
+    record_writer.write_records(root, identities, landmarks, records, settings, 1, 50, 1, progress=False)
     people = sorted(identities)
     return records, subset_pairs(str(tmp_path / "pairs.txt"), people), people
 

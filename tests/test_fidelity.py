@@ -14,6 +14,7 @@ from pfe_estimator.faces import network_input
 
 from pfe_estimator.faces import alignment
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.faces import image_io
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.training import estimators
@@ -41,7 +42,7 @@ def synthetic_cache(directory, images_per_identity, shards=1):
                             "images": int(sum(images_per_identity[shard::shards]))}
                            for shard, name in enumerate(names)],
                 "cache": {"feature_size": 2, "embedding_size": 2, "features_dtype": "float32", "backbone": "x"}}
-    with open(os.path.join(directory, tfrecord_schema.MANIFEST_NAME), "w") as f:
+    with open(os.path.join(directory, manifests.NAME), "w") as f:
         json.dump(manifest, f)
     return directory
 
@@ -387,11 +388,11 @@ def test_training_data_is_checked_before_training_with_one_line_each(tmp_path):
     folder = tmp_path / "records"
     folder.mkdir()
     with pytest.raises(ValueError) as error:
-        pk_sampling.read_manifest(str(folder))
+        manifests.read(str(folder))
     assert str(error.value) == "%s: no manifest.json (make it with data_prep/make_tfrecords.py)" % folder
     (folder / "manifest.json").write_text(u"{not json")
     with pytest.raises(ValueError) as error:
-        pk_sampling.read_manifest(str(folder))
+        manifests.read(str(folder))
     assert str(error.value).startswith("%s: not valid JSON (" % (folder / "manifest.json"))
     assert str(error.value).endswith("); rebuild the folder with data_prep/make_tfrecords.py")
     (folder / "a.tfrecord").write_bytes(b"12345")

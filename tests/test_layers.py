@@ -8,7 +8,8 @@ import os
 from tests.conftest import ROOT
 
 # pfe_estimator/errors.py comes first: every layer may raise a UserError.
-LAYERS = ("errors", "storage", "faces", "data", "model", "training", "inference", "evaluation", "modes")
+LAYERS = ("errors", "storage", "faces", "data", "model", "training", "inference", "evaluation", "experiments",
+          "modes")
 
 
 def imported_modules(path):

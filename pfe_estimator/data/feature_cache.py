@@ -14,6 +14,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
+from pfe_estimator.data import manifest as manifests
 
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
@@ -28,7 +29,7 @@ COPY_NAME = r"^(.*)_q[0-9]+(_([a-z_]+)-([0-9]+))?(\.[^./]*)?$"
 
 def has_degraded_copies(data_dir):
     """Whether a TFRecord folder is a feature cache holding degraded copies of its images."""
-    return bool(pk_sampling.read_manifest(data_dir).get("cache", {}).get("degraded_copies"))
+    return bool(manifests.read(data_dir).get("cache", {}).get("degraded_copies"))
 
 
 def copy_quality(filename):
@@ -63,7 +64,7 @@ def copy_ranks(filenames):
 
 def is_cache(data_dir):
     """Whether a TFRecord folder holds a feature cache rather than images."""
-    return "cache" in pk_sampling.read_manifest(data_dir)
+    return "cache" in manifests.read(data_dir)
 
 
 def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, seed=0, flip=True,
@@ -78,7 +79,7 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
       ({'features': float32 [P * K, F], 'mu': float32 [P * K, D]} and with quality_ranks 'severity' int32
       [P * K], 'source' int64 [P * K]), labels int32 [P * K].
     """
-    manifest = pk_sampling.read_manifest(cache_dir)
+    manifest = manifests.read(cache_dir)
     pk_sampling.check_training_data(cache_dir, manifest, num_classes_per_batch, include_labels)
     cache = manifest["cache"]
     feature_size, dims = cache["feature_size"], cache["embedding_size"]
@@ -97,7 +98,7 @@ def cache_input_fn_builder(cache_dir, num_classes_per_batch, images_per_class, s
             sample["severity"], sample["source"] = copy_ranks(tf.gather(record["filename"], indices))
         return sample, tf.fill([images_per_class], tf.cast(record["label"], tf.int32))
 
-    return pk_sampling.pk_input_fn_builder(pk_sampling.shard_files(cache_dir, manifest), sample_identity,
+    return pk_sampling.pk_input_fn_builder(manifests.shard_files(cache_dir, manifest), sample_identity,
                                            num_classes_per_batch, seed=seed, shuffle_buffer=shuffle_buffer,
                                            cycle_length=cycle_length, include_labels=include_labels)
 
@@ -108,7 +109,7 @@ def read_cache_arrays(cache_dir, wanted_names=None):
     Returns:
       (names [N], features float32 [N, F], mu float32 [N, D]).
     """
-    manifest = pk_sampling.read_manifest(cache_dir)
+    manifest = manifests.read(cache_dir)
     names, features, mu = [], [], []
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_cache_identities(os.path.join(cache_dir, shard["file"]),
@@ -142,7 +143,7 @@ def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels
     Returns:
       the subset's manifest dict.
     """
-    manifest = pk_sampling.read_manifest(cache_dir)
+    manifest = manifests.read(cache_dir)
     fingerprint = {"source_fingerprint": manifest.get("fingerprint"),
                    "description": description, "pooled_channels": pooled_channels}
     if pooled_channels and (manifest["cache"].get("backbone_options") or {}).get("head_input", "flattened") != \
@@ -151,8 +152,8 @@ def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels
     features_of = (lambda f: pooled(f, pooled_channels)) if pooled_channels else (lambda f: f)
     outputs.check_run_paths({"target_dir": target_dir}, {"cache_dir": cache_dir})
     if outputs.claim_directory(target_dir, OUTPUT_KIND, "target_dir", fingerprint) == "resume" and \
-            os.path.exists(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME)):
-        return pk_sampling.read_manifest(target_dir)  # an earlier run wrote this subset
+            manifests.exists(target_dir):
+        return manifests.read(target_dir)  # an earlier run wrote this subset
     dtype = manifest["cache"]["features_dtype"]
     shards, kept_of = [], {}
     for shard in manifest["shards"]:
@@ -179,5 +180,5 @@ def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels
     if pooled_channels:
         subset["cache"] = dict(manifest["cache"], feature_size=pooled_channels, backbone_options=dict(
             manifest["cache"].get("backbone_options") or {}, head_input="pooled"))
-    atomic_files.write_json(os.path.join(target_dir, tfrecord_schema.MANIFEST_NAME), subset)
+    manifests.write(target_dir, subset)
     return subset

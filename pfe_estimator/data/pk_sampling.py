@@ -1,11 +1,9 @@
 """input_fn builders: P x K batches with static shapes, laid out identity by identity."""
-import json
-import os
-
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import tfrecord_schema
 
 
@@ -37,24 +35,6 @@ def synthetic_input_fn_builder(num_classes_per_batch, images_per_class, image_si
     return input_fn
 
 
-def read_manifest(data_dir):
-    """The manifest.json of a TFRecord folder written by data_prep/make_tfrecords.py.
-
-    Raises:
-      ValueError: no manifest there, naming the folder.
-    """
-    path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
-    if not tf.gfile.Exists(path):
-        raise errors.UserError("%s: no %s (make it with data_prep/make_tfrecords.py)" % (data_dir,
-                                                                                   tfrecord_schema.MANIFEST_NAME))
-    with tf.gfile.GFile(path) as f:
-        try:
-            return json.load(f)
-        except ValueError as error:
-            raise errors.UserError("%s: not valid JSON (%s); rebuild the folder with data_prep/make_tfrecords.py"
-                             % (path, error))
-
-
 def check_training_data(data_dir, manifest, num_classes_per_batch, include_labels=None):
     """Checks a TFRecord or cache folder before training starts, so that a bad shard is named now, not hours in.
 
@@ -63,15 +43,8 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
         identities with two or more images (among include_labels, when given) than the P identities a
         batch draws.
     """
-    check_manifest(data_dir, manifest)
-    for shard in manifest["shards"]:
-        path = os.path.join(data_dir, shard["file"])
-        if not tf.gfile.Exists(path):
-            raise errors.UserError("%s: missing (listed in %s); rebuild the folder"
-                                   % (path, tfrecord_schema.MANIFEST_NAME))
-        if "bytes" in shard and tf.gfile.Stat(path).length != shard["bytes"]:
-            raise errors.UserError("%s: %d bytes, the manifest recorded %d (truncated or replaced); rebuild the folder"
-                             % (path, tf.gfile.Stat(path).length, shard["bytes"]))
+    manifests.check(data_dir, manifest)
+    manifests.check_shards(data_dir, manifest)
     allowed = None if include_labels is None else {int(label) for label in include_labels}
     trainable = sum(1 for identity in manifest["identities"]
                     if identity["images"] >= 2 and (allowed is None or identity["label"] in allowed))
@@ -79,52 +52,6 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
         raise errors.UserError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
                          "(--num_classes_per_batch); lower it or add data" % (data_dir, trainable,
                                                                               num_classes_per_batch))
-
-
-def check_manifest(data_dir, manifest):
-    """Raises a one-line UserError when the manifest contradicts itself or its shards' sidecars: identity
-    and image counts that do not add up, labels that are not 0..C-1, a sidecar listing other identities.
-    (A hand-edited or mixed manifest would otherwise train silently on other data than it says.)"""
-    path = os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)
-    identities, shards = manifest.get("identities", []), manifest.get("shards", [])
-    def total(entries, key):  # None where the entries do not all say (a hand-written manifest)
-        return sum(entry[key] for entry in entries) if all(key in entry for entry in entries) else None
-
-    counts = {"num_identities": (manifest.get("num_identities"), len(identities), total(shards, "identities")),
-              "num_images": (manifest.get("num_images"), total(identities, "images"), total(shards, "images"))}
-    for key, (stated, listed, by_shard) in sorted(counts.items()):
-        if len({value for value in (stated, listed, by_shard) if value is not None}) > 1:
-            raise errors.UserError("%s: %s is %s, its identity list adds up to %s and its shards to %s; the manifest "
-                                   "was edited or mixed: rebuild the folder" % (path, key, stated, listed, by_shard))
-    if sorted(i["label"] for i in identities) != list(range(len(identities))):
-        raise errors.UserError("%s: the identity labels are not 0..%d; rebuild the folder"
-                               % (path, len(identities) - 1))
-    for shard in shards:
-        sidecar = os.path.join(data_dir, shard["file"]) + ".json"
-        if not tf.gfile.Exists(sidecar):
-            continue
-        with tf.gfile.GFile(sidecar) as f:
-            try:
-                listed = json.load(f).get("identities", [])
-            except ValueError:
-                continue
-        if len(listed) != shard.get("identities", len(listed)):
-            raise errors.UserError("%s: lists %d identities, %s records %d for this shard; rebuild the folder"
-                                   % (sidecar, len(listed), path, shard["identities"]))
-
-
-def find_damage(data_dir, manifest):
-    """The first damaged record or image of the folder's shards (tfrecord_schema.find_damage), or None."""
-    for path in shard_files(data_dir, manifest):
-        damage = tfrecord_schema.find_damage(path)
-        if damage:
-            return damage
-    return None
-
-
-def shard_files(data_dir, manifest):
-    """Paths of the manifest's non-empty shards."""
-    return [os.path.join(data_dir, shard["file"]) for shard in manifest["shards"] if shard["identities"]]
 
 
 # The per-image draws are stateless, keyed on (seed, element index): one seed gives the same batches
@@ -222,13 +149,13 @@ def tfrecord_input_fn_builder(data_dir, num_classes_per_batch, images_per_class,
     Raises:
       ValueError: the records were aligned to another size than image_size.
     """
-    manifest = read_manifest(data_dir)
+    manifest = manifests.read(data_dir)
     if tuple(manifest["image_size"]) != tuple(image_size):
         raise errors.UserError("%s: records are %dx%d (template %s), the model expects %dx%d (--image_size)" % (
             data_dir, manifest["image_size"][0], manifest["image_size"][1], manifest["template"],
             image_size[0], image_size[1]))
     check_training_data(data_dir, manifest, num_classes_per_batch)
-    files = shard_files(data_dir, manifest)
+    files = manifests.shard_files(data_dir, manifest)
 
     def sample_identity(key, serialized):
         record = tfrecord_schema.parse_identity(serialized)

@@ -16,7 +16,6 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 
-MANIFEST_NAME = "manifest.json"
 SHARD_PATTERN = "faces-%05d-of-%05d.tfrecord"
 
 

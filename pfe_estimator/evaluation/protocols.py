@@ -13,6 +13,27 @@ def lfw_image_name(person, number):
     return "%s_%04d" % (person, int(number))
 
 
+def person_of(name):
+    """LFW's person of an image name: Aaron_Peirsol_0001 -> Aaron_Peirsol."""
+    return name.rsplit("_", 1)[0]
+
+
+def read_people_folds(path):
+    """people.txt: a count of folds, then per fold a count and that many `name images` lines.
+
+    Returns:
+      list of sets of names.
+    """
+    with open(path) as f:
+        lines = [line.split() for line in f if line.strip()]
+    folds, position = [], 1
+    for _ in range(int(lines[0][0])):
+        count = int(lines[position][0])
+        folds.append({fields[0] for fields in lines[position + 1:position + 1 + count]})
+        position += 1 + count
+    return folds
+
+
 def read_lfw_pairs(path):
     """Reads LFW's pairs.txt: a header `folds pairs_per_class`, then per fold the genuine lines
     `name n1 n2` and the impostor lines `name1 n1 name2 n2`.

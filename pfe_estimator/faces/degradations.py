@@ -17,16 +17,6 @@ LEVELS = {
 }
 
 
-def copies_description(levels, severities):
-    """What degraded copies drawn among the kinds of `levels` (a dict: kind -> its four levels, in the order
-    kinds are drawn) x `severities` are, for the fingerprint of a cache of them (inference/cache_builder.py: a
-    resume with other copies is refused): each kind with the levels of the severities drawn, and the naming."""
-    drawn = sorted(set(severities))
-    return "kinds %s; severities %s; named kind-severity" % (
-        ",".join("%s %s" % (kind, "/".join(str(levels[kind][s - 1]) for s in drawn)) for kind in levels),
-        ",".join(map(str, severities)))
-
-
 def level_of(kind, severity):
     """The degradation level (sigma, factor, quality or relative size) of a kind at severity 1..4."""
     if kind not in LEVELS or severity not in SEVERITIES:
@@ -67,20 +57,3 @@ def degrade(image_rgb, kind, severity, landmarks=None, occluded_point=0):
     occluded = image_rgb.copy()
     cv2.rectangle(occluded, tuple(int(v) for v in top_left), tuple(int(v) for v in bottom_right), (0, 0, 0), -1)
     return occluded
-
-
-def random_degradation(face_rgb, landmarks, rng):
-    """One degradation of a random kind at a random severity (uniform), for quality-aware training.
-
-    Args:
-      face_rgb: uint8 [H, W, 3], an aligned crop.
-      landmarks: float [5, 2], the crop's template points (for occlusion).
-      rng: numpy RandomState.
-
-    Returns:
-      (uint8 [H, W, 3] crop, 'kind-severity'): the tag names a cached copy after what made it, so that the
-      quality ranking loss can order copies by severity (inference/cache_builder.py).
-    """
-    kind = KINDS[rng.randint(len(KINDS))]
-    severity = SEVERITIES[rng.randint(len(SEVERITIES))]
-    return degrade(face_rgb, kind, severity, landmarks, rng.randint(5)), "%s-%d" % (kind, severity)

@@ -8,7 +8,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
-from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.faces import image_io
 from pfe_estimator.faces import network_input
@@ -29,7 +29,7 @@ def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
     folder keeps its caches), the backbone (ONNX file hash, or the checkpoint's path and index hash), its
     options and the storage dtype."""
     fingerprint = {"source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
-                       os.path.join(data_dir, tfrecord_schema.MANIFEST_NAME)),
+                       manifests.path(data_dir)),
                    "backbone": backbone.name, "backbone_options": backbone.options,
                    "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}
     if backbones.is_onnx(backbone.name):
@@ -140,7 +140,7 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
     """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     # OpenCV: only here, not at training
-    manifest = pk_sampling.read_manifest(data_dir)
+    manifest = manifests.read(data_dir)
     height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone.name)
     if scope and not pretrained_checkpoint:
@@ -201,5 +201,5 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
                                "backbone_options": backbone.options, "feature_size": feature_size,
                                "embedding_size": dims, "features_dtype": features_dtype,
                                "checkpoint": fingerprint["checkpoint"], "degraded_copies": degraded_copies}
-    atomic_files.write_json(os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME), cache_manifest)
+    manifests.write(cache_dir, cache_manifest)
     return cache_manifest

@@ -7,8 +7,8 @@ from pfe_estimator.data import embedding_files
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.faces import image_io
-from pfe_estimator.data import pk_sampling
 from pfe_estimator.inference import predict
 
 
@@ -88,7 +88,7 @@ def record_faces(data_dir, names, jpegs, image_size):
         try:
             yield network_input.decode_network_input(jpeg, image_size)
         except image_io.ImageError as error:
-            damage = pk_sampling.find_damage(data_dir, pk_sampling.read_manifest(data_dir))
+            damage = manifests.find_damage(data_dir, manifests.read(data_dir))
             raise errors.UserError(damage or "%s: image %s in its records: %s" % (data_dir, name, error))
 
 

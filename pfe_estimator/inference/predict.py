@@ -8,8 +8,8 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.data import embedding_files
 
 from pfe_estimator import errors
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.storage import checkpoints
-from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
 
 
@@ -144,7 +144,7 @@ def read_tfrecord_faces(data_dir, wanted_names=None, limit=None):
     Returns:
       (names [N], JPEG bytes [N]) in record order.
     """
-    manifest = pk_sampling.read_manifest(data_dir)
+    manifest = manifests.read(data_dir)
     names, encoded = [], []
     for shard in manifest["shards"]:
         for record in tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"])):

@@ -11,9 +11,9 @@ def run(settings):
     backbone = run_settings.backbone(settings)
     degrade = degradation = None
     if settings.cache_degraded_copies:
-        from pfe_estimator.faces import degradations  # pylint: disable=import-outside-toplevel  # OpenCV
+        from pfe_estimator.faces import kinds  # pylint: disable=import-outside-toplevel  # OpenCV
         degrade = images.random_degradation(settings.data_dir)
-        degradation = degradations.copies_description(degradations.LEVELS, degradations.SEVERITIES)
+        degradation = kinds.copies_description(kinds.GENERATOR_KINDS, kinds.SEVERITIES)
     manifest = cache_builder.build_cache(settings.data_dir, settings.cache_dir, backbone, settings.pretrained_ckpt,
                                          batch_size=settings.batch_size, features_dtype=settings.cache_dtype,
                                          overwrite=settings.overwrite, degraded_copies=settings.cache_degraded_copies,

@@ -4,7 +4,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import image_io
 from pfe_estimator.modes import settings as run_settings
@@ -47,6 +47,7 @@ def warn_about_raw_photos(settings, paths):
 def random_degradation(data_dir):
     """degrade(uint8 aligned crop, numpy RandomState) -> (crop, 'kind-severity') for the records of data_dir
     (their template's points place the occlusions)."""
-    from pfe_estimator.faces import degradations  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
-    points = alignment.template(pk_sampling.read_manifest(data_dir)["template"])[1]
-    return lambda face, rng: degradations.random_degradation(face, points, rng)
+    from pfe_estimator.faces import kinds  # pylint: disable=import-outside-toplevel  # OpenCV: only when asked
+    points = alignment.template(manifests.read(data_dir)["template"])[1]
+    draw = kinds.random_degradation(kinds.GENERATOR_KINDS, kinds.SEVERITIES)
+    return lambda face, rng: draw(face, points, rng)

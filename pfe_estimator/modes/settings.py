@@ -16,8 +16,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
-from pfe_estimator.data import pk_sampling
-from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.inference import export
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
@@ -170,11 +169,11 @@ def _with_model_record(settings):
 
 
 def _manifest_path(cache_dir):
-    return os.path.join(cache_dir, tfrecord_schema.MANIFEST_NAME)
+    return manifests.path(cache_dir)
 
 
 def _cache_record(cache_dir):
-    return model_config.from_cache_manifest(pk_sampling.read_manifest(cache_dir))
+    return model_config.from_cache_manifest(manifests.read(cache_dir))
 
 
 def _with_cache_checked(settings, cache_dir, flag):
@@ -288,17 +287,13 @@ def runtime(settings):
     return devices.Runtime(
         device=settings.device, precision=settings.precision, loss_scale=settings.loss_scale,
         precision_mode=settings.precision_mode, iterations_per_loop=settings.iterations_per_loop,
-        num_devices=settings.num_devices, workers=devices.cluster_rank()[0], xla=settings.xla,
+        num_devices=settings.num_devices, workers=devices.cluster_rank()[0], rank=devices.cluster_rank()[1],
+        xla=settings.xla,
         random_seed=settings.random_seed, save_checkpoints_steps=settings.save_checkpoints_steps,
         keep_checkpoint_max=settings.keep_checkpoint_max, log_every_n_steps=settings.log_every_n_steps,
         npu_debug=devices.NpuDebug(settings.over_dump, settings.over_dump_path, settings.data_dump_flag,
                                    settings.data_dump_step, settings.data_dump_path, settings.profiling,
                                    settings.profiling_dump_path))
-
-
-def is_chief():
-    """Whether this process owns --model_dir (rank 0, or the only one)."""
-    return devices.cluster_rank()[1] == 0
 
 
 def runs_backbone(settings):

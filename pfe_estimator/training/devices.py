@@ -33,7 +33,8 @@ NO_NPU_DEBUG = NpuDebug(False, None, False, "10", None, False, None)
 
 class Runtime(collections.namedtuple("Runtime", [
         "device", "precision", "loss_scale", "precision_mode", "iterations_per_loop", "num_devices", "workers",
-        "xla", "random_seed", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_n_steps", "npu_debug"])):
+        "xla", "random_seed", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_n_steps", "npu_debug",
+        "rank"])):
     """Where and how a model runs, apart from what it learns (training.recipe).
 
     Fields:
@@ -42,7 +43,8 @@ class Runtime(collections.namedtuple("Runtime", [
       num_devices: data-parallel replicas on this machine (GPU/CPU). workers: processes of the job
       (cluster_rank()[0]). xla: XLA auto-clustering (GPU/CPU). random_seed: the graph seed or None.
       save_checkpoints_steps, keep_checkpoint_max, log_every_n_steps: checkpoints and the step log.
-      npu_debug: an NpuDebug.
+      npu_debug: an NpuDebug. rank: this process's rank in the job (cluster_rank()[1]); rank 0 is the chief,
+      which owns the model folder.
     """
     __slots__ = ()
 
@@ -52,13 +54,18 @@ class Runtime(collections.namedtuple("Runtime", [
         return self.iterations_per_loop if self.device == "npu" else 1
 
     @property
+    def is_chief(self):
+        """Whether this process owns the model folder (its lock, record and checkpoints)."""
+        return self.rank == 0
+
+    @property
     def multi_worker(self):
         """A multi-worker GPU/CPU job (TF_CONFIG); NPU jobs of several devices are the adapter's."""
         return self.device != "npu" and self.workers > 1
 
 
 Runtime.__new__.__defaults__ = ("cpu", "fp32", "dynamic", "allow_mix_precision", 1, 1, 1, False, None, 1000, 5, 100,
-                                NO_NPU_DEBUG)
+                                NO_NPU_DEBUG, 0)
 
 
 def npu_debug_configs(npu, debug):

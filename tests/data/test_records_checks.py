@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep import make_tfrecords
+from pfe_estimator.data import record_writer
 from pfe_estimator import errors
 from pfe_estimator.faces import image_io
-from pfe_estimator.data import pk_sampling
+from pfe_estimator.data import manifest as manifests
 from tests.conftest import lfw_subset_records
 
 
@@ -33,14 +33,14 @@ def edited(manifest, edit):
     (lambda m: m["identities"][0].update(label=42), "the identity labels are not 0..9"),
 ])
 def test_a_manifest_that_contradicts_itself_is_named(records, edit, expected):
-    manifest = pk_sampling.read_manifest(records)
-    pk_sampling.check_manifest(records, manifest)
+    manifest = manifests.read(records)
+    manifests.check(records, manifest)
     with pytest.raises(errors.UserError, match="manifest.json: " + expected.replace("(", "\\(")):
-        pk_sampling.check_manifest(records, edited(manifest, edit))
+        manifests.check(records, edited(manifest, edit))
 
 
 def test_a_sidecar_that_lists_other_identities_is_named(records, tmp_path):
-    manifest = pk_sampling.read_manifest(records)
+    manifest = manifests.read(records)
     first = manifest["shards"][0]
     manifest = edited(manifest, lambda m: None)
     for shard in manifest["shards"]:
@@ -50,13 +50,13 @@ def test_a_sidecar_that_lists_other_identities_is_named(records, tmp_path):
     try:
         json.dump(dict(content, identities=content["identities"][:-1]), open(sidecar, "w"))
         with pytest.raises(errors.UserError, match="lists %d identities" % (first["identities"] - 1)):
-            pk_sampling.check_manifest(str(tmp_path), manifest)
+            manifests.check(str(tmp_path), manifest)
     finally:
         json.dump(content, open(sidecar, "w"))
 
 
 def test_find_damage_names_nothing_in_intact_records(records):
-    assert pk_sampling.find_damage(records, pk_sampling.read_manifest(records)) is None
+    assert manifests.find_damage(records, manifests.read(records)) is None
 
 
 @pytest.mark.parametrize("extension", [".png", ".jpg", ".bmp"])
@@ -95,6 +95,6 @@ def test_tensorflow_messages_give_the_line_that_says_what_went_wrong():
     (0, 3, {"unreadable": 3}, "wrote 0 images, skipped 3 (unreadable 3)"),
 ])
 def test_skipped_problem_past_the_threshold(written, skipped, kinds, expected):
-    problem = make_tfrecords.skipped_problem({"num_images": written, "num_skipped": skipped,
+    problem = record_writer.skipped_problem({"num_images": written, "num_skipped": skipped,
                                               "skipped_by_kind": kinds}, 0.5)
     assert problem == expected if expected is None or not expected.endswith("?") else problem.startswith(expected)

@@ -7,7 +7,7 @@ import numpy as np
 
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
-from data_prep import make_cross_quality_lfw
+from pfe_estimator.experiments import cross_quality_photos
 from pfe_estimator.faces import image_io
 from tests.conftest import shared_path
 
@@ -42,11 +42,11 @@ def test_generator_is_byte_identical_for_a_seed_and_degrades_the_drawn_side(tmp_
     outputs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         outputs[name] = str(tmp_path / name)
-        make_cross_quality_lfw.make_cross_quality(lfw, outputs[name], seed, pairs_file=pairs)
+        cross_quality_photos.make_cross_quality(lfw, outputs[name], seed, pairs_file=pairs)
     assert folder_digest(outputs["a"]) == folder_digest(outputs["b"])
     assert folder_digest(outputs["a"]) != folder_digest(outputs["c"])
-    rows = make_cross_quality_lfw.read_protocol(outputs["a"])
-    assert make_cross_quality_lfw.make_cross_quality(lfw, outputs["a"], 0, pairs_file=pairs) == rows  # a rerun
+    rows = cross_quality_photos.read_protocol(outputs["a"])
+    assert cross_quality_photos.make_cross_quality(lfw, outputs["a"], 0, pairs_file=pairs) == rows  # a rerun
     assert len(rows) == 20 and {r["fold"] for r in rows} == {0, 1}
     landmarks = alignment.read_landmark_file(os.path.join(outputs["a"], "landmarks.txt"))
     for row in rows:

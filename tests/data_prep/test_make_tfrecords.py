@@ -17,7 +17,7 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 from pfe_estimator.faces import alignment
-from data_prep import make_tfrecords
+from pfe_estimator.data import record_writer
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.data import tfrecord_schema
 from tests.conftest import ROOT, shared_path
@@ -30,7 +30,7 @@ def _settings(**overrides):
     values = dict(template="112x96", jpeg_quality=90, landmark_image_size=None, missing_landmarks="skip",
                   detector_model=None, detector_score_threshold=0.6)
     values.update(overrides)
-    return make_tfrecords.Settings(**values)
+    return record_writer.CropSettings(**values)
 
 
 @pytest.fixture
@@ -79,9 +79,9 @@ def messy_dataset(tmp_path):
 
 
 def _run(root, landmark_file, output_dir, num_workers=2, images_per_shard=8, **settings):
-    _, identities = make_tfrecords.list_identities(root)
+    _, identities = record_writer.list_identities(root)
     landmarks = alignment.read_landmark_file(landmark_file)
-    return make_tfrecords.make_tfrecords(root, identities, landmarks, output_dir, _settings(**settings), num_workers,
+    return record_writer.write_records(root, identities, landmarks, output_dir, _settings(**settings), num_workers,
                                          images_per_shard, min_images_per_identity=2, progress=False)
 
 
@@ -237,16 +237,16 @@ def test_list_file_input_with_include_and_exclude(messy_dataset, tmp_path):
     list_file.write_text(u"Colin_Powell/Colin_Powell_0001.jpg Colin_Powell\n"
                          u"%s/Tony_Blair/Tony_Blair_0001.jpg 7\n" % root +
                          u"Hugo_Chavez/Hugo_Chavez_0001.jpg Hugo_Chavez\n", encoding="utf-8")
-    found_root, identities = make_tfrecords.list_identities(root, str(list_file))
+    found_root, identities = record_writer.list_identities(root, str(list_file))
     assert found_root == root
     assert identities == {"7": ["Tony_Blair/Tony_Blair_0001.jpg"],
                           "Colin_Powell": ["Colin_Powell/Colin_Powell_0001.jpg"],
                           "Hugo_Chavez": ["Hugo_Chavez/Hugo_Chavez_0001.jpg"]}
-    kept = make_tfrecords.filter_identities(identities, include={"7", "Hugo_Chavez"}, exclude={"Hugo_Chavez"})
+    kept = record_writer.filter_identities(identities, include={"7", "Hugo_Chavez"}, exclude={"Hugo_Chavez"})
     assert list(kept) == ["7"]
     list_file.write_text(u"no_label_here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="list.txt:1: expected `path label`"):
-        make_tfrecords.list_identities(root, str(list_file))
+        record_writer.list_identities(root, str(list_file))
 
 
 def test_main_trains_on_the_records(messy_dataset, tmp_path):

@@ -7,7 +7,9 @@ import pytest
 
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.faces import camera_degradations
 from pfe_estimator.faces import degradations
+from pfe_estimator.faces import kinds
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import outputs
@@ -46,8 +48,7 @@ def test_an_interrupted_cache_of_copies_is_resumed_only_with_the_same_degradatio
     with pytest.raises(outputs.OutputError, match="changed: degradation"):
         cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
                                   degrade=tagged,
-                                  degradation=degradations.copies_description({"blur": degradations.LEVELS["blur"]},
-                                                                              (1, 2, 3, 4)))
+                                  degradation=kinds.copies_description(("blur",), (1, 2, 3, 4)))
     assert sorted(f for f in os.listdir(cache) if f.endswith(".tfrecord")) == first_shard  # nothing lost
     manifest = cache_builder.build_cache(records, cache, backbone, batch_size=50, progress=False, degraded_copies=1,
                                          degrade=untagged, degradation="untagged flips")
@@ -59,16 +60,18 @@ def test_an_interrupted_cache_of_copies_is_resumed_only_with_the_same_degradatio
 def test_the_copies_description_changes_with_any_level_kind_order_or_severity(monkeypatch):
     """A cache of degraded copies is resumed only with copies made the same way: its fingerprint's description
     names every kind in drawing order, the severities drawn and each drawn severity's level, so changing one
-    level in faces/degradations.LEVELS is a change the fingerprint sees."""
-    severities = degradations.SEVERITIES
-    before = degradations.copies_description(degradations.LEVELS, severities)
+    level in a family's LEVELS (faces/degradations.py, camera_degradations.py) is a change the fingerprint sees."""
+    severities = kinds.SEVERITIES
+    before = kinds.copies_description(kinds.KINDS, severities)
     monkeypatch.setitem(degradations.LEVELS, "blur", (1.0, 2.0, 3.0, 5.0))
-    assert degradations.copies_description(degradations.LEVELS, severities) != before
+    assert kinds.copies_description(kinds.KINDS, severities) != before
     monkeypatch.undo()
-    assert degradations.copies_description(degradations.LEVELS, severities) == before
-    reordered = dict(reversed(list(degradations.LEVELS.items())))
-    assert degradations.copies_description(reordered, severities) != before
-    assert degradations.copies_description(degradations.LEVELS, (1, 2)) != before
+    monkeypatch.setitem(camera_degradations.LEVELS, "tiny", (16.0, 12.0, 10.0, 7.0))
+    assert kinds.copies_description(kinds.KINDS, severities) != before
+    monkeypatch.undo()
+    assert kinds.copies_description(kinds.KINDS, severities) == before
+    assert kinds.copies_description(tuple(reversed(kinds.KINDS)), severities) != before
+    assert kinds.copies_description(kinds.KINDS, (1, 2)) != before
 
 
 def test_a_work_folder_moved_elsewhere_keeps_its_cache_and_subsets(tmp_path):

@@ -95,12 +95,12 @@ def test_refusals_say_what_the_folder_is_and_offer_overwrite_only_where_it_appli
 
 
 def test_the_cross_quality_tool_keeps_its_output_apart_from_lfw(tmp_path):
-    from data_prep import make_cross_quality_lfw  # pylint: disable=import-outside-toplevel
+    from pfe_estimator.experiments import cross_quality_photos  # pylint: disable=import-outside-toplevel
     lfw = tmp_path / "lfw"
     (lfw / "images").mkdir(parents=True)
     for target in (str(lfw), str(lfw / "cross_quality"), str(tmp_path)):
         with pytest.raises(outputs.OutputError, match="--lfw_dir=%s, which this run reads" % lfw):
-            make_cross_quality_lfw.make_cross_quality(str(lfw), target, overwrite=True)
+            cross_quality_photos.make_cross_quality(str(lfw), target, overwrite=True)
     assert os.listdir(str(lfw)) == ["images"]
 
 

@@ -9,7 +9,7 @@ from pfe_estimator.faces import network_input
 
 from pfe_estimator.faces import alignment
 from data_prep import make_demo_faces
-from data_prep import make_tfrecords
+from pfe_estimator.data import record_writer
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.model import backbones
 from pfe_estimator.faces import image_io
@@ -63,9 +63,9 @@ def test_pretraining_lowers_the_margin_loss_and_separates_identities(tmp_path):
     faces = str(tmp_path / "faces")
     make_demo_faces.make_demo_faces(faces, 12, 20, 8, seed=0)
     records = str(tmp_path / "records")
-    root, identities = make_tfrecords.list_identities(os.path.join(faces, "train"))
-    make_tfrecords.make_tfrecords(root, identities, alignment.read_landmark_file(os.path.join(faces, "landmarks.txt")),
-                                  records, make_tfrecords.Settings("56x48", 95, None, "skip", None, 0.6), 1, 1000, 2,
+    root, identities = record_writer.list_identities(os.path.join(faces, "train"))
+    record_writer.write_records(root, identities, alignment.read_landmark_file(os.path.join(faces, "landmarks.txt")),
+                                  records, record_writer.CropSettings("56x48", 95, None, "skip", None, 0.6), 1, 1000, 2,
                                   progress=False)
     recipe = recipes.PretrainRecipe(num_classes_per_batch=6, images_per_class=4, learning_rates=(0.05,))
     estimator = estimators.pretrain_estimator(backbones.Backbone("sphere4", 64), 12, str(tmp_path / "pretrain"),

@@ -13,7 +13,10 @@ import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
+from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.evaluation import held_out
+from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
@@ -37,7 +40,6 @@ def test_copies_are_named_after_their_kind_and_drawn_among_the_allowed_severitie
     name = cache_builder.degraded_copy_name("Ann/Ann_0001.jpg", 1, "motion_blur-2")
     assert name == "Ann/Ann_0001_q1_motion_blur-2.jpg" and held_out_quality.copy_kind(name) == "motion_blur"
     assert held_out_quality.copy_kind("Ann/Ann_0001.jpg") is None
-    assert tuple(held_out_quality.LEVELS) == held_out_quality.KINDS  # the fingerprint names kinds in drawing order
 
 
 def test_the_held_out_kind_never_reaches_the_training_subset(tmp_path):
@@ -76,7 +78,7 @@ def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_
     assert names == fresh_names and features.shape == (100, 1024)
     np.testing.assert_array_equal(mu, fresh_mu)
     np.testing.assert_allclose(features, fresh_features, rtol=2e-3, atol=2e-3 * np.abs(fresh_features).max())
-    assert model_config.from_cache_manifest(pk_sampling.read_manifest(derived))["head_input"] == "pooled"
+    assert model_config.from_cache_manifest(manifests.read(derived))["head_input"] == "pooled"
     args.head_input = "flattened"
     assert lfw_sface_pfe.head_cache(flattened, args) == flattened
 
@@ -157,10 +159,10 @@ def test_the_headroom_says_when_a_gain_target_is_larger_than_what_cosine_leaves(
     def report(cosine_auc, gain):
         return {"pooled": {"cosine": {"auc": cosine_auc}, "difference": {
             name: {"auc": {"difference": gain}} for name in ("mls", "normalised_cosine")}}}
-    room = held_out_quality.auc_headroom(report(0.98, 0.01))
+    room = held_out.auc_headroom(report(0.98, 0.01))
     assert np.isclose(room["cosine_gap_to_1"], 0.02) and not room["gain_target_reachable"]
     assert np.isclose(room["share_closed"]["mls"], 0.5)
-    assert held_out_quality.auc_headroom(report(0.80, 0.045))["gain_target_reachable"]
+    assert held_out.auc_headroom(report(0.80, 0.045))["gain_target_reachable"]
 
 
 def test_flags_that_name_no_kind_severity_or_protocol_are_refused_in_one_line_before_any_work(tmp_path):
@@ -266,22 +268,22 @@ def test_every_fold_trains_on_other_peoples_identities_and_a_share_draws_nested_
     subset of a larger one's, the same on every call, and the heads and reports are named after it."""
     lfw = shared_path("data", "lfw")
     pairs = protocols.read_lfw_pairs(os.path.join(lfw, "pairs.txt"))
-    people_folds = lfw_sface_pfe.read_people_folds(os.path.join(lfw, "people.txt"))
+    people_folds = protocols.read_people_folds(os.path.join(lfw, "people.txt"))
     people = sorted(p for p in os.listdir(os.path.join(lfw, "images")) if os.path.isdir(os.path.join(lfw, "images", p)))
     manifest = {"identities": [{"name": p, "label": i, "images": len(os.listdir(os.path.join(lfw, "images", p)))}
                                for i, p in enumerate(people)]}
     images_of = {i["label"]: i["images"] for i in manifest["identities"]}
-    everyone = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest)
-    half = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.5)
-    quarter = lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.25)
+    everyone = identity_folds.fold_training_labels(pairs, people_folds, manifest)
+    half = identity_folds.fold_training_labels(pairs, people_folds, manifest, 0.5)
+    quarter = identity_folds.fold_training_labels(pairs, people_folds, manifest, 0.25)
     for k in range(10):
-        test_people = {lfw_sface_pfe.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
+        test_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
                                                                            pairs.second[pairs.fold == k]])}
         assert not {people[label] for label in everyone[k]} & test_people
         assert len(everyone[k]) > 1000 and min(images_of[label] for label in everyone[k]) >= 2
         assert len(half[k]) == round(0.5 * len(everyone[k])) and set(half[k]) < set(everyone[k])
         assert len(quarter[k]) == round(0.25 * len(everyone[k])) and set(quarter[k]) < set(half[k])
-    assert half == lfw_sface_pfe.fold_training_labels(pairs, people_folds, manifest, 0.5)
+    assert half == identity_folds.fold_training_labels(pairs, people_folds, manifest, 0.5)
     assert half[0] != half[1][:len(half[0])]  # drawn per fold, not one list cut
     parser = argparse.ArgumentParser()
     lfw_sface_pfe.protocol_arguments(parser, steps=400)
@@ -310,7 +312,7 @@ def test_a_batch_of_more_identities_than_the_heads_train_on_is_refused_naming_a_
     the flag that sets P: the LFW scripts take main.py's name for it, and it sets their heads' batches."""
     records, _, _ = lfw_subset_records(tmp_path, "112x112")  # 10 identities
     try:
-        pk_sampling.check_training_data(records, pk_sampling.read_manifest(records), 32)
+        pk_sampling.check_training_data(records, manifests.read(records), 32)
         raise AssertionError("a batch of 32 identities was accepted on 10")
     except errors.UserError as error:
         flag = re.search(r"\((--\w+)\)", str(error)).group(1)

@@ -1,0 +1,78 @@
+"""LFW cross-validated by identity: the people.txt folds a head trains on, and LFW's templates within them.
+
+For each of the 10 folds, a head trains on the identities of the other nine people.txt folds and scores the
+pairs of its own fold, so that every score comes from a head that never saw its people.
+"""
+import os
+
+import numpy as np
+
+from pfe_estimator.evaluation import plots
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.evaluation import report
+
+TEMPLATE_FARS = (1e-3, 1e-2, 1e-1)
+TEMPLATE_MIN_IMAGES = 4
+
+
+def fold_training_labels(pairs, people_folds, manifest, share=1.0):
+    """For each of the 10 folds, the labels of the identities a head may train on: the people of the other
+    nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people); with
+    `share` < 1 that share of them, drawn per fold, seeded by the fold (a smaller share keeps a subset of a
+    larger one's identities)."""
+    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
+    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
+    fold_labels = []
+    for k in range(10):
+        test_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
+                                                                       pairs.second[pairs.fold == k]])}
+        train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
+        assert not test_people & train_people, "fold %d: training and test identities overlap" % k
+        assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
+        labels = sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2)
+        drawn = np.random.RandomState(k).permutation(len(labels))[:int(round(share * len(labels)))]
+        fold_labels.append(sorted(labels[i] for i in drawn))
+    return fold_labels
+
+
+def templates_section(names, clean_mu, fold_sigma_sq, people_folds, report_dir):
+    """LFW templates: every identity with at least 4 images split into two templates (its images in name
+    order, first half and second half); genuine pairs its two templates, impostor pairs one identity's
+    first template against another's second within a people.txt fold. Each face's sigma^2 comes from the
+    head of its identity's fold (never trained on it). Fusion: paper and released, against the mean of mu.
+
+    Args:
+      names: image names [N]; clean_mu: float [N, D].
+      fold_sigma_sq: {fold: float [N, D]}, every image's sigma^2 by that fold's head.
+    """
+    by_person = {}
+    for index, name in enumerate(names):
+        by_person.setdefault(protocols.person_of(name), []).append(index)
+    sigma_sq = np.empty_like(clean_mu)
+    faces, template_ids, pairs_a, pairs_b, labels = [], [], [], [], []
+    for k, people in enumerate(people_folds):
+        members = sorted(p for p in people if len(by_person.get(p, [])) >= TEMPLATE_MIN_IMAGES)
+        for p in members:
+            indices = sorted(by_person[p], key=lambda i: names[i])
+            sigma_sq[indices] = fold_sigma_sq[k][indices]
+            half = len(indices) // 2
+            for part, chosen in (("a", indices[:half]), ("b", indices[half:])):
+                faces += chosen
+                template_ids += ["%s/%s" % (p, part)] * len(chosen)
+        for p in members:
+            for q in members:
+                pairs_a.append("%s/a" % p)
+                pairs_b.append("%s/b" % q)
+                labels.append(p == q)
+    faces = np.array(faces)
+    section = {"identities": int(sum(labels)), "pairs": len(labels), "genuine": int(sum(labels))}
+    for fusion in ("paper", "released"):
+        part, _ = report.template_report(clean_mu[faces], sigma_sq[faces], np.array(template_ids),
+                                         np.array(pairs_a), np.array(pairs_b), np.array(labels), fusion,
+                                         TEMPLATE_FARS, report.REJECT_FRACTIONS)
+        section[fusion] = part
+    risk = section["paper"]["risk_controlled"]
+    plots.curves(100 * np.array(risk["reject_fractions"]), {n: 100 * np.array(v) for n, v in risk["tar"].items()},
+                 os.path.join(report_dir, "lfw_templates_risk_controlled.png"), "LFW templates (paper fusion)",
+                 "most uncertain pairs rejected (%)", "TAR @ FAR=1e-2 (%)")
+    return section
