@@ -403,9 +403,10 @@ def test_training_data_is_checked_before_training_with_one_line_each(tmp_path):
     pk_sampling.check_training_data(str(folder), manifest, 2, include_labels=["0", "2"])
     cases = [
         (dict(num_classes_per_batch=4), "%s: 3 identities with 2 or more images, fewer than the 4 a batch needs "
-         "(--num_classes_per_batch); lower it or add data" % folder),
+         "(--num_classes_per_batch; an experiment's head.classes_per_batch); lower it or add data" % folder),
         (dict(num_classes_per_batch=2, include_labels=[1, 3]), "%s: 1 identities with 2 or more images, fewer "
-         "than the 2 a batch needs (--num_classes_per_batch); lower it or add data" % folder),
+         "than the 2 a batch needs (--num_classes_per_batch; an experiment's head.classes_per_batch); lower it or add "
+         "data" % folder),
     ]
     for options, message in cases:
         with pytest.raises(ValueError) as error:

@@ -11,6 +11,7 @@ from pfe_estimator import errors
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.data import tfrecord_schema
+from pfe_estimator.training import pfe_model
 
 
 def in_batches(examples, batch_size):
@@ -100,6 +101,46 @@ def cached_embeddings(estimator, features, mu, batch_size, checkpoint_path=None)
     outputs = estimator_predictions(estimator, examples, {"features": [features.shape[1]], "mu": [mu.shape[1]]},
                                     batch_size, checkpoint_path)
     return _mu_and_sigma_sq(outputs)
+
+
+class HeadRunner(object):
+    """A trained head alone, restored from its model folder's newest intact checkpoint into a session of its
+    own: run(features, mu) gives what the Estimator's PREDICT gives on cached backbone outputs (the same
+    graph and batches, without an input pipeline per call). Used as a context manager."""
+
+    def __init__(self, model_dir, feature_size, embedding_size, batch_size=256):
+        checkpoint = checkpoints.intact_checkpoint(model_dir)
+        self.batch_size = batch_size
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.features = tf.placeholder(tf.float32, [batch_size, feature_size], name="features")
+            self.mu = tf.placeholder(tf.float32, [batch_size, embedding_size], name="mu")
+            mu, log_sigma_sq = pfe_model.head_outputs(self.mu, self.features, training=False)
+            self.outputs = (mu, tf.exp(log_sigma_sq))
+            self.session = tf.Session(graph=self.graph)
+            checkpoints.restore_variables(self.session, checkpoint, pfe_model.network_variables(include_backbone=False))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.session.close()
+
+    def run(self, features, mu):
+        """(mu, sigma_sq) float32 [N, D] of cached outputs: features float [N, F], mu float [N, D]."""
+        count, size = len(features), self.batch_size
+        outputs = []
+        for start in range(0, count, size):
+            rows = slice(start, min(start + size, count))
+            padding = ((0, size - (rows.stop - rows.start)), (0, 0))
+            outputs.append(self.session.run(self.outputs, {
+                self.features: np.pad(np.asarray(features[rows], np.float32), padding),
+                self.mu: np.pad(np.asarray(mu[rows], np.float32), padding)}))
+        if not outputs:
+            return np.zeros((0, mu.shape[1]), np.float32), np.zeros((0, mu.shape[1]), np.float32)
+        trimmed = [(o[0][:min(size, count - i * size)], o[1][:min(size, count - i * size)])
+                   for i, o in enumerate(outputs)]
+        return np.concatenate([t[0] for t in trimmed]), np.concatenate([t[1] for t in trimmed])
 
 
 def saved_model_embeddings(export_dir, images, batch_size):

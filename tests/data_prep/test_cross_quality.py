@@ -97,28 +97,3 @@ def tiny_lfw(tmp_path):
     (root / "people.txt").write_text("\n".join(people) + "\n")
     (root / "pairs.txt").write_text("\n".join(pairs) + "\n")
     return str(root)
-
-
-def test_the_sface_protocols_run_end_to_end_on_a_tiny_lfw(tmp_path):
-    """scripts/lfw_sface_pfe.py with --cross_quality and --quality_aware_copies on 80 real faces: every
-    section of the report is there (CI runs the protocols only at this size)."""
-    import json  # pylint: disable=import-outside-toplevel
-    import subprocess  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
-    from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel
-    sface = shared_path("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
-    work = str(tmp_path / "work")
-    result = subprocess.run([sys.executable, "-m", "scripts.lfw_sface_pfe", "--lfw_dir",
-                             tiny_lfw(tmp_path), "--sface", sface, "--work_dir", work, "--steps", "3",
-                             "--num_classes_per_batch", "4", "--images_per_class", "2", "--degraded_faces", "4",
-                             "--cross_quality", "--quality_aware_copies", "1"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-4000:]
-    content = json.load(open(os.path.join(work, "report", "report.json")))["lfw_sface_pfe"]
-    assert set(content) >= {"cosine", "mls", "calibration", "degradation", "cross_quality", "templates",
-                            "quality_aware"}
-    cross = content["cross_quality"]
-    assert cross["pairs"] == 20 and set(cross["by_kind"]) == set(degradations.KINDS)
-    assert set(cross["reject_20_percent"]["mls"]) == {"none", "most_uncertain", "random"}
-    assert content["templates"]["identities"] == 20 and content["quality_aware"]["degraded_copies"] == 1
-    assert "cross_quality" in content["quality_aware"]

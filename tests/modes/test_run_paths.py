@@ -102,17 +102,3 @@ def test_the_cross_quality_tool_keeps_its_output_apart_from_lfw(tmp_path):
         with pytest.raises(outputs.OutputError, match="--lfw_dir=%s, which this run reads" % lfw):
             cross_quality_photos.make_cross_quality(str(lfw), target, overwrite=True)
     assert os.listdir(str(lfw)) == ["images"]
-
-
-def test_the_lfw_protocol_script_keeps_its_work_dir_apart_from_lfw(tmp_path):
-    import subprocess  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
-    from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel
-    (tmp_path / "lfw").mkdir()
-    result = subprocess.run([sys.executable, "-m", "scripts.lfw_sface_pfe", "--lfw_dir", str(tmp_path / "lfw"),
-                             "--sface", str(tmp_path / "sface.onnx"), "--work_dir", str(tmp_path / "lfw" / "run")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    assert result.returncode == 1 and result.stdout.strip().splitlines()[-1].startswith(
-        "error: --work_dir=%s lies inside --lfw_dir=%s, which this run reads" % (tmp_path / "lfw" / "run",
-                                                                               tmp_path / "lfw"))
-    assert os.listdir(str(tmp_path / "lfw")) == []

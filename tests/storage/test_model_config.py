@@ -29,8 +29,8 @@ def test_a_record_from_before_head_input_means_flattened(tmp_path):
 
 
 def test_a_resume_trained_on_other_data_is_refused_and_the_record_kept(tmp_path):
-    """build_reference_model records what its head trained on (identities, copies): a rerun into the same
-    --output_dir with another --identity_share or --copies would otherwise resume the finished head silently."""
+    """A head records what it trained on (the experiments' heads: the cache, identities and settings): a rerun
+    into the same folder with other identities or copies would otherwise resume the finished head silently."""
     model_dir = str(tmp_path / "model")
     record = dict(RECORD, trained_on="LFW people.txt folds 1-9, 1499 identities, 2 degraded copies per image")
     model_config.write_training_record(model_dir, record)

@@ -1,0 +1,143 @@
+"""The protocols end to end on a tiny real LFW (10 folds of 2 people x 4 images; CI runs them only at this
+size), and what they keep in the work folder: every artefact keyed by what made it, so another model file,
+seed or configuration into the same work folder never reuses or replaces what the first made."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+
+from pfe_estimator.faces import kinds
+from pfe_estimator.inference import export
+from tests.conftest import ROOT, shared_path
+from tests.data_prep.test_cross_quality import tiny_lfw
+
+SFACE = ("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
+YUNET = ("models", "yunet", "face_detection_yunet_2023mar_int8bq.onnx")
+TINY_HEAD = ["--set", "head.steps=2", "--set", "head.classes_per_batch=4", "--set", "head.images_per_class=2",
+             "--set", "backbone_precision=fp32"]
+
+
+def run_experiment(config, lfw, work, *extra, sface=None):
+    return subprocess.run([sys.executable, "-m", "scripts.run_experiment", "configs/%s.py" % config, "--lfw_dir", lfw,
+                           "--sface", sface or shared_path(*SFACE), "--work_dir", work] + TINY_HEAD + list(extra),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=900)
+
+
+def last_line(result):
+    return result.stdout.strip().splitlines()[-1]
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def made_by_the_model(work):
+    """The onnx_sha256 of every cache the model made and of every head's record."""
+    caches = [json.load(open(os.path.join(work, "caches", name, "manifest.json")))["fingerprint"]
+              for name in os.listdir(os.path.join(work, "caches"))]
+    records = [json.load(open(os.path.join(work, "heads", name, "pfe_config.json")))
+               for name in os.listdir(os.path.join(work, "heads"))]
+    return {c["onnx_sha256"] for c in caches if "onnx_sha256" in c}, {r["onnx_sha256"] for r in records}
+
+
+def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration_made_is_reused(tmp_path):
+    lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
+    first = run_experiment("held_out_quality_aware", lfw, work, "--set", "folds=0,1,2", "--set",
+                           "held_out_kinds=defocus")
+    assert first.returncode == 0, first.stdout[-4000:]
+    report_path = os.path.join(work, "reports", "held_out_quality_aware", "report.json")
+    report = json.load(open(report_path))
+    loko, unseen = (report["held_out"][name] for name in ("leave_one_kind_out", "unseen_severities"))
+    assert report["experiment"]["head"]["input"] == "pooled" and report["experiment"]["seed"] == 0
+    assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
+    assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)} and set(loko["kinds"]) == {"defocus"}
+    assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
+    assert set(loko["targets"]) == {"spearman_at_least_0.75", "pooled_auc_gain_at_least_0.03",
+                                    "no_cell_significantly_below_cosine"}
+    assert loko["copies"] == 2 and loko["head_input"] == "pooled" and loko["quality_ranking"]["weight"] == 100
+    assert {cell.rsplit("-", 1)[1] for cell in unseen["cells"]} <= {"3", "4"}
+    assert sum(part["pairs"] for part in unseen["kinds"].values()) == unseen["pooled"]["pairs"]
+    assert unseen["train_severities"] == [1, 2] and unseen["sface_precision"]["used"] == "fp32"
+    for name in ("leave_one_kind_out", "unseen_severities"):
+        assert os.path.getsize(os.path.join(work, "reports", "held_out_quality_aware",
+                                            name + "_auc_by_cell.png")) > 5000
+    heads = os.listdir(os.path.join(work, "heads"))
+    assert len(heads) == 6 and all(json.load(open(os.path.join(work, "heads", h, "pfe_config.json")))["trained_on"]
+                                   for h in heads)  # each head's record says what it trained on
+    content = open(report_path, "rb").read()
+
+    # another model file (the same network, other bytes) into the same work folder: its own caches and heads
+    other_model = str(tmp_path / "sface_other_bytes.onnx")
+    model = onnx.load(shared_path(*SFACE))
+    model.doc_string = "a copy with other bytes"
+    onnx.save(model, other_model)
+    unseen_only = ["--set", "folds=0,1", "--set", "held_out_protocols=unseen_severities"]
+    other = run_experiment("held_out_quality_aware", lfw, work, "--name", "other_model", *unseen_only,
+                           sface=other_model)
+    assert other.returncode == 0, other.stdout[-3000:]
+    both = {sha256(shared_path(*SFACE)), sha256(other_model)}
+    assert made_by_the_model(work) == (both, both)
+    # another seed, or another model, under the first run's name: refused in one line, its report kept
+    for extra, model, words in (([], other_model, "changed: sface_sha256"),
+                                (["--set", "seed=1"], None, "changed: experiment.seed 0 -> 1")):
+        refused = run_experiment("held_out_quality_aware", lfw, work, "--set", "folds=0,1,2", "--set",
+                                 "held_out_kinds=defocus", *extra, sface=model)
+        assert refused.returncode == 1 and last_line(refused).startswith("error: ") and words in last_line(refused)
+        assert "another --name" in last_line(refused)
+    assert open(report_path, "rb").read() == content
+    sides = len(os.listdir(os.path.join(work, "test_sides")))
+    reseeded = run_experiment("held_out_quality_aware", lfw, work, "--name", "seed_1", "--set", "seed=1",
+                              *unseen_only)
+    assert reseeded.returncode == 0, reseeded.stdout[-3000:]
+    assert len(os.listdir(os.path.join(work, "test_sides"))) == sides + 1  # its own degraded test sides
+    assert json.load(open(os.path.join(work, "reports", "seed_1", "report.json")))["experiment"]["seed"] == 1
+
+
+def test_the_lfw_protocol_with_cross_quality_and_quality_aware_heads_end_to_end(tmp_path):
+    """Every section of the lfw_folds report: standard LFW, fold-1 faces degraded, calibration, templates,
+    cross-quality LFW, and the quality-aware heads on both."""
+    lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
+    result = run_experiment("lfw_sface_cross_quality", lfw, work, "--set", "degraded_faces=4", "--set",
+                            "quality_aware_head.steps=2", "--set", "quality_aware_head.classes_per_batch=4",
+                            "--set", "quality_aware_head.images_per_class=2", "--set", "quality_aware_head.copies=1")
+    assert result.returncode == 0, result.stdout[-4000:]
+    content = json.load(open(os.path.join(work, "reports", "lfw_sface_cross_quality", "report.json")))["lfw_folds"]
+    assert set(content) >= {"cosine", "mls", "calibration", "degradation", "cross_quality", "templates",
+                            "quality_aware"}
+    cross = content["cross_quality"]
+    assert cross["pairs"] == 20 and set(cross["by_kind"]) == set(kinds.GENERATOR_KINDS)
+    assert set(cross["reject_20_percent"]["mls"]) == {"none", "most_uncertain", "random"}
+    assert content["templates"]["identities"] == 20 and content["quality_aware"]["degraded_copies"] == 1
+    assert "cross_quality" in content["quality_aware"] and content["degradation"]["faces"] == 4
+    assert len(os.listdir(os.path.join(work, "heads"))) == 20  # ten plain heads, ten quality-aware
+
+
+def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
+    lfw = tiny_lfw(tmp_path)
+    output = str(tmp_path / "reference")
+    result = run_experiment("reference_model", lfw, str(tmp_path / "work"), "--output_dir", output)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "calibrated on 2 pairs of unseen people" in result.stdout
+    record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
+    assert record["calibration"]["source"].startswith("LFW pairs.txt fold 10")
+    assert record["image_size"] == [112, 112] and record["template"] == "112x112"
+    assert os.path.exists(os.path.join(output, "export", export.ONNX_NAME))
+    trained_on = json.load(open(os.path.join(output, "model", "pfe_config.json")))["trained_on"]
+    again = run_experiment("reference_model", lfw, str(tmp_path / "work"), "--output_dir", output, "--name",
+                           "half", "--set", "head.identity_share=0.5")  # other identities into the same model folder
+    assert again.returncode == 1 and "records trained_on %s" % trained_on in last_line(again)
+    person = os.path.join(lfw, "images", "George_W_Bush")
+    verify = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--mode=verify",
+                             "--saved_model=" + os.path.join(output, "export"),
+                             "--image_a=" + os.path.join(person, "George_W_Bush_0001.jpg"),
+                             "--image_b=" + os.path.join(person, "George_W_Bush_0002.jpg"), "--align=detect",
+                             "--detector_model=" + shared_path(*YUNET)], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert "P(same)" in verify.stdout and "decision at FAR 0.001:" in verify.stdout
+    assert np.isfinite(float(verify.stdout.split("MLS ")[1].split()[0]))
