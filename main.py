@@ -9,12 +9,12 @@
   python main.py --mode=verify --model_dir=ckpt/pfe --image_a=a.jpg --image_b=b.jpg
   python main.py --mode=cache_features --backbone=onnx:sface.onnx --image_size=112,112 --data_dir=... --cache_dir=...
 
-This module sets up logging, builds the run's Settings (pfe_estimator/modes/settings.py: the flags of
-modes/flag_definitions.py and the records the run continues), hands them to the mode's run(settings)
-(pfe_estimator/modes/<mode>.py) and turns user errors into one line. A mode's module is imported when it
-runs, so training imports neither OpenCV nor matplotlib (Ascend images lack them).
+This module sets up logging, resolves the run's configuration once (pfe_estimator/modes/run_config.py: the
+flags of modes/flag_definitions.py and the records the run continues), runs the mode's own checks, decides
+--backbone_precision=auto for a mode that runs the backbone (modes/precision.py), hands the RunConfig to the
+mode's run(config) (modes/registry.py names the module) and turns user errors into one line. Only the mode's
+module is imported, so training imports neither OpenCV nor matplotlib (Ascend images lack them).
 """
-import importlib
 import logging
 import os
 import sys
@@ -30,15 +30,13 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.modes import command_line  # noqa: E402
 from pfe_estimator.modes import flag_definitions  # noqa: E402
-from pfe_estimator.modes import settings as run_settings  # noqa: E402
+from pfe_estimator.modes import precision  # noqa: E402
+from pfe_estimator.modes import run_config  # noqa: E402
 from pfe_estimator.storage import checkpoints  # noqa: E402
 
 flag_definitions.define_all()
 FLAGS = flags.FLAGS
 
-# --mode -> the module of pfe_estimator.modes that runs it.
-MODE_MODULES = {"train": "train", "pretrain": "pretrain", "eval": "evaluate", "predict": "predict",
-                "export": "export", "cache_features": "cache_features", "verify": "verify"}
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -69,16 +67,17 @@ def set_up_logging(verbose):
             handler.setFormatter(PlainLines())
 
 
-def what_was_kept(settings):
+def what_was_kept(config):
     """One line for Ctrl-C: what the interrupted mode leaves (outputs are written whole or not at all)."""
-    if settings is None:
+    if config is None:
         return "nothing was written yet"
-    written = run_settings.MODE_OUTPUTS[settings.mode]
+    written = config.module.OUTPUTS
     if written == ("model_dir",):
-        return checkpoints.kept_checkpoint(settings.model_dir)
-    if settings.mode == "cache_features":
-        return "--cache_dir=%s keeps the shards it finished; rerun the same command to resume" % settings.cache_dir
-    shown = ", ".join("--%s=%s" % (flag, getattr(settings, flag)) for flag in written if getattr(settings, flag))
+        return checkpoints.kept_checkpoint(config.paths.model_dir)
+    if config.mode == "cache_features":
+        return "--cache_dir=%s keeps the shards it finished; rerun the same command to resume" % config.paths.cache_dir
+    shown = ", ".join("--%s=%s" % (flag, getattr(config.paths, flag)) for flag in written
+                      if getattr(config.paths, flag))
     return "nothing was replaced (%s as before); rerun the same command" % (shown or "no output")
 
 
@@ -88,14 +87,19 @@ def main(argv):
     run = {}
 
     def run_mode():
-        run["settings"] = run_settings.from_flags(FLAGS)
+        config = run["config"] = run_config.from_flags(FLAGS)
+        mode = config.module
+        if hasattr(mode, "check"):
+            mode.check(config)
+        if mode.runs_backbone(config):
+            config = precision.decide(config)
         try:
-            importlib.import_module("pfe_estimator.modes." + MODE_MODULES[run["settings"].mode]).run(run["settings"])
+            mode.run(config)
         except tf.train.NanLossDuringTrainingError:
             raise errors.UserError("the training loss became NaN; lower --lr_values (the checkpoints written so far "
                                    "are kept)")
 
-    command_line.run_script(run_mode, lambda: what_was_kept(run.get("settings")))
+    command_line.run_script(run_mode, lambda: what_was_kept(run.get("config")))
 
 
 if __name__ == "__main__":

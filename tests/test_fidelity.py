@@ -240,15 +240,15 @@ def test_weight_decay_reaches_both_head_layers():
 
 
 def test_every_flag_main_defines_is_read():
-    """Every flag of modes/flag_definitions.py is read by the modes (settings.<flag>), main.py, or by name
-    through the record's keys (storage/model_config.py)."""
+    """Every flag of modes/flag_definitions.py is read by the modes (config.options.<flag>, config.paths.<flag>),
+    main.py, or by name (run_config's derivations, the record's keys in storage/model_config.py)."""
     source = open(os.path.join(ROOT, "pfe_estimator", "modes", "flag_definitions.py")).read()
     names = re.findall(r'flags\.DEFINE_\w+\(\s*"(\w+)"', source)
     assert len(names) > 40
     paths = glob.glob(os.path.join(ROOT, "pfe_estimator", "modes", "*.py")) + [
         os.path.join(ROOT, "main.py"), os.path.join(ROOT, "pfe_estimator", "storage", "model_config.py")]
     readers = "\n".join(open(path).read() for path in paths if not path.endswith("flag_definitions.py"))
-    unread = [name for name in names if not re.search(r'(settings|FLAGS)\.%s\b|"%s"' % (name, name), readers)]
+    unread = [name for name in names if not re.search(r'(options|paths|FLAGS)\.%s\b|"%s"' % (name, name), readers)]
     assert not unread, "flags defined but read nowhere: %s" % unread
 
 

@@ -63,3 +63,16 @@ def test_each_subpackage_ruff_config_bans_exactly_the_later_layers():
         assert banned == ["pfe_estimator.%s" % later for later in LAYERS[index + 1:]] + [
             "main", "data_prep", "scripts", "bench", "tests"], layer
         assert 'extend = "../../pyproject.toml"' in text and 'extend-select = ["TID251"]' in text
+
+
+def test_every_subpackage_docstring_names_each_of_its_modules():
+    """Door signs that tell the truth: a module added, renamed or moved shows in its package's docstring."""
+    missing = []
+    for init in sorted(glob.glob(os.path.join(ROOT, "pfe_estimator", "*", "__init__.py"))):
+        folder = os.path.dirname(init)
+        text = ast.get_docstring(ast.parse(open(init, encoding="utf-8").read())) or ""
+        for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
+            name = os.path.basename(path)
+            if name != "__init__.py" and not re.search(r"(?<![\w.])%s(?!\w)" % re.escape(name), text):
+                missing.append("%s/%s" % (os.path.basename(folder), name))
+    assert not missing, "not named in their package's docstring: %s" % ", ".join(missing)

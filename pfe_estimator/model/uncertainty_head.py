@@ -1,4 +1,5 @@
-"""The PFE uncertainty head: log(sigma^2) from the backbone's flattened conv map.
+"""The PFE uncertainty head: log(sigma^2) from the backbone's features, its last conv map flattened (the
+released PFE, --head_input=flattened) or averaged over its positions (--head_input=pooled).
 
 fc1 (no bias) + batch norm (center, scale) + ReLU -> fc_log_sigma_sq (no bias) + batch norm (neither
 center nor scale) -> one scalar scale and one scalar shift shared by every dimension ->
@@ -29,7 +30,7 @@ def uncertainty_head(features, embedding_size, training):
     """Builds the head.
 
     Args:
-      features: float32 [N, F], the backbone's flattened conv map.
+      features: float32 [N, F], the backbone's features (its conv map flattened, or pooled: F = C).
       embedding_size: D, the embedding's dimension.
       training: Python bool; batch norm uses and updates batch statistics when True.
 

@@ -9,13 +9,13 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.modes import embeddings
 
 
-def run(settings):
-    pairs = protocols.read_lfw_pairs(settings.calibration_pairs)
-    names, mu, sigma_sq, _ = embeddings.pair_embeddings(settings, pairs)
+def fit_calibration_pairs(config):
+    pairs = protocols.read_lfw_pairs(config.paths.calibration_pairs)
+    names, mu, sigma_sq, _ = embeddings.pair_embeddings(config, pairs)
     first, second = protocols.pair_indices(names, pairs)
     scores = metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
     fitted = calibration.fit_verification_calibration(
-        scores, pairs.same, sorted(set(calibration.MODEL_CALIBRATION_FARS + (settings.far,))))
-    fitted["source"] = os.path.abspath(settings.calibration_pairs)
-    path = calibration.save_model_calibration(settings.model_dir, fitted)
+        scores, pairs.same, sorted(set(calibration.MODEL_CALIBRATION_FARS + (config.options.far,))))
+    fitted["source"] = os.path.abspath(config.paths.calibration_pairs)
+    path = calibration.save_model_calibration(config.paths.model_dir, fitted)
     print("calibration: P(same | MLS) from %d pairs -> %s" % (len(scores), path))

@@ -1,7 +1,7 @@
 """main.py's flags, defined by concern (one `define_*` per concern, as tensorflow/models' flags_core).
 
 The training flags' defaults are training.recipe's (the released sphere64_casia configuration). Nothing
-outside main.py reads these flags: modes.settings turns them into one frozen Settings value.
+outside main.py reads these flags: modes/run_config.py turns them into one frozen RunConfig.
 `python main.py --helpfull` lists them by concern; docs/flags.md is generated from these definitions
 (`python -m scripts.flag_reference`).
 """
@@ -13,15 +13,15 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import sphere_net
+from pfe_estimator.modes import registry
 from pfe_estimator.training import devices
 from pfe_estimator.training import recipe as recipes
 
-MODES = ("train", "eval", "predict", "export", "cache_features", "pretrain", "verify")
 RECIPE = recipes.Recipe()
 
 
 def define_run_flags():
-    flags.DEFINE_enum("mode", "train", list(MODES), "What to do. pretrain: train the SphereNet backbone with "
+    flags.DEFINE_enum("mode", "train", list(registry.MODES), "What to do. pretrain: train the SphereNet backbone with "
                       "AM-softmax (its checkpoint is what --pretrained_ckpt takes); verify: are --image_a and "
                       "--image_b the same person?")
     flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (configs, deprecations, C++ "

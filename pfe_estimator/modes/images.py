@@ -4,37 +4,38 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+from pfe_estimator import errors
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import image_io
-from pfe_estimator.modes import settings as run_settings
 
 
-def face_loader(settings):
+def face_loader(config):
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
     from pfe_estimator.faces import network_input  # pylint: disable=import-outside-toplevel  # OpenCV
-    size = run_settings.image_size(settings)
+    options, size = config.options, config.image_size
     align = None
-    if settings.align == "detect":
-        if not (settings.detector_model and os.path.isfile(settings.detector_model)):
-            raise run_settings.FlagError("--align=detect needs --detector_model=PATH of a YuNet .onnx file "
-                                         "(data_prep/README: scripts/fetch_models.py brings one)")
-        template = settings.record.get("template") or alignment.template_for_size(size)
+    if options.align == "detect":
+        detector = config.paths.detector_model
+        if not (detector and os.path.isfile(detector)):
+            raise errors.UserError("--align=detect needs --detector_model=PATH of a YuNet .onnx file "
+                                   "(scripts/fetch_models.py brings one; docs/data.md)")
+        template = config.record.get("template") or alignment.template_for_size(size)
 
         def align(image, path):
-            landmarks = alignment.detect_landmarks(image, settings.detector_model)
+            landmarks = alignment.detect_landmarks(image, detector)
             if landmarks is None:
                 raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
-            return alignment.align_face(image, landmarks, template, settings.alignment)[0]
-    return lambda path: network_input.load_network_input(path, size, settings.resize, align)
+            return alignment.align_face(image, landmarks, template, options.alignment)[0]
+    return lambda path: network_input.load_network_input(path, size, options.resize, align)
 
 
-def warn_about_raw_photos(settings, paths):
+def warn_about_raw_photos(config, paths):
     """Says so when images are much larger (over twice each side) than the model's input without --align:
     centre-cropping a raw photo to the model's size keeps a patch of it, not the face."""
-    if settings.align != "none" or settings.resize:
+    if config.options.align != "none" or config.options.resize:
         return
-    height, width = run_settings.image_size(settings)
+    height, width = config.image_size
     sizes = [(path, image_io.file_declared_size(path)) for path in paths]
     large = [(path, size) for path, size in sizes if size and size[0] > 2 * height and size[1] > 2 * width]
     if large:

@@ -35,6 +35,11 @@ def resolve_checkpoint(path):
                      % path)
 
 
+def absolute_prefix(path):
+    """The absolute checkpoint prefix a folder or prefix names (as records keep it), or None for None."""
+    return os.path.abspath(resolve_checkpoint(path)) if path else None
+
+
 def list_checkpoint_variables(checkpoint):
     """[(name, shape)] of a checkpoint prefix; one-line ValueError naming it when it cannot be read."""
     try:

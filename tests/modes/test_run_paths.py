@@ -4,16 +4,17 @@ import os
 
 import pytest
 
-from pfe_estimator.modes import settings as run_settings
+from pfe_estimator.modes import registry
+from pfe_estimator.modes import run_config
 from pfe_estimator.storage import outputs
 
-CASES = [(mode, written, read) for mode, outputs_of_mode in sorted(run_settings.MODE_OUTPUTS.items())
-         for written in outputs_of_mode for read in run_settings.PATH_FLAGS if read != written]
+CASES = [(mode, written, read) for mode in sorted(registry.MODES) for written in registry.module(mode).OUTPUTS
+         for read in run_config.PATH_FLAGS if read != written]
 
 
 def values_with(tmp_path, **paths):
     """Every path flag at a folder of its own under tmp_path, then `paths` on top."""
-    values = {flag: str(tmp_path / "others" / flag) for flag in run_settings.PATH_FLAGS}
+    values = {flag: str(tmp_path / "others" / flag) for flag in run_config.PATH_FLAGS}
     values["backbone"] = "onnx:" + str(tmp_path / "others" / "backbone.onnx")
     values.update(paths)
     return values
@@ -28,9 +29,9 @@ def test_an_output_overlapping_any_other_path_of_the_run_is_refused(tmp_path, mo
     shared = tmp_path / "case" / "shared"
     for output_path, relation in ((shared, "is"), (shared / "inner", "lies inside"), (tmp_path / "case", "holds")):
         values = values_with(tmp_path, **{read: flag_value(read, str(shared)), written: str(output_path)})
-        given = set(run_settings.PATH_FLAGS)
+        given = set(run_config.PATH_FLAGS)
         with pytest.raises(outputs.OutputError) as refused:
-            outputs.check_run_paths(*run_settings.run_paths(mode, values, given))
+            outputs.check_run_paths(*run_config.run_paths(mode, values, given))
         message = str(refused.value)
         expected = "--%s=%s %s --%s=%s, which this run" % (written, output_path, relation, read, shared)
         assert message.startswith(expected) or message.startswith("--%s=%s %s --%s=%s, which this run" % (
@@ -39,12 +40,12 @@ def test_an_output_overlapping_any_other_path_of_the_run_is_refused(tmp_path, mo
         assert "--overwrite included" in message
 
 
-@pytest.mark.parametrize("mode", sorted(run_settings.MODE_OUTPUTS))
+@pytest.mark.parametrize("mode", sorted(registry.MODES))
 def test_paths_apart_pass_and_flags_not_given_are_not_inputs(tmp_path, mode):
     values = values_with(tmp_path)
-    outputs.check_run_paths(*run_settings.run_paths(mode, values, set(run_settings.PATH_FLAGS)))
-    written, read = run_settings.run_paths(mode, values_with(tmp_path, data_dir=str(tmp_path)), {"model_dir"})
-    assert "data_dir" not in read and set(written) == set(run_settings.MODE_OUTPUTS[mode])
+    outputs.check_run_paths(*run_config.run_paths(mode, values, set(run_config.PATH_FLAGS)))
+    written, read = run_config.run_paths(mode, values_with(tmp_path, data_dir=str(tmp_path)), {"model_dir"})
+    assert "data_dir" not in read and set(written) == set(registry.module(mode).OUTPUTS)
     assert read["model_dir"] == values["model_dir"] if "model_dir" not in written else "model_dir" not in read
 
 
