@@ -1,5 +1,7 @@
 """Calibrated verification: P(same | score[, uncertainty]) by cross-fitted logistic regression, its
-reliability (ECE, Brier) and thresholds at a FAR that hold on held-out folds."""
+reliability (ECE, Brier) and thresholds at a FAR that hold on held-out folds; and the calibration a model
+keeps: P(same) of each score of model/verification.py (the quality-aware score the default decision) with
+thresholds at FARs that rest on enough impostor pairs."""
 import json
 import os
 
@@ -7,13 +9,18 @@ import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.model import verification
 from pfe_estimator.storage import atomic_files
 
 
 CALIBRATION_BINS = 10
-# A model folder's calibration (--mode=train --calibration_pairs), read by --mode=verify.
+# A model folder's calibration (--mode=train --calibration_pairs, --mode=calibrate), read by verify, eval and
+# export; the FARs it always keeps a threshold at, and the false accepts a threshold must rest on (10 / FAR
+# impostor pairs at least).
 MODEL_CALIBRATION_NAME = "calibration.json"
 MODEL_CALIBRATION_FARS = (1e-3, 1e-2)
+MIN_FALSE_ACCEPTS = 10
+CALIBRATION_VERSION = 2
 
 
 def fit_logistic(inputs, same, l2=1e-4, iterations=100):
@@ -133,47 +140,122 @@ def calibration_report(scores, same, fold, uncertainty=None, fars=(1e-3, 1e-2)):
             "probabilities": probabilities}
 
 
-def fit_verification_calibration(scores, same, fars):
-    """The calibration a model folder keeps (calibration.json): P(same | MLS) fitted on all the given
-    pairs, and the MLS thresholds that accept the fraction `far` of their impostors.
+def fit_score(values, same, names, fars):
+    """One score's calibration: P(same) = the logistic of the features `names` (model.verification) fitted on
+    these pairs, and the P(same) threshold at each FAR (the k-th highest impostor probability, as
+    metrics.tar_at_far), with the number of impostor pairs it rests on.
 
-    Returns:
-      JSON-able dict: method, pairs, model (fit_logistic), mls_threshold_at_far {str(far): threshold}.
+    Args:
+      values: model.verification.pair_values' dict of float [P] arrays; same: bool [P].
     """
-    _, thresholds = metrics.tar_at_far(scores[same], scores[~same], fars)
-    return {"method": "logistic regression on the MLS score", "pairs": int(len(scores)),
-            "model": fit_logistic(scores[:, None], same),
-            "mls_threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)}}
+    model = fit_logistic(np.stack(verification.features(values, names), axis=1), same)
+    probability = verification.probability(values, names, model)
+    _, thresholds = metrics.tar_at_far(probability[same], probability[~same], fars)
+    return {"features": list(names), "model": model, "impostors": int((~same).sum()),
+            "genuine": int(same.sum()), "threshold_at_far": {str(far): float(t) for far, t in zip(fars, thresholds)}}
 
 
-def save_model_calibration(model_dir, fitted):
-    """Keeps fit_verification_calibration's result with the model; returns the file's path."""
-    path = os.path.join(model_dir, MODEL_CALIBRATION_NAME)
+def fit_model_calibration(values, same, fars, source, qualities):
+    """The calibration a model keeps (model folder's calibration.json, the export's pfe_export.json and its
+    serving_verify signature): every score of model.verification.SCORES fitted on the same pairs, the
+    quality-aware score the default decision.
+
+    Args:
+      values: pair_values of the calibration pairs; same: bool [P]; fars: the FARs thresholds are kept at.
+      source: where the pairs came from; qualities: what qualities they span (e.g. their degraded copies).
+    """
+    fars = sorted(set(float(far) for far in fars))
+    return {"version": CALIBRATION_VERSION, "default_score": "quality", "fars": fars, "pairs": int(len(same)),
+            "source": source, "qualities": qualities,
+            "scores": {name: fit_score(values, same, verification.SCORE_FEATURES[name], fars)
+                       for name in verification.SCORES}}
+
+
+def impostors_needed(far):
+    """The impostor pairs a threshold at `far` must rest on: MIN_FALSE_ACCEPTS / far."""
+    return int(np.ceil(MIN_FALSE_ACCEPTS / far - 1e-9))
+
+
+def accepts(calibrated, score, values, far):
+    """(P(same) [N], the threshold, accept bool [N], the impostors it rests on) of pairs under a model's
+    calibration, for `score` (model.verification.SCORES) at `far`, however few impostors it rests on.
+
+    Raises:
+      UserError: the calibration keeps no threshold at `far`.
+    """
+    fitted = calibrated["scores"][score]
+    threshold = fitted["threshold_at_far"].get(str(far))
+    if threshold is None:
+        raise errors.UserError("--far=%s: the calibration keeps thresholds at FAR %s only; refit it with "
+                               "--mode=calibrate --far=%s" % (far, ", ".join(map(str, calibrated["fars"])), far))
+    probability = verification.probability(values, fitted["features"], fitted["model"])
+    return probability, threshold, probability >= threshold, fitted["impostors"]
+
+
+def decision(calibrated, score, values, far):
+    """accepts(), refused when the threshold rests on fewer impostor pairs than a FAR of `far` needs.
+
+    Raises:
+      UserError: no threshold at `far`, or one resting on fewer than impostors_needed(far) impostors.
+    """
+    fitted = calibrated["scores"][score]
+    if str(far) in fitted["threshold_at_far"] and fitted["impostors"] < impostors_needed(far):
+        raise errors.UserError("--far=%s: the calibration's threshold rests on %d impostor pairs, a FAR of %s needs "
+                               "at least %d; refit it on more pairs (--mode=calibrate)" % (
+                                   far, fitted["impostors"], far, impostors_needed(far)))
+    return accepts(calibrated, score, values, far)
+
+
+def from_earlier_version(fitted):
+    """A calibration.json written before the quality-aware score (P(same | MLS) and MLS thresholds) in this
+    version's form: its one score, 'mls', with each MLS threshold as the P(same) it gives."""
+    values = {"mls": np.array([fitted["mls_threshold_at_far"][far] for far in sorted(fitted["mls_threshold_at_far"])])}
+    thresholds = verification.probability(values, ("mls",), fitted["model"])
+    fars = sorted(fitted["mls_threshold_at_far"])
+    return {"version": CALIBRATION_VERSION, "default_score": "mls", "fars": [float(f) for f in fars],
+            "pairs": fitted["pairs"], "source": fitted.get("source"), "qualities": "as given (an earlier version)",
+            "scores": {"mls": {"features": ["mls"], "model": fitted["model"], "genuine": None,
+                               "impostors": fitted["pairs"] // 2,
+                               "threshold_at_far": {far: float(t) for far, t in zip(fars, thresholds)}}}}
+
+
+def as_current(fitted):
+    """A stored calibration in this version's form (None stays None)."""
+    if fitted is None or fitted.get("version") == CALIBRATION_VERSION:
+        return fitted
+    return from_earlier_version(fitted)
+
+
+def save_model_calibration(folder, fitted):
+    """Keeps a model's calibration as folder/calibration.json; an earlier one is kept beside it as
+    calibration.previous-N.json (N counting up), never lost. Returns (the file, the earlier one's new name or None)."""
+    path = os.path.join(folder, MODEL_CALIBRATION_NAME)
+    kept = keep_previous(path)
     atomic_files.write_json(path, fitted)
-    return path
+    return path, kept
 
 
-def read_model_calibration(model_dir):
-    """The model folder's calibration, or None when it has none."""
-    path = os.path.join(model_dir, MODEL_CALIBRATION_NAME)
+def keep_previous(path):
+    """Renames an existing file to <name>.previous-N<ext> (the first N free); returns that name or None."""
+    if not os.path.exists(path):
+        return None
+    root, extension = os.path.splitext(path)
+    number = 1
+    while os.path.exists("%s.previous-%d%s" % (root, number, extension)):
+        number += 1
+    kept = "%s.previous-%d%s" % (root, number, extension)
+    os.rename(path, kept)
+    return kept
+
+
+def read_model_calibration(folder):
+    """The model folder's calibration in this version's form, or None when it has none."""
+    path = os.path.join(folder, MODEL_CALIBRATION_NAME)
     if not os.path.exists(path):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except ValueError as error:
-        raise errors.UserError("%s: not valid JSON (%s); train again with --calibration_pairs" % (path, error))
-
-
-def verification_decision(fitted, score, far):
-    """(P(same), MLS threshold at `far`) of an MLS score under a model's calibration.
-
-    Raises:
-      UserError: the calibration holds no threshold at `far`.
-    """
-    probability = float(logistic_probability(fitted["model"], [[score]])[0])
-    threshold = fitted["mls_threshold_at_far"].get(str(far))
-    if threshold is None:
-        raise errors.UserError("--far=%s: the calibration has thresholds at FAR %s only" % (
-            far, ", ".join(sorted(fitted["mls_threshold_at_far"]))))
-    return probability, threshold
+            return as_current(json.load(f))
+    except (ValueError, KeyError, TypeError) as error:
+        raise errors.UserError("%s: not a calibration this version reads (%s); fit another with --mode=calibrate"
+                               % (path, error))

@@ -20,19 +20,25 @@ def fold_training_labels(pairs, people_folds, manifest, share=1.0):
     nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people); with
     `share` < 1 that share of them, drawn per fold, seeded by the fold (a smaller share keeps a subset of a
     larger one's identities)."""
-    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
-    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
     fold_labels = []
     for k in range(10):
         test_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
                                                                        pairs.second[pairs.fold == k]])}
-        train_people = set().union(*[people_folds[j] for j in range(10) if j != k])
-        assert not test_people & train_people, "fold %d: training and test identities overlap" % k
         assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        labels = sorted(label_of[p] for p in train_people if images_of.get(p, 0) >= 2)
-        drawn = np.random.RandomState(k).permutation(len(labels))[:int(round(share * len(labels)))]
-        fold_labels.append(sorted(labels[i] for i in drawn))
+        fold_labels.append(training_labels(people_folds, manifest, (k,), share, k))
     return fold_labels
+
+
+def training_labels(people_folds, manifest, excluded, share=1.0, seed=0):
+    """The labels of the people of every people.txt fold but the `excluded` ones with at least 2 images; with
+    `share` < 1 that share of them, a seeded draw (a smaller share keeps a subset of a larger one's)."""
+    label_of = {i["name"]: i["label"] for i in manifest["identities"]}
+    images_of = {i["name"]: i["images"] for i in manifest["identities"]}
+    people = set().union(*[folk for j, folk in enumerate(people_folds) if j not in excluded])
+    assert not people & set().union(*[people_folds[j] for j in excluded]), "people in two people.txt folds"
+    labels = sorted(label_of[p] for p in people if images_of.get(p, 0) >= 2)
+    drawn = np.random.RandomState(seed).permutation(len(labels))[:int(round(share * len(labels)))]
+    return sorted(labels[i] for i in drawn)
 
 
 def templates_section(names, clean_mu, fold_sigma_sq, people_folds, report_dir):

@@ -105,3 +105,35 @@ def interval_bars(groups, series, path, title, xlabel):
     axis.grid(True, axis="x", alpha=0.3)
     axis.legend(fontsize=8)
     _save(figure, path)
+
+
+def rates_by_stratum(strata, series, nominal, path, title):
+    """Achieved rates per stratum on a log axis, one marker series per score ({label: [rate or None]}), and
+    the nominal rate as a line."""
+    figure, axis = plt.subplots(figsize=(max(6.5, 0.3 * len(strata) + 2), 4))
+    positions = np.arange(len(strata))
+    for label, values in series.items():
+        rates = np.array([np.nan if v is None or v <= 0 else v for v in values], np.float64)
+        axis.plot(positions, rates, "o", markersize=4, label=label)
+    axis.axhline(nominal, color="black", linewidth=0.8, label="nominal %g" % nominal)
+    axis.set_yscale("log")
+    axis.set_xticks(positions)
+    axis.set_xticklabels(strata, rotation=90, fontsize=7)
+    axis.set_ylabel("false match rate")
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, which="both", axis="y", alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)
+
+
+def curves_xy(series, path, title, xlabel, ylabel):
+    """Curves with their own x values: series {label: (x [K], y [K])}."""
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for label, (x, y) in series.items():
+        axis.step(x, y, where="post", label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)

@@ -21,7 +21,7 @@ from pfe_estimator.faces import kinds
 from pfe_estimator.model import backbones
 from pfe_estimator.training import recipe as recipes
 
-PROTOCOLS = ("lfw_folds", "held_out", "reference_model")
+PROTOCOLS = ("lfw_folds", "held_out", "reference_model", "all_pairs")
 PRECISIONS = ("auto", "fp32", "bf16")
 FOLDS = tuple(range(10))
 
@@ -61,8 +61,8 @@ QUALITY_AWARE_HEAD = RELEASED_HEAD._replace(input="pooled", ranking_weight=100.0
 
 
 class Experiment(collections.namedtuple("Experiment", [
-        "name", "protocol", "backbone_precision", "head", "quality_aware_head", "cross_quality", "degraded_faces",
-        "held_out_protocols", "held_out_kinds", "folds", "seed", "calibration_fold"])):
+        "name", "protocol", "backbone_precision", "head", "quality_aware_head", "plain_head", "cross_quality",
+        "degraded_faces", "held_out_protocols", "held_out_kinds", "folds", "seed", "calibration_fold"])):
     """A measured run.
 
     Fields:
@@ -71,9 +71,12 @@ class Experiment(collections.namedtuple("Experiment", [
         lfw_folds        LFW's 6000 pairs, each fold scored by heads trained on the other people.txt folds
         held_out         leave-one-kind-out and unseen-severity protocols (evaluation/held_out.py)
         reference_model  one head on folds 1-9, calibrated on the unseen people of one fold, exported
+        all_pairs        every pair within each fold, cross-quality, as held_out; the shipped calibrated
+                         decision per quality stratum, sigma^2 as a quality score (EDC)
       backbone_precision: SFace's arithmetic: auto (bf16 where the CPU has it and mu agrees), fp32 or bf16.
       head: the heads the protocol trains (a Head).
       quality_aware_head: lfw_folds: a second family of heads on degraded copies, compared beside, or None.
+      plain_head: all_pairs: the heads on clean faces whose sigma^2 the EDC compares beside the head's.
       cross_quality: lfw_folds: also score cross-quality LFW (one side of each pair degraded).
       degraded_faces: lfw_folds: fold-1 test faces whose sigma^2 is followed as they degrade.
       held_out_protocols: held_out: of evaluation.held_out.PROTOCOLS.
@@ -91,7 +94,7 @@ class Experiment(collections.namedtuple("Experiment", [
 
 
 DEFAULT = Experiment(name="base", protocol="lfw_folds", backbone_precision="auto", head=RELEASED_HEAD,
-                     quality_aware_head=None, cross_quality=False, degraded_faces=300,
+                     quality_aware_head=None, plain_head=RELEASED_HEAD, cross_quality=False, degraded_faces=300,
                      held_out_protocols=tuple(held_out.PROTOCOLS), held_out_kinds=kinds.KINDS, folds=FOLDS, seed=0,
                      calibration_fold=9)
 
@@ -179,7 +182,7 @@ def _expected(field, current):
 def check(config):
     """Raises a one-line UserError naming the first field whose value no run can use."""
     problems = []
-    if config.protocol in ("held_out", "reference_model") and config.head.copies < 1:
+    if config.protocol in ("held_out", "reference_model", "all_pairs") and config.head.copies < 1:
         problems.append("head.copies=%d: the %s protocol trains its heads on degraded copies; give 1 or more"
                         % (config.head.copies, config.protocol))
     problems += _head_problems("head", config.head)
@@ -208,7 +211,7 @@ def check(config):
         problems.append(str(error))
     if config.seed < 0 or config.degraded_faces < 0:
         problems.append("seed=%d, degraded_faces=%d: expected numbers >= 0" % (config.seed, config.degraded_faces))
-    if config.protocol == "held_out":
+    if config.protocol in ("held_out", "all_pairs"):
         for protocol in [name for name in config.held_out_protocols if name in held_out.PROTOCOLS]:
             problems += _severity_problems(config.head, protocol)
     if problems:

@@ -54,16 +54,19 @@ def train(sface, head, training_cache, labels, model_dir):
     return model_dir
 
 
+def train_fold(context, what, training_cache, head, labels, fold):
+    """The model folder of fold `fold`'s head on `labels` of training_cache, trained or found finished in
+    the work folder; `context` gives SFace and the work folder (lfw_data.Context)."""
+    start = time.time()
+    folder = head_folder(context.inputs.work_dir, what, training_cache, head, labels, fold)
+    train(context.sface, head, training_cache, labels, folder)
+    print("  %s fold %d: %d training identities (%.0f s)" % (what, fold + 1, len(labels), time.time() - start))
+    return folder
+
+
 def train_folds(context, what, training_cache, head, fold_labels, folds):
-    """{fold: model folder} of one head per fold on its training identities of training_cache (reused on a
-    rerun); `context` gives SFace and the work folder (a Context)."""
-    heads = {}
-    for k in folds:
-        start = time.time()
-        folder = head_folder(context.inputs.work_dir, what, training_cache, head, fold_labels[k], k)
-        heads[k] = train(context.sface, head, training_cache, fold_labels[k], folder)
-        print("  %s fold %d: %d training identities (%.0f s)" % (what, k + 1, len(fold_labels[k]), time.time() - start))
-    return heads
+    """{fold: model folder} of one head per fold on its training identities of training_cache."""
+    return {k: train_fold(context, what, training_cache, head, fold_labels[k], k) for k in folds}
 
 
 def sigma_sq(model_dir, features, mu):

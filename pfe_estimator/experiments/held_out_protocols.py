@@ -63,19 +63,29 @@ def training_cache(context, name):
                           experiment_config.training_severities(head, name))
 
 
+def training_subset(context, cache_dir, excluded):
+    """What a held-out run's heads train on: cache_dir without copies of the `excluded` kinds, as the head
+    reads it (a subset derived beside it; drop_subset removes it once the heads are trained)."""
+    head = context.config.head
+    if not excluded:
+        return lfw_data.head_cache(cache_dir, head.input, context.sface)
+    return lfw_data.subset(cache_dir, lambda filename: copy_kind(filename) not in excluded,
+                           "without copies of %s" % ",".join(sorted(excluded)),
+                           context.sface.channels if head.input == "pooled" else None)
+
+
+def drop_subset(subset, excluded):
+    """Removes a subset without a kind's copies (2.6 GB a kind at one copy; a rerun derives it in a minute)."""
+    if excluded:
+        shutil.rmtree(subset)
+
+
 def heads_without(context, name, cache_dir, run_name, excluded, fold_labels):
-    """The fold heads of one held-out run: trained on cache_dir without copies of the `excluded` kinds (a
-    subset derived beside it, removed once the heads are trained: 2.6 GB a kind at one copy)."""
-    config = context.config
-    head, channels = config.head, context.sface.channels if config.head.input == "pooled" else None
-    if excluded:
-        subset = lfw_data.subset(cache_dir, lambda filename: copy_kind(filename) not in excluded,
-                                 "without copies of %s" % ",".join(sorted(excluded)), channels)
-    else:
-        subset = lfw_data.head_cache(cache_dir, head.input, context.sface)
-    heads = fold_heads.train_folds(context, "%s-%s" % (name, run_name), subset, head, fold_labels, config.folds)
-    if excluded:
-        shutil.rmtree(subset)  # a rerun derives it again in a minute
+    """The fold heads of one held-out run, trained on cache_dir without copies of the `excluded` kinds."""
+    subset = training_subset(context, cache_dir, excluded)
+    heads = fold_heads.train_folds(context, "%s-%s" % (name, run_name), subset, context.config.head, fold_labels,
+                                   context.config.folds)
+    drop_subset(subset, excluded)
     return heads
 
 
@@ -96,10 +106,11 @@ def run_protocol(context, name, clean, runner, report_dir):
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
         heads = heads_without(context, name, cache_dir, run_name, excluded, fold_labels)
         side, kind, severity = held_out.test_draws(pairs, test_kinds, severities["test"], config.seed)
-        degraded = lfw_data.degraded_sides(
+        copies = lfw_data.degraded_copies(
             context.records, context.sface, runner, np.where(side == 0, pairs.first, pairs.second),
             (kind, severity, config.seed), dict(context.protocol_key, protocol=name, kinds=test_kinds,
                                                 severities=list(severities["test"])), context.inputs.work_dir)
+        degraded = copies["features"], copies["mu"]
         if head.input == "pooled":
             degraded = feature_cache.pooled(degraded[0], context.sface.channels), degraded[1]
         scores = score_pairs(heads, clean, degraded, pairs, side)

@@ -31,6 +31,7 @@ EMBEDDING_SIZE = 128
 LANDMARK_FILE = "ldmark_lfw_mtcnncaffe.txt"
 LANDMARK_IMAGE_SIZE = (250, 250)  # the released landmark file is in the original photos' coordinates
 BATCH = 64  # faces per SFace run
+COPY_ARRAYS = ("features", "mu", "norm", "sharpness")  # what a degraded copy keeps
 
 
 class Inputs(collections.namedtuple("Inputs", ["lfw_dir", "sface", "work_dir", "output_dir"])):
@@ -197,25 +198,52 @@ def read_protocol(inputs):
                            "people": outputs.file_digest(inputs.people_file())}
 
 
-def degraded_sides(records, sface, runner, names, draws, key, work_dir):
-    """SFace's (features float16 [P, F], mu float32 [P, D]) of `names` degraded as `draws` says ((kinds [P],
-    severities [P], seed): pair i's side degraded with RandomState([seed, i])), kept in
-    WORK_DIR/test_sides/<key>.npz for reruns of the same draws, records and SFace."""
+def degraded_copies(records, sface, runner, names, draws, key, work_dir):
+    """SFace's outputs of `names` degraded as `draws` says ((kinds [P], severities [P], seed): image i degraded
+    with RandomState([seed, i])), kept in WORK_DIR/test_sides/<key>.npz for reruns of the same draws, records
+    and SFace: {'features': float16 [P, F], 'mu': float32 [P, D], 'norm': float32 [P], the norm of the
+    embedding before normalisation, 'sharpness': float32 [P], the variance of the degraded crop's Laplacian}."""
     kind, severity, seed = draws
     target = work_folder.path(work_dir, "test_sides", "sides", dict(key, records=records.key, sface=sface.key(),
-                                                                     seed=seed), ".npz")
+                                                                     seed=seed, arrays=COPY_ARRAYS), ".npz")
     if os.path.exists(target):
         with np.load(target) as saved:
-            return saved["features"], saved["mu"]
+            return {name: saved[name] for name in COPY_ARRAYS}
     found, jpegs = predict.read_tfrecord_faces(records.folder, set(names))
     jpeg_of = dict(zip(found, jpegs))
-    points = alignment.template(TEMPLATE)[1]
-    faces = (network_input.network_input(kinds.degrade(image_io.decode_rgb(jpeg_of[name]), k, int(s), points,
-                                                       np.random.RandomState([seed, index])), IMAGE_SIZE)
-             for index, (name, k, s) in enumerate(zip(names, kind, severity)))
-    features, mu = runner.run(faces, BATCH)
+    points, sharpness = alignment.template(TEMPLATE)[1], []
+
+    def faces():
+        for index, (name, k, s) in enumerate(zip(names, kind, severity)):
+            crop = kinds.degrade(image_io.decode_rgb(jpeg_of[name]), k, int(s), points,
+                                 np.random.RandomState([seed, index]))
+            sharpness.append(image_io.laplacian_variance(crop))
+            yield network_input.network_input(crop, IMAGE_SIZE)
+    features, mu, norm = runner.run(faces(), BATCH, with_norms=True)
+    arrays = {"features": features.astype(np.float16), "mu": mu, "norm": norm,
+              "sharpness": np.array(sharpness, np.float32)}
     if not os.path.isdir(os.path.dirname(target)):
         os.makedirs(os.path.dirname(target))
     with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
-        np.savez(f, features=features.astype(np.float16), mu=mu)
-    return features.astype(np.float16), mu
+        np.savez(f, **arrays)
+    return arrays
+
+
+def clean_qualities(records, sface, runner, names, work_dir):
+    """{'norm', 'sharpness'} float32 [N] of the clean crops of `names` (SFace's embedding norm, the crop's
+    Laplacian variance), kept in WORK_DIR/test_sides/qualities-<key>.npz."""
+    target = work_folder.path(work_dir, "test_sides", "qualities", {"records": records.key, "sface": sface.key(),
+                                                                     "names": work_folder.digest(list(names))}, ".npz")
+    if os.path.exists(target):
+        with np.load(target) as saved:
+            return {"norm": saved["norm"], "sharpness": saved["sharpness"]}
+    found, jpegs = predict.read_tfrecord_faces(records.folder, set(names))
+    jpeg_of = dict(zip(found, jpegs))
+    crops = [image_io.decode_rgb(jpeg_of[name]) for name in names]
+    norm = runner.run((network_input.network_input(crop, IMAGE_SIZE) for crop in crops), BATCH, with_norms=True)[2]
+    arrays = {"norm": norm, "sharpness": np.array([image_io.laplacian_variance(c) for c in crops], np.float32)}
+    if not os.path.isdir(os.path.dirname(target)):
+        os.makedirs(os.path.dirname(target))
+    with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
+        np.savez(f, **arrays)
+    return arrays

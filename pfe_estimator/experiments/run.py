@@ -11,6 +11,7 @@ import os
 import time
 
 from pfe_estimator import errors
+from pfe_estimator.experiments import all_pairs_protocol
 from pfe_estimator.experiments import config as experiment_config
 from pfe_estimator.experiments import held_out_protocols
 from pfe_estimator.experiments import lfw_data
@@ -20,7 +21,8 @@ from pfe_estimator.experiments import work_folder
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import outputs
 
-PROTOCOL_MODULES = {"lfw_folds": lfw_folds, "held_out": held_out_protocols, "reference_model": reference_model}
+PROTOCOL_MODULES = {"lfw_folds": lfw_folds, "held_out": held_out_protocols, "reference_model": reference_model,
+                    "all_pairs": all_pairs_protocol}
 
 
 def run(config, inputs):

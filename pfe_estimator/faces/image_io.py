@@ -133,6 +133,11 @@ def decode_rgb(data, path="<bytes>"):
     return to_rgb_uint8(image, path)
 
 
+def laplacian_variance(image_rgb):
+    """A no-reference sharpness measure of a uint8 RGB image: the variance of its grey image's Laplacian."""
+    return float(cv2.Laplacian(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
 def standardize(image_rgb):
     """uint8 [H, W, 3] -> float32 [H, W, 3] as (x - 127.5) / 128, the network's input scale."""
     return (image_rgb.astype(np.float32) - 127.5) / 128.0

@@ -48,7 +48,8 @@ def degraded_copy_name(filename, copy, tag=None):
 
 
 class BackboneRunner(object):
-    """The frozen backbone in a session of its own: run(standardised images) -> (features [N, F], mu [N, D]).
+    """The frozen backbone in a session of its own: run(standardised images) -> (features [N, F], mu [N, D]),
+    and with with_norms the norm [N] of the embedding mu was normalised from (MagFace's quality).
 
     Used as a context manager (the session closes at exit). checkpoint: the SphereNet weights (None for ONNX).
     """
@@ -58,6 +59,7 @@ class BackboneRunner(object):
         with self.graph.as_default():
             self.images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3], name="images")
             self.mu, self.features = backbones.frozen_backbone(self.images, backbone)
+            self.norms = backbones.embedding_norm(self.mu)
             self.session = tf.Session(graph=self.graph)
             scope = backbones.variable_scope(backbone.name)
             if scope:
@@ -70,15 +72,16 @@ class BackboneRunner(object):
     def __exit__(self, *exc_info):
         self.session.close()
 
-    def run(self, faces, batch_size, progress=None):
-        """(features float32 [N, F], mu float32 [N, D]) of float32 [N, H, W, 3] standardised images;
-        progress(count) is called after each batch."""
+    def run(self, faces, batch_size, progress=None, with_norms=False):
+        """(features float32 [N, F], mu float32 [N, D][, norms float32 [N]]) of float32 [N, H, W, 3]
+        standardised images; progress(count) is called after each batch."""
+        fetches = [self.features, self.mu] + ([self.norms] if with_norms else [])
         outputs = []
         for batch in predict.in_batches(faces, batch_size):
-            outputs.append(self.session.run([self.features, self.mu], {self.images: np.stack(batch)}))
+            outputs.append(self.session.run(fetches, {self.images: np.stack(batch)}))
             if progress:
                 progress(len(batch))
-        return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+        return tuple(np.concatenate([o[i] for o in outputs]) for i in range(len(fetches)))
 
 
 def _tagged(degraded):

@@ -1,6 +1,8 @@
 """The frozen backbone: a SphereNet (checkpoint-restored variables) or an imported ONNX model (constants)."""
 import collections
 
+import tensorflow.compat.v1 as tf
+
 from pfe_estimator import errors
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import onnx_import
@@ -41,6 +43,15 @@ def check_backbone_name(backbone):
 def variable_scope(backbone):
     """The scope of the backbone's variables, restored from --pretrained_ckpt; None for ONNX (constants)."""
     return None if is_onnx(backbone) else sphere_net.SCOPE
+
+
+def embedding_norm(mu):
+    """The norm [N] of the embedding that mu [N, D] was L2-normalised from (MagFace's quality measure): every
+    backbone's mu is tf.nn.l2_normalize's output, embedding * rsqrt(max(sum embedding^2, eps)), a Mul whose
+    first input is the embedding."""
+    if mu.op.type != "Mul":
+        raise ValueError("mu is not tf.nn.l2_normalize's output (%s)" % mu.op.type)
+    return tf.norm(mu.op.inputs[0], axis=1)
 
 
 def frozen_backbone(images, backbone):

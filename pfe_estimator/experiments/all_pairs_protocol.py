@@ -1,0 +1,187 @@
+"""All pairs within each people.txt fold, cross-quality, and the shipped decision per quality stratum
+(protocol 'all_pairs'; evaluation/all_pairs.py and evaluation/all_pairs_report.py score it).
+
+For each held-out protocol (leave_one_kind_out over config.held_out_kinds, unseen_severities) and test fold
+k, with calibration fold j = k + 1 (mod 10):
+  - a quality-aware head (config.head) trains on the held-out protocol's degraded-copy cache
+    (experiments/held_out_protocols.py) restricted to the people of the eight other folds, and a plain head
+    (config.plain_head) on the clean cache of the same people: neither sees the people of k or j;
+  - every image gets one degraded copy of the protocol's test kinds and severities and one of its training
+    kinds and severities (the calibration's), each seeded per image;
+  - P(same) and the thresholds at FAR 1e-3 and 1e-2 are fitted once, as a user would, on fold j: every clean
+    pair of its images and every clean image against every other image's calibration copy
+    (evaluation/calibration.py fit_model_calibration: the quality-aware score, MLS and cosine);
+  - fold k's pairs are scored: every clean pair, and every clean image against every other image's test copy;
+    each score decides at its own shipped threshold for FAR 1e-3.
+"""
+import time
+
+import numpy as np
+
+from pfe_estimator.data import feature_cache
+from pfe_estimator.evaluation import all_pairs
+from pfe_estimator.evaluation import all_pairs_report
+from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import held_out
+from pfe_estimator.evaluation import identity_folds
+from pfe_estimator.evaluation import metrics
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.experiments import config as experiment_config
+from pfe_estimator.experiments import fold_heads
+from pfe_estimator.experiments import held_out_protocols
+from pfe_estimator.experiments import lfw_data
+from pfe_estimator.faces import kinds
+from pfe_estimator.inference import cache_builder
+
+FARS = (1e-3, 1e-2)
+SHIPPED_FAR = 1e-3
+
+
+def per_image_draws(count, kind_names, severities, seed):
+    """(kinds [N], severities [N]) drawn per image with RandomState(seed)."""
+    rng = np.random.RandomState(seed)
+    return (np.array([kind_names[i] for i in rng.randint(len(kind_names), size=count)]),
+            np.array(severities)[rng.randint(len(severities), size=count)])
+
+
+class Side(object):
+    """One side of a fold's pairs: its images' mu [n, D], sigma^2 by the quality-aware and the plain head
+    [n, D], person [n], SFace embedding norm [n], sharpness [n] and cell [n] ('clean' or kind-severity)."""
+
+    def __init__(self, **arrays):
+        self.__dict__.update(arrays)
+
+
+def side(context, heads, outputs, rows, person, cells):
+    """The Side of `rows` of a set of SFace outputs (the clean cache's, or a degraded copy's)."""
+    flat = outputs["features"][rows].astype(np.float32)
+    pooled = feature_cache.pooled(flat, context.sface.channels)
+    sigma = {}
+    for name, (head, model_dir) in heads.items():
+        sigma[name] = fold_heads.sigma_sq(model_dir, pooled if head.input == "pooled" else flat,
+                                          outputs["mu"][rows])[1]
+    return Side(mu=outputs["mu"][rows], sigma=sigma["quality_aware"], plain_sigma=sigma.get("plain"),
+                person=person[rows], norm=outputs["norm"][rows], sharpness=outputs["sharpness"][rows],
+                cell=all_pairs_report.cell_codes(cells[rows]))
+
+
+def scored_pairs(first, second, ordered):
+    """(pair_values, same [P], (a, b) rows) of every pair of `first` against `second`: each unordered pair once
+    (the same images), or every ordered pair but an image against its own copy."""
+    a, b = all_pairs.pair_indices(len(first.mu), ordered)
+    values = {"cosine": (first.mu @ second.mu.T)[a, b],
+              "mls": metrics.mls_score_matrix(first.mu, first.sigma, second.mu, second.sigma)[a, b],
+              "mean_sigma_a": first.sigma.mean(axis=1)[a], "mean_sigma_b": second.sigma.mean(axis=1)[b]}
+    return values, first.person[a] == second.person[b], (a, b)
+
+
+def fold_calibration(clean, copies, description):
+    """The shipped calibration of one fold: its clean pairs and clean against calibration copies."""
+    parts = [scored_pairs(clean, clean, False), scored_pairs(clean, copies, True)]
+    values = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
+    return calibration.fit_model_calibration(values, np.concatenate([part[1] for part in parts]), FARS,
+                                             "a calibration fold's every pair", description)
+
+
+def fold_scores(clean, copies, fitted, rng):
+    """Fold k's scored pairs, clean-clean then clean against test copies: {'cosine', 'mls', 'quality' [P]
+    (P(same)), 'accept_<score>' bool [P] at the shipped threshold, 'same', 'cell', 'worse_sigma',
+    'subject', quality measures of the worse face for EDC}."""
+    result = {}
+    for first, second, ordered in ((clean, clean, False), (clean, copies, True)):
+        values, same, (a, b) = scored_pairs(first, second, ordered)
+        part = {"cosine": values["cosine"].astype(np.float32), "mls": values["mls"].astype(np.float32),
+                "same": same, "cell": second.cell[b], "subject": first.person[a].astype(np.int32),
+                "worse_sigma": np.maximum(values["mean_sigma_a"], values["mean_sigma_b"]).astype(np.float32)}
+        for score in ("quality", "mls", "cosine"):
+            probability, _, accept, _ = calibration.accepts(fitted, score, values, SHIPPED_FAR)
+            part["accept_" + score] = accept
+            if score == "quality":
+                part["quality"] = probability.astype(np.float32)
+        worse_plain = np.maximum(first.plain_sigma.mean(axis=1)[a], second.plain_sigma.mean(axis=1)[b])
+        random = rng.uniform(size=len(first.mu) + len(second.mu))
+        part["quality_measures"] = {  # higher is better, the worse face's
+            "sigma_sq_quality_aware": -part["worse_sigma"], "sigma_sq_plain": -worse_plain,
+            "embedding_norm": np.minimum(first.norm[a], second.norm[b]),
+            "sharpness": np.minimum(first.sharpness[a], second.sharpness[b]),
+            "random": np.minimum(random[a], random[len(first.mu) + b])}
+        for key, value in part.items():
+            if key == "quality_measures":
+                for measure, quality in value.items():
+                    result.setdefault("quality_measures", {}).setdefault(measure, []).append(quality[same])
+            else:
+                result.setdefault(key, []).append(value)
+    measures = {name: np.concatenate(parts) for name, parts in result.pop("quality_measures").items()}
+    return dict({key: np.concatenate(parts) for key, parts in result.items()}, quality_measures=measures)
+
+
+def run_protocol(context, name, clean, runner, report_dir):
+    """One held-out protocol's all-pairs report (evaluation/all_pairs_report.py) and its PNGs."""
+    config, records = context.config, context.records
+    head = config.head
+    severities = dict(held_out.PROTOCOLS[name], train=experiment_config.training_severities(head, name))
+    cache_dir = held_out_protocols.training_cache(context, name)
+    names, person, fold_rows = clean["names"], clean["person"], clean["fold_rows"]
+    runs = ([(kind, [kind]) for kind in config.held_out_kinds] if name == "leave_one_kind_out"
+            else [("all", list(kinds.KINDS))])
+    folds, lfw = [], []
+    for run_index, (run_name, test_kinds) in enumerate(runs):
+        start = time.time()
+        excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
+        calibration_kinds = [kind for kind in kinds.KINDS if kind not in excluded]
+        copies = {}
+        for purpose, kind_names, chosen, seed in (("test", test_kinds, severities["test"], config.seed),
+                                                  ("calibration", calibration_kinds, severities["train"],
+                                                   config.seed + 1)):
+            kind, severity = per_image_draws(len(names), kind_names, chosen, seed)
+            key = dict(context.protocol_key, protocol="all_pairs", kinds=kind_names, severities=list(chosen))
+            copies[purpose] = lfw_data.degraded_copies(records, context.sface, runner, names, (kind, severity, seed),
+                                                       key, context.inputs.work_dir)
+            copies[purpose + "_cells"] = np.array(["%s-%d" % (k, s) for k, s in zip(kind, severity)])
+        subset = held_out_protocols.training_subset(context, cache_dir, excluded)
+        rng = np.random.RandomState([config.seed, run_index])
+        for k in config.folds:
+            j = (k + 1) % 10
+            labels = identity_folds.training_labels(context.people, records.manifest, (k, j), head.identity_share, k)
+            heads = {"quality_aware": (head, fold_heads.train_fold(context, "all_pairs-%s-%s" % (name, run_name),
+                                                                   subset, head, labels, k)),
+                     "plain": (config.plain_head, fold_heads.train_fold(
+                         context, "all_pairs-plain", clean["plain_cache"], config.plain_head, labels, k))}
+            clean_cells = np.array(["clean"] * len(names))
+            calibration_side = (side(context, heads, clean, fold_rows[j], person, clean_cells),
+                                side(context, heads, copies["calibration"], fold_rows[j], person,
+                                     copies["calibration_cells"]))
+            fitted = fold_calibration(*calibration_side, "clean, and one copy of every image: %s at severities %s" % (
+                ",".join(calibration_kinds), ",".join(map(str, severities["train"]))))
+            test_clean = side(context, heads, clean, fold_rows[k], person, clean_cells)
+            test_copies = side(context, heads, copies["test"], fold_rows[k], person, copies["test_cells"])
+            folds.append(dict(fold_scores(test_clean, test_copies, fitted, rng), fold=k, calibration=fitted))
+            lfw.append(all_pairs_report.lfw_pairs(context.pairs, k, names, fold_rows[k], test_clean, fitted))
+        held_out_protocols.drop_subset(subset, excluded)
+        print("  all_pairs %s %s: %.0f s" % (name, run_name, time.time() - start))
+    return all_pairs_report.protocol_report(name, folds, lfw, context.pairs, report_dir)
+
+
+def run(context, report_dir):
+    """{protocol: its report} for every protocol of config.held_out_protocols."""
+    config, records = context.config, context.records
+    clean_cache = lfw_data.cache(records, context.sface, context.inputs.work_dir)
+    names, features, mu = feature_cache.read_cache_arrays(clean_cache)
+    person_of = np.array([protocols.person_of(n) for n in names])
+    people = sorted(set(person_of))
+    clean = {"names": names, "features": features, "mu": mu, "person": np.searchsorted(people, person_of),
+             "fold_rows": {k: np.flatnonzero(np.isin(person_of, sorted(folk)))
+                           for k, folk in enumerate(context.people)},
+             "plain_cache": lfw_data.head_cache(clean_cache, config.plain_head.input, context.sface)}
+    result = {}
+    with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
+        clean.update(lfw_data.clean_qualities(records, context.sface, runner, names, context.inputs.work_dir))
+        for name in config.held_out_protocols:
+            start = time.time()
+            result[name] = run_protocol(context, name, clean, runner, report_dir)
+            result[name]["seconds"] = time.time() - start
+    return result
+
+
+def summary(result):
+    return "\n".join(all_pairs_report.summary(name, part) for name, part in result.items())
