@@ -17,8 +17,17 @@ module is imported, so training imports neither OpenCV nor matplotlib (Ascend im
 """
 import logging
 import os
+import signal
 import sys
 
+
+def interrupted_while_starting(signum, frame):
+    """Ctrl-C before the mode runs (TensorFlow still loading): one line, no traceback."""
+    del signum, frame
+    sys.exit("interrupted: nothing was written yet")
+
+
+signal.signal(signal.SIGINT, interrupted_while_starting)
 # Quiet by default: TensorFlow's C++ start-up lines only with --verbose (read before TensorFlow loads).
 if not any(arg in ("--verbose", "--verbose=true", "--verbose=1") for arg in sys.argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -83,6 +92,7 @@ def what_was_kept(config):
 
 def main(argv):
     del argv
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here run_script says what was kept
     set_up_logging(FLAGS.verbose)
     run = {}
 

@@ -20,9 +20,12 @@ from absl import flags
 
 if __package__ in (None, ""):  # run as `python data_prep/make_tfrecords.py`: the repository root on the path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.data import manifest as manifests  # noqa: E402
 from pfe_estimator.data import record_writer  # noqa: E402
 from pfe_estimator.faces import alignment  # noqa: E402
+from pfe_estimator.modes import command_line  # noqa: E402
+from pfe_estimator.modes import flag_definitions  # noqa: E402
 from pfe_estimator.storage import outputs  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -35,6 +38,8 @@ def define_flags():
     flags.DEFINE_string("landmarks", None, "5-point landmark file: `relative/path x1..x5 y1..y5` per line.")
     flags.DEFINE_list("landmark_image_size", None, "height,width the landmarks were given for (e.g. 250,250 for "
                       "LFW's landmarks on a resized copy); default: the image's own size.")
+    flags.register_validator("landmark_image_size", lambda value: value is None or flag_definitions.image_size(value),
+                             "must be two positive integers HEIGHT,WIDTH, e.g. 250,250")
     flags.DEFINE_enum("template", "112x96", sorted(alignment.TEMPLATES), "Alignment template.")
     flags.DEFINE_enum("alignment", "cp2tform", list(alignment.ALIGNMENT_METHODS), "Similarity fit: cp2tform (MATLAB's "
                       "nonreflective similarity, as the released PFE aligned its training data) or umeyama.")
@@ -60,43 +65,42 @@ def define_flags():
                       "or settings) or files this script did not write; without it such a folder is refused.")
 
 
-def main(argv):
+def write(argv):
+    """The tool's work: list, filter and align the images into --output_dir; one line on a user error."""
     del argv
     if not FLAGS.output_dir or not (FLAGS.input_dir or FLAGS.list_file):
-        raise app.UsageError("give --output_dir and --input_dir or --list_file")
+        raise errors.UserError("give --output_dir and --input_dir or --list_file")
     if FLAGS.missing_landmarks == "detect" and not (FLAGS.detector_model and os.path.isfile(FLAGS.detector_model)):
-        raise app.UsageError("--missing_landmarks=detect needs --detector_model=PATH to a YuNet .onnx file")
-    try:
-        outputs.check_run_paths({"output_dir": FLAGS.output_dir}, {flag: FLAGS[flag].value for flag in (
-            "input_dir", "list_file", "landmarks", "include_identities", "exclude_identities", "detector_model")})
-        root, listed = record_writer.list_identities(FLAGS.input_dir, FLAGS.list_file)
-        include = record_writer.read_name_list(FLAGS.include_identities) if FLAGS.include_identities else None
-        exclude = record_writer.read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None
-        identities = record_writer.filter_identities(listed, include, exclude)
-        landmarks = alignment.read_landmark_file(FLAGS.landmarks) if FLAGS.landmarks else {}
-    except (ValueError, IOError, OSError) as error:
-        sys.exit("error: %s" % error)
+        raise errors.UserError("--missing_landmarks=detect needs --detector_model=PATH to a YuNet .onnx file")
+    outputs.check_run_paths({"output_dir": FLAGS.output_dir}, {flag: FLAGS[flag].value for flag in (
+        "input_dir", "list_file", "landmarks", "include_identities", "exclude_identities", "detector_model")})
+    root, listed = record_writer.list_identities(FLAGS.input_dir, FLAGS.list_file)
+    include = record_writer.read_name_list(FLAGS.include_identities) if FLAGS.include_identities else None
+    exclude = record_writer.read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None
+    identities = record_writer.filter_identities(listed, include, exclude)
+    landmarks = alignment.read_landmark_file(FLAGS.landmarks) if FLAGS.landmarks else {}
     if not identities:
-        sys.exit("error: no identity to write: the input lists %d, --include_identities keeps %s, "
-                 "--exclude_identities drops %s; check the input and the name lists"
-                 % (len(listed), "all" if include is None else len(set(listed) & include),
-                    "none" if exclude is None else len(set(listed) & exclude)))
+        raise errors.UserError("no identity to write: the input lists %d, --include_identities keeps %s, "
+                               "--exclude_identities drops %s; check the input and the name lists"
+                               % (len(listed), "all" if include is None else len(set(listed) & include),
+                                  "none" if exclude is None else len(set(listed) & exclude)))
     landmark_size = tuple(int(v) for v in FLAGS.landmark_image_size) if FLAGS.landmark_image_size else None
     settings = record_writer.CropSettings(FLAGS.template, FLAGS.jpeg_quality, landmark_size, FLAGS.missing_landmarks,
-                        os.path.abspath(FLAGS.detector_model) if FLAGS.detector_model else None,
-                        FLAGS.detector_score_threshold, FLAGS.alignment, FLAGS.border)
+                                          os.path.abspath(FLAGS.detector_model) if FLAGS.detector_model else None,
+                                          FLAGS.detector_score_threshold, FLAGS.alignment, FLAGS.border)
     start = time.time()
-    try:
-        manifest = record_writer.write_records(root, identities, landmarks, FLAGS.output_dir, settings,
-                                               FLAGS.num_workers, FLAGS.images_per_shard,
-                                               FLAGS.min_images_per_identity, overwrite=FLAGS.overwrite)
-    except ValueError as error:
-        sys.exit("error: %s" % error)
+    manifest = record_writer.write_records(root, identities, landmarks, FLAGS.output_dir, settings,
+                                           FLAGS.num_workers, FLAGS.images_per_shard,
+                                           FLAGS.min_images_per_identity, overwrite=FLAGS.overwrite)
     print(record_writer.summary_line(manifest, time.time() - start))
     problem = record_writer.skipped_problem(manifest, FLAGS.max_skipped_fraction)
     if problem:
-        sys.exit("error: %s; see the skipped list in %s" % (
-            problem, manifests.path(FLAGS.output_dir)))
+        raise errors.UserError("%s; see the skipped list in %s" % (problem, manifests.path(FLAGS.output_dir)))
+
+
+def main(argv):
+    command_line.run_script(lambda: write(argv), lambda: "--output_dir=%s keeps the shards it finished; rerun the "
+                                                         "same command to resume" % FLAGS.output_dir)
 
 
 if __name__ == "__main__":

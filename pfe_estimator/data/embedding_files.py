@@ -31,6 +31,16 @@ def check(names, mu, sigma_sq, source):
                              % (source, int(bad_rows.sum()), what, first_bad))
 
 
+def check_names(names, source):
+    """Raises a one-line UserError when a name is there twice (a second row would silently win)."""
+    first_row = {}
+    for row, name in enumerate(names):
+        if name in first_row:
+            raise errors.UserError("%s: %s is there twice (rows %d and %d); an embeddings file names each image once"
+                                   % (source, name, first_row[name], row))
+        first_row[name] = row
+
+
 def save(path, names, mu, sigma_sq):
     """Writes {'names', 'mu', 'sigma_sq'} to an .npz atomically (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -81,5 +91,6 @@ def load(path):
     if mu.ndim != 2 or mu.shape != sigma_sq.shape or len(names) != len(mu):
         raise errors.UserError("%s: names %d, mu %s and sigma_sq %s do not match" % (path, len(names), mu.shape,
                                                                                sigma_sq.shape))
+    check_names(names, path)
     check(names, mu, sigma_sq, path)
     return names, mu, sigma_sq

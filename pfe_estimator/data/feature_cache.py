@@ -151,9 +151,16 @@ def write_subset(cache_dir, target_dir, keep_image, description, pooled_channels
         raise errors.UserError("%s already holds pooled features; pool a cache of flattened maps" % cache_dir)
     features_of = (lambda f: pooled(f, pooled_channels)) if pooled_channels else (lambda f: f)
     outputs.check_run_paths({"target_dir": target_dir}, {"cache_dir": cache_dir})
-    if outputs.claim_directory(target_dir, OUTPUT_KIND, "target_dir", fingerprint) == "resume" and \
-            manifests.exists(target_dir):
-        return manifests.read(target_dir)  # an earlier run wrote this subset
+    with outputs.claimed_directory(target_dir, OUTPUT_KIND, "target_dir", fingerprint) as state:
+        if state == "resume" and manifests.exists(target_dir):
+            return manifests.read(target_dir)  # an earlier run wrote this subset
+        return _write_subset(cache_dir, target_dir, manifest, keep_image, description, fingerprint, features_of,
+                             pooled_channels)
+
+
+def _write_subset(cache_dir, target_dir, manifest, keep_image, description, fingerprint, features_of,
+                  pooled_channels):
+    """write_subset's work once the folder is claimed: the shards, then the manifest."""
     dtype = manifest["cache"]["features_dtype"]
     shards, kept_of = [], {}
     for shard in manifest["shards"]:

@@ -102,7 +102,7 @@ def shard_files(folder, manifest):
 def find_damage(folder, manifest):
     """The first damaged record or image of the folder's shards (tfrecord_schema.find_damage), or None."""
     for shard_path in shard_files(folder, manifest):
-        damage = tfrecord_schema.find_damage(shard_path)
+        damage = tfrecord_schema.find_damage(shard_path, cache="cache" in manifest)
         if damage:
             return damage
     return None

@@ -14,6 +14,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 
 import cv2
 import numpy as np
@@ -191,6 +192,13 @@ def one_blas_thread():
     return threadpoolctl.threadpool_limits(1, user_api="blas")
 
 
+def _worker_started():
+    """A worker process: one BLAS thread, and Ctrl-C left to the parent (which stops the pool and says what
+    was kept), so a terminal's interrupt prints one line, not one traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    one_blas_thread()
+
+
 def load_finished_shard(output_dir, name):
     """The sidecar of a finished shard, or None when the shard must be (re)written."""
     shard_path = os.path.join(output_dir, name)
@@ -228,6 +236,27 @@ def run_fingerprint(root, identities, landmarks, settings, images_per_shard, min
     }
 
 
+# Where a face's 5 landmarks centre across a data set, as a share of the image's width: near the middle
+# (LFW's released landmarks: a median 0.504 of 250 px, 1-99 % of images 0.46-0.54).
+LANDMARK_CENTRE_RANGE = (0.45, 0.55)
+
+
+def check_landmark_scale(landmarks, paths, landmark_image_size):
+    """Refuses a --landmark_image_size the landmarks were not given for, before any image is read: across the
+    images the landmarks' median centre must fall near the middle of the width they claim (300,300 for
+    landmarks given at 250x250 puts it at 42 %, and would misalign every crop without a skip)."""
+    centres = [landmarks[path][:, 0].mean() for path in paths if path in landmarks]
+    if len(centres) < 20:
+        return
+    share = float(np.median(centres)) / landmark_image_size[1]
+    if not LANDMARK_CENTRE_RANGE[0] <= share <= LANDMARK_CENTRE_RANGE[1]:
+        guess = int(round(2 * np.median(centres)))
+        raise errors.UserError("--landmark_image_size=%d,%d: the landmarks centre at %.0f %% of that width across "
+                               "the images, where faces centre near 50 %%; were they given for about %dx%d? check "
+                               "--landmark_image_size" % (landmark_image_size[0], landmark_image_size[1],
+                                                          100 * share, guess, guess))
+
+
 def write_records(root, identities, landmarks, output_dir, settings, num_workers, images_per_shard,
                    min_images_per_identity, progress=True, overwrite=False):
     """Writes the shards (skipping those an interrupted run of the same job finished) and manifest.json.
@@ -240,6 +269,9 @@ def write_records(root, identities, landmarks, output_dir, settings, num_workers
       the manifest dict.
     """
     outputs.check_run_paths({"output_dir": output_dir}, {"input_dir": root})
+    if settings.landmark_image_size:
+        check_landmark_scale(landmarks, [p for paths in identities.values() for p in paths],
+                             settings.landmark_image_size)
 
     def claim():
         fingerprint = run_fingerprint(root, identities, landmarks, settings, images_per_shard,
@@ -292,7 +324,7 @@ def _aligning(root, identities, landmarks, output_dir, settings, num_workers, im
     opencv_threads = cv2.getNumThreads()
     if num_workers > 1:
         cv2.setNumThreads(1)
-    pool = multiprocessing.Pool(num_workers, initializer=one_blas_thread) if num_workers > 1 else None
+    pool = multiprocessing.Pool(num_workers, initializer=_worker_started) if num_workers > 1 else None
     blas_limits = None if pool else one_blas_thread()
     # 128 identities a message: the parent's share of the CPU (unpickling, waking per message) went from
     # 0.9 s to 0.7 s on LFW against 32, and the last message is still well under a second of work
@@ -319,25 +351,34 @@ def _write_shards(work, output_dir, min_images_per_identity):
     for index in range(len(finished), len(work.shards)):
         shard_path = os.path.join(output_dir, work.names[index])
         sidecar = {"file": work.names[index], "identities": [], "skipped": []}
-        with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
-            for _ in work.shards[index]:
-                identity, kept, parts, skipped = next(work.results)
-                work.bar.update(len(kept) + len(skipped))
-                sidecar["skipped"] += [list(s) for s in skipped]
-                if len(kept) < min_images_per_identity:
-                    sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
-                                            "fewer than --min_images_per_identity=%d"
-                                            % (identity, len(kept), min_images_per_identity)]
-                                           for path in kept]
-                    continue
-                writer.write(tfrecord_schema.labelled_example(parts, next_label))
-                sidecar["identities"].append([identity, next_label, len(kept)])
-                next_label += 1
-        os.replace(atomic_files.partial_path(shard_path), shard_path)
+        kept = "the %d shard(s) finished before it are kept: rerun the same command when there is room" % index
+        with atomic_files.full_disk_named(shard_path, lambda: _removed(atomic_files.partial_path(shard_path), kept)):
+            with tf.io.TFRecordWriter(atomic_files.partial_path(shard_path)) as writer:
+                for _ in work.shards[index]:
+                    identity, kept, parts, skipped = next(work.results)
+                    work.bar.update(len(kept) + len(skipped))
+                    sidecar["skipped"] += [list(s) for s in skipped]
+                    if len(kept) < min_images_per_identity:
+                        sidecar["skipped"] += [[path, "too_few_images", "identity %s has %d usable image(s), "
+                                                "fewer than --min_images_per_identity=%d"
+                                                % (identity, len(kept), min_images_per_identity)]
+                                               for path in kept]
+                        continue
+                    writer.write(tfrecord_schema.labelled_example(parts, next_label))
+                    sidecar["identities"].append([identity, next_label, len(kept)])
+                    next_label += 1
+            os.replace(atomic_files.partial_path(shard_path), shard_path)
         sidecar["bytes"] = os.path.getsize(shard_path)
         atomic_files.write_json(shard_path + SIDECAR_SUFFIX, sidecar)
         finished.append(sidecar)
     return finished
+
+
+def _removed(path, kept):
+    """Removes a partial file; returns `kept` (what a full disk leaves, for its message)."""
+    if os.path.exists(path):
+        os.remove(path)
+    return kept
 
 
 def write_manifest(output_dir, shards, settings, root, landmarks, identities, fingerprint):

@@ -135,17 +135,22 @@ def parse_identity(serialized):
     }
 
 
-def _records(path):
+def _records(path, cache=False):
     """The serialized records of a shard; a damaged file (a CRC mismatch, a cut record) is a one-line
     UserError naming it and what to do."""
     try:
         for serialized in tf.io.tf_record_iterator(path):
             yield serialized
     except tf.errors.DataLossError as error:
-        raise errors.UserError(damaged_shard_message(path, errors.first_line(error.message)))
+        raise errors.UserError(damaged_shard_message(path, errors.first_line(error.message), cache))
 
 
-def damaged_shard_message(path, reason):
+def damaged_shard_message(path, reason, cache=False):
+    """What to do about a shard damaged after it was written: an image shard is rebuilt by make_tfrecords,
+    a feature cache's by --mode=cache_features (the other shards are kept either way)."""
+    if cache:
+        return ("%s: damaged after it was written (%s); delete it and rerun --mode=cache_features with the same "
+                "flags (the other shards are kept)" % (path, reason))
     return ("%s: damaged after it was written (%s); delete it and its .json sidecar and rerun make_tfrecords "
             "with the same flags (the other shards are kept)" % (path, reason))
 
@@ -165,7 +170,7 @@ def read_identities(path):
         }
 
 
-def find_damage(path):
+def find_damage(path, cache=False):
     """The first damage in a shard, found by reading all of it: a record that fails its checksum or does
     not parse, or (image shards) a JPEG that does not decode. For naming the culprit once reading failed.
 
@@ -189,7 +194,8 @@ def find_damage(path):
                                 "the records with make_tfrecords" % (path, index, identity, filename,
                                                                      errors.first_line(error.message)))
         except tf.errors.DataLossError as error:
-            return damaged_shard_message(path, "after record %d: %s" % (index, errors.first_line(error.message)))
+            return damaged_shard_message(path, "after record %d: %s" % (index, errors.first_line(error.message)),
+                                         cache)
         except Exception as error:  # pylint: disable=broad-except  # a record that does not parse
             return "%s: record %d does not parse as a face record (%s); rebuild the records" % (
                 path, index + 1, error)
@@ -252,7 +258,7 @@ def parse_label(serialized):
 def read_cache_identities(path, features_dtype="float16"):
     """Reads a cache shard in Python: yields dicts of numpy arrays, filenames, label, identity."""
     import numpy as np  # pylint: disable=import-outside-toplevel
-    for serialized in _records(path):
+    for serialized in _records(path, cache=True):
         feature = tf.train.Example.FromString(serialized).features.feature
         filenames = [f.decode("utf-8") for f in feature["image/filename"].bytes_list.value]
         record = {"filename": filenames, "label": feature["image/class/label"].int64_list.value[0],

@@ -20,7 +20,6 @@ CALIBRATION_BINS = 10
 MODEL_CALIBRATION_NAME = "calibration.json"
 MODEL_CALIBRATION_FARS = (1e-3, 1e-2)
 MIN_FALSE_ACCEPTS = 10
-CALIBRATION_VERSION = 2
 
 
 def fit_logistic(inputs, same, l2=1e-4, iterations=100):
@@ -165,8 +164,8 @@ def fit_model_calibration(values, same, fars, source, qualities):
       source: where the pairs came from; qualities: what qualities they span (e.g. their degraded copies).
     """
     fars = sorted(set(float(far) for far in fars))
-    return {"version": CALIBRATION_VERSION, "default_score": "quality", "fars": fars, "pairs": int(len(same)),
-            "source": source, "qualities": qualities,
+    return {"version": verification.CALIBRATION_VERSION, "default_score": "quality", "fars": fars,
+            "pairs": int(len(same)), "source": source, "qualities": qualities,
             "scores": {name: fit_score(values, same, verification.SCORE_FEATURES[name], fars)
                        for name in verification.SCORES}}
 
@@ -206,46 +205,13 @@ def decision(calibrated, score, values, far):
     return accepts(calibrated, score, values, far)
 
 
-def from_earlier_version(fitted):
-    """A calibration.json written before the quality-aware score (P(same | MLS) and MLS thresholds) in this
-    version's form: its one score, 'mls', with each MLS threshold as the P(same) it gives."""
-    values = {"mls": np.array([fitted["mls_threshold_at_far"][far] for far in sorted(fitted["mls_threshold_at_far"])])}
-    thresholds = verification.probability(values, ("mls",), fitted["model"])
-    fars = sorted(fitted["mls_threshold_at_far"])
-    return {"version": CALIBRATION_VERSION, "default_score": "mls", "fars": [float(f) for f in fars],
-            "pairs": fitted["pairs"], "source": fitted.get("source"), "qualities": "as given (an earlier version)",
-            "scores": {"mls": {"features": ["mls"], "model": fitted["model"], "genuine": None,
-                               "impostors": fitted["pairs"] // 2,
-                               "threshold_at_far": {far: float(t) for far, t in zip(fars, thresholds)}}}}
-
-
-def as_current(fitted):
-    """A stored calibration in this version's form (None stays None)."""
-    if fitted is None or fitted.get("version") == CALIBRATION_VERSION:
-        return fitted
-    return from_earlier_version(fitted)
-
-
 def save_model_calibration(folder, fitted):
     """Keeps a model's calibration as folder/calibration.json; an earlier one is kept beside it as
     calibration.previous-N.json (N counting up), never lost. Returns (the file, the earlier one's new name or None)."""
     path = os.path.join(folder, MODEL_CALIBRATION_NAME)
-    kept = keep_previous(path)
+    kept = atomic_files.keep_previous(path)
     atomic_files.write_json(path, fitted)
     return path, kept
-
-
-def keep_previous(path):
-    """Renames an existing file to <name>.previous-N<ext> (the first N free); returns that name or None."""
-    if not os.path.exists(path):
-        return None
-    root, extension = os.path.splitext(path)
-    number = 1
-    while os.path.exists("%s.previous-%d%s" % (root, number, extension)):
-        number += 1
-    kept = "%s.previous-%d%s" % (root, number, extension)
-    os.rename(path, kept)
-    return kept
 
 
 def read_model_calibration(folder):
@@ -255,7 +221,7 @@ def read_model_calibration(folder):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            return as_current(json.load(f))
+            return verification.as_current(json.load(f))
     except (ValueError, KeyError, TypeError) as error:
         raise errors.UserError("%s: not a calibration this version reads (%s); fit another with --mode=calibrate"
                                % (path, error))

@@ -7,10 +7,12 @@ import os
 
 import numpy as np
 
+from pfe_estimator import errors
 from pfe_estimator.evaluation import plots
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import report
 
+FOLDS = 10
 TEMPLATE_FARS = (1e-3, 1e-2, 1e-1)
 TEMPLATE_MIN_IMAGES = 4
 
@@ -20,13 +22,24 @@ def fold_training_labels(pairs, people_folds, manifest, share=1.0):
     nine people.txt folds with at least 2 images (asserted disjoint from the fold's pairs.txt people); with
     `share` < 1 that share of them, drawn per fold, seeded by the fold (a smaller share keeps a subset of a
     larger one's identities)."""
-    fold_labels = []
-    for k in range(10):
-        test_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == k],
-                                                                       pairs.second[pairs.fold == k]])}
-        assert test_people <= people_folds[k], "fold %d: pairs.txt fold is not drawn from people.txt fold" % k
-        fold_labels.append(training_labels(people_folds, manifest, (k,), share, k))
-    return fold_labels
+    return [training_labels(people_folds, manifest, (k,), share, k) for k in range(FOLDS)]
+
+
+def check_folds(pairs, people_folds, pairs_path, people_path):
+    """Raises a one-line UserError unless pairs.txt and people.txt are LFW's View 2: ten folds each, every
+    pair of fold k between people of people.txt's fold k (what keeps a fold's heads off its pairs' people)."""
+    for path, count in ((pairs_path, len(np.unique(pairs.fold))), (people_path, len(people_folds))):
+        if count != FOLDS:
+            raise errors.UserError("%s: %d folds; the protocols cross-validate by LFW's %d people.txt folds (View 2)"
+                                   % (path, count, FOLDS))
+    fold_of = {person: k for k, people in enumerate(people_folds) for person in people}
+    for k in range(FOLDS):
+        for name in np.concatenate([pairs.first[pairs.fold == k], pairs.second[pairs.fold == k]]):
+            person = protocols.person_of(name)
+            if fold_of.get(person) != k:
+                where = "people.txt fold %d" % (fold_of[person] + 1) if person in fold_of else "no people.txt fold"
+                raise errors.UserError("%s: %s of pairs.txt fold %d is in %s (%s); a fold's pairs must be of its own "
+                                       "people" % (pairs_path, person, k + 1, where, people_path))
 
 
 def training_labels(people_folds, manifest, excluded, share=1.0, seed=0):

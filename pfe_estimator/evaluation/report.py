@@ -12,6 +12,7 @@ from pfe_estimator.evaluation import protocols
 
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import plots
+from pfe_estimator.model import verification
 
 
 REJECT_FRACTIONS = [round(0.05 * i, 2) for i in range(11)]  # 0 .. 50 %
@@ -59,8 +60,11 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
     return report, scores
 
 
-def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
-    """The LFW protocol for cosine and MLS, with risk-controlled accuracy; writes plots when report_dir.
+def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, shipped=None):
+    """The LFW protocol for cosine, MLS and the quality-aware score (P(same | cosine, the pair's
+    uncertainties), its logistic fitted on the other folds: model/verification.py's features), with
+    risk-controlled accuracy; with a model's calibration (`shipped`), what its decisions do on these pairs;
+    writes plots when report_dir.
 
     Args:
       names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
@@ -73,8 +77,11 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     """
     embedding_files.check(names, mu, sigma_sq, "LFW features")
     first, second = protocols.pair_indices(names, pairs)
-    scores = {"cosine": metrics.cosine_pair_scores(mu[first], mu[second]),
-              "mls": metrics.mls_pair_scores(mu[first], sigma_sq[first], mu[second], sigma_sq[second])}
+    values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
+    scores = {"cosine": values["cosine"], "mls": values["mls"]}
+    if len(np.unique(pairs.fold)) > 1:
+        scores["quality"] = calibration.cross_fitted_probabilities(np.stack(verification.features(
+            values, verification.QUALITY_FEATURES), axis=1), pairs.same, pairs.fold)
     uncertainty = metrics.pair_uncertainty(sigma_sq[first], sigma_sq[second])
     section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
     risk = {"reject_fractions": REJECT_FRACTIONS}
@@ -88,6 +95,8 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None):
     if calibrated:
         del calibrated["probabilities"]
     section["calibration"] = calibrated
+    if shipped:
+        section["shipped"] = shipped_decisions(shipped, values, pairs.same)
     used = np.union1d(first, second)
     face_uncertainty = sigma_sq[used].mean(axis=1)
     section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
@@ -130,6 +139,52 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
     return written
 
 
+def shipped_decisions(fitted, values, same):
+    """What a model's calibration decides on scored pairs: for each score and calibrated FAR, the threshold's
+    achieved FAR and FRR here, and the impostors it rests on."""
+    result = {}
+    for score in fitted["scores"]:
+        result[score] = {}
+        for far in fitted["fars"]:
+            _, threshold, accept, impostors = calibration.accepts(fitted, score, values, far)
+            result[score][str(far)] = {"threshold": threshold, "rests_on_impostors": impostors,
+                                       "far_here": float(np.mean(accept[~same])) if (~same).any() else None,
+                                       "frr_here": float(np.mean(~accept[same])) if same.any() else None}
+    return result
+
+
+def pairs_section(values, same, shipped=None):
+    """Anyone's pairs (a pairs CSV): AUC and TAR at FAR of cosine, MLS and, with a calibration, the shipped
+    P(same) (its default score), and what its decisions do on these pairs."""
+    scores = {"cosine": values["cosine"], "mls": values["mls"]}
+    if shipped:
+        scores["p_same"] = calibration.accepts(shipped, shipped["default_score"], values, shipped["fars"][0])[0]
+    section = {"pairs": int(len(same)), "genuine": int(same.sum())}
+    for name, value in scores.items():
+        tars, _ = metrics.tar_at_far(value[same], value[~same], LFW_FARS)
+        section[name] = {"auc": metrics.roc_auc(value, same), "tar_at_far": {str(f): float(t)
+                                                                              for f, t in zip(LFW_FARS, tars)}}
+    if shipped:
+        section["shipped"] = shipped_decisions(shipped, values, same)
+    return section
+
+
+def pair_rows(pairs, values, shipped):
+    """The rows of --pair_scores_output: image_a, image_b, same, cosine, mls, p_same (the calibration's
+    default score) and accept_at_far_<far> for each calibrated FAR, as text."""
+    score = shipped["default_score"]
+    header = ["image_a", "image_b", "same", "cosine", "mls", "p_same"] + [
+        "accept_at_far_%s" % far for far in shipped["fars"]]
+    probability = calibration.accepts(shipped, score, values, shipped["fars"][0])[0]
+    accepts = [calibration.accepts(shipped, score, values, far)[2] for far in shipped["fars"]]
+    rows = [header]
+    for index in range(len(pairs.same)):
+        rows.append([pairs.first[index], pairs.second[index], str(int(pairs.same[index])),
+                     "%.6f" % values["cosine"][index], "%.4f" % values["mls"][index], "%.6f" % probability[index]] +
+                    [str(int(accept[index])) for accept in accepts])
+    return rows
+
+
 def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="paper", report_dir=None):
     """IJB-style template verification from a `template_id,path` CSV and a `template_a,template_b,label` CSV.
 
@@ -170,7 +225,9 @@ def summary(report):
     if lfw:
         lines.append("LFW %d pairs, %d folds" % (lfw["pairs"], lfw["folds"]))
         lines.append("  %-8s %8s %7s %8s %11s %11s" % ("score", "acc %", "std", "AUC", "TAR@1e-3", "TAR@1e-2"))
-        for name in ("cosine", "mls"):
+        for name in ("cosine", "mls", "quality"):
+            if name not in lfw:
+                continue
             part = lfw[name]
             lines.append("  %-8s %8.2f %7.2f %8.5f %11.4f %11.4f" % (
                 name, 100 * part["accuracy_mean"], 100 * part["accuracy_std"], part["auc"],
@@ -190,6 +247,16 @@ def summary(report):
                     for far in sorted(calibrated["far_achieved"]))))
         else:
             lines.append("  calibrated P(same | MLS): not fitted (needs 2+ folds with both kinds of pairs)")
+    for name in ("lfw", "pairs"):
+        shipped = (report.get(name) or {}).get("shipped")
+        for score, fars in sorted((shipped or {}).items()):
+            lines.append("  shipped %s decisions (%s): " % (score, name) + ", ".join(
+                "at FAR %s: FAR here %s, FRR here %s" % (far, _rate(part["far_here"]), _rate(part["frr_here"]))
+                for far, part in sorted(fars.items(), key=lambda kv: float(kv[0]))))
+    pairs = report.get("pairs")
+    if pairs:
+        lines.append("Pairs %d (%d genuine): AUC %s" % (pairs["pairs"], pairs["genuine"], ", ".join(
+            "%s %.5f" % (name, pairs[name]["auc"]) for name in ("cosine", "mls", "p_same") if name in pairs)))
     templates = report.get("templates")
     if templates:
         lines.append("Templates: %d templates, %d pairs, %s fusion" % (templates["templates"], templates["pairs"],
@@ -199,3 +266,7 @@ def summary(report):
                 "%s:%.4f" % (far, tar) for far, tar in sorted(templates[name]["tar_at_far"].items(),
                                                               key=lambda kv: float(kv[0])))))
     return "\n".join(lines)
+
+
+def _rate(value):
+    return "-" if value is None else "%.4f" % value

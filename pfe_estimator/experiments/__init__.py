@@ -9,5 +9,6 @@ train fold heads on LFW and score them, and the work folder where what they make
   lfw_folds.py             protocol lfw_folds: LFW by identity, cross-quality LFW, quality-aware heads
   held_out_protocols.py    protocol held_out: leave-one-kind-out and unseen severities
   reference_model.py       protocol reference_model: one head, calibrated on unseen people, exported
+  all_pairs_protocol.py    protocol all_pairs: every pair within folds, the shipped decision per stratum, EDC
   cross_quality_photos.py  cross-quality LFW's degraded photos (data_prep/make_cross_quality_lfw.py's half)
 """

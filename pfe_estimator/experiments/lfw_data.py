@@ -12,6 +12,7 @@ from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import record_writer
+from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.experiments import work_folder
 from pfe_estimator.faces import alignment
@@ -194,6 +195,7 @@ def read_protocol(inputs):
     """(pairs.txt's LfwPairs, people.txt's folds) of the LFW folder, and their key (the files' digests)."""
     pairs = protocols.read_lfw_pairs(inputs.pairs_file())
     people = protocols.read_people_folds(inputs.people_file())
+    identity_folds.check_folds(pairs, people, inputs.pairs_file(), inputs.people_file())
     return pairs, people, {"pairs": outputs.file_digest(inputs.pairs_file()),
                            "people": outputs.file_digest(inputs.people_file())}
 

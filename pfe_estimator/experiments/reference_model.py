@@ -3,9 +3,10 @@ saw, exported (SavedModel with image and JPEG-bytes signatures, ONNX, frozen gra
 
 LFW is aligned to 112x112 and SFace's outputs are cached with head.copies degraded copies of every image (the
 generator's kinds). The head (the quality-aware head by default) trains on the identities of people.txt's
-folds other than config.calibration_fold (at least 2 images each); P(same | MLS) and the MLS thresholds at
-FAR 1e-3 and 1e-2 are fitted on that fold's pairs.txt pairs. OUTPUT_DIR/model holds the checkpoint, its
-record and calibration.json; OUTPUT_DIR/export the folder --saved_model takes.
+folds other than config.calibration_fold (at least 2 images each); P(same) and the thresholds at FAR 1e-3
+and 1e-2 (the quality-aware score, MLS and cosine) are fitted on every pair of that fold's images, clean and
+against a copy degraded by the generator. OUTPUT_DIR/model holds the checkpoint, its record and
+calibration.json; OUTPUT_DIR/export the folder --saved_model takes, with its serving_verify signature.
 """
 import os
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
+from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
@@ -20,7 +22,9 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
+from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import export
+from pfe_estimator.model import verification
 from pfe_estimator.storage import model_config
 
 
@@ -40,20 +44,8 @@ def run(context, report_dir):
                                                  head.identity_share)[fold]
     fold_heads.train(context.sface, head, training_cache, labels, model_dir)
 
-    # calibration on the pairs of one fold, whose people the head never saw
-    clean_cache = lfw_data.head_cache(lfw_data.cache(context.records, context.sface, inputs.work_dir), head.input,
-                                      context.sface)
-    names, features, mu = feature_cache.read_cache_arrays(clean_cache)
-    first, second = protocols.pair_indices(names, pairs)
-    chosen = pairs.fold == fold
-    faces = np.union1d(first[chosen], second[chosen])
-    row = {face: i for i, face in enumerate(faces)}
-    face_mu, face_sigma_sq = fold_heads.sigma_sq(model_dir, features[faces], mu[faces])
-    a, b = [np.array([row[i] for i in side[chosen]]) for side in (first, second)]
-    scores = metrics.mls_pair_scores(face_mu[a], face_sigma_sq[a], face_mu[b], face_sigma_sq[b])
-    fitted = calibration.fit_verification_calibration(scores, pairs.same[chosen],
-                                                      list(calibration.MODEL_CALIBRATION_FARS))
-    fitted["source"] = "LFW pairs.txt fold %d (%d pairs, people not trained on)" % (fold + 1, chosen.sum())
+    # calibration on every pair of one fold's images, clean and against a degraded copy, people never trained on
+    fitted, auc = calibrate(context, model_dir, head, fold)
     calibration.save_model_calibration(model_dir, fitted)
     record = model_config.read(model_dir)
     # the export computes in fp32, so that it runs anywhere (as main.py's --mode=export)
@@ -62,16 +54,56 @@ def run(context, report_dir):
                                                                 "recipe": record["recipe"], "calibration": fitted})
     size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in os.listdir(export_dir)
                if os.path.isfile(os.path.join(export_dir, name)))
-    return {"identities": len(labels), "steps": head.steps, "calibration_pairs": int(chosen.sum()),
-            "calibration_mls_auc": metrics.roc_auc(scores, pairs.same[chosen]), "model_dir": model_dir,
-            "export_dir": export_dir, "export_megabytes": size / 1e6, "onnx_problem": problem}
+    return {"identities": len(labels), "steps": head.steps, "calibration_pairs": fitted["pairs"],
+            "calibration_impostors": fitted["scores"]["quality"]["impostors"], "calibration_quality_auc": auc,
+            "model_dir": model_dir, "export_dir": export_dir, "export_megabytes": size / 1e6, "onnx_problem": problem}
+
+
+def calibrate(context, model_dir, head, fold):
+    """The model's calibration (evaluation/calibration.py fit_model_calibration) on fold `fold`'s images:
+    every clean pair, and every clean image against every other image's copy degraded by the generator
+    (seeded per image); and the quality-aware score's AUC there."""
+    names, features, mu = feature_cache.read_cache_arrays(lfw_data.cache(context.records, context.sface,
+                                                                          context.inputs.work_dir))
+    people = context.people[fold]
+    rows = np.array([i for i, name in enumerate(names) if protocols.person_of(name) in people])
+    chosen = [names[i] for i in rows]
+    rng = np.random.RandomState(context.config.seed)
+    kind = np.array([kinds.GENERATOR_KINDS[i] for i in rng.randint(len(kinds.GENERATOR_KINDS), size=len(rows))])
+    severity = np.array(kinds.SEVERITIES)[rng.randint(len(kinds.SEVERITIES), size=len(rows))]
+    with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
+        copies = lfw_data.degraded_copies(context.records, context.sface, runner, chosen,
+                                          (kind, severity, context.config.seed),
+                                          dict(context.protocol_key, protocol="reference_calibration", fold=fold),
+                                          context.inputs.work_dir)
+    sides = [(features[rows], mu[rows]), (copies["features"].astype(np.float32), copies["mu"])]
+    if head.input == "pooled":
+        sides = [(feature_cache.pooled(f, context.sface.channels), m) for f, m in sides]
+    (mu_c, sigma_c), (mu_d, sigma_d) = (fold_heads.sigma_sq(model_dir, f, m) for f, m in sides)
+    person = np.array([protocols.person_of(name) for name in chosen])
+    parts = []
+    for (a, b), (mu_b, sigma_b) in ((all_pairs.pair_indices(len(rows), False), (mu_c, sigma_c)),
+                                    (all_pairs.pair_indices(len(rows), True), (mu_d, sigma_d))):
+        parts.append((verification.pair_values(mu_c[a], sigma_c[a], mu_b[b], sigma_b[b]), person[a] == person[b]))
+    values = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
+    same = np.concatenate([part[1] for part in parts])
+    fitted = calibration.fit_model_calibration(
+        values, same, calibration.MODEL_CALIBRATION_FARS, "LFW people.txt fold %d: every pair of its %d images "
+        "(people not trained on)" % (fold + 1, len(rows)), "clean, and every image against every other's copy "
+        "degraded by the generator (%s, severities %s)" % (",".join(kinds.GENERATOR_KINDS),
+                                                           ",".join(map(str, kinds.SEVERITIES))))
+    probability = verification.probability(values, verification.QUALITY_FEATURES,
+                                           fitted["scores"]["quality"]["model"])
+    return fitted, metrics.roc_auc(probability, same)
 
 
 def summary(result):
-    return ("reference model: %d identities, %d steps; calibrated on %d pairs of unseen people (MLS AUC %.4f)\n"
+    return ("reference model: %d identities, %d steps; calibrated on %d pairs of unseen people, %d impostors "
+            "(quality-aware AUC %.4f)\n"
             "export: %s (%.1f MB of files beside variables/%s)\n"
             "verify two photos:\n  python main.py --mode=verify --saved_model=%s --image_a=A.jpg --image_b=B.jpg "
             "--align=detect --detector_model=YUNET.onnx" % (
-                result["identities"], result["steps"], result["calibration_pairs"], result["calibration_mls_auc"],
+                result["identities"], result["steps"], result["calibration_pairs"], result["calibration_impostors"],
+                result["calibration_quality_auc"],
                 result["export_dir"], result["export_megabytes"],
                 "; " + result["onnx_problem"] if result["onnx_problem"] else "", result["export_dir"]))

@@ -145,11 +145,19 @@ def detect_landmarks(image_rgb, detector_model, score_threshold=0.6):
     import cv2  # pylint: disable=import-outside-toplevel
     height, width = image_rgb.shape[:2]
     key = (detector_model, score_threshold)
-    if key not in _DETECTORS:
-        _DETECTORS[key] = cv2.FaceDetectorYN.create(detector_model, "", (width, height), score_threshold)
-    detector = _DETECTORS[key]
-    detector.setInputSize((width, height))
-    _, faces = detector.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    try:
+        if key not in _DETECTORS:
+            _DETECTORS[key] = cv2.FaceDetectorYN.create(detector_model, "", (width, height), score_threshold)
+        detector = _DETECTORS[key]
+        detector.setInputSize((width, height))
+        _, faces = detector.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error as error:  # a file that is no YuNet model: not an ONNX file, or another network
+        raise errors.UserError("--detector_model=%s: OpenCV cannot run it as YuNet's face detector (%s); give "
+                               "face_detection_yunet_2023mar*.onnx (scripts/fetch_models.py)" % (
+                                   detector_model, errors.first_line(str(error).strip())[:200]))
+    if faces is not None and len(faces) and (faces.ndim != 2 or faces.shape[1] < 15):
+        raise errors.UserError("--detector_model=%s: its output is not YuNet's (faces x 15); give "
+                               "face_detection_yunet_2023mar*.onnx (scripts/fetch_models.py)" % detector_model)
     if faces is None or len(faces) == 0:
         return None
     largest = faces[np.argmax(faces[:, 2] * faces[:, 3])]

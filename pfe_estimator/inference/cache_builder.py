@@ -141,10 +141,7 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
     Returns:
       the cache's manifest dict.
     """
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    # OpenCV: only here, not at training
     manifest = manifests.read(data_dir)
-    height, width = manifest["image_size"]
     scope = backbones.variable_scope(backbone.name)
     if scope and not pretrained_checkpoint:
         raise errors.UserError("caching a %s backbone needs --pretrained_ckpt (a random backbone is not worth caching)"
@@ -158,8 +155,18 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
         if not degradation:
             raise ValueError("build_cache: degraded copies need the degradation that makes them")
         fingerprint["degradation"] = degradation
+    with outputs.claimed_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite,
+                                   "cache_features"):
+        return _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprint, batch_size,
+                            features_dtype, progress, degraded_copies, degrade)
+
+
+def _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprint, batch_size, features_dtype,
+                 progress, degraded_copies, degrade):
+    """build_cache's work once the folder is claimed: the shards not written yet, then the manifest."""
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    height, width = manifest["image_size"]
     copies = 1 + degraded_copies
-    outputs.claim_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite)
     with BackboneRunner(backbone, (height, width), checkpoint) as runner:
         bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
                    "(images and mirrors)", disable=not progress, mininterval=1.0)

@@ -1,8 +1,11 @@
 """Exporting a trained PFE checkpoint: a folder that predicts and verifies on its own.
 
   saved_model.pb, variables/   SavedModel; signatures 'serving_default' (images float32 [N, H, W, 3]
-                               standardised -> mu, sigma_sq) and 'serving_bytes' (image_bytes string [N] of
-                               JPEG/PNG aligned crops -> mu, sigma_sq; inference/serving_graph.py)
+                               standardised -> mu, sigma_sq), 'serving_bytes' (image_bytes string [N] of
+                               JPEG/PNG aligned crops -> mu, sigma_sq; inference/serving_graph.py) and, for a
+                               calibrated model, 'serving_verify' (image_bytes_a, image_bytes_b string [N] ->
+                               p_same, cosine, mls [N] and accept_at_far_<far> bool [N] at each calibrated
+                               FAR: the whole question answered in the graph, model/verification.py)
   pfe_frozen.pb                the frozen GraphDef (images -> mu, sigma_sq) for Ascend ATC
   pfe.onnx                     the same network in ONNX (tf2onnx; TF 2.x only), N dynamic
   pfe_export.json              what inference needs: image size, alignment template, backbone, embedding
@@ -10,12 +13,17 @@
 """
 import json
 import os
+import shutil
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
+from pfe_estimator.faces import alignment
+from pfe_estimator.inference import predict
 from pfe_estimator.inference import serving_graph
 from pfe_estimator.model import backbones
+from pfe_estimator.model import verification
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.training import pfe_model
@@ -25,6 +33,9 @@ FROZEN_GRAPH_NAME = "pfe_frozen.pb"
 ONNX_NAME = "pfe.onnx"
 RECORD_NAME = "pfe_export.json"
 BYTES_SIGNATURE = "serving_bytes"
+VERIFY_SIGNATURE = "serving_verify"
+VERIFY_INPUTS = ("image_bytes_a", "image_bytes_b")
+CALIBRATION_SCOPE = "calibration"  # the variables serving_verify decides with (--mode=calibrate rewrites them)
 INPUT_NODE = "images"
 OUTPUT_NODES = ("mu", "sigma_sq")
 ONNX_OPSET = 13
@@ -108,9 +119,12 @@ def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=Fals
                                                          "pretrained_ckpt": pretrained_checkpoint})
     record = dict(record or {}, image_size=list(image_size), backbone=backbone.name,
                   embedding_size=backbone.embedding_size, checkpoint=os.path.abspath(checkpoint))
-    with outputs.replacing_directory(export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)},
-                                     overwrite) as staging:
-        _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint)
+    kept = "the earlier export is kept" if os.path.isdir(export_dir) else "nothing was written"
+    with atomic_files.full_disk_named(export_dir, lambda: kept), outputs.replacing_directory(
+            export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)}, overwrite) as staging:
+        calibrated = calibration_of(record)
+        _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint, calibrated)
+        record["verify"] = verify_record(calibrated)
         frozen = _write_frozen_graph(checkpoint, staging, backbone, image_size, pretrained_checkpoint)
         problem = onnx_problem()
         if onnx and not problem:
@@ -127,21 +141,61 @@ def _restored_session(graph, checkpoint, backbone, pretrained_checkpoint):
     return session
 
 
-def _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint):
-    """The SavedModel with both signatures, one network: 'images' defaults to the decoded bytes."""
+def calibration_of(record):
+    """The calibration an export decides with (model/verification.py's stored form), or None."""
+    return verification.as_current(record.get("calibration"))
+
+
+def verify_record(calibrated):
+    """What serving_verify decides with, for pfe_export.json: its score and FARs (None without calibration)."""
+    if not calibrated:
+        return None
+    return {"signature": VERIFY_SIGNATURE, "score": calibrated["default_score"], "fars": calibrated["fars"]}
+
+
+def _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint, calibrated):
+    """The SavedModel, one network for every signature: 'images' defaults to the decoded 'image_bytes',
+    which default to image_bytes_a then image_bytes_b (serving_verify's two crops in one batch)."""
     with tf.Graph().as_default() as graph:
-        image_bytes = tf.placeholder(tf.string, [None], name=serving_graph.BYTES_INPUT)
+        bytes_a, bytes_b = (tf.placeholder_with_default(tf.zeros([0], tf.string), [None], name=name)
+                            for name in VERIFY_INPUTS)
+        image_bytes = tf.placeholder_with_default(tf.concat([bytes_a, bytes_b], 0), [None],
+                                                  name=serving_graph.BYTES_INPUT)
         images, mu, sigma_sq = build_inference_graph(backbone, image_size,
                                                      serving_graph.decode_crops(image_bytes, image_size))
+        outputs_map = {"mu": mu, "sigma_sq": sigma_sq}
+        signatures = {
+            tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: tf.saved_model.predict_signature_def(
+                inputs={"images": images}, outputs=outputs_map),
+            BYTES_SIGNATURE: tf.saved_model.predict_signature_def(
+                inputs={serving_graph.BYTES_INPUT: image_bytes}, outputs=outputs_map)}
+        if calibrated:
+            signatures[VERIFY_SIGNATURE] = tf.saved_model.predict_signature_def(
+                inputs={VERIFY_INPUTS[0]: bytes_a, VERIFY_INPUTS[1]: bytes_b},
+                outputs=verify_outputs(mu, sigma_sq, tf.shape(bytes_a)[0], calibrated))
         with _restored_session(graph, checkpoint, backbone, pretrained_checkpoint) as session:
-            outputs_map = {"mu": mu, "sigma_sq": sigma_sq}
+            session.run(tf.variables_initializer(tf.global_variables(CALIBRATION_SCOPE)))
             builder = tf.saved_model.Builder(staging)
-            builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING], signature_def_map={
-                tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: tf.saved_model.predict_signature_def(
-                    inputs={"images": images}, outputs=outputs_map),
-                BYTES_SIGNATURE: tf.saved_model.predict_signature_def(
-                    inputs={serving_graph.BYTES_INPUT: image_bytes}, outputs=outputs_map)})
+            builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING], signature_def_map=signatures)
             builder.save()
+
+
+def verify_outputs(mu, sigma_sq, count, calibrated):
+    """serving_verify's outputs from the network's [2N] outputs (the first N faces against the last N):
+    P(same) under the calibration's default score, whose parameters and thresholds are variables under
+    CALIBRATION_SCOPE, cosine, MLS, and the decision at each calibrated FAR."""
+    fitted = calibrated["scores"][calibrated["default_score"]]
+    values = verification.pair_values(mu[:count], sigma_sq[:count], mu[count:], sigma_sq[count:], math=tf.math)
+    with tf.variable_scope(CALIBRATION_SCOPE):
+        model = {name: tf.get_variable(name, initializer=np.asarray(fitted["model"][name], np.float32),
+                                       trainable=False) for name in ("mean", "scale", "weights")}
+        thresholds = tf.get_variable("thresholds", trainable=False, initializer=np.asarray(
+            [fitted["threshold_at_far"][str(far)] for far in calibrated["fars"]], np.float32))
+    probability = verification.probability(values, fitted["features"], model, math=tf.math)
+    result = {"p_same": probability, "cosine": values["cosine"], "mls": values["mls"]}
+    for index, far in enumerate(calibrated["fars"]):
+        result["accept_at_far_%s" % far] = probability >= thresholds[index]
+    return result
 
 
 def _write_frozen_graph(checkpoint, staging, backbone, image_size, pretrained_checkpoint):
@@ -186,11 +240,115 @@ def write_onnx(frozen_graph_def, path):
     return None
 
 
+def check_recalibration(export_dir, fars):
+    """Refuses, in one line before any work, to recalibrate an export whose serving_verify cannot take a new
+    calibration at `fars`: one exported without a calibration (no serving_verify), or deciding at other FARs."""
+    record = read_record(export_dir)
+    verify = (record or {}).get("verify")
+    if not verify:
+        raise errors.UserError("--saved_model=%s has no %s signature (exported without a calibration): calibrate "
+                               "the model folder (--mode=calibrate --model_dir=...), then export it again"
+                               % (export_dir, VERIFY_SIGNATURE))
+    if sorted(float(far) for far in verify["fars"]) != sorted(float(far) for far in fars):
+        raise errors.UserError("--saved_model=%s decides at FAR %s; a calibration at FAR %s needs a new export "
+                               "(calibrate the model folder, then --mode=export)" % (
+                                   export_dir, ",".join(map(str, verify["fars"])), ",".join(map(str, fars))))
+
+
+def recalibrate(export_dir, fitted):
+    """Puts a new calibration into an export: its serving_verify variables rewritten (the SavedModel saved
+    again from its own graph beside the folder, then swapped in) and pfe_export.json's calibration; the
+    earlier record is kept as pfe_export.previous-N.json. Returns (pfe_export.json, the earlier record's
+    new name)."""
+    check_recalibration(export_dir, fitted["fars"])
+    with outputs.writer_lock(export_dir, "calibrate"):
+        return _recalibrated(export_dir, fitted)
+
+
+def _recalibrated(export_dir, fitted):
+    record = read_record(export_dir)
+    score = fitted["scores"][record["verify"]["score"]]
+    staging = outputs.staging_directory(export_dir)
+    try:
+        saved = os.path.join(staging, "saved_model")
+        with tf.Graph().as_default(), tf.Session() as session:
+            signatures = predict.load_saved_model(session, export_dir).signature_def
+            variables = {v.op.name[len(CALIBRATION_SCOPE) + 1:]: v for v in tf.global_variables(CALIBRATION_SCOPE)}
+            values = dict(score["model"], thresholds=[score["threshold_at_far"][str(far)] for far in fitted["fars"]])
+            for name, variable in variables.items():
+                variable.load(np.asarray(values[name], np.float32), session)
+            builder = tf.saved_model.Builder(saved)
+            builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING],
+                                                 signature_def_map=dict(signatures))
+            builder.save()
+        path = os.path.join(export_dir, RECORD_NAME)
+        atomic_files.write_json(atomic_files.partial_path(path), dict(record, calibration=fitted))
+        for name in ("saved_model.pb", "variables"):
+            outputs.replace_path(os.path.join(saved, name), os.path.join(export_dir, name))
+        kept = atomic_files.keep_previous(path)
+        os.replace(atomic_files.partial_path(path), path)
+        outputs.add_written(export_dir, [os.path.basename(kept)])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path, kept
+
+
 def read_record(export_dir):
-    """pfe_export.json of an export folder, or None (an export from before it was written)."""
+    """pfe_export.json of an export folder (None for an export from before it was written), checked against
+    the SavedModel beside it: this pipeline's signature, the image size it takes, the template of that size.
+
+    Raises:
+      UserError: a record that is not JSON, not an object, with an image size that is not H,W integers, or
+        that contradicts the SavedModel, naming the file; a SavedModel without this pipeline's 'images' ->
+        'mu', 'sigma_sq' signature.
+    """
+    taken = saved_model_image_size(export_dir)
     path = os.path.join(export_dir, RECORD_NAME)
     if not os.path.isfile(path):
         return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise errors.UserError("%s: not valid JSON (%s); export the model again" % (path, errors.first_line(error)))
+    if not isinstance(record, dict):
+        raise errors.UserError("%s: not a JSON object; export the model again" % path)
+    size = record.get("image_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise errors.UserError("%s: image_size %s is not two positive integers H,W; export the model again"
+                               % (path, json.dumps(size)))
+    if tuple(size) != taken:
+        raise errors.UserError("%s: image_size %d,%d contradicts the SavedModel beside it: the SavedModel takes "
+                               "%dx%d; restore the file or export the model again" % ((path,) + tuple(size) + taken))
+    template = record.get("template")
+    if template and alignment.template(template)[0] != taken:
+        raise errors.UserError("%s: template %s aligns %dx%d crops, the SavedModel takes %dx%d; restore the file or "
+                               "export the model again" % ((path, template) + tuple(alignment.template(template)[0]) +
+                                                           taken))
+    return record
 
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+
+def saved_model_image_size(export_dir):
+    """(H, W) the export's serving_default signature takes, read from saved_model.pb alone.
+
+    Raises:
+      UserError: no SavedModel there, or one without this pipeline's images -> mu, sigma_sq signature.
+    """
+    from google.protobuf import message  # pylint: disable=import-outside-toplevel
+    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=import-outside-toplevel
+    saved = saved_model_pb2.SavedModel()
+    try:
+        with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+            saved.ParseFromString(f.read())
+    except (IOError, OSError, message.DecodeError) as error:
+        raise errors.UserError("--saved_model=%s: cannot be loaded (%s); export it again with --mode=export" % (
+            export_dir, getattr(error, "strerror", None) or errors.first_line(error) or type(error).__name__))
+    signatures = saved.meta_graphs[0].signature_def if saved.meta_graphs else {}
+    signature = signatures.get(tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
+    shape = [d.size for d in signature.inputs[INPUT_NODE].tensor_shape.dim] if signature and \
+        INPUT_NODE in signature.inputs else []
+    ours = signature is not None and set(OUTPUT_NODES) <= set(signature.outputs) and len(shape) == 4
+    if not ours:
+        raise errors.UserError("--saved_model=%s: not an export of this pipeline (its serving_default signature has no "
+                               "images -> mu, sigma_sq); export a model with --mode=export" % export_dir)
+    return shape[1], shape[2]

@@ -6,4 +6,5 @@
   compute_precision.py  bfloat16 convolutions and products for the frozen backbone
   layers.py             fully connected + batch norm layers under tf.contrib.slim's names
   uncertainty_head.py   the PFE head: log sigma^2 from the backbone's features
+  verification.py       the verification score of two Gaussians, for numpy and the graph: features, P(same)
 """

@@ -16,6 +16,8 @@ import numpy as np
 QUALITY_FEATURES = ("cosine", "log_pair_uncertainty", "cosine_x_log_pair_uncertainty", "log_worse_uncertainty")
 SCORE_FEATURES = {"quality": QUALITY_FEATURES, "mls": ("mls",), "cosine": ("cosine",)}
 SCORES = tuple(SCORE_FEATURES)
+# The stored form of a model's calibration (evaluation/calibration.py fit_model_calibration writes it).
+CALIBRATION_VERSION = 2
 
 
 def pair_values(mu_a, sigma_a, mu_b, sigma_b, math=np):
@@ -56,3 +58,23 @@ def probability(values, names, model, math=np):
     for index, feature in enumerate(features(values, names, math)):
         logit = logit + weights[index] * (feature - mean[index]) / scale[index]
     return 1.0 / (1.0 + math.exp(-logit))
+
+
+def from_earlier_version(fitted):
+    """A calibration.json written before the quality-aware score (P(same | MLS) and MLS thresholds) in this
+    version's form: its one score, 'mls', with each MLS threshold as the P(same) it gives."""
+    values = {"mls": np.array([fitted["mls_threshold_at_far"][far] for far in sorted(fitted["mls_threshold_at_far"])])}
+    thresholds = probability(values, ("mls",), fitted["model"])
+    fars = sorted(fitted["mls_threshold_at_far"])
+    return {"version": CALIBRATION_VERSION, "default_score": "mls", "fars": [float(f) for f in fars],
+            "pairs": fitted["pairs"], "source": fitted.get("source"), "qualities": "as given (an earlier version)",
+            "scores": {"mls": {"features": ["mls"], "model": fitted["model"], "genuine": None,
+                               "impostors": fitted["pairs"] // 2,
+                               "threshold_at_far": {far: float(t) for far, t in zip(fars, thresholds)}}}}
+
+
+def as_current(fitted):
+    """A stored calibration in this version's form (None stays None)."""
+    if fitted is None or fitted.get("version") == CALIBRATION_VERSION:
+        return fitted
+    return from_earlier_version(fitted)

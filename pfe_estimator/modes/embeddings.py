@@ -1,10 +1,13 @@
-"""mu and sigma^2 for a mode: of the images LFW's pairs name, or of template image files, through
---saved_model or the Estimator on --model_dir (inference.embedding_sources)."""
+"""mu and sigma^2 for a mode: of the images LFW's pairs name, a pairs CSV names, or template image files,
+through --saved_model or the Estimator on --model_dir (inference.embedding_sources)."""
 import os
+
+import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
 from pfe_estimator.evaluation import protocols
+from pfe_estimator.faces import image_io
 from pfe_estimator.inference import embedding_sources
 from pfe_estimator.modes import images
 from pfe_estimator.modes import models
@@ -37,6 +40,43 @@ def template_embeddings(config):
     files = [os.path.join(paths.template_image_root, path) for _, path in protocols.read_csv_rows(paths.templates_csv,
                                                                                                  2)]
     return embedding_sources.image_file_embeddings(files, images.face_loader(config), extractor(config))
+
+
+def csv_pair_embeddings(config, pairs):
+    """mu and sigma^2 of the images a pairs CSV names: (mu [N, D], sigma_sq [N, D], first [P], second [P] rows),
+    from --embeddings (the CSV's names as the file holds them) or the image files under --image_root.
+
+    Raises:
+      UserError: an image the CSV names that is missing or unreadable, naming it and its line.
+    """
+    paths = config.paths
+    names = sorted(set(pairs.first) | set(pairs.second))
+    line_of = {}
+    for name, line in zip(np.concatenate([pairs.first, pairs.second]), np.concatenate([pairs.line, pairs.line])):
+        line_of.setdefault(name, line)
+    if paths.embeddings:
+        stored, mu, sigma_sq = embedding_files.load(paths.embeddings)
+        row_of = {name: row for row, name in enumerate(stored)}
+        missing = [name for name in names if name not in row_of]
+        if missing:
+            raise errors.UserError("%s:%d: %s is not in --embeddings=%s" % (
+                paths.pairs_csv, line_of[missing[0]], missing[0], paths.embeddings))
+        rows = np.array([row_of[name] for name in names])
+        mu, sigma_sq = mu[rows], sigma_sq[rows]
+    elif paths.image_root:
+        load_face = images.face_loader(config)
+
+        def faces():
+            for name in names:
+                try:
+                    yield load_face(os.path.join(paths.image_root, name))
+                except image_io.ImageError as error:
+                    raise errors.UserError("%s:%d: %s" % (paths.pairs_csv, line_of[name], error))
+        mu, sigma_sq = extractor(config).images(faces())
+    else:
+        raise errors.UserError("--pairs_csv needs --image_root (its paths are relative to it) or --embeddings")
+    index = {name: row for row, name in enumerate(names)}
+    return mu, sigma_sq, np.array([index[n] for n in pairs.first]), np.array([index[n] for n in pairs.second])
 
 
 def check_embeddings_output(config, flag):

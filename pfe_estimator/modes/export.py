@@ -32,5 +32,7 @@ def run(config):
     if onnx_problem:
         tf.logging.warning(onnx_problem)
     written = [export.FROZEN_GRAPH_NAME] + ([] if onnx_problem else [export.ONNX_NAME])
-    print("exported %s -> %s (SavedModel with serving_default and %s, %s)" % (
-        checkpoint, config.paths.export_dir, export.BYTES_SIGNATURE, ", ".join(written)))
+    signatures = ["serving_default", export.BYTES_SIGNATURE] + ([export.VERIFY_SIGNATURE] if record["calibration"]
+                                                               else [])
+    print("exported %s -> %s (SavedModel with %s; %s)" % (checkpoint, config.paths.export_dir, ", ".join(signatures),
+                                                         ", ".join(written)))

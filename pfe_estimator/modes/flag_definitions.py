@@ -13,6 +13,7 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import sphere_net
+from pfe_estimator.model import verification
 from pfe_estimator.modes import registry
 from pfe_estimator.training import devices
 from pfe_estimator.training import recipe as recipes
@@ -84,7 +85,7 @@ def define_model_flags():
                        "(defaults give 0..255 pixels, as SFace expects).")
     flags.DEFINE_float("onnx_input_offset", 127.5, "onnx: see --onnx_input_scale.")
     flags.DEFINE_enum("onnx_input_channels", "rgb", ["rgb", "bgr"], "onnx: the model's channel order.")
-    flags.register_validator("image_size", _image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
+    flags.register_validator("image_size", image_size, "must be two positive integers HEIGHT,WIDTH, e.g. 112,96")
     flags.register_validator("onnx_input_scale", _positive, "must be a positive number")
 
 
@@ -132,9 +133,10 @@ def define_training_flags():
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.", lower_bound=1)
     flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.", lower_bound=0)
     flags.DEFINE_integer("log_every_n_steps", 100, "Interval of the loss, steps/s and images/s log.", lower_bound=1)
-    flags.DEFINE_string("calibration_pairs", None, "train: after training, fit P(same identity | MLS) on these "
-                        "pairs (LFW pairs.txt format) of the --lfw_dir images and keep it with the model "
-                        "(model_dir/calibration.json) for --mode=verify.")
+    flags.DEFINE_string("calibration_pairs", None, "train, calibrate: fit P(same) on these pairs (LFW pairs.txt "
+                        "format) of the --lfw_dir images, each also with one side degraded by the generator "
+                        "(seeded), and every pair of their images when the file holds fewer impostors than 10 / FAR; "
+                        "kept with the model (model_dir/calibration.json) for verify, eval and export.")
     flags.register_validator("lr_values", _positive_numbers, "must be comma-separated positive numbers, e.g. "
                              "1e-3,1e-4")
     flags.register_validator("lr_boundaries", _increasing_steps, "must be comma-separated, increasing, positive "
@@ -177,6 +179,11 @@ def define_eval_flags():
     flags.DEFINE_enum("fusion", "paper", ["paper", "released"], "eval: template fusion: the paper's, or the "
                       "released code's (normalised mu, min sigma^2).")
     flags.DEFINE_string("report_dir", "report", "eval: report.json and PNG plots go here.")
+    flags.DEFINE_string("pairs_csv", None, "eval, calibrate: anyone's pairs, `image_a,image_b,same` lines (same 1 or "
+                        "0), the images under --image_root or named as in --embeddings.")
+    flags.DEFINE_string("image_root", None, "eval, calibrate: the folder --pairs_csv's image paths are relative to.")
+    flags.DEFINE_string("pair_scores_output", None, "eval with --pairs_csv: one CSV row per pair: image_a, image_b, "
+                        "same, cosine, mls, p_same and accept_at_far_<far> at each calibrated FAR.")
 
 
 def define_output_flags():
@@ -187,7 +194,11 @@ def define_output_flags():
     flags.DEFINE_string("image_a", None, "verify: a face image (aligned crop, or a raw photo with --align=detect).")
     flags.DEFINE_string("image_b", None, "verify: the other face image.")
     flags.DEFINE_float("far", 1e-3, "verify: the false accept rate of the decision threshold (calibrated "
-                       "thresholds: 1e-3, 1e-2 and the --far given at training).", lower_bound=0.0, upper_bound=1.0)
+                       "thresholds: 1e-3, 1e-2 and the --far given when calibrating).", lower_bound=0.0,
+                       upper_bound=1.0)
+    flags.DEFINE_enum("score", "quality", list(verification.SCORES), "verify, eval: the decision's score: quality = "
+                      "P(same | cosine, the two faces' uncertainties), the calibrated default; mls = P(same | MLS); "
+                      "cosine = P(same | cosine).")
 
 
 CONCERNS = (("run", define_run_flags), ("device", define_device_flags), ("model", define_model_flags),
@@ -211,7 +222,8 @@ def _numbers(kind):
     return valid
 
 
-def _image_size(value):
+def image_size(value):
+    """Whether a list flag's value is two positive integers HEIGHT,WIDTH."""
     return len(value) == 2 and _numbers(int)(value) and all(int(v) > 0 for v in value)
 
 

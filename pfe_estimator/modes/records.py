@@ -90,6 +90,17 @@ def cache_record(cache_dir):
     return model_config.from_cache_manifest(manifests.read(cache_dir))
 
 
+def cache_precision(cache_dir, flag_value):
+    """(precision, why) of a head trained from a feature cache: the precision the cache's backbone computed
+    its inputs in (its manifest); a --backbone_precision that contradicts it is refused."""
+    used = (manifests.read(cache_dir)["cache"].get("backbone_options") or {}).get("precision", "fp32")
+    if flag_value not in ("auto", used):
+        raise errors.UserError("--backbone_precision=%s contradicts %s, whose features were computed in %s; drop "
+                               "the flag (the head trains on what the cache holds)" % (
+                                   flag_value, manifests.path(cache_dir), used))
+    return used, "the feature cache's (%s)" % manifests.path(cache_dir)
+
+
 def with_cache_checked(flags, flag, training):
     """The head run on a feature cache must have been trained on that cache's backbone and checkpoint (as
     training from a cache takes them): compared with the head being trained, or with --model_dir's record;

@@ -19,7 +19,7 @@ import importlib
 
 MODES = collections.OrderedDict([
     ("train", "train"), ("eval", "evaluate"), ("predict", "predict"), ("export", "export"),
-    ("cache_features", "cache_features"), ("pretrain", "pretrain"), ("verify", "verify"),
+    ("cache_features", "cache_features"), ("pretrain", "pretrain"), ("verify", "verify"), ("calibrate", "calibrate"),
 ])
 
 

@@ -25,8 +25,8 @@ from pfe_estimator.training import recipe as recipes
 
 PATH_FLAGS = ("model_dir", "data_dir", "lfw_dir", "pretrained_ckpt", "lfw_pairs", "embeddings", "saved_model",
               "templates_csv", "template_pairs_csv", "template_image_root", "calibration_pairs", "predict_dir",
-              "detector_model", "image_a", "image_b", "backbone", "cache_dir", "report_dir", "export_dir",
-              "predict_output", "embeddings_output")
+              "detector_model", "image_a", "image_b", "backbone", "pairs_csv", "image_root", "cache_dir", "report_dir",
+              "export_dir", "predict_output", "embeddings_output", "pair_scores_output")
 
 
 class RunConfig(collections.namedtuple("RunConfig", [
@@ -79,10 +79,19 @@ def build(values, given):
     return resolve(flags)
 
 
+# What an export holds itself: with --saved_model these flags have nothing to set.
+EXPORT_HOLDS = ("model_dir", "backbone", "head_input", "backbone_precision", "pretrained_ckpt", "embedding_size",
+                "embedding_node", "feature_node", "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
+
+
 def adopted(flags, mode):
     """flags with what the run continues taken in (modes/records.py), as the mode's declarations say."""
     values = flags.values
     if values["saved_model"] and mode.SAVED_MODEL:
+        for name in EXPORT_HOLDS:
+            if name in flags.given:
+                raise errors.UserError("--%s does not apply with --saved_model=%s (the export holds its model and "
+                                       "its settings); drop --%s" % (name, values["saved_model"], name))
         flags = records.with_export_record(flags)
     elif mode.MODEL and not values.get("embeddings") and (mode.MODEL_DIR == "always" or "model_dir" in flags.given):
         flags = records.with_model_record(flags, mode.MODEL)
@@ -137,7 +146,10 @@ def resolve(flags):
                        dict(flags.adopted), dict(flags.record), tuple(int(v) for v in values["image_size"]),
                        None, (values["backbone_precision"], "--backbone_precision=" + values["backbone_precision"]),
                        _recipe(mode, values, flags.given), runtime)
-    if values["backbone_precision"] == "auto" and not config.module.runs_backbone(config):
+    if mode == "train" and values["data"] == "tfrecord" and records.is_cache(values["data_dir"]):
+        config = config._replace(backbone_precision=records.cache_precision(values["data_dir"],
+                                                                            values["backbone_precision"]))
+    elif values["backbone_precision"] == "auto" and not config.module.runs_backbone(config):
         config = config._replace(backbone_precision=("fp32", "auto: the backbone does not run in this mode"))
     return with_backbone(config)
 

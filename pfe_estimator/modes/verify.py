@@ -1,8 +1,9 @@
-"""--mode=verify: are --image_a and --image_b the same person? MLS, each face's mean sigma^2, and with a
-calibrated model P(same) and the decision at --far."""
+"""--mode=verify: are --image_a and --image_b the same person? MLS, cosine, each face's mean sigma^2, and with
+a calibrated model P(same) under --score (the quality-aware score by default) and the decision at --far,
+saying how many impostor pairs its threshold rests on (refused below 10 / FAR)."""
 from pfe_estimator import errors
 from pfe_estimator.evaluation import calibration
-from pfe_estimator.evaluation import metrics
+from pfe_estimator.model import verification
 from pfe_estimator.modes import embeddings
 from pfe_estimator.modes import images
 
@@ -21,21 +22,34 @@ def check(config):
         raise errors.UserError("--mode=verify needs --image_a and --image_b")
 
 
+def model_calibration(config):
+    """The run's model's calibration (the export's, or the model folder's), or None."""
+    if config.paths.saved_model:
+        return verification.as_current(config.record.get("calibration"))
+    return calibration.read_model_calibration(config.paths.model_dir)
+
+
 def run(config):
-    paths = config.paths
-    fitted = config.record.get("calibration") if paths.saved_model else \
-        calibration.read_model_calibration(paths.model_dir)
+    paths, options = config.paths, config.options
+    fitted = model_calibration(config)
     load_face = images.face_loader(config)
     mu, sigma_sq = embeddings.extractor(config).images(load_face(image) for image in (paths.image_a, paths.image_b))
-    score = float(metrics.mls_pair_scores(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])[0])
-    print("MLS %.4f" % score)
+    values = verification.pair_values(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])
+    print("MLS %.4f  cosine %.4f" % (values["mls"][0], values["cosine"][0]))
     for name, sigma in zip((paths.image_a, paths.image_b), sigma_sq):
         print("mean sigma^2 %.4e  %s" % (sigma.mean(), name))
     if fitted is None:
-        print("P(same) and decision: no calibration in %s (train with --calibration_pairs)" % (
-            paths.saved_model or paths.model_dir))
+        print("P(same) and decision: no calibration in %s (train with --calibration_pairs, or --mode=calibrate)"
+              % (paths.saved_model or paths.model_dir))
         return
-    probability, threshold = calibration.verification_decision(fitted, score, config.options.far)
-    print("P(same) %.4f (%s, %d pairs)" % (probability, fitted["method"], fitted["pairs"]))
-    print("decision at FAR %s: %s (MLS threshold %.4f)" % (config.options.far, "same person" if score >= threshold
-                                                           else "different people", threshold))
+    if options.score not in fitted["scores"]:
+        raise errors.UserError("--score=%s: the calibration in %s holds %s only (an earlier version's); refit it with "
+                               "--mode=calibrate" % (options.score, paths.saved_model or paths.model_dir,
+                                                     ", ".join(fitted["scores"])))
+    probability = calibration.accepts(fitted, options.score, values, fitted["fars"][0])[0]
+    print("P(same) %.4f (%s score: logistic on %s; %d calibration pairs, %s)" % (
+        probability[0], options.score, ", ".join(fitted["scores"][options.score]["features"]), fitted["pairs"],
+        fitted["qualities"]))
+    _, threshold, accept, impostors = calibration.decision(fitted, options.score, values, options.far)
+    print("decision at FAR %s: %s (P(same) threshold %.4f, resting on %d impostor pairs)" % (
+        options.far, "same person" if accept[0] else "different people", threshold, impostors))

@@ -17,6 +17,29 @@ def partial_path(path):
     return path + PARTIAL_SUFFIX
 
 
+FULL_DISK_WORDS = ("No space left", "File too large", "Disk quota")
+
+
+def is_full_disk(error):
+    """Whether an error (OSError, or TensorFlow's error on a file it writes) says the disk or a quota is full."""
+    if isinstance(error, OSError) and error.errno in FULL_DISK_ERRNOS:
+        return True
+    return any(words in str(getattr(error, "message", None) or error) for words in FULL_DISK_WORDS)
+
+
+@contextlib.contextmanager
+def full_disk_named(path, kept):
+    """Turns a disk that fills while `path` is written into one UserError naming it and what is `kept`
+    (callable() -> text, asked when it happens); anything else passes on unchanged."""
+    try:
+        yield
+    except Exception as error:  # pylint: disable=broad-except  # OSError, TensorFlow's errors: re-raised unless full
+        if isinstance(error, errors.UserError) or not is_full_disk(error):
+            raise
+        reason = getattr(error, "strerror", None) or errors.first_line(getattr(error, "message", None) or error)
+        raise errors.UserError("%s: cannot be written, the disk is full (%s); %s" % (path, reason, kept())) from error
+
+
 def strict_json_value(value):
     """`value` with every non-finite float (NaN, inf) replaced by None, so that it dumps as strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -38,14 +61,10 @@ def writing(path):
     """
     temporary = partial_path(path) + os.path.splitext(path)[1]
     try:
-        yield temporary
-        os.replace(temporary, path)
-    except OSError as error:
-        if error.errno not in FULL_DISK_ERRNOS:
-            raise
-        kept = "the earlier file is kept" if os.path.exists(path) else "nothing was written"
-        raise errors.UserError("%s: cannot be written, the disk is full (%s); %s" % (path, error.strerror or error,
-                                                                                     kept))
+        with full_disk_named(path, lambda: "the earlier file is kept" if os.path.exists(path) else
+                             "nothing was written"):
+            yield temporary
+            os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -64,3 +83,17 @@ def write_json(path, content):
     except ValueError:
         text = json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
     write_text(path, text)
+
+
+def keep_previous(path):
+    """Renames an existing file to <name>.previous-N<ext>, the first N free, so that what replaces it never
+    loses it; returns that name, or None when there is no such file."""
+    if not os.path.exists(path):
+        return None
+    root, extension = os.path.splitext(path)
+    number = 1
+    while os.path.exists("%s.previous-%d%s" % (root, number, extension)):
+        number += 1
+    kept = "%s.previous-%d%s" % (root, number, extension)
+    os.rename(path, kept)
+    return kept

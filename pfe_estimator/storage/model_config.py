@@ -19,7 +19,7 @@ FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "hea
              "feature_node", "onnx_input_scale", "onnx_input_offset", "onnx_input_channels")
 # What a resumed training must share with the folder's record: the network itself.
 NETWORK_KEYS = ("model", "backbone", "onnx_sha256", "image_size", "embedding_size", "head_input",
-                "trained_on")  # trained_on: what a script's head trained on, where it records it
+                "backbone_precision", "trained_on")  # trained_on: what an experiment's fold head trained on
 # Keys added to records later, and the value their absence stands for.
 ABSENT_MEANS = {"head_input": "flattened"}
 ONNX_OPTION_FLAGS = {"embedding_node": "embedding_node", "feature_node": "feature_node",
@@ -65,10 +65,11 @@ def write_training_record(model_dir, record):
         atomic_files.write_json(config_path(model_dir), record)
         return []
     for key in NETWORK_KEYS:
-        if key in record and (key in recorded or key in ABSENT_MEANS) and value_in(recorded, key) != record[key]:
+        if key in record and (key in recorded or key in ABSENT_MEANS) and _network(recorded, key) != _network(
+                record, key):
             raise errors.UserError("%s records %s %s, this training has %s: resuming would mix two models; use "
-                                   "another folder" % (config_path(model_dir), key, _shown(value_in(recorded, key)),
-                                                       _shown(record[key])))
+                                   "another folder" % (config_path(model_dir), key, _shown(_network(recorded, key)),
+                                                       _shown(_network(record, key))))
     before, now = recorded.get("recipe") or {}, record.get("recipe")
     if now is None or before == now:
         return []
@@ -76,6 +77,17 @@ def write_training_record(model_dir, record):
     earlier = recorded.get("earlier_recipes", []) + ([before] if before else [])
     atomic_files.write_json(config_path(model_dir), dict(recorded, recipe=now, earlier_recipes=earlier))
     return changes
+
+
+def _network(record, key):
+    """What a record says of the network under `key`: for the backbone's precision, the one it used (why is
+    not the network); an ONNX backbone by its bytes (onnx_sha256), not the path it was read from."""
+    value = value_in(record, key)
+    if key == "backbone_precision" and isinstance(value, dict):
+        return value.get("used")
+    if key == "backbone" and record.get("onnx_sha256"):
+        return "onnx file sha256 %s" % record["onnx_sha256"]
+    return value
 
 
 def adopt(record, where, given, adopted):

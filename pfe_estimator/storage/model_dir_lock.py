@@ -40,15 +40,19 @@ def _is_stale(owner):
     return owner is None or (owner.get("host") == socket.gethostname() and not _process_alive(int(owner["pid"])))
 
 
-def acquire(model_dir, mode):
+def acquire(model_dir, mode, path=None):
     """Takes the lock of `model_dir` for `mode` ('train', 'export', ...); returns the lock file's path.
+
+    Args:
+      path: where the lock file goes (default model_dir/.pfe_lock; beside a folder that is replaced whole,
+        storage.outputs.writer_lock).
 
     Raises:
       LockedError: another live process holds it.
     """
-    if not os.path.isdir(model_dir):
-        os.makedirs(model_dir)
-    path = os.path.join(model_dir, LOCK_NAME)
+    path = path or os.path.join(model_dir, LOCK_NAME)
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        os.makedirs(os.path.dirname(path))
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "mode": mode,
              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     for _ in range(2):
@@ -79,9 +83,9 @@ def release(path):
 
 
 @contextlib.contextmanager
-def locked(model_dir, mode):
-    """Holds the lock of `model_dir` for the duration of a `with` block."""
-    path = acquire(model_dir, mode)
+def locked(model_dir, mode, path=None):
+    """Holds the lock of `model_dir` (at `path`, see acquire) for the duration of a `with` block."""
+    path = acquire(model_dir, mode, path)
     try:
         yield
     finally:

@@ -109,8 +109,39 @@ def read_marker(directory):
     return marker if isinstance(marker, dict) else None
 
 
-def write_marker(directory, kind, fingerprint=None):
-    atomic_files.write_json(os.path.join(directory, MARKER_NAME), {"kind": kind, "fingerprint": fingerprint})
+def write_marker(directory, kind, fingerprint=None, files=None):
+    """Marks a folder as an output of `kind`; `files`: the entries the pipeline wrote there (a folder output
+    that is replaced whole keeps the list, so that a rerun knows what is not its own)."""
+    marker = {"kind": kind, "fingerprint": fingerprint}
+    if files is not None:
+        marker["files"] = sorted(files)
+    atomic_files.write_json(os.path.join(directory, MARKER_NAME), marker)
+
+
+def add_written(directory, names):
+    """Adds entries the pipeline wrote into an output folder to its marker's list (a new calibration's
+    earlier record kept beside it, for instance)."""
+    marker = read_marker(directory) or {}
+    if marker.get("files") is not None:
+        write_marker(directory, marker.get("kind"), marker.get("fingerprint"), set(marker["files"]) | set(names))
+
+
+def foreign_entries(directory, written):
+    """The entries of an output folder that the pipeline did not write: not in `written`, the marker or a lock."""
+    return sorted(name for name in _contents(directory) if name != MARKER_NAME and name not in set(written))
+
+
+def _refuse_foreign(directory, flag, foreign):
+    raise OutputError("--%s=%s holds %s, which this pipeline did not write; move it out of the folder (a rerun "
+                      "replaces only what it wrote), or choose another folder" % (flag, directory, foreign[0]))
+
+
+def writer_lock(target, mode):
+    """The lock every writer of a folder output that is replaced whole holds while it writes: a file beside
+    the folder (its swap would carry a lock inside it away), so a second writer is refused naming the first
+    and never removes the first one's staging folder."""
+    parent, name = os.path.split(os.path.normpath(target))
+    return model_dir_lock.locked(target, mode, os.path.join(parent or ".", ".%s%s" % (name, model_dir_lock.LOCK_NAME)))
 
 
 def fingerprint_changes(recorded, current):
@@ -223,6 +254,21 @@ def claim_directory(directory, kind, flag, fingerprint=None, overwrite=False):
     return "new"
 
 
+@contextlib.contextmanager
+def claimed_directory(directory, kind, flag, fingerprint=None, overwrite=False, mode=None):
+    """claim_directory under the folder's lock (model_dir_lock), held for the `with` block: one writer of a
+    resumable output at a time, a second refused naming the first. Yields claim_directory's 'new' or 'resume'."""
+    try:
+        lock = model_dir_lock.acquire(directory, mode or kind)
+    except OSError:  # a file there, or no way to create the folder: claim_directory names the reason
+        claim_directory(directory, kind, flag, fingerprint, overwrite)
+        raise
+    try:
+        yield claim_directory(directory, kind, flag, fingerprint, overwrite)
+    finally:
+        model_dir_lock.release(lock)
+
+
 def check_replaceable_directory(directory, kind, flag, overwrite=False):
     """Raises OutputError unless `directory` is absent, empty or an earlier output of `kind` (or overwrite)."""
     if os.path.exists(directory) and not os.path.isdir(directory):
@@ -257,7 +303,7 @@ def check_replaceable_file(path, flag, is_own, overwrite=False):
 def staging_directory(target):
     """A new hidden folder beside `target` to build a replacement in; removes those killed runs left.
 
-    The caller builds inside it (e.g. in a sub-folder), then moves the result with replace_directory.
+    The caller builds inside it (e.g. in a sub-folder), then moves the result with replace_path.
     """
     parent, name = os.path.split(os.path.normpath(target))
     prefix = ".%s.partial-" % name
@@ -268,38 +314,47 @@ def staging_directory(target):
     return tempfile.mkdtemp(prefix=prefix, dir=parent or ".")
 
 
-def replace_directory(staging, destination):
-    """Moves the finished `staging` folder to `destination`; an earlier one stays intact until then.
-
-    The earlier folder is renamed aside, the new one renamed in, and only then the earlier one removed, so
-    at every moment either the old or the new complete folder exists (under its name or the aside name).
-    """
-    aside = None
+def replace_path(source, destination):
+    """Moves a finished file or folder to `destination`; an earlier one stays intact until then: it is
+    renamed aside, the new one renamed in, and only then the earlier one removed, so at every moment either
+    the old or the new complete one exists (under its name or the aside name)."""
+    aside = source + ".replaced"
     if os.path.exists(destination):
-        aside = staging + ".replaced"
         os.rename(destination, aside)
-    os.rename(staging, destination)
-    if aside:
+    os.rename(source, destination)
+    if os.path.isdir(aside):
         shutil.rmtree(aside)
+    elif os.path.exists(aside):
+        os.remove(aside)
 
 
 @contextlib.contextmanager
 def replacing_directory(target, kind, flag, fingerprint=None, overwrite=False):
     """Builds a folder output whole, then swaps it in: `with replacing_directory(...) as staging:`.
 
-    Checks that `target` may be replaced (check_replaceable_directory), yields a path beside it that does
-    not exist yet for the caller to create and fill; when the block completes, marks it and moves it to
-    `target` (replace_directory). If the block fails, or the process dies, the earlier `target` is intact
-    and the staging folder is removed (now, or by the next run).
+    Checks that `target` may be replaced (check_replaceable_directory) and holds nothing the pipeline did not
+    write (its marker lists what it wrote; anything else is refused, naming it, unless `overwrite`), takes
+    the writers' lock (writer_lock), yields a path beside it that does not exist yet for the caller to create
+    and fill; when the block completes, marks it with the entries written and moves it to `target`
+    (replace_path). If the block fails, or the process dies, the earlier `target` is intact and the staging
+    folder is removed (now, or by the next writer).
     """
     check_replaceable_directory(target, kind, flag, overwrite)
     if overwrite and os.path.isdir(target):
         _refuse_to_remove_the_working_folder(target, flag)
-    staging_root = staging_directory(target)
-    try:
-        staging = os.path.join(staging_root, os.path.basename(os.path.normpath(target)))
-        yield staging
-        write_marker(staging, kind, fingerprint)
-        replace_directory(staging, target)
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+    marker = read_marker(target) if os.path.isdir(target) and not overwrite else None
+    written = (marker or {}).get("files")
+    if written is not None and foreign_entries(target, written):
+        _refuse_foreign(target, flag, foreign_entries(target, written))
+    with writer_lock(target, kind):
+        staging_root = staging_directory(target)
+        try:
+            staging = os.path.join(staging_root, os.path.basename(os.path.normpath(target)))
+            yield staging
+            files = os.listdir(staging)
+            if marker and written is None and foreign_entries(target, files):  # marked before it kept a list
+                _refuse_foreign(target, flag, foreign_entries(target, files))
+            write_marker(staging, kind, fingerprint, files)
+            replace_path(staging, target)
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)

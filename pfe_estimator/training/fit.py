@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.data import manifest as manifests
+from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import model_config
 from pfe_estimator.storage import model_dir_lock
@@ -76,8 +77,9 @@ def training_errors_named(model_dir, data_dir=None):
         if not damage:
             raise
         raise errors.UserError("%s; %s" % (damage, checkpoints.kept_checkpoint(model_dir))) from error
-    except (tf.errors.ResourceExhaustedError, tf.errors.UnknownError, tf.errors.InternalError) as error:
-        if not any(text in error.message for text in ("No space left", "File too large", "Disk quota")):
+    except (tf.errors.OpError, OSError) as error:
+        if not atomic_files.is_full_disk(error):
             raise
+        reason = getattr(error, "strerror", None) or errors.first_line(getattr(error, "message", None) or error)
         raise errors.UserError("%s: writing failed, the disk is full (%s); %s" % (
-            model_dir, errors.first_line(error.message), checkpoints.kept_checkpoint(model_dir))) from error
+            model_dir, reason, checkpoints.kept_checkpoint(model_dir))) from error

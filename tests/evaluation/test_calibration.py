@@ -78,7 +78,10 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
                        "--calibration_pairs=" + pairs, "--lfw_dir=" + records, "--far=0.1", *size)
     assert trained.returncode == 0, trained.stdout[-3000:]
     calibration = json.load(open(os.path.join(model_dir, "calibration.json")))
-    assert calibration["pairs"] == 20 and set(calibration["mls_threshold_at_far"]) == {"0.001", "0.01", "0.1"}
+    assert calibration["fars"] == [0.001, 0.01, 0.1] and calibration["default_score"] == "quality"
+    # the file's 10 impostors are fewer than FAR 0.1 needs: every pair of its images, and each with a side degraded
+    assert calibration["pairs"] > 100 and "one side degraded" in calibration["qualities"]
+    assert calibration["scores"]["quality"]["impostors"] >= 100
     names, jpegs = predict.read_tfrecord_faces(records, {"%s_0001" % people[0], "%s_0002" % people[0]})
     images = []
     for name, jpeg in zip(names, jpegs):
@@ -90,10 +93,13 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
     lines = verified.stdout.strip().splitlines()[-5:]
     assert lines[0].startswith("MLS ") and lines[1].startswith("mean sigma^2 ") and lines[2].startswith("mean sigma^2 ")
     probability = float(lines[3].split()[1])
-    assert 0.0 <= probability <= 1.0 and lines[3].startswith("P(same)")
-    threshold = calibration["mls_threshold_at_far"]["0.1"]
-    decision = "same person" if float(lines[0].split()[1]) >= threshold else "different people"
-    assert lines[4].startswith("decision at FAR 0.1: %s" % decision)
+    assert 0.0 <= probability <= 1.0 and lines[3].startswith("P(same)") and "quality score" in lines[3]
+    threshold = calibration["scores"]["quality"]["threshold_at_far"]["0.1"]
+    decision = "same person" if probability >= threshold else "different people"
+    assert lines[4].startswith("decision at FAR 0.1: %s" % decision) and "resting on" in lines[4]
+    refused = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
+                       "--image_b=" + images[1], "--far=0.001", *size)  # too few impostors for that FAR
+    assert refused.returncode == 1 and "needs at least 10000" in refused.stdout.strip().splitlines()[-1]
     os.remove(os.path.join(model_dir, "calibration.json"))
     uncalibrated = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
                             "--image_b=" + images[1], *size)
@@ -189,14 +195,3 @@ def test_reliability_keeps_every_bin_when_the_top_ones_are_empty():
     # two bins: both in [0, 0.5), predicted 0.25 vs observed 0.5 (ten bins would give 0.5 * 0.1 + 0.5 * 0.6)
     assert calibration.expected_calibration_error(np.array([0.1, 0.4]), np.array([False, True]), bins=2) == (
         pytest.approx(0.25))
-
-
-def test_the_kept_calibration_fits_all_pairs_and_thresholds_at_each_far():
-    scores, same, _, _ = logistic_data(2000, seed=4)
-    kept = calibration.fit_verification_calibration(scores, same, [0.01, 0.1])
-    assert sorted(kept) == ["method", "mls_threshold_at_far", "model", "pairs"]
-    assert kept["method"] == "logistic regression on the MLS score" and kept["pairs"] == 2000
-    assert kept["model"] == calibration.fit_logistic(scores[:, None], same)
-    for far, threshold in kept["mls_threshold_at_far"].items():
-        assert np.mean(scores[~same] >= threshold) <= float(far)
-        assert np.mean(scores[~same] >= threshold - 1e-3) > float(far) * 0.5
