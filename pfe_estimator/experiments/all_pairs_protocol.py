@@ -53,15 +53,17 @@ class Side(object):
 
 
 def side(context, heads, outputs, rows, person, cells):
-    """The Side of `rows` of a set of SFace outputs (the clean cache's, or a degraded copy's)."""
-    flat = outputs["features"][rows].astype(np.float32)
+    """The Side of images `rows` (indices into person [N] and cells [N]) of a set of SFace outputs (the clean
+    cache's, or degraded copies'), whose arrays hold the images of outputs['rows'] [M] (default: all N)."""
+    at = rows if "rows" not in outputs else np.searchsorted(outputs["rows"], rows)
+    flat = outputs["features"][at].astype(np.float32)
     pooled = feature_cache.pooled(flat, context.sface.channels)
     sigma = {}
     for name, (head, model_dir) in heads.items():
         sigma[name] = fold_heads.sigma_sq(model_dir, pooled if head.input == "pooled" else flat,
-                                          outputs["mu"][rows])[1]
-    return Side(mu=outputs["mu"][rows], sigma=sigma["quality_aware"], plain_sigma=sigma.get("plain"),
-                person=person[rows], norm=outputs["norm"][rows], sharpness=outputs["sharpness"][rows],
+                                          outputs["mu"][at])[1]
+    return Side(mu=outputs["mu"][at], sigma=sigma["quality_aware"], plain_sigma=sigma.get("plain"),
+                person=person[rows], norm=outputs["norm"][at], sharpness=outputs["sharpness"][at],
                 cell=all_pairs_report.cell_codes(cells[rows]))
 
 
@@ -124,7 +126,7 @@ def run_protocol(context, name, clean, runner, report_dir):
     names, person, fold_rows = clean["names"], clean["person"], clean["fold_rows"]
     runs = ([(kind, [kind]) for kind in config.held_out_kinds] if name == "leave_one_kind_out"
             else [("all", list(kinds.KINDS))])
-    folds, lfw = [], []
+    folds, lfw, needed = [], [], clean["needed"]
     for run_index, (run_name, test_kinds) in enumerate(runs):
         start = time.time()
         excluded = set(test_kinds) if name == "leave_one_kind_out" else set()
@@ -135,8 +137,9 @@ def run_protocol(context, name, clean, runner, report_dir):
                                                    config.seed + 1)):
             kind, severity = per_image_draws(len(names), kind_names, chosen, seed)
             key = dict(context.protocol_key, protocol="all_pairs", kinds=kind_names, severities=list(chosen))
-            copies[purpose] = lfw_data.degraded_copies(records, context.sface, runner, names, (kind, severity, seed),
-                                                       key, context.inputs.work_dir)
+            copies[purpose] = dict(lfw_data.degraded_copies(
+                records, context.sface, runner, [names[i] for i in needed], (kind[needed], severity[needed], seed), key,
+                context.inputs.work_dir, indices=needed), rows=needed)
             copies[purpose + "_cells"] = np.array(["%s-%d" % (k, s) for k, s in zip(kind, severity)])
         subset = held_out_protocols.training_subset(context, cache_dir, excluded)
         rng = np.random.RandomState([config.seed, run_index])
@@ -173,9 +176,16 @@ def run(context, report_dir):
              "fold_rows": {k: np.flatnonzero(np.isin(person_of, sorted(folk)))
                            for k, folk in enumerate(context.people)},
              "plain_cache": lfw_data.head_cache(clean_cache, config.plain_head.input, context.sface)}
+    # only the test and calibration folds' images are scored: their quality measures and degraded copies
+    clean["needed"] = np.unique(np.concatenate([clean["fold_rows"][k] for k in config.folds] +
+                                               [clean["fold_rows"][(k + 1) % 10] for k in config.folds]))
     result = {}
     with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
-        clean.update(lfw_data.clean_qualities(records, context.sface, runner, names, context.inputs.work_dir))
+        qualities = lfw_data.clean_qualities(records, context.sface, runner, [names[i] for i in clean["needed"]],
+                                             context.inputs.work_dir)
+        for measure, values in qualities.items():
+            clean[measure] = np.full(len(names), np.nan, np.float32)
+            clean[measure][clean["needed"]] = values
         for name in config.held_out_protocols:
             start = time.time()
             result[name] = run_protocol(context, name, clean, runner, report_dir)

@@ -200,14 +200,18 @@ def read_protocol(inputs):
                            "people": outputs.file_digest(inputs.people_file())}
 
 
-def degraded_copies(records, sface, runner, names, draws, key, work_dir):
+def degraded_copies(records, sface, runner, names, draws, key, work_dir, indices=None):
     """SFace's outputs of `names` degraded as `draws` says ((kinds [P], severities [P], seed): image i degraded
-    with RandomState([seed, i])), kept in WORK_DIR/test_sides/<key>.npz for reruns of the same draws, records
-    and SFace: {'features': float16 [P, F], 'mu': float32 [P, D], 'norm': float32 [P], the norm of the
+    with RandomState([seed, indices[i]]), indices [P] defaulting to 0..P-1, so that a subset of a list of images
+    draws what the whole list would), kept in WORK_DIR/test_sides/<key>.npz for reruns of the same names, draws,
+    records and SFace: {'features': float16 [P, F], 'mu': float32 [P, D], 'norm': float32 [P], the norm of the
     embedding before normalisation, 'sharpness': float32 [P], the variance of the degraded crop's Laplacian}."""
     kind, severity, seed = draws
-    target = work_folder.path(work_dir, "test_sides", "sides", dict(key, records=records.key, sface=sface.key(),
-                                                                     seed=seed, arrays=COPY_ARRAYS), ".npz")
+    indices = np.arange(len(names)) if indices is None else np.asarray(indices)
+    target = work_folder.path(work_dir, "test_sides", "sides", dict(
+        key, records=records.key, sface=sface.key(), seed=seed, arrays=COPY_ARRAYS,
+        names=work_folder.digest([str(n) for n in names]), draws=work_folder.digest(
+            [[str(k), int(s), int(i)] for k, s, i in zip(kind, severity, indices)])), ".npz")
     if os.path.exists(target):
         with np.load(target) as saved:
             return {name: saved[name] for name in COPY_ARRAYS}
@@ -216,9 +220,9 @@ def degraded_copies(records, sface, runner, names, draws, key, work_dir):
     points, sharpness = alignment.template(TEMPLATE)[1], []
 
     def faces():
-        for index, (name, k, s) in enumerate(zip(names, kind, severity)):
+        for index, name, k, s in zip(indices, names, kind, severity):
             crop = kinds.degrade(image_io.decode_rgb(jpeg_of[name]), k, int(s), points,
-                                 np.random.RandomState([seed, index]))
+                                 np.random.RandomState([seed, int(index)]))
             sharpness.append(image_io.laplacian_variance(crop))
             yield network_input.network_input(crop, IMAGE_SIZE)
     features, mu, norm = runner.run(faces(), BATCH, with_norms=True)

@@ -143,3 +143,28 @@ def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
     # the tiny calibration's 64 impostor pairs are too few for a threshold at FAR 1e-3: refused, not decided
     assert verify.returncode == 1 and verify.stdout.strip().splitlines()[-1].startswith(
         "error: --far=0.001: the calibration's threshold rests on 64 impostor pairs")
+
+
+def test_the_all_pairs_protocol_ships_a_calibration_per_fold_and_reports_every_stratum(tmp_path):
+    """Every pair within each test fold, clean and cross-quality, scored at thresholds fitted on the next fold
+    (the tiny folds hold too few impostors for FAR 1e-3: the report says so rather than deciding)."""
+    lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
+    result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "plain_head.steps=2", "--set",
+                            "plain_head.classes_per_batch=4", "--set", "plain_head.images_per_class=2", "--set",
+                            "folds=0,1,2", "--set", "held_out_kinds=defocus", "--set",
+                            "held_out_protocols=leave_one_kind_out")
+    assert result.returncode == 0, result.stdout[-4000:]
+    report_dir = os.path.join(work, "reports", "all_pairs_quality_aware")
+    part = json.load(open(os.path.join(report_dir, "report.json")))["all_pairs"]["leave_one_kind_out"]
+    # 3 test folds of 8 images: 28 clean pairs and 8 x 7 clean-against-copy pairs each
+    assert part["folds"] == [0, 1, 2] and part["pairs"] == 3 * (28 + 56) and part["cross_quality_pairs"] == 3 * 56
+    assert [c["fold"] for c in part["calibrations"]] == [0, 1, 2] and all(c["pairs"] == 84 for c in part["calibrations"])
+    assert set(part["shipped_at_far_0.001"]) == {"quality", "mls", "cosine"}
+    assert set(part["edc"]["measures"]) == {"sigma_sq_quality_aware", "sigma_sq_plain", "embedding_norm",
+                                            "sharpness", "random"}
+    assert set(part["lfw_accuracy"]) >= {"cosine", "quality"}
+    copies = [name for name in os.listdir(os.path.join(work, "test_sides")) if name.startswith("sides-")]
+    assert len(copies) == 2  # one test and one calibration copy of the 4 folds' images, nothing for folds 4-9
+    with np.load(os.path.join(work, "test_sides", copies[0])) as saved:
+        assert len(saved["mu"]) == 4 * 8
+    assert os.path.getsize(os.path.join(report_dir, "leave_one_kind_out_fmr_by_stratum.png")) > 5000
