@@ -69,6 +69,7 @@ def degradation_correlation(faces_dir, embeddings_path, report_dir):
     result["clean_mean_sigma_sq"] = float(uncertainty[kinds == "clean"].mean()) if np.any(kinds == "clean") else None
     plots.curves(100 * (bins[:-1] + bins[1:]) / 2, series, os.path.join(report_dir, "demo_sigma_sq_by_degradation.png"),
                  "Demo: uncertainty vs degradation", "degradation severity (%)", "mean sigma^2")
+    outputs.add_written(report_dir, ["demo_sigma_sq_by_degradation.png"])  # the demo's own, replaced by a rerun
     return result
 
 

@@ -156,3 +156,9 @@ def pytest_collection_modifyitems(items):
     with open(stats_path) as f:
         duration_by_test = json.load(f)["duration_by_test"]
     items.sort(key=lambda item: duration_by_test.get(item.nodeid, float("inf")))
+
+
+def main_alone(*flags):
+    """main.py with these flags only (no model flags), from a folder holding no model: nothing but the export."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py")] + list(flags), cwd=os.path.dirname(ROOT),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)

@@ -19,7 +19,7 @@ import zlib
 
 import numpy as np
 
-from tests.conftest import RECORD_FLAGS, ROOT, make_records, run_tool, shared_path, subset_pairs
+from tests.conftest import RECORD_FLAGS, ROOT, main_alone, make_records, run_tool, shared_path, subset_pairs
 from tests.test_main import TINY_FLAGS, run_main
 from tests.test_reliability import copy_of, error_line, faces_folder, lfw_pairs_file, tree_digest
 
@@ -219,8 +219,8 @@ def test_a_truncated_saved_model_is_one_line(work, tmp_path):
         export = copy_of(work["export"], tmp_path, "export_" + name)
         with open(os.path.join(export, damage), "r+b") as f:
             f.truncate(30)
-        result = run_main("--mode=verify", "--saved_model=" + export, "--image_a=" + faces + "/face_0.png",
-                          "--image_b=" + faces + "/face_1.png")
+        result = main_alone("--mode=verify", "--saved_model=" + export, "--image_a=" + faces + "/face_0.png",
+                            "--image_b=" + faces + "/face_1.png")
         line = error_line(result)
         assert "--saved_model=%s: cannot be loaded (" % export in line and "export it again" in line, line
 

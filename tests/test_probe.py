@@ -19,7 +19,7 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.storage import model_config
 from tests.conftest import RECORD_FLAGS, ROOT, make_records, shared_path, subset_pairs
-from tests.inference.test_serving import main_alone
+from tests.conftest import main_alone
 from tests.test_main import run_main
 from tests.test_reliability import copy_of, error_line, faces_folder, tree_digest
 

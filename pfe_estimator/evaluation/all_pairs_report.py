@@ -30,14 +30,13 @@ def cell_codes(labels):
 
 def lfw_pairs(pairs, fold, names, rows, clean, fitted):
     """pairs.txt's fold `fold` scored with the fold's head and shipped calibration: {'same', 'fold',
-    'cosine', 'quality'} [P]."""
+    'cosine', 'quality' (the logit of the shipped P(same), which ranks as it does)} [P]."""
     position = {name: i for i, name in enumerate(np.asarray(names)[rows])}
     chosen = pairs.fold == fold
     a = np.array([position[n] for n in pairs.first[chosen]])
     b = np.array([position[n] for n in pairs.second[chosen]])
     values = verification.pair_values(clean.mu[a], clean.sigma[a], clean.mu[b], clean.sigma[b])
-    quality = verification.probability(values, fitted["scores"]["quality"]["features"],
-                                       fitted["scores"]["quality"]["model"])
+    quality = verification.logit(values, fitted["scores"]["quality"]["features"], fitted["scores"]["quality"]["model"])
     return {"same": pairs.same[chosen], "fold": pairs.fold[chosen], "cosine": values["cosine"], "quality": quality}
 
 

@@ -40,7 +40,7 @@ def fit_logistic(inputs, same, l2=1e-4, iterations=100):
     weights = np.zeros(design.shape[1])
     ridge = np.diag([l2] * (design.shape[1] - 1) + [0.0])
     for _ in range(iterations):
-        probabilities = 1.0 / (1.0 + np.exp(-design @ weights))
+        probabilities = verification.sigmoid(design @ weights)
         gradient = design.T @ (probabilities - targets) + ridge @ weights
         curvature = probabilities * (1 - probabilities)
         hessian = design.T @ (design * curvature[:, None]) + ridge + 1e-9 * np.eye(len(weights))
@@ -51,22 +51,33 @@ def fit_logistic(inputs, same, l2=1e-4, iterations=100):
     return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": weights.tolist()}
 
 
-def logistic_probability(model, inputs):
-    """P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
+def logistic_logit(model, inputs):
+    """The logit of P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
     mean = np.asarray(model["mean"])
     design = np.hstack([(np.asarray(inputs, np.float64).reshape(-1, len(mean)) - mean) / np.asarray(model["scale"]),
                         np.ones((len(inputs), 1))])
-    return 1.0 / (1.0 + np.exp(-design @ np.asarray(model["weights"])))
+    return design @ np.asarray(model["weights"])
+
+
+def logistic_probability(model, inputs):
+    """P(same) of float [M, F] inputs under a fit_logistic model. float64 [M]."""
+    return verification.sigmoid(logistic_logit(model, inputs))
+
+
+def cross_fitted_logits(inputs, same, fold):
+    """The logit of P(same) of every pair from a logistic fit on the OTHER folds only (what ranks pairs:
+    the probabilities of nearly separable folds saturate and tie). float64 [N]."""
+    inputs = np.asarray(inputs, np.float64).reshape(len(same), -1)
+    logits = np.empty(len(same))
+    for k in np.unique(fold):
+        test = fold == k
+        logits[test] = logistic_logit(fit_logistic(inputs[~test], same[~test]), inputs[test])
+    return logits
 
 
 def cross_fitted_probabilities(inputs, same, fold):
     """P(same) of every pair from a logistic fit on the OTHER folds only. float64 [N]."""
-    inputs = np.asarray(inputs, np.float64).reshape(len(same), -1)
-    probabilities = np.empty(len(same))
-    for k in np.unique(fold):
-        test = fold == k
-        probabilities[test] = logistic_probability(fit_logistic(inputs[~test], same[~test]), inputs[test])
-    return probabilities
+    return verification.sigmoid(cross_fitted_logits(inputs, same, fold))
 
 
 def reliability_bins(probabilities, same, bins=CALIBRATION_BINS):

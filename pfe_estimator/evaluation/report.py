@@ -61,8 +61,9 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
 
 
 def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, shipped=None):
-    """The LFW protocol for cosine, MLS and the quality-aware score (P(same | cosine, the pair's
-    uncertainties), its logistic fitted on the other folds: model/verification.py's features), with
+    """The LFW protocol for cosine, MLS and the quality-aware score (the logit of P(same | cosine, the pair's
+    uncertainties), model/verification.py's features: the model's calibration when it has one, else a
+    logistic fitted on the other folds), with
     risk-controlled accuracy; with a model's calibration (`shipped`), what its decisions do on these pairs;
     writes plots when report_dir.
 
@@ -79,15 +80,23 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, sh
     first, second = protocols.pair_indices(names, pairs)
     values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
     scores = {"cosine": values["cosine"], "mls": values["mls"]}
-    if len(np.unique(pairs.fold)) > 1:
-        scores["quality"] = calibration.cross_fitted_probabilities(np.stack(verification.features(
+    quality_from = None
+    if shipped and "quality" in shipped["scores"]:  # the model's own P(same), one logistic for every fold
+        fitted = shipped["scores"]["quality"]
+        scores["quality"] = verification.logit(values, fitted["features"], fitted["model"])
+        quality_from = "the model's calibration (%d pairs: %s)" % (shipped["pairs"], shipped["source"])
+    elif len(np.unique(pairs.fold)) > 1:
+        scores["quality"] = calibration.cross_fitted_logits(np.stack(verification.features(
             values, verification.QUALITY_FEATURES), axis=1), pairs.same, pairs.fold)
+        quality_from = "a logistic fitted on the other folds' pairs (no model calibration)"
     uncertainty = metrics.pair_uncertainty(sigma_sq[first], sigma_sq[second])
     section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
     risk = {"reject_fractions": REJECT_FRACTIONS}
     for name, value in scores.items():
         protocol = metrics.kfold_accuracy(value, pairs.same, pairs.fold)
         section[name] = metrics.verification_report(value, pairs.same, protocol, LFW_FARS)
+        if name == "quality":
+            section[name]["fitted_on"] = quality_from
         risk[name] = metrics.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk

@@ -32,6 +32,7 @@ from pfe_estimator.experiments import held_out_protocols
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import cache_builder
+from pfe_estimator.model import verification
 
 FARS = (1e-3, 1e-2)
 SHIPPED_FAR = 1e-3
@@ -87,8 +88,9 @@ def fold_calibration(clean, copies, description):
 
 def fold_scores(clean, copies, fitted, rng):
     """Fold k's scored pairs, clean-clean then clean against test copies: {'cosine', 'mls', 'quality' [P]
-    (P(same)), 'accept_<score>' bool [P] at the shipped threshold, 'same', 'cell', 'worse_sigma',
-    'subject', quality measures of the worse face for EDC}."""
+    (the logit of the shipped P(same), which ranks as it does without saturating), 'accept_<score>' bool [P]
+    at the shipped threshold, 'same', 'cell', 'worse_sigma', 'subject', quality measures of the worse face for
+    EDC}."""
     result = {}
     for first, second, ordered in ((clean, clean, False), (clean, copies, True)):
         values, same, (a, b) = scored_pairs(first, second, ordered)
@@ -96,10 +98,9 @@ def fold_scores(clean, copies, fitted, rng):
                 "same": same, "cell": second.cell[b], "subject": first.person[a].astype(np.int32),
                 "worse_sigma": np.maximum(values["mean_sigma_a"], values["mean_sigma_b"]).astype(np.float32)}
         for score in ("quality", "mls", "cosine"):
-            probability, _, accept, _ = calibration.accepts(fitted, score, values, SHIPPED_FAR)
-            part["accept_" + score] = accept
-            if score == "quality":
-                part["quality"] = probability.astype(np.float32)
+            part["accept_" + score] = calibration.accepts(fitted, score, values, SHIPPED_FAR)[2]
+        quality = fitted["scores"]["quality"]
+        part["quality"] = verification.logit(values, quality["features"], quality["model"]).astype(np.float32)
         worse_plain = np.maximum(first.plain_sigma.mean(axis=1)[a], second.plain_sigma.mean(axis=1)[b])
         random = rng.uniform(size=len(first.mu) + len(second.mu))
         part["quality_measures"] = {  # higher is better, the worse face's

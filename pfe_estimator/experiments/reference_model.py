@@ -92,9 +92,8 @@ def calibrate(context, model_dir, head, fold):
         "(people not trained on)" % (fold + 1, len(rows)), "clean, and every image against every other's copy "
         "degraded by the generator (%s, severities %s)" % (",".join(kinds.GENERATOR_KINDS),
                                                            ",".join(map(str, kinds.SEVERITIES))))
-    probability = verification.probability(values, verification.QUALITY_FEATURES,
-                                           fitted["scores"]["quality"]["model"])
-    return fitted, metrics.roc_auc(probability, same)
+    return fitted, metrics.roc_auc(verification.logit(values, verification.QUALITY_FEATURES,
+                                                      fitted["scores"]["quality"]["model"]), same)
 
 
 def summary(result):

@@ -50,14 +50,25 @@ def features(values, names, math=np):
     return [known[name]() for name in names]
 
 
-def probability(values, names, model, math=np):
-    """P(same) [N] under a fitted logistic {'mean', 'scale', 'weights'} (weights: one per feature, then the
-    bias) of the features `names`."""
+def logit(values, names, model, math=np):
+    """log(P(same) / P(different)) [N] under a fitted logistic {'mean', 'scale', 'weights'} (weights: one per
+    feature, then the bias) of the features `names`: what ranks pairs (P(same) itself saturates at 0 and 1 in
+    floating point when the calibration pairs are nearly separable, tying the pairs it is surest of)."""
     mean, scale, weights = model["mean"], model["scale"], model["weights"]
-    logit = weights[len(names)]
+    value = weights[len(names)]
     for index, feature in enumerate(features(values, names, math)):
-        logit = logit + weights[index] * (feature - mean[index]) / scale[index]
-    return 1.0 / (1.0 + math.exp(-logit))
+        value = value + weights[index] * (feature - mean[index]) / scale[index]
+    return value
+
+
+def probability(values, names, model, math=np):
+    """P(same) [N] = sigmoid(logit(...))."""
+    return sigmoid(logit(values, names, model, math), math)
+
+
+def sigmoid(value, math=np):
+    """1 / (1 + exp(-value)), without overflow for large |value|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * value)) if math is np else math.sigmoid(value)
 
 
 def from_earlier_version(fitted):

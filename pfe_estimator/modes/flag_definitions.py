@@ -196,9 +196,9 @@ def define_output_flags():
     flags.DEFINE_float("far", 1e-3, "verify: the false accept rate of the decision threshold (calibrated "
                        "thresholds: 1e-3, 1e-2 and the --far given when calibrating).", lower_bound=0.0,
                        upper_bound=1.0)
-    flags.DEFINE_enum("score", "quality", list(verification.SCORES), "verify, eval: the decision's score: quality = "
-                      "P(same | cosine, the two faces' uncertainties), the calibrated default; mls = P(same | MLS); "
-                      "cosine = P(same | cosine).")
+    flags.DEFINE_enum("score", None, list(verification.SCORES), "verify, eval: the decision's score: quality = "
+                      "P(same | cosine, the two faces' uncertainties); mls = P(same | MLS); cosine = P(same | cosine). "
+                      "Default: the calibration's own (quality; mls for a calibration of an earlier version).")
 
 
 CONCERNS = (("run", define_run_flags), ("device", define_device_flags), ("model", define_model_flags),

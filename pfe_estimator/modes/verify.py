@@ -23,10 +23,21 @@ def check(config):
 
 
 def model_calibration(config):
-    """The run's model's calibration (the export's, or the model folder's), or None."""
-    if config.paths.saved_model:
-        return verification.as_current(config.record.get("calibration"))
-    return calibration.read_model_calibration(config.paths.model_dir)
+    """The run's model's calibration (the export's, or the model folder's) deciding with --score (default: its
+    own default score), or None; a calibration without that score is refused in one line."""
+    paths = config.paths
+    if paths.saved_model:
+        fitted = verification.as_current(config.record.get("calibration"))
+    else:
+        fitted = calibration.read_model_calibration(paths.model_dir)
+    if fitted is None:
+        return None
+    score = config.options.score or fitted["default_score"]
+    if score not in fitted["scores"]:
+        raise errors.UserError("--score=%s: the calibration in %s holds %s only (an earlier version's); refit it with "
+                               "--mode=calibrate" % (score, paths.saved_model or paths.model_dir,
+                                                     ", ".join(fitted["scores"])))
+    return dict(fitted, default_score=score)
 
 
 def run(config):
@@ -42,14 +53,11 @@ def run(config):
         print("P(same) and decision: no calibration in %s (train with --calibration_pairs, or --mode=calibrate)"
               % (paths.saved_model or paths.model_dir))
         return
-    if options.score not in fitted["scores"]:
-        raise errors.UserError("--score=%s: the calibration in %s holds %s only (an earlier version's); refit it with "
-                               "--mode=calibrate" % (options.score, paths.saved_model or paths.model_dir,
-                                                     ", ".join(fitted["scores"])))
-    probability = calibration.accepts(fitted, options.score, values, fitted["fars"][0])[0]
+    score = fitted["default_score"]
+    probability = calibration.accepts(fitted, score, values, fitted["fars"][0])[0]
     print("P(same) %.4f (%s score: logistic on %s; %d calibration pairs, %s)" % (
-        probability[0], options.score, ", ".join(fitted["scores"][options.score]["features"]), fitted["pairs"],
+        probability[0], score, ", ".join(fitted["scores"][score]["features"]), fitted["pairs"],
         fitted["qualities"]))
-    _, threshold, accept, impostors = calibration.decision(fitted, options.score, values, options.far)
+    _, threshold, accept, impostors = calibration.decision(fitted, score, values, options.far)
     print("decision at FAR %s: %s (P(same) threshold %.4f, resting on %d impostor pairs)" % (
         options.far, "same person" if accept[0] else "different people", threshold, impostors))

@@ -81,12 +81,13 @@ def write_training_record(model_dir, record):
 
 def _network(record, key):
     """What a record says of the network under `key`: for the backbone's precision, the one it used (why is
-    not the network); an ONNX backbone by its bytes (onnx_sha256), not the path it was read from."""
+    not the network); for an ONNX backbone its kind, not the path it was read from (its bytes are compared
+    under onnx_sha256)."""
     value = value_in(record, key)
     if key == "backbone_precision" and isinstance(value, dict):
         return value.get("used")
-    if key == "backbone" and record.get("onnx_sha256"):
-        return "onnx file sha256 %s" % record["onnx_sha256"]
+    if key == "backbone" and str(value).startswith("onnx:") and record.get("onnx_sha256"):
+        return "onnx"
     return value
 
 

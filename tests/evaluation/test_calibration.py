@@ -195,3 +195,19 @@ def test_reliability_keeps_every_bin_when_the_top_ones_are_empty():
     # two bins: both in [0, 0.5), predicted 0.25 vs observed 0.5 (ten bins would give 0.5 * 0.1 + 0.5 * 0.6)
     assert calibration.expected_calibration_error(np.array([0.1, 0.4]), np.array([False, True]), bins=2) == (
         pytest.approx(0.25))
+
+
+def test_the_quality_score_ranks_by_its_logit_where_nearly_separable_folds_saturate_p_same():
+    """A logistic fitted on nearly separable pairs gives P(same) of exactly 1.0 or 0.0 to many pairs (and
+    overflowed exp on the way), tying them for a threshold or a TAR at FMR; the logit ranks them in the same
+    order without ties (the reports score the quality-aware score by it)."""
+    rng = np.random.RandomState(0)
+    same = np.arange(600) % 2 == 0
+    inputs = np.where(same, rng.uniform(0.6, 0.9, 600), rng.uniform(-0.2, 0.55, 600))[:, None]
+    fold = np.arange(600) % 10
+    probabilities = calibration.cross_fitted_probabilities(inputs, same, fold)
+    logits = calibration.cross_fitted_logits(inputs, same, fold)
+    assert np.sum(probabilities[same] == 1.0) > 100  # saturated: tied
+    assert len(np.unique(logits)) == 600 and np.all(logits[same].min() > logits[~same].max())
+    np.testing.assert_allclose(probabilities, 0.5 * (1 + np.tanh(0.5 * logits)))
+    assert np.all(np.diff(probabilities[np.argsort(logits)]) >= 0)  # the same order, without the ties

@@ -115,8 +115,9 @@ def test_pairs_file_lines_and_errors(tmp_path):
     assert list(pairs.second) == ["Ann_0002", "Cid_0003", "Dee_0004", "Fay_0006"]
     assert list(pairs.same) == [True, False, True, False] and list(pairs.fold) == [0, 0, 1, 1]
     cases = [
-        (u"10\n", "%s:1: expected a header `folds pairs_per_class` of two integers" % path),
-        (u"a b\n", "%s:1: expected a header `folds pairs_per_class` of two integers" % path),
+        (u"10\n", "%s: 0 pairs, the header promises 20" % path),  # one count: View 1's one fold of 10 + 10
+        (u"a b\n", "%s:1: expected a header `folds pairs_per_class` of two positive integers (or one count), "
+                   "got 'a b'" % path),
         (u"1 1\nAnn 1 2\n\nAnn 1 x 2 3\n",
          "%s:4: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, got 'Ann 1 x 2 3'" % path),
         (u"1 1\nAnn 1 two\n", "%s:2: expected `name n1 n2` or `name1 n1 name2 n2` with integer image numbers, "

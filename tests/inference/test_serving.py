@@ -3,8 +3,6 @@ eval from --saved_model alone, on real aligned LFW faces."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -16,7 +14,7 @@ from pfe_estimator.data import pk_sampling
 from pfe_estimator.faces import network_input
 from pfe_estimator.inference import export
 from pfe_estimator.inference import predict
-from tests.conftest import RECORD_FLAGS, ROOT, subset_pairs
+from tests.conftest import RECORD_FLAGS, main_alone, subset_pairs
 from tests.test_faults import error_line
 from tests.test_main import run_main
 
@@ -32,12 +30,6 @@ def exported(work, tmp_path_factory):
     assert result.returncode == 0, result.stdout[-3000:]
     names, jpegs = predict.read_tfrecord_faces(work["records"])
     return export_dir, names[:7], jpegs[:7]
-
-
-def main_alone(*flags):
-    """main.py with these flags only (no model flags), from a folder holding no model: nothing but the export."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py")] + list(flags), cwd=os.path.dirname(ROOT),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
 
 
 def run_signature(export_dir, name, inputs):

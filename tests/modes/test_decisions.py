@@ -14,7 +14,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.inference import export
 from pfe_estimator.inference import predict
 from tests.conftest import RECORD_FLAGS, subset_pairs
-from tests.inference.test_serving import main_alone
+from tests.conftest import main_alone
 from tests.test_faults import error_line
 from tests.test_main import run_main
 
@@ -45,7 +45,7 @@ def calibrated(work, tmp_path_factory):
         lines.append("%s.jpg,%s.jpg,%d" % (a, b, a.rsplit("_", 1)[0] == b.rsplit("_", 1)[0]))
     (base / "pairs.csv").write_text("\n".join(lines) + "\n")
     return {"base": base, "model": model_dir, "export": str(base / "export"), "faces": str(faces),
-            "csv": str(base / "pairs.csv"), "names": names}
+            "csv": str(base / "pairs.csv"), "names": names, "records": work["records"], "pairs": pairs}
 
 
 def verify(paths, *flags):
@@ -95,6 +95,15 @@ def test_anyones_pairs_are_scored_into_one_csv_row_each(calibrated):
     same = np.array([row["same"] == "1" for row in rows])
     assert section["shipped"]["quality"]["0.1"]["far_here"] == pytest.approx(np.mean(accepted[~same]))
     assert set(section) >= {"cosine", "mls", "p_same", "shipped"}
+    # --score chooses the decision's score in eval as in verify
+    by_mls = str(calibrated["base"] / "scores_mls.csv")
+    result = main_alone("--mode=eval", "--saved_model=" + calibrated["export"], "--pairs_csv=" + calibrated["csv"],
+                        "--image_root=" + calibrated["faces"], "--pair_scores_output=" + by_mls, "--score=mls",
+                        "--report_dir=" + str(calibrated["base"] / "report_mls"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    mls_rows = list(csv.DictReader(open(by_mls)))
+    assert [row["mls"] for row in mls_rows] == [row["mls"] for row in rows]
+    assert [row["p_same"] for row in mls_rows] != [row["p_same"] for row in rows]
 
 
 @pytest.mark.parametrize("line, words", [("a.jpg,b.jpg,maybe", ":3: expected image_a,image_b,same"),
@@ -143,3 +152,21 @@ def test_calibrate_refits_a_model_folder_or_an_export_keeping_the_earlier_one(ca
     refused = main_alone("--mode=calibrate", "--saved_model=" + uncalibrated, "--pairs_csv=" + calibrated["csv"],
                          "--image_root=" + calibrated["faces"])
     assert refused.returncode == 1 and "has no serving_verify signature" in error_line(refused)
+
+
+def test_eval_scores_lfw_with_the_models_own_calibration(calibrated, tmp_path):
+    """The quality row of the LFW report is the shipped P(same) (one logistic for every fold), not one refitted
+    on the evaluated pairs; without a calibration it is cross-fitted on the other folds and says so."""
+    for source, words in ((calibrated["export"], "the model's calibration ("), (None, "the other folds")):
+        flags = ["--mode=eval", "--lfw_dir=" + calibrated["records"], "--lfw_pairs=" + calibrated["pairs"],
+                 "--report_dir=" + str(tmp_path / ("report_%s" % bool(source)))]
+        if source:
+            result = main_alone("--saved_model=" + source, *flags)
+        else:
+            uncalibrated = str(tmp_path / "uncalibrated")
+            shutil.copytree(calibrated["model"], uncalibrated)
+            os.remove(os.path.join(uncalibrated, "calibration.json"))
+            result = run_main("--model_dir=" + uncalibrated, *flags + RECORD_FLAGS)
+        assert result.returncode == 0, result.stdout[-3000:]
+        lfw = json.load(open(str(tmp_path / ("report_%s" % bool(source)) / "report.json")))["lfw"]
+        assert words in lfw["quality"]["fitted_on"] and 0.0 <= lfw["quality"]["accuracy_mean"] <= 1.0
