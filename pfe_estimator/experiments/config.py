@@ -22,6 +22,12 @@ from pfe_estimator.model import backbones
 from pfe_estimator.training import recipe as recipes
 
 PROTOCOLS = ("lfw_folds", "held_out", "reference_model", "all_pairs")
+# The fields each protocol reads besides name, protocol and backbone_precision: another value of any other field
+# would be ignored, so it is refused.
+PROTOCOL_FIELDS = {"lfw_folds": ("head", "quality_aware_head", "cross_quality", "degraded_faces", "seed"),
+                   "held_out": ("head", "held_out_protocols", "held_out_kinds", "folds", "seed"),
+                   "all_pairs": ("head", "plain_head", "held_out_protocols", "held_out_kinds", "folds", "seed"),
+                   "reference_model": ("head", "calibration_fold", "seed")}
 PRECISIONS = ("auto", "fp32", "bf16")
 FOLDS = tuple(range(10))
 
@@ -214,6 +220,12 @@ def check(config):
     if config.protocol in ("held_out", "all_pairs"):
         for protocol in [name for name in config.held_out_protocols if name in held_out.PROTOCOLS]:
             problems += _severity_problems(config.head, protocol)
+    for field in config._fields:
+        if config.protocol in PROTOCOL_FIELDS and field not in PROTOCOL_FIELDS[config.protocol] + (
+                "name", "protocol", "backbone_precision") and getattr(config, field) != getattr(DEFAULT, field):
+            problems.append("%s=%s: the %s protocol does not read it (it reads %s); drop it" % (
+                field, _field_text(getattr(config, field)), config.protocol,
+                ", ".join(PROTOCOL_FIELDS[config.protocol])))
     if problems:
         raise errors.UserError("%s: %s" % (config.name, problems[0]))
 
@@ -265,6 +277,12 @@ def training_severities(head, protocol=None):
     if head.train_severities:
         return tuple(head.train_severities)
     return held_out.PROTOCOLS[protocol]["train"] if protocol else kinds.SEVERITIES
+
+
+def _field_text(value):
+    if isinstance(value, (tuple, list)):
+        return _shown(value)
+    return "(a head)" if hasattr(value, "_fields") else str(value)
 
 
 def _shown(values):

@@ -136,3 +136,17 @@ def test_the_training_severities_are_the_heads_else_the_protocols():
     assert experiment_config.training_severities(head) == kinds.SEVERITIES
     assert experiment_config.training_severities(head._replace(train_severities=(2, 3, 4, 4)),
                                                  "leave_one_kind_out") == (2, 3, 4, 4)
+
+
+@pytest.mark.parametrize("config_file, assignment, words", [
+    ("lfw_sface_released", "folds=0,1", "folds=0,1: the lfw_folds protocol does not read it"),
+    ("lfw_sface_released", "held_out_kinds=defocus", "held_out_kinds=defocus: the lfw_folds protocol does not"),
+    ("held_out_quality_aware", "cross_quality=true", "cross_quality=True: the held_out protocol does not read it"),
+    ("reference_model", "folds=0", "folds=0: the reference_model protocol does not read it"),
+])
+def test_a_field_the_protocol_does_not_read_is_refused_not_ignored(config_file, assignment, words):
+    config = experiment_config.override(experiment_config.load(os.path.join(ROOT, "configs", config_file + ".py")),
+                                        [assignment])
+    with pytest.raises(errors.UserError) as error:
+        experiment_config.check(config)
+    assert words in str(error.value) and "drop it" in str(error.value)

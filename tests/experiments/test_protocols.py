@@ -96,6 +96,7 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
     assert reseeded.returncode == 0, reseeded.stdout[-3000:]
     assert len(os.listdir(os.path.join(work, "test_sides"))) == sides + 1  # its own degraded test sides
     assert json.load(open(os.path.join(work, "reports", "seed_1", "report.json")))["experiment"]["seed"] == 1
+    check_all_pairs(lfw, work)  # in the same work folder: the held-out protocol's training cache is reused
 
 
 def test_the_lfw_protocol_with_cross_quality_and_quality_aware_heads_end_to_end(tmp_path):
@@ -146,10 +147,10 @@ def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
         "error: --far=0.001: the calibration's threshold rests on 48 impostor pairs")
 
 
-def test_the_all_pairs_protocol_ships_a_calibration_per_fold_and_reports_every_stratum(tmp_path):
+def check_all_pairs(lfw, work):
     """Every pair within each test fold, clean and cross-quality, scored at thresholds fitted on the next fold
     (the tiny folds hold too few impostors for FAR 1e-3: the report says so rather than deciding)."""
-    lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
+    sides_before = set(os.listdir(os.path.join(work, "test_sides")))
     result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "plain_head.steps=2", "--set",
                             "plain_head.classes_per_batch=4", "--set", "plain_head.images_per_class=2", "--set",
                             "folds=0,1,2", "--set", "held_out_kinds=defocus", "--set",
@@ -165,7 +166,8 @@ def test_the_all_pairs_protocol_ships_a_calibration_per_fold_and_reports_every_s
     assert set(part["edc"]["measures"]) == {"sigma_sq_quality_aware", "sigma_sq_plain", "embedding_norm",
                                             "sharpness", "random"}
     assert set(part["lfw_accuracy"]) >= {"cosine", "quality"}
-    copies = [name for name in os.listdir(os.path.join(work, "test_sides")) if name.startswith("sides-")]
+    copies = sorted(set(os.listdir(os.path.join(work, "test_sides"))) - sides_before - {"qualities"})
+    copies = [name for name in copies if name.startswith("sides-")]
     assert len(copies) == 2  # one test and one calibration copy of the 4 folds' images, nothing for folds 4-9
     with np.load(os.path.join(work, "test_sides", copies[0])) as saved:
         assert len(saved["mu"]) == 4 * 8
