@@ -49,6 +49,7 @@ def pair_lines(path, folds):
 
 def main(argv):
     del argv
+    outputs.check_run_paths({"output_dir": FLAGS.output_dir}, {"lfw_dir": FLAGS.lfw_dir})
     pairs_file, people_file = (os.path.join(FLAGS.lfw_dir, name) for name in ("pairs.txt", "people.txt"))
     parts = {name: folds_of(name + "_folds") for name in ("train", "test", "calibration")}
     used = [k for folds in parts.values() for k in folds]

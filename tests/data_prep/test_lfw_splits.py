@@ -4,6 +4,7 @@ import os
 
 from pfe_estimator.evaluation import protocols
 from tests.conftest import run_tool, shared_path
+from tests.data_prep.test_cross_quality import tiny_lfw
 
 
 def test_the_splits_share_no_person_and_keep_pairs_txts_lines(tmp_path):
@@ -30,3 +31,12 @@ def test_the_splits_share_no_person_and_keep_pairs_txts_lines(tmp_path):
     assert refused.returncode == 1 and refused.stdout.strip().splitlines()[-1] == (
         "error: --train_folds, --test_folds and --calibration_folds share a fold; give each fold to one part")
     assert not os.path.exists(str(tmp_path / "other"))
+
+
+def test_an_output_that_is_or_lies_inside_the_lfw_folder_is_refused_even_with_overwrite(tmp_path):
+    lfw = tiny_lfw(tmp_path)  # a copy: the refusal is tested on files that may be lost if it ever fails
+    before = sorted(os.listdir(lfw))
+    for output in (lfw, os.path.join(lfw, "splits")):
+        inside = run_tool("data_prep.lfw_splits", "--lfw_dir", lfw, "--output_dir", output, "--overwrite")
+        assert inside.returncode == 1 and "--lfw_dir=" in inside.stdout.strip().splitlines()[-1], inside.stdout[-500:]
+    assert sorted(os.listdir(lfw)) == before
