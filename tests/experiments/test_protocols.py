@@ -116,12 +116,16 @@ def test_the_lfw_protocol_with_cross_quality_and_quality_aware_heads_end_to_end(
     assert content["templates"]["identities"] == 20 and content["quality_aware"]["degraded_copies"] == 1
     assert "cross_quality" in content["quality_aware"] and content["degradation"]["faces"] == 4
     assert len(os.listdir(os.path.join(work, "heads"))) == 20  # ten plain heads, ten quality-aware
+    caches = sorted(os.listdir(os.path.join(work, "caches")))
+    check_reference_model(lfw, work, tmp_path)
+    assert sorted(os.listdir(os.path.join(work, "caches"))) == caches  # its records and caches reused
 
 
-def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
-    lfw = tiny_lfw(tmp_path)
+def check_reference_model(lfw, work, tmp_path):
+    """The reference model built, calibrated, exported and verifying alone; in the lfw_folds run's work
+    folder with one copy, so that its records and caches are reused."""
     output = str(tmp_path / "reference")
-    result = run_experiment("reference_model", lfw, str(tmp_path / "work"), "--output_dir", output)
+    result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "head.copies=1")
     assert result.returncode == 0, result.stdout[-4000:]
     assert "calibrated on 84 pairs of unseen people" in result.stdout  # fold 10's 8 images: 28 clean, 56 degraded
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
@@ -130,8 +134,8 @@ def test_the_reference_model_is_built_calibrated_and_verifies_alone(tmp_path):
     assert record["image_size"] == [112, 112] and record["template"] == "112x112"
     assert os.path.exists(os.path.join(output, "export", export.ONNX_NAME))
     trained_on = json.load(open(os.path.join(output, "model", "pfe_config.json")))["trained_on"]
-    again = run_experiment("reference_model", lfw, str(tmp_path / "work"), "--output_dir", output, "--name",
-                           "half", "--set", "head.identity_share=0.5")  # other identities into the same model folder
+    again = run_experiment("reference_model", lfw, work, "--output_dir", output, "--name", "half", "--set",
+                           "head.copies=1", "--set", "head.identity_share=0.5")  # other identities, same model folder
     assert again.returncode == 1 and "records trained_on %s" % trained_on in last_line(again)
     person = os.path.join(lfw, "images", "George_W_Bush")
     verify = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--mode=verify",
