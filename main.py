@@ -90,6 +90,14 @@ def what_was_kept(config):
     return "nothing was replaced (%s as before); rerun the same command" % (shown or "no output")
 
 
+def parse_flags(argv):
+    """absl's parsing, a flag's bad value said in one line (absl prints two and a hint)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        sys.exit("error: %s; see --helpfull" % error)
+
+
 def main(argv):
     del argv
     signal.signal(signal.SIGINT, signal.default_int_handler)  # from here run_script says what was kept
@@ -113,4 +121,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

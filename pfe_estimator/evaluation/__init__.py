@@ -2,7 +2,7 @@
 
   metrics.py         cosine and MLS scores, the 10-fold protocol, TAR at FAR, ROC, risk control, fusion
   protocols.py       the protocol files: LFW's pairs.txt and people.txt, template CSVs
-  calibration.py     P(same) by cross-fitted logistic regression, its reliability, thresholds at a FAR
+  reliability.py     P(same) by cross-fitted logistic regression, its reliability, thresholds at a FAR
   cells.py           ranking inside cells of pairs with subject-bootstrap intervals; normalised cosine
   identity_folds.py  LFW cross-validated by identity: each fold's training identities, LFW's templates
   cross_quality.py   cross-quality LFW scored: by kind, severity, rejection, Spearman, calibration

@@ -3,11 +3,13 @@ shipped decision does per quality stratum.
 
 Within one people.txt fold every genuine and every impostor pair of its images is scored: clean against
 clean (each unordered pair once) and, cross-quality, every clean image against every other image's degraded
-copy. Then, per group of pairs (pooled, a (kind, severity) cell, a quintile of the worse face's sigma^2):
+copy (pair_values; calibration_pairs: the same pairs, which every calibration is fitted on). Then, per group
+of pairs (pooled, a (kind, severity) cell, a quintile of the worse face's sigma^2):
   tar_at_fmr          TAR at FMR 1e-3 and 1e-4, thresholds from the group's own impostors (BLUFR's rate)
   rates               the achieved FMR and FNMR of a fixed (shipped) decision
-  bootstrap           subject-bootstrap intervals of FNMR or TAR differences between two scores at fixed
-                      thresholds, drawing the genuine pairs' people with replacement
+  bootstrap           subject-bootstrap intervals of a rate (bootstrap_rate) or of TAR differences between two
+                      decisions (bootstrap_difference) at fixed thresholds, drawing people with replacement, every
+                      pair of a person with them; of EDC pAUCs and their differences (edc_intervals)
   edc                 error-versus-discard (Schlett et al., IEEE TBIOM 2024; dasec's edc.py): FNMR of the
                       genuine pairs kept at a fixed threshold as the lowest pair qualities are discarded,
                       pair quality the worse face's; its stepwise pAUC and the discard that halves FNMR
@@ -27,6 +29,33 @@ def pair_indices(count, ordered):
     a, b = np.meshgrid(np.arange(count), np.arange(count), indexing="ij")
     keep = a < b if not ordered else a != b
     return a[keep], b[keep]
+
+
+def pair_values(first, second, ordered):
+    """model.verification.pair_values of every pair of `first` against `second`, each (mu [N, D], sigma_sq [N, D])
+    of the same N faces (clean, or their degraded copies), as float32 [P], and the rows (a [P], b [P]): each
+    unordered pair once (ordered=False: the same faces), or every ordered pair but a face against its own copy."""
+    a, b = pair_indices(len(first[0]), ordered)
+    values = {"cosine": (first[0] @ second[0].T)[a, b],
+              "mls": metrics.mls_score_matrix(first[0], first[1], second[0], second[1])[a, b],
+              "mean_sigma_a": first[1].mean(axis=1)[a], "mean_sigma_b": second[1].mean(axis=1)[b]}
+    return {key: value.astype(np.float32) for key, value in values.items()}, (a, b)
+
+
+def calibration_pairs(clean, copies, person):
+    """The pairs a calibration is fitted on, from N faces (a calibration fold's images, a gallery's photos): every
+    clean pair once, and every clean face against every other face's degraded copy, for each set of copies.
+
+    Args:
+      clean: (mu [N, D], sigma_sq [N, D]); copies: [(mu [N, D], sigma_sq [N, D])] of each set of copies (may be
+        empty); person [N]: who each face is.
+
+    Returns:
+      (pair values: a dict of float32 [P], same: bool [P]).
+    """
+    parts = [pair_values(clean, clean, False)] + [pair_values(clean, copy, True) for copy in copies]
+    values = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
+    return values, np.concatenate([person[a] == person[b] for _, (a, b) in parts])
 
 
 def tar_at_fmr(scores, same, fmrs=FMRS):
@@ -82,6 +111,25 @@ def bootstrap_difference(accept_a, accept_b, subjects, weights):
             "replicates": int(valid.sum())}
 
 
+def bootstrap_rate(errors, subjects, weights):
+    """The share of `errors` among a group's pairs (an FMR over impostors, an FNMR over genuine pairs) and its
+    subject-bootstrap interval: each replicate draws people with replacement, every pair of a person with them.
+
+    Args:
+      errors: bool [G]; subjects: [G] the people the pairs are drawn by; weights: subject_weights' value.
+    """
+    unique, draws = weights
+    index = np.searchsorted(unique, subjects)
+    count = np.bincount(index, minlength=len(unique)).astype(np.float64)
+    wrong = np.bincount(index, errors.astype(np.float64), minlength=len(unique))
+    totals = draws @ count
+    valid = totals > 0
+    replicated = (draws @ wrong)[valid] / totals[valid]
+    low, high = np.percentile(replicated, INTERVAL) if valid.any() else (None, None)
+    return {"rate": float(wrong.sum() / count.sum()) if count.sum() else None,
+            "interval": [float(low), float(high)] if valid.any() else None}
+
+
 def edc(genuine_scores, pair_quality, threshold):
     """The FNM error-versus-discard curve: (discard fractions [K], FNMR [K]), genuine pairs discarded in
     ascending pair quality (ties together), FNMR = the kept pairs below the fixed threshold."""
@@ -102,6 +150,56 @@ def pauc(discard, fnmr, limit):
         if end >= limit:
             break
     return float(area)
+
+
+def weighted_pauc(errors_sorted, weights_sorted, boundaries, limits):
+    """The normalised stepwise pAUC (pAUC / (limit x no-discard FNMR)) of an EDC whose pairs carry weights (a
+    bootstrap replicate's multiplicities), pairs sorted by quality and `boundaries` the starts of tie groups.
+    {limit: value}."""
+    total = weights_sorted.sum()
+    if total <= 0:
+        return {limit: None for limit in limits}
+    kept_weight = total - np.concatenate([[0.0], np.cumsum(weights_sorted)])[boundaries]
+    kept_errors = (errors_sorted * weights_sorted).sum() - np.concatenate(
+        [[0.0], np.cumsum(errors_sorted * weights_sorted)])[boundaries]
+    discard = 1.0 - kept_weight / total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fnmr = np.where(kept_weight > 0, kept_errors / kept_weight, 0.0)
+    result = {}
+    for limit in limits:
+        ends = np.minimum(np.concatenate([discard[1:], [1.0]]), limit)
+        area = float(np.sum(fnmr * np.maximum(ends - discard, 0.0)))
+        result[limit] = area / (limit * fnmr[0]) if fnmr[0] > 0 else None
+    return result
+
+
+def edc_intervals(genuine_scores, qualities, threshold, subjects, weights, limits=(0.2, 0.3)):
+    """Subject-bootstrap intervals of each quality measure's normalised EDC pAUC, and of each measure's
+    difference from every other (the same replicates for all): {'pauc': {measure: {limit: [low, high]}},
+    'difference': {measure: {other: {limit: [low, high]}}}} (measure minus other; below 0: measure better).
+
+    Args:
+      genuine_scores: [G]; qualities: {measure: quality [G]}; subjects: [G]; weights: subject_weights' value.
+    """
+    unique, draws = weights
+    index = np.searchsorted(unique, subjects)
+    errors = (genuine_scores < threshold).astype(np.float64)
+    replicated = {}
+    for measure, quality in qualities.items():
+        order = np.argsort(quality, kind="mergesort")
+        sorted_quality = quality[order]
+        boundaries = np.concatenate([[0], np.flatnonzero(sorted_quality[:-1] != sorted_quality[1:]) + 1])
+        replicated[measure] = [weighted_pauc(errors[order], draw[index[order]].astype(np.float64), boundaries, limits)
+                               for draw in draws]
+    def interval(series):
+        series = [value for value in series if value is not None]
+        return [float(v) for v in np.percentile(series, INTERVAL)] if series else None
+    return {"pauc": {measure: {str(limit): interval([r[limit] for r in runs]) for limit in limits}
+                     for measure, runs in replicated.items()},
+            "difference": {measure: {other: {str(limit): interval([
+                a[limit] - b[limit] for a, b in zip(runs, replicated[other])
+                if a[limit] is not None and b[limit] is not None]) for limit in limits}
+                for other in replicated if other != measure} for measure, runs in replicated.items()}}
 
 
 def edc_report(genuine_scores, pair_quality, threshold, limits=(0.2, 0.3)):

@@ -1,7 +1,23 @@
-"""The all-pairs protocol's report (experiments/all_pairs_protocol.py gathers the scored pairs): TAR at low
-FMR, the shipped decisions' FMR and FNMR per quality stratum with the targets, the pooled FNMR at FMR 1e-3
-and what the quality-aware score closes of cosine's, TAR differences inside each cell, sigma^2 as a
-face-image quality score by EDC, and standard LFW's 10-fold accuracy of the quality-aware score.
+"""The all-pairs protocol's report (experiments/all_pairs_protocol.py gathers the scored pairs): every score of a
+model's calibration (model/calibration.py) deciding as shipped, from two sources of thresholds: the labelled
+calibration fold ('calibration') and a gallery of one photo per person of that fold ('gallery').
+
+For each source, score and FAR: the decision's FMR and FNMR pooled, on clean pairs, per (kind, severity) cell and
+per quintile of the worse face's sigma^2, with subject-bootstrap intervals, and per fold; TAR inside each cell against
+cosine's at its own threshold from the same source, with intervals; the targets; and, for the sources' ranking, TAR
+at low FMR (BLUFR), the pooled FNMR at FMR 1e-3 and the share of cosine's it closes, sigma^2 as a face-image quality
+score by EDC with intervals, and LFW's 10-fold accuracy.
+
+The targets, each at a FAR (its nominal FMR), for the FAR's decisions of one score:
+  safe             FMR at most TARGET_FMR_RATIO x nominal in every cell and every quintile (groups of at least
+                   MIN_GROUP_IMPOSTORS impostors)
+  not wasteful     FMR at least nominal / TARGET_STRICTNESS in every cell where cosine can still recognise faces
+                   (its TAR at FMR 1e-3 inside the cell, its own threshold there, at least RECOGNISABLE_TAR)
+  no harm          TAR never significantly below cosine's (at cosine's own threshold from the same source) inside
+                   any cell: the bootstrap interval of the difference is not wholly below 0
+  gain             pooled over cross-quality pairs, the FNMR at FMR 1e-3 (each score's margin at its own threshold
+                   there) closes at least TARGET_FNMR_CLOSED of cosine's
+  LFW              standard LFW accuracy of the score's margin not below cosine's
 """
 import os
 
@@ -13,12 +29,13 @@ from pfe_estimator.evaluation import plots
 from pfe_estimator.faces import kinds
 from pfe_estimator.model import verification
 
-SCORES = ("quality", "mls", "cosine")  # the quality-aware P(same), MLS, cosine
+SOURCES = ("calibration", "gallery")
 CELLS = ("clean",) + tuple("%s-%d" % (kind, severity) for kind in kinds.KINDS for severity in kinds.SEVERITIES)
-NOMINAL_FMR = 1e-3
-MIN_CELL_IMPOSTORS = 100000
+RANKING_FMR = 1e-3  # the FMR of the pooled FNMR, TAR inside cells (cosine's recognisability) and EDC
+MIN_GROUP_IMPOSTORS = 100000
 TARGET_FMR_RATIO = 2.0
-TARGET_FMR_SPREAD = 4.0
+TARGET_STRICTNESS = 10.0
+RECOGNISABLE_TAR = 0.5
 TARGET_FNMR_CLOSED = 0.25
 EDC_LIMITS = (0.2, 0.3)
 
@@ -28,171 +45,246 @@ def cell_codes(labels):
     return np.array([CELLS.index(label) for label in labels], np.int8)
 
 
-def lfw_pairs(pairs, fold, names, rows, clean, fitted):
-    """pairs.txt's fold `fold` scored with the fold's head and shipped calibration: {'same', 'fold',
-    'cosine', 'quality' (the logit of the shipped P(same), which ranks as it does)} [P]."""
+def decisions(values, calibrations):
+    """Every score's decisions of scored pairs under each source's calibration: {source: {score: {'margin':
+    float32 [P] (Calibration.ranking), 'accept': {far: bool [P]}}}} (a FAR a calibration does not decide at is
+    left out).
+
+    Args:
+      values: model.verification.pair_values of the pairs; calibrations: {source: model.calibration.Calibration}.
+    """
+    result = {}
+    for source, calibrated in calibrations.items():
+        result[source] = {}
+        for score in calibrated.scores:
+            result[source][score] = {
+                "accept": {far: calibrated.decide(values, far, score).accept for far in calibrated.decided_fars(score)},
+                "margin": calibrated.ranking(values, score).astype(np.float32)}
+    return result
+
+
+def lfw_pairs(pairs, fold, names, rows, clean, calibrated):
+    """pairs.txt's fold `fold` scored with the fold's head and calibration: {'same', 'fold', and each score's
+    ranking (Calibration.ranking)} [P]."""
     position = {name: i for i, name in enumerate(np.asarray(names)[rows])}
     chosen = pairs.fold == fold
     a = np.array([position[n] for n in pairs.first[chosen]])
     b = np.array([position[n] for n in pairs.second[chosen]])
     values = verification.pair_values(clean.mu[a], clean.sigma[a], clean.mu[b], clean.sigma[b])
-    quality = verification.logit(values, fitted["scores"]["quality"]["features"], fitted["scores"]["quality"]["model"])
-    return {"same": pairs.same[chosen], "fold": pairs.fold[chosen], "cosine": values["cosine"], "quality": quality}
+    margins = {score: calibrated.ranking(values, score) for score in calibrated.scores}
+    return dict({"same": pairs.same[chosen], "fold": pairs.fold[chosen]}, **margins)
 
 
-def _gathered(folds):
-    keys = [key for key in folds[0] if key not in ("fold", "calibration", "quality_measures")]
-    gathered = {key: np.concatenate([fold[key] for fold in folds]) for key in keys}
-    gathered["quality_measures"] = {name: np.concatenate([fold["quality_measures"][name] for fold in folds])
-                                    for name in folds[0]["quality_measures"]}
-    return gathered
+def gathered(folds):
+    """The folds' (or any parts') scored pairs as one set of arrays [P] (decisions nested as decisions() gives
+    them, quality measures [genuine P]); the scalars of a fold (fold, calibration_fold, calibrations) are left."""
+    plain = [key for key in folds[0] if key not in ("fold", "calibration_fold", "calibrations", "quality_measures",
+                                                     "decisions")]
+    data = {key: np.concatenate([fold[key] for fold in folds]) for key in plain}
+    data["quality_measures"] = {name: np.concatenate([fold["quality_measures"][name] for fold in folds])
+                                for name in folds[0]["quality_measures"]}
+    data["decisions"] = {}
+    for source, scores in folds[0]["decisions"].items():
+        data["decisions"][source] = {}
+        for score, part in scores.items():
+            data["decisions"][source][score] = {
+                "margin": np.concatenate([fold["decisions"][source][score]["margin"] for fold in folds]),
+                "accept": {far: np.concatenate([fold["decisions"][source][score]["accept"][far] for fold in folds])
+                           for far in part["accept"] if all(far in fold["decisions"][source][score]["accept"]
+                                                            for fold in folds)}}
+    return data
 
 
-def shipped_rates(data, cross, edges):
-    """Each score's shipped decisions: rates pooled over cross-quality pairs, on clean pairs, per cell and per
-    quintile of the worse face's sigma^2 (cross-quality pairs)."""
-    result = {}
+def groups(data, cross, edges):
+    """{group name: bool [P]} of the strata the decisions are reported by: pooled cross-quality pairs, clean pairs,
+    each cell present and each quintile of the worse face's sigma^2 (cross-quality pairs, edges from
+    all_pairs.quintile_edges)."""
     quintile = np.searchsorted(edges, data["worse_sigma"], side="right")
-    for score in SCORES:
-        accept, same = data["accept_" + score], data["same"]
-        part = {"pooled_cross_quality": all_pairs.rates(accept[cross], same[cross]),
-                "clean": all_pairs.rates(accept[~cross], same[~cross]), "cells": {}, "quintiles": {}}
-        for code in np.unique(data["cell"][cross]):
-            chosen = data["cell"] == code
-            part["cells"][CELLS[code]] = all_pairs.rates(accept[chosen], same[chosen])
-        for q in range(5):
-            chosen = cross & (quintile == q)
-            part["quintiles"]["q%d" % (q + 1)] = all_pairs.rates(accept[chosen], same[chosen])
-        result[score] = part
-    return result
+    chosen = {"pooled_cross_quality": cross, "clean": ~cross}
+    for code in np.unique(data["cell"][cross]):
+        chosen["cell " + CELLS[code]] = data["cell"] == code
+    for q in range(5):
+        chosen["quintile q%d" % (q + 1)] = cross & (quintile == q)
+    return chosen
 
 
-def fmr_targets(shipped):
-    """Per score: the largest achieved FMR over the nominal in the cells with at least MIN_CELL_IMPOSTORS
-    impostors, the spread (largest over smallest), and whether the quality-aware score meets the targets."""
+def decision_rates(accept, data, strata, weights):
+    """The rates of one decision per stratum, with subject-bootstrap intervals of its FMR and FNMR, and per fold:
+    {stratum: all_pairs.rates + 'fmr_interval', 'fnmr_interval'}, 'folds': {fold: {'cross_quality', 'clean'}}."""
+    same, subject = data["same"], data["subject"]
     result = {}
-    for score, part in shipped.items():
-        fmrs = [cell["fmr"] for cell in part["cells"].values()
-                if cell["impostors"] >= MIN_CELL_IMPOSTORS and cell["fmr"] is not None]
-        largest, smallest = (max(fmrs), min(fmrs)) if fmrs else (None, None)
-        result[score] = {"cells": len(fmrs), "largest_over_nominal": largest / NOMINAL_FMR if fmrs else None,
-                         "spread": largest / smallest if fmrs and smallest > 0 else None}
-    quality = result["quality"]
-    result["met"] = {
-        "fmr_at_most_%gx_nominal_in_every_cell" % TARGET_FMR_RATIO:
-            quality["largest_over_nominal"] is not None and quality["largest_over_nominal"] <= TARGET_FMR_RATIO,
-        "fmr_spread_at_most_%gx" % TARGET_FMR_SPREAD:
-            quality["spread"] is not None and quality["spread"] <= TARGET_FMR_SPREAD}
+    for name, chosen in strata.items():
+        part = all_pairs.rates(accept[chosen], same[chosen])
+        impostors, genuine = chosen & ~same, chosen & same
+        part["fmr_interval"] = all_pairs.bootstrap_rate(accept[impostors], subject[impostors], weights)["interval"] \
+            if impostors.any() else None
+        part["fnmr_interval"] = all_pairs.bootstrap_rate(~accept[genuine], subject[genuine], weights)["interval"] \
+            if genuine.any() else None
+        result[name] = part
+    result["folds"] = {}
+    for k in np.unique(data["test_fold"]):
+        in_fold = data["test_fold"] == k
+        result["folds"][str(int(k))] = {
+            group: all_pairs.rates(accept[strata[key] & in_fold], same[strata[key] & in_fold])
+            for group, key in (("cross_quality", "pooled_cross_quality"), ("clean", "clean"))}
     return result
 
 
-def fnmr_at_fmr(data, cross, weights):
-    """Pooled over cross-quality pairs: each score's FNMR at the threshold that gives FMR 1e-3 on them, and
-    the share of cosine's FNMR the quality-aware score closes, with its subject-bootstrap interval
-    (genuine pairs' people drawn with replacement, thresholds fixed)."""
-    same = data["same"][cross]
-    result, accepted = {}, {}
-    for score in SCORES:
-        scores = data[score][cross]
-        tar, threshold = metrics.tar_at_far(scores[same], scores[~same], [NOMINAL_FMR])
-        result[score] = {"fnmr": float(1 - tar[0]), "threshold": float(threshold[0])}
-        accepted[score] = scores[same] >= threshold[0]
-    subjects = data["subject"][cross][same]
-    gained = all_pairs.bootstrap_difference(accepted["quality"], accepted["cosine"], subjects, weights)
-    cosine_fnmr = result["cosine"]["fnmr"]
-    result["closed_of_cosine"] = {"share": gained["difference"] / cosine_fnmr if cosine_fnmr else None,
-                                  "interval": [v / cosine_fnmr for v in gained["interval"]] if cosine_fnmr else None}
-    result["met"] = {"closes_%g_of_cosine_fnmr_with_interval_above_0" % TARGET_FNMR_CLOSED:
-                     bool(cosine_fnmr and gained["difference"] / cosine_fnmr >= TARGET_FNMR_CLOSED
-                          and gained["interval"][0] > 0)}
-    return result
+def inside_cells(accept, cosine_accept, data, weights):
+    """In each cell: TAR of a decision minus cosine's decision from the same calibration (fixed thresholds), with
+    its subject-bootstrap interval; and the cells where it is significantly below."""
+    result = {}
+    for code in np.unique(data["cell"]):
+        genuine = (data["cell"] == code) & data["same"]
+        if genuine.any():
+            result[CELLS[code]] = all_pairs.bootstrap_difference(accept[genuine], cosine_accept[genuine],
+                                                                 data["subject"][genuine], weights)
+    below = sorted(cell for cell, part in result.items() if part["interval"][1] < 0)
+    return {"cells": result, "significantly_below": below}
 
 
-def inside_cells(data, weights):
-    """In each cell (thresholds from the cell's own impostors at FMR 1e-3): TAR of the quality-aware score
-    minus cosine's, with its subject-bootstrap interval; and the cells where it is significantly below."""
+def recognisable_cells(data):
+    """The cells where cosine can still recognise faces: its TAR at RANKING_FMR inside the cell (thresholds from
+    the cell's own impostors) at least RECOGNISABLE_TAR; {cell: that TAR} of every cell with enough impostors."""
     result = {}
     for code in np.unique(data["cell"]):
         chosen = data["cell"] == code
         same = data["same"][chosen]
-        if same.all() or not same.any() or (~same).sum() * NOMINAL_FMR < 1:
-            continue
-        accepted = {}
-        for score in ("quality", "cosine"):
-            scores = data[score][chosen]
-            threshold = metrics.tar_at_far(scores[same], scores[~same], [NOMINAL_FMR])[1][0]
-            accepted[score] = scores[same] >= threshold
-        result[CELLS[code]] = all_pairs.bootstrap_difference(accepted["quality"], accepted["cosine"],
-                                                             data["subject"][chosen][same], weights)
-    below = sorted(cell for cell, part in result.items() if part["interval"][1] < 0)
-    return {"cells": result, "significantly_below": below, "met": {"never_significantly_below_cosine": not below}}
+        if same.any() and (~same).sum() * RANKING_FMR >= 1:
+            scores = data["cosine"][chosen]
+            result[CELLS[code]] = float(metrics.tar_at_far(scores[same], scores[~same], [RANKING_FMR])[0][0])
+    return result
 
 
-def edc_section(data):
-    """sigma^2 as a face-image quality score (EDC, FNMR at SFace cosine's threshold for FMR 1e-3 over every
-    impostor pair), against the free baselines, on every genuine pair."""
+def targets(rates, harm, far, recognisable):
+    """Whether one decision at `far` is safe, not wasteful and does no harm (see the module doc)."""
+    strata = {name: part for name, part in rates.items() if name.startswith(("cell ", "quintile "))
+              and part["impostors"] >= MIN_GROUP_IMPOSTORS}
+    ratios = {name: part["fmr"] / far for name, part in strata.items()}
+    worst = max(ratios, key=ratios.get) if ratios else None
+    judged = {name: ratios["cell " + name] for name, tar in recognisable.items()
+              if tar >= RECOGNISABLE_TAR and "cell " + name in ratios}
+    strictest = min(judged, key=judged.get) if judged else None
+    spread = max(ratios.values()) / min(ratios.values()) if ratios and min(ratios.values()) > 0 else None
+    return {"safe": {"largest_over_nominal": ratios.get(worst), "where": worst,
+                     "met": worst is not None and ratios[worst] <= TARGET_FMR_RATIO},
+            "not_wasteful": {"smallest_over_nominal": judged.get(strictest), "where": strictest,
+                             "cells_judged": len(judged),
+                             "met": strictest is not None and judged[strictest] >= 1.0 / TARGET_STRICTNESS},
+            "no_harm": {"significantly_below_cosine_in": harm["significantly_below"],
+                        "met": not harm["significantly_below"]},
+            "spread": spread}
+
+
+def fnmr_at_fmr(data, cross, weights, source):
+    """Pooled over cross-quality pairs: each score's FNMR at the threshold (on its margin) that gives FMR
+    RANKING_FMR on them, and the share of cosine's FNMR each closes, with its subject-bootstrap interval
+    (genuine pairs' people drawn with replacement, thresholds fixed)."""
+    same = data["same"][cross]
+    subjects = data["subject"][cross][same]
+    result, accepted = {}, {}
+    for score, part in data["decisions"][source].items():
+        margins = part["margin"][cross]
+        tar, threshold = metrics.tar_at_far(margins[same], margins[~same], [RANKING_FMR])
+        result[score] = {"fnmr": float(1 - tar[0])}
+        accepted[score] = margins[same] >= threshold[0]
+    cosine_fnmr = result["cosine"]["fnmr"]
+    for score in result:
+        gained = all_pairs.bootstrap_difference(accepted[score], accepted["cosine"], subjects, weights)
+        result[score]["closed_of_cosine"] = gained["difference"] / cosine_fnmr if cosine_fnmr else None
+        result[score]["closed_interval"] = [v / cosine_fnmr for v in gained["interval"]] if cosine_fnmr else None
+        result[score]["met"] = bool(cosine_fnmr and result[score]["closed_of_cosine"] >= TARGET_FNMR_CLOSED)
+    return result
+
+
+def tar_section(data, cross, source):
+    """BLUFR's verification rates of each score's margin: TAR at FMR 1e-3 and 1e-4 pooled over cross-quality
+    pairs, on clean pairs and per cell, thresholds from each group's own impostors."""
+    result = {}
+    for score, part in data["decisions"][source].items():
+        margin = part["margin"]
+        result[score] = {"pooled_cross_quality": all_pairs.tar_at_fmr(margin[cross], data["same"][cross]),
+                         "clean": all_pairs.tar_at_fmr(margin[~cross], data["same"][~cross]), "cells": {}}
+        for code in np.unique(data["cell"][cross]):
+            chosen = data["cell"] == code
+            result[score]["cells"][CELLS[code]] = all_pairs.tar_at_fmr(margin[chosen], data["same"][chosen])
+    return result
+
+
+def edc_section(data, weights):
+    """sigma^2 as a face-image quality score (EDC, FNMR at SFace cosine's threshold for FMR RANKING_FMR over every
+    impostor pair), against the free baselines, on every genuine pair, with subject-bootstrap intervals of each
+    pAUC and of sigma^2's difference from each baseline: a baseline is beaten where that interval is below 0."""
     same = data["same"]
-    threshold = metrics.tar_at_far(data["cosine"][same], data["cosine"][~same], [NOMINAL_FMR])[1][0]
+    threshold = metrics.tar_at_far(data["cosine"][same], data["cosine"][~same], [RANKING_FMR])[1][0]
     genuine = data["cosine"][same]
     result = {"threshold": float(threshold), "genuine_pairs": int(same.sum()),
               "measures": {name: all_pairs.edc_report(genuine, quality, threshold, EDC_LIMITS)
                            for name, quality in data["quality_measures"].items()}}
-    ours = result["measures"]["sigma_sq_quality_aware"]["pauc_normalised"]
-    baselines = ("embedding_norm", "sharpness", "random")
+    intervals = all_pairs.edc_intervals(genuine, data["quality_measures"], threshold, data["subject"][same], weights,
+                                        EDC_LIMITS)
+    for name, part in result["measures"].items():
+        part["pauc_normalised_interval"] = intervals["pauc"][name]
+    ours = intervals["difference"]["sigma_sq_quality_aware"]
+    result["sigma_sq_minus_baseline"] = {name: ours[name] for name in ("embedding_norm", "sharpness", "random")}
     result["met"] = {"quality_aware_sigma_sq_below_every_free_baseline_at_%s" % limit: all(
-        ours[str(limit)] < result["measures"][name]["pauc_normalised"][str(limit)] for name in baselines)
-        for limit in EDC_LIMITS}
+        ours[name][str(limit)] is not None and ours[name][str(limit)][1] < 0
+        for name in ("embedding_norm", "sharpness", "random")) for limit in EDC_LIMITS}
     return result
 
 
-def tar_section(data, cross):
-    """BLUFR's verification rates: TAR at FMR 1e-3 and 1e-4, pooled over cross-quality pairs, on clean
-    pairs and per cell, thresholds from each group's own impostors."""
-    result = {}
-    for score in SCORES:
-        part = {"pooled_cross_quality": all_pairs.tar_at_fmr(data[score][cross], data["same"][cross]),
-                "clean": all_pairs.tar_at_fmr(data[score][~cross], data["same"][~cross]), "cells": {}}
-        for code in np.unique(data["cell"][cross]):
-            chosen = data["cell"] == code
-            part["cells"][CELLS[code]] = all_pairs.tar_at_fmr(data[score][chosen], data["same"][chosen])
-        result[score] = part
-    return result
+def protocol_report(name, folds, lfw, report_dir):
+    """The report of one held-out protocol's folds, and its PNGs (FMR per stratum, EDC) in report_dir.
 
-
-def protocol_report(name, folds, lfw, pairs, report_dir):
-    """The report of one held-out protocol's folds, and its PNGs (FMR per stratum, EDC) in report_dir."""
-    del pairs
-    data = _gathered(folds)
+    Args:
+      folds: per test fold and run: {'same', 'cell', 'subject', 'test_fold', 'worse_sigma', 'cosine' [P],
+        'decisions': decisions(), 'quality_measures': {measure: [genuine P]}, 'calibrations': {source:
+        Calibration}, 'fold', 'calibration_fold'}.
+      lfw: per fold, lfw_pairs().
+    """
+    data = gathered(folds)
     cross = data["cell"] != CELLS.index("clean")
-    weights = all_pairs.subject_weights(data["subject"][data["same"]])
+    weights = all_pairs.subject_weights(data["subject"])
     edges = all_pairs.quintile_edges(data["worse_sigma"][cross])
-    shipped = shipped_rates(data, cross, edges)
+    strata = groups(data, cross, edges)
+    recognisable = recognisable_cells(data)
     lfw_scores = {key: np.concatenate([part[key] for part in lfw]) for key in lfw[0]}
+    lfw_accuracy = {score: metrics.kfold_accuracy(lfw_scores[score], lfw_scores["same"], lfw_scores["fold"])["mean"]
+                    for score in lfw_scores if score not in ("same", "fold")}
     report = {"pairs": int(len(data["same"])), "genuine": int(data["same"].sum()),
-              "cross_quality_pairs": int(cross.sum()), "folds": sorted({fold["fold"] for fold in folds}),
-              "calibrations": [{"fold": fold["fold"], "qualities": fold["calibration"]["qualities"],
-                                "pairs": fold["calibration"]["pairs"],
-                                "impostors": fold["calibration"]["scores"]["quality"]["impostors"],
-                                "weights": fold["calibration"]["scores"]["quality"]["model"]["weights"]}
+              "cross_quality_pairs": int(cross.sum()), "folds": sorted({int(fold["fold"]) for fold in folds}),
+              "worse_sigma_sq_quintile_edges": edges.tolist(), "cosine_tar_inside_cells": recognisable,
+              "calibrations": [{"fold": int(fold["fold"]), "calibration_fold": int(fold["calibration_fold"]),
+                                "sources": {source: calibrated.as_json()
+                                            for source, calibrated in fold["calibrations"].items()}}
                                for fold in folds],
-              "tar_at_fmr": tar_section(data, cross), "shipped_at_far_0.001": shipped,
-              "worse_sigma_sq_quintile_edges": edges.tolist(), "fmr_targets": fmr_targets(shipped),
-              "fnmr_at_fmr_0.001": fnmr_at_fmr(data, cross, weights), "inside_cells": inside_cells(data, weights),
-              "edc": edc_section(data),
-              "lfw_accuracy": {score: metrics.kfold_accuracy(lfw_scores[score], lfw_scores["same"],
-                                                             lfw_scores["fold"])["mean"]
-                               for score in ("cosine", "quality")}}
+              "decisions": {}, "lfw_accuracy": lfw_accuracy, "edc": edc_section(data, weights)}
+    for source, scores in data["decisions"].items():
+        report["decisions"][source] = {"tar_at_fmr": tar_section(data, cross, source),
+                                       "fnmr_at_fmr_0.001": fnmr_at_fmr(data, cross, weights, source), "scores": {}}
+        for score, part in scores.items():
+            report["decisions"][source]["scores"][score] = {}
+            for far, accept in part["accept"].items():
+                rates = decision_rates(accept, data, strata, weights)
+                harm = inside_cells(accept, scores["cosine"]["accept"][far], data, weights)
+                report["decisions"][source]["scores"][score][str(far)] = dict(
+                    rates=rates, inside_cells=harm, targets=targets(rates, harm, far, recognisable))
     _plots(name, report, report_dir)
     return report
 
 
 def _plots(name, report, report_dir):
-    shipped = report["shipped_at_far_0.001"]
-    strata = sorted(shipped["quality"]["cells"]) + ["q%d" % q for q in range(1, 6)]
-    series = {score: [(shipped[score]["cells"].get(s) or shipped[score]["quintiles"].get(s) or {}).get("fmr")
-                      for s in strata] for score in SCORES}
-    plots.rates_by_stratum(strata, series, NOMINAL_FMR, os.path.join(report_dir, "%s_fmr_by_stratum.png" % name),
-                           "%s: false matches at the shipped threshold for FMR 1e-3" % name)
+    for source, part in report["decisions"].items():
+        far = min((far for fars in part["scores"].values() for far in fars), key=float, default=None)
+        scores = {score: fars[far] for score, fars in part["scores"].items() if far in fars}
+        if not scores:
+            continue
+        strata = sorted(name for name in scores["cosine"]["rates"] if name.startswith(("cell ", "quintile ")))
+        plots.rates_by_stratum([s.split(" ", 1)[1] for s in strata],
+                               {score: [decided["rates"][s]["fmr"] for s in strata] for score, decided in
+                                scores.items()}, float(far),
+                               os.path.join(report_dir, "%s_%s_fmr_by_stratum.png" % (name, source)),
+                               "%s, thresholds from the %s: false matches at FAR %s" % (name, source, far))
     measures = report["edc"]["measures"]
     plots.curves_xy({measure: (part["curve"]["discard"], part["curve"]["fnmr"]) for measure, part in measures.items()},
                     os.path.join(report_dir, "%s_edc.png" % name), "%s: error versus discard (FNMR at FMR 1e-3)" % name,
@@ -200,34 +292,35 @@ def _plots(name, report, report_dir):
 
 
 def summary(name, report):
-    """The report as text."""
-    lines = ["%s: %d pairs (%d genuine), %d cross-quality" % (name, report["pairs"], report["genuine"],
-                                                              report["cross_quality_pairs"])]
-    for score in SCORES:
-        part = report["tar_at_fmr"][score]["pooled_cross_quality"]["tar_at_fmr"]
-        ship = report["shipped_at_far_0.001"][score]["pooled_cross_quality"]
-        target = report["fmr_targets"][score]
-        lines.append("  %-8s TAR@FMR 1e-3 %s 1e-4 %s | shipped FMR %.2e FNMR %.4f | cells: worst FMR %sx nominal, "
-                     "spread %sx" % (score, _shown(part["0.001"]), _shown(part["0.0001"]), ship["fmr"], ship["fnmr"],
-                                     _shown(target["largest_over_nominal"], "%.2f"), _shown(target["spread"], "%.2f")))
-    fnmr = report["fnmr_at_fmr_0.001"]
-    lines.append("  pooled FNMR at FMR 1e-3: cosine %.4f, MLS %.4f, quality %.4f; closes %s of cosine's (%s)" % (
-        fnmr["cosine"]["fnmr"], fnmr["mls"]["fnmr"], fnmr["quality"]["fnmr"],
-        _shown(fnmr["closed_of_cosine"]["share"], "%.2f"),
-        "..".join(_shown(v, "%+.2f") for v in fnmr["closed_of_cosine"]["interval"] or [])))
-    lines.append("  inside cells, TAR quality - cosine significantly below in: %s" % (
-        ", ".join(report["inside_cells"]["significantly_below"]) or "none"))
-    lines.append("  EDC pAUC at 20 % / 30 % (normalised): " + ", ".join(
+    """The report as text: per source and score at the first FAR, the targets and the headline rates."""
+    lines = ["%s: %d pairs (%d genuine), %d cross-quality, folds %s" % (
+        name, report["pairs"], report["genuine"], report["cross_quality_pairs"],
+        ",".join(str(k + 1) for k in report["folds"]))]
+    for source, part in report["decisions"].items():
+        lines.append("  thresholds from the %s:" % source)
+        for score, fars in part["scores"].items():
+            for far, decided in sorted(fars.items()):
+                goal, pooled = decided["targets"], decided["rates"]["pooled_cross_quality"]
+                gain = part["fnmr_at_fmr_0.001"].get(score, {})
+                lines.append("    %-18s FAR %-6s FMR %s FNMR %s | worst %sx (%s) %s | strictest %sx %s | harm %s | "
+                             "closes %s" % (
+                                 score, far, _shown(pooled["fmr"], "%.2e"), _shown(pooled["fnmr"]),
+                                 _shown(goal["safe"]["largest_over_nominal"], "%.2f"), goal["safe"]["where"],
+                                 _met(goal["safe"]["met"]), _shown(goal["not_wasteful"]["smallest_over_nominal"],
+                                                                  "%.2f"), _met(goal["not_wasteful"]["met"]),
+                                 ",".join(goal["no_harm"]["significantly_below_cosine_in"]) or "none",
+                                 _shown(gain.get("closed_of_cosine"), "%.2f") if far == str(RANKING_FMR) else "-"))
+    lines.append("  LFW accuracy: " + ", ".join("%s %.2f %%" % (score, 100 * value)
+                                                for score, value in sorted(report["lfw_accuracy"].items())))
+    lines.append("  EDC pAUC at 20 %% / 30 %% (normalised): " + ", ".join(
         "%s %s/%s" % (measure, _shown(part["pauc_normalised"]["0.2"], "%.3f"),
                       _shown(part["pauc_normalised"]["0.3"], "%.3f"))
         for measure, part in report["edc"]["measures"].items()))
-    lines.append("  standard LFW accuracy: cosine %.2f %%, quality %.2f %%" % (
-        100 * report["lfw_accuracy"]["cosine"], 100 * report["lfw_accuracy"]["quality"]))
-    met = dict(report["fmr_targets"]["met"], **report["fnmr_at_fmr_0.001"]["met"])
-    met.update(report["inside_cells"]["met"])
-    met.update(report["edc"]["met"])
-    lines.append("  targets: " + ", ".join("%s %s" % (k, "met" if v else "MISSED") for k, v in sorted(met.items())))
     return "\n".join(lines)
+
+
+def _met(value):
+    return "met" if value else "MISSED"
 
 
 def _shown(value, form="%.4f"):

@@ -12,7 +12,7 @@ What MLS gains beyond it is what it adds beyond normalisation.
 """
 import numpy as np
 
-from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.evaluation import metrics
 
 CELL_FAR = 1e-2
@@ -28,7 +28,7 @@ def normalised_cosine(cosine, uncertainty, same, fold):
     """
     log_uncertainty = np.log(np.asarray(uncertainty, np.float64))
     inputs = np.stack([cosine, log_uncertainty, cosine * log_uncertainty], axis=1)
-    return calibration.cross_fitted_probabilities(inputs, same, fold)
+    return reliability.cross_fitted_probabilities(inputs, same, fold)
 
 
 def ranking(scores, same):

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
 from pfe_estimator.evaluation import report
@@ -92,7 +92,7 @@ def section(scored, same, fold, kinds, severity, levels, seed, report_dir, suffi
                                          for level in range(1, 5)]
     calibrations = {}
     for name, inputs in (("mls", (mls, None)), ("mls_and_uncertainty", (mls, uncertainty)), ("cosine", (cosine, None))):
-        calibrations[name] = calibration.calibration_report(inputs[0], same, fold, inputs[1], report.LFW_FARS)
+        calibrations[name] = reliability.calibration_report(inputs[0], same, fold, inputs[1], report.LFW_FARS)
         del calibrations[name]["probabilities"]
     result["calibration"] = calibrations
     _plots(result, kind_names, report_dir, suffix)

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-
+from pfe_estimator.model import calibration
 
 DEFAULT_MAX_CHUNK_BYTES = 8 * 2 ** 20  # small blocks stay in cache: faster than large ones
 
@@ -100,19 +100,14 @@ def best_threshold(scores, labels):
 
 def tar_at_far(genuine, impostor, fars):
     """TAR at each FAR: threshold = the k-th highest impostor score with k = round(FAR * #impostors)
-    (above the highest when k = 0); TAR = fraction of genuine scores >= threshold.
+    (above the highest when k = 0; model.calibration.impostor_thresholds, the rule a model's calibration keeps);
+    TAR = fraction of genuine scores >= threshold.
 
     Returns:
       (tars float [len(fars)], thresholds float [len(fars)]).
     """
-    descending = np.sort(impostor)[::-1]
-    tars, thresholds = [], []
-    for far in fars:
-        false_accepts = int(round(far * len(descending)))
-        threshold = descending[0] + 1e-8 if false_accepts == 0 else descending[false_accepts - 1]
-        thresholds.append(threshold)
-        tars.append(np.mean(genuine >= threshold))
-    return np.array(tars), np.array(thresholds)
+    thresholds = np.array(calibration.impostor_thresholds(impostor, fars))
+    return np.array([np.mean(genuine >= threshold) for threshold in thresholds]), thresholds
 
 
 def average_ranks(values):

@@ -3,15 +3,12 @@ import os
 
 import numpy as np
 
-from pfe_estimator.data import embedding_files
-
 from pfe_estimator import errors
+from pfe_estimator.data import embedding_files
 from pfe_estimator.evaluation import metrics
-
-from pfe_estimator.evaluation import protocols
-
-from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import plots
+from pfe_estimator.evaluation import protocols
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.model import verification
 
 
@@ -61,17 +58,17 @@ def template_report(mu, sigma_sq, template_ids, pairs_a, pairs_b, labels, fusion
 
 
 def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, shipped=None):
-    """The LFW protocol for cosine, MLS and the quality-aware score (the logit of P(same | cosine, the pair's
-    uncertainties), model/verification.py's features: the model's calibration when it has one, else a
-    logistic fitted on the other folds), with
-    risk-controlled accuracy; with a model's calibration (`shipped`), what its decisions do on these pairs;
-    writes plots when report_dir.
+    """The LFW protocol for cosine, MLS and the shipped decision (a model's calibration, model/calibration.py:
+    its default score ranked by its margin at its threshold for the first FAR it decides at), or without a
+    calibration the quality-aware logistic fitted on the other folds' pairs, with risk-controlled accuracy; with a
+    calibration, what its decisions do on these pairs; writes plots when report_dir.
 
     Args:
       names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
       pairs: protocols.LfwPairs.
       report_dir: folder for the PNGs (report.json is written by the caller with every section).
       face_loader: optional callable(name) -> uint8 RGB image, for the grid of most/least certain faces.
+      shipped: the model's calibration (model.calibration.Calibration) or None.
 
     Returns:
       the "lfw" section of report.json.
@@ -80,32 +77,32 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, sh
     first, second = protocols.pair_indices(names, pairs)
     values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
     scores = {"cosine": values["cosine"], "mls": values["mls"]}
-    quality_from = None
-    if shipped and "quality" in shipped["scores"]:  # the model's own P(same), one logistic for every fold
-        fitted = shipped["scores"]["quality"]
-        scores["quality"] = verification.logit(values, fitted["features"], fitted["model"])
-        quality_from = "the model's calibration (%d pairs: %s)" % (shipped["pairs"], shipped["source"])
+    fitted_on = {}
+    if shipped:
+        scores["shipped"] = shipped.ranking(values)
+        fitted_on["shipped"] = "the model's calibration (%s, ranked by its margin at its first FAR): %s" % (
+            shipped.default_score, shipped.describe())
     elif len(np.unique(pairs.fold)) > 1:
-        scores["quality"] = calibration.cross_fitted_logits(np.stack(verification.features(
+        scores["logistic"] = reliability.cross_fitted_logits(np.stack(verification.features(
             values, verification.QUALITY_FEATURES), axis=1), pairs.same, pairs.fold)
-        quality_from = "a logistic fitted on the other folds' pairs (no model calibration)"
+        fitted_on["logistic"] = "a logistic fitted on the other folds' pairs (no model calibration)"
     uncertainty = metrics.pair_uncertainty(sigma_sq[first], sigma_sq[second])
     section = {"pairs": int(len(pairs.same)), "folds": int(len(np.unique(pairs.fold)))}
     risk = {"reject_fractions": REJECT_FRACTIONS}
     for name, value in scores.items():
         protocol = metrics.kfold_accuracy(value, pairs.same, pairs.fold)
         section[name] = metrics.verification_report(value, pairs.same, protocol, LFW_FARS)
-        if name == "quality":
-            section[name]["fitted_on"] = quality_from
+        if name in fitted_on:
+            section[name]["fitted_on"] = fitted_on[name]
         risk[name] = metrics.risk_controlled_accuracy(value, pairs.same, protocol["pair_threshold"], uncertainty,
                                                          REJECT_FRACTIONS).tolist()
     section["risk_controlled_accuracy"] = risk
-    calibrated = calibration.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
+    calibrated = reliability.calibration_report(scores["mls"], pairs.same, pairs.fold, fars=LFW_FARS)
     if calibrated:
         del calibrated["probabilities"]
     section["calibration"] = calibrated
     if shipped:
-        section["shipped"] = shipped_decisions(shipped, values, pairs.same)
+        section["shipped_decisions"] = shipped_decisions(shipped, values, pairs.same)
     used = np.union1d(first, second)
     face_uncertainty = sigma_sq[used].mean(axis=1)
     section["mean_sigma_sq"] = {"mean": float(face_uncertainty.mean()), "min": float(face_uncertainty.min()),
@@ -148,48 +145,56 @@ def _lfw_plots(report_dir, scores, pairs, risk, face_uncertainty, face_names, fa
     return written
 
 
-def shipped_decisions(fitted, values, same):
-    """What a model's calibration decides on scored pairs: for each score and calibrated FAR, the threshold's
-    achieved FAR and FRR here, and the impostors it rests on."""
-    result = {}
-    for score in fitted["scores"]:
+def shipped_decisions(calibrated, values, same):
+    """What a model's calibration decides on scored pairs: for each of its scores and FARs, the false accept and
+    reject rates here and the fewest distinct impostors a threshold rests on; a FAR it does not decide at says
+    why. Pairs that are listed twice count twice here (they are the pairs as given)."""
+    result = {"population": calibrated.describe(), "default_score": calibrated.default_score}
+    for score in calibrated.scores:
         result[score] = {}
-        for far in fitted["fars"]:
-            _, threshold, accept, impostors = calibration.accepts(fitted, score, values, far)
-            result[score][str(far)] = {"threshold": threshold, "rests_on_impostors": impostors,
+        for far in calibrated.fars:
+            if not calibrated.supported(far, score):
+                result[score][str(far)] = {"decision": None, "why": calibrated.undecided(score)[str(far)]}
+                continue
+            accept = calibrated.decide(values, far, score).accept
+            result[score][str(far)] = {"rests_on_impostors": calibrated.rests_on(far, score),
                                        "far_here": float(np.mean(accept[~same])) if (~same).any() else None,
                                        "frr_here": float(np.mean(~accept[same])) if same.any() else None}
     return result
 
 
 def pairs_section(values, same, shipped=None):
-    """Anyone's pairs (a pairs CSV): AUC and TAR at FAR of cosine, MLS and, with a calibration, the shipped
-    P(same) (its default score), and what its decisions do on these pairs."""
+    """Anyone's pairs (a pairs CSV): AUC and TAR at FAR of cosine, MLS and, with a calibration, its P(same) and
+    its decision's margin, and what its decisions do on these pairs."""
     scores = {"cosine": values["cosine"], "mls": values["mls"]}
     if shipped:
-        scores["p_same"] = calibration.accepts(shipped, shipped["default_score"], values, shipped["fars"][0])[0]
+        probability = shipped.probability(values)
+        if probability is not None:
+            scores["p_same"] = probability
+        scores["shipped"] = shipped.ranking(values)
     section = {"pairs": int(len(same)), "genuine": int(same.sum())}
     for name, value in scores.items():
         tars, _ = metrics.tar_at_far(value[same], value[~same], LFW_FARS)
         section[name] = {"auc": metrics.roc_auc(value, same), "tar_at_far": {str(f): float(t)
                                                                               for f, t in zip(LFW_FARS, tars)}}
     if shipped:
-        section["shipped"] = shipped_decisions(shipped, values, same)
+        section["shipped_decisions"] = shipped_decisions(shipped, values, same)
     return section
 
 
 def pair_rows(pairs, values, shipped):
-    """The rows of --pair_scores_output: image_a, image_b, same, cosine, mls, p_same (the calibration's
-    default score) and accept_at_far_<far> for each calibrated FAR, as text."""
-    score = shipped["default_score"]
-    header = ["image_a", "image_b", "same", "cosine", "mls", "p_same"] + [
-        "accept_at_far_%s" % far for far in shipped["fars"]]
-    probability = calibration.accepts(shipped, score, values, shipped["fars"][0])[0]
-    accepts = [calibration.accepts(shipped, score, values, far)[2] for far in shipped["fars"]]
+    """The rows of --pair_scores_output: image_a, image_b, same, cosine, mls, p_same (empty without a logistic) and
+    accept_at_far_<far> of the calibration's decision at each FAR it decides at (a FAR whose threshold rests on too
+    few impostors has no column), as text."""
+    fars = shipped.decided_fars()
+    header = ["image_a", "image_b", "same", "cosine", "mls", "p_same"] + ["accept_at_far_%s" % far for far in fars]
+    probability = shipped.probability(values)
+    accepts = [shipped.decide(values, far).accept for far in fars]
     rows = [header]
     for index in range(len(pairs.same)):
         rows.append([pairs.first[index], pairs.second[index], str(int(pairs.same[index])),
-                     "%.6f" % values["cosine"][index], "%.4f" % values["mls"][index], "%.6f" % probability[index]] +
+                     "%.6f" % values["cosine"][index], "%.4f" % values["mls"][index],
+                     "%.6f" % probability[index] if probability is not None else ""] +
                     [str(int(accept[index])) for accept in accepts])
     return rows
 
@@ -234,7 +239,7 @@ def summary(report):
     if lfw:
         lines.append("LFW %d pairs, %d folds" % (lfw["pairs"], lfw["folds"]))
         lines.append("  %-8s %8s %7s %8s %11s %11s" % ("score", "acc %", "std", "AUC", "TAR@1e-3", "TAR@1e-2"))
-        for name in ("cosine", "mls", "quality"):
+        for name in ("cosine", "mls", "shipped", "logistic"):
             if name not in lfw:
                 continue
             part = lfw[name]
@@ -257,15 +262,19 @@ def summary(report):
         else:
             lines.append("  calibrated P(same | MLS): not fitted (needs 2+ folds with both kinds of pairs)")
     for name in ("lfw", "pairs"):
-        shipped = (report.get(name) or {}).get("shipped")
-        for score, fars in sorted((shipped or {}).items()):
-            lines.append("  shipped %s decisions (%s): " % (score, name) + ", ".join(
-                "at FAR %s: FAR here %s, FRR here %s" % (far, _rate(part["far_here"]), _rate(part["frr_here"]))
+        shipped = (report.get(name) or {}).get("shipped_decisions")
+        if shipped:
+            lines.append("  shipped decisions (%s), %s:" % (name, shipped["population"]))
+        for score, fars in sorted(item for item in (shipped or {}).items() if isinstance(item[1], dict)):
+            lines.append("    %-18s " % score + ", ".join(
+                "at FAR %s: %s" % (far, "FAR here %s, FRR here %s" % (_rate(part["far_here"]), _rate(part["frr_here"]))
+                                   if part.get("decision", True) is not None else "no decision (%s)" % part["why"])
                 for far, part in sorted(fars.items(), key=lambda kv: float(kv[0]))))
     pairs = report.get("pairs")
     if pairs:
         lines.append("Pairs %d (%d genuine): AUC %s" % (pairs["pairs"], pairs["genuine"], ", ".join(
-            "%s %.5f" % (name, pairs[name]["auc"]) for name in ("cosine", "mls", "p_same") if name in pairs)))
+            "%s %.5f" % (name, pairs[name]["auc"]) for name in ("cosine", "mls", "p_same", "shipped")
+            if name in pairs)))
     templates = report.get("templates")
     if templates:
         lines.append("Templates: %d templates, %d pairs, %s fusion" % (templates["templates"], templates["pairs"],

@@ -8,11 +8,13 @@ k, with calibration fold j = k + 1 (mod 10):
     (config.plain_head) on the clean cache of the same people: neither sees the people of k or j;
   - every image gets one degraded copy of the protocol's test kinds and severities and one of its training
     kinds and severities (the calibration's), each seeded per image;
-  - P(same) and the thresholds at FAR 1e-3 and 1e-2 are fitted once, as a user would, on fold j: every clean
-    pair of its images and every clean image against every other image's calibration copy
-    (evaluation/calibration.py fit_model_calibration: the quality-aware score, MLS and cosine);
+  - the head's calibration (model/calibration.py: every score, thresholds at FAR 1e-3 and 1e-2) is fitted once,
+    as a user would, on fold j: every clean pair of its images and every clean image against every other image's
+    calibration copy (evaluation/all_pairs.py calibration_pairs); and once more as an operator would from a
+    gallery: one photo per person of fold j and its calibration copy, impostor pairs only, the logistic kept
+    from the labelled calibration;
   - fold k's pairs are scored: every clean pair, and every clean image against every other image's test copy;
-    each score decides at its own shipped threshold for FAR 1e-3.
+    every score decides at each FAR with the thresholds of each source (evaluation/all_pairs_report.py).
 """
 import time
 
@@ -21,10 +23,8 @@ import numpy as np
 from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import all_pairs_report
-from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import held_out
 from pfe_estimator.evaluation import identity_folds
-from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
 from pfe_estimator.experiments import config as experiment_config
 from pfe_estimator.experiments import fold_heads
@@ -32,10 +32,9 @@ from pfe_estimator.experiments import held_out_protocols
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import cache_builder
-from pfe_estimator.model import verification
-
-FARS = (1e-3, 1e-2)
-SHIPPED_FAR = 1e-3
+from pfe_estimator.model import calibration
+from pfe_estimator.storage import checkpoints
+from pfe_estimator.storage import model_config
 
 
 def per_image_draws(count, kind_names, severities, seed):
@@ -51,6 +50,10 @@ class Side(object):
 
     def __init__(self, **arrays):
         self.__dict__.update(arrays)
+
+    def faces(self, rows=None):
+        """(mu, sigma^2) of the side's images (or of `rows` of them)."""
+        return (self.mu, self.sigma) if rows is None else (self.mu[rows], self.sigma[rows])
 
 
 def side(context, heads, outputs, rows, person, cells):
@@ -68,54 +71,50 @@ def side(context, heads, outputs, rows, person, cells):
                 cell=all_pairs_report.cell_codes(cells[rows]))
 
 
-def scored_pairs(first, second, ordered):
-    """(pair_values, same [P], (a, b) rows) of every pair of `first` against `second`: each unordered pair once
-    (the same images), or every ordered pair but an image against its own copy."""
-    a, b = all_pairs.pair_indices(len(first.mu), ordered)
-    values = {"cosine": (first.mu @ second.mu.T)[a, b],
-              "mls": metrics.mls_score_matrix(first.mu, first.sigma, second.mu, second.sigma)[a, b],
-              "mean_sigma_a": first.sigma.mean(axis=1)[a], "mean_sigma_b": second.sigma.mean(axis=1)[b]}
-    return values, first.person[a] == second.person[b], (a, b)
+def fold_calibrations(clean, copies, fars, model, description, rng):
+    """The calibrations of one fold's head fitted on a calibration fold's faces: {'calibration': every clean pair
+    and every clean image against every other image's calibration copy (labelled), 'gallery': one photo per
+    person, drawn with rng, and its calibration copy, impostor pairs only, the logistic kept from the first}."""
+    values, same = all_pairs.calibration_pairs(clean.faces(), [copies.faces()], clean.person)
+    labelled = calibration.fit(values, same, fars, model, {
+        "name": "a calibration fold's every pair (%d images)" % len(clean.mu), "qualities": description, "refit": {}},
+        require_decision=False)
+    people = np.unique(clean.person)
+    chosen = np.array([rng.choice(np.flatnonzero(clean.person == person)) for person in people])
+    values, same = all_pairs.calibration_pairs(clean.faces(chosen), [copies.faces(chosen)], clean.person[chosen])
+    gallery = calibration.fit({key: value[~same] for key, value in values.items()}, None, fars, model, {
+        "name": "a gallery of one photo per person of a calibration fold (%d people)" % len(people),
+        "qualities": "each photo and one copy: " + description, "refit": {}}, earlier=labelled, require_decision=False)
+    return {"calibration": labelled, "gallery": gallery}
 
 
-def fold_calibration(clean, copies, description):
-    """The shipped calibration of one fold: its clean pairs and clean against calibration copies."""
-    parts = [scored_pairs(clean, clean, False), scored_pairs(clean, copies, True)]
-    values = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
-    return calibration.fit_model_calibration(values, np.concatenate([part[1] for part in parts]), FARS,
-                                             "a calibration fold's every pair", description)
-
-
-def fold_scores(clean, copies, fitted, rng):
-    """Fold k's scored pairs, clean-clean then clean against test copies: {'cosine', 'mls', 'quality' [P]
-    (the logit of the shipped P(same), which ranks as it does without saturating), 'accept_<score>' bool [P]
-    at the shipped threshold, 'same', 'cell', 'worse_sigma', 'subject', quality measures of the worse face for
-    EDC}."""
-    result = {}
+def fold_scores(clean, copies, calibrations, rng):
+    """Fold k's scored pairs, clean-clean then clean against test copies: {'cosine' [P], 'decisions' (every
+    score's under each calibration, all_pairs_report.decisions), 'same', 'cell', 'worse_sigma', 'subject',
+    quality measures of the worse face for EDC (genuine pairs)}."""
+    parts = []
     for first, second, ordered in ((clean, clean, False), (clean, copies, True)):
-        values, same, (a, b) = scored_pairs(first, second, ordered)
-        part = {"cosine": values["cosine"].astype(np.float32), "mls": values["mls"].astype(np.float32),
-                "same": same, "cell": second.cell[b], "subject": first.person[a].astype(np.int32),
-                "worse_sigma": np.maximum(values["mean_sigma_a"], values["mean_sigma_b"]).astype(np.float32)}
-        for score in ("quality", "mls", "cosine"):
-            part["accept_" + score] = calibration.accepts(fitted, score, values, SHIPPED_FAR)[2]
-        quality = fitted["scores"]["quality"]
-        part["quality"] = verification.logit(values, quality["features"], quality["model"]).astype(np.float32)
+        values, (a, b) = all_pairs.pair_values(first.faces(), second.faces(), ordered)
+        same = first.person[a] == second.person[b]
+        part = {"cosine": values["cosine"], "same": same, "cell": second.cell[b],
+                "subject": first.person[a].astype(np.int32),
+                "worse_sigma": np.maximum(values["mean_sigma_a"], values["mean_sigma_b"]),
+                "decisions": all_pairs_report.decisions(values, calibrations)}
         worse_plain = np.maximum(first.plain_sigma.mean(axis=1)[a], second.plain_sigma.mean(axis=1)[b])
         random = rng.uniform(size=len(first.mu) + len(second.mu))
-        part["quality_measures"] = {  # higher is better, the worse face's
+        measures = {  # higher is better, the worse face's
             "sigma_sq_quality_aware": -part["worse_sigma"], "sigma_sq_plain": -worse_plain,
             "embedding_norm": np.minimum(first.norm[a], second.norm[b]),
             "sharpness": np.minimum(first.sharpness[a], second.sharpness[b]),
             "random": np.minimum(random[a], random[len(first.mu) + b])}
-        for key, value in part.items():
-            if key == "quality_measures":
-                for measure, quality in value.items():
-                    result.setdefault("quality_measures", {}).setdefault(measure, []).append(quality[same])
-            else:
-                result.setdefault(key, []).append(value)
-    measures = {name: np.concatenate(parts) for name, parts in result.pop("quality_measures").items()}
-    return dict({key: np.concatenate(parts) for key, parts in result.items()}, quality_measures=measures)
+        part["quality_measures"] = {measure: quality[same] for measure, quality in measures.items()}
+        parts.append(part)
+    return all_pairs_report.gathered(parts)
+
+
+def calibration_fold(test_fold):
+    """The people.txt fold whose people calibrate test fold k's decisions: k + 1 (mod 10), never k."""
+    return (test_fold + 1) % 10
 
 
 def run_protocol(context, name, clean, runner, report_dir):
@@ -145,7 +144,7 @@ def run_protocol(context, name, clean, runner, report_dir):
         subset = held_out_protocols.training_subset(context, cache_dir, excluded)
         rng = np.random.RandomState([config.seed, run_index])
         for k in config.folds:
-            j = (k + 1) % 10
+            j = calibration_fold(k)
             labels = identity_folds.training_labels(context.people, records.manifest, (k, j), head.identity_share, k)
             heads = {"quality_aware": (head, fold_heads.train_fold(context, "all_pairs-%s-%s" % (name, run_name),
                                                                    subset, head, labels, k)),
@@ -155,15 +154,20 @@ def run_protocol(context, name, clean, runner, report_dir):
             calibration_side = (side(context, heads, clean, fold_rows[j], person, clean_cells),
                                 side(context, heads, copies["calibration"], fold_rows[j], person,
                                      copies["calibration_cells"]))
-            fitted = fold_calibration(*calibration_side, "clean, and one copy of every image: %s at severities %s" % (
-                ",".join(calibration_kinds), ",".join(map(str, severities["train"]))))
+            model_dir = heads["quality_aware"][1]
+            model = model_config.model_identity(checkpoints.intact_checkpoint(model_dir), model_config.read(model_dir))
+            calibrations = fold_calibrations(*calibration_side, fars=config.fars, model=model, rng=rng, description=(
+                "%s at severities %s" % (",".join(calibration_kinds), ",".join(map(str, severities["train"])))))
             test_clean = side(context, heads, clean, fold_rows[k], person, clean_cells)
             test_copies = side(context, heads, copies["test"], fold_rows[k], person, copies["test_cells"])
-            folds.append(dict(fold_scores(test_clean, test_copies, fitted, rng), fold=k, calibration=fitted))
-            lfw.append(all_pairs_report.lfw_pairs(context.pairs, k, names, fold_rows[k], test_clean, fitted))
+            scored = fold_scores(test_clean, test_copies, calibrations, rng)
+            folds.append(dict(scored, test_fold=np.full(len(scored["same"]), k, np.int8), fold=k,
+                              calibration_fold=j, calibrations=calibrations))
+            lfw.append(all_pairs_report.lfw_pairs(context.pairs, k, names, fold_rows[k], test_clean,
+                                                  calibrations["calibration"]))
         held_out_protocols.drop_subset(subset, excluded)
         print("  all_pairs %s %s: %.0f s" % (name, run_name, time.time() - start))
-    return all_pairs_report.protocol_report(name, folds, lfw, context.pairs, report_dir)
+    return all_pairs_report.protocol_report(name, folds, lfw, report_dir)
 
 
 def run(context, report_dir):
@@ -179,7 +183,7 @@ def run(context, report_dir):
              "plain_cache": lfw_data.head_cache(clean_cache, config.plain_head.input, context.sface)}
     # only the test and calibration folds' images are scored: their quality measures and degraded copies
     clean["needed"] = np.unique(np.concatenate([clean["fold_rows"][k] for k in config.folds] +
-                                               [clean["fold_rows"][(k + 1) % 10] for k in config.folds]))
+                                               [clean["fold_rows"][calibration_fold(k)] for k in config.folds]))
     result = {}
     with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         qualities = lfw_data.clean_qualities(records, context.sface, runner, [names[i] for i in clean["needed"]],

@@ -19,6 +19,7 @@ from pfe_estimator import errors
 from pfe_estimator.evaluation import held_out
 from pfe_estimator.faces import kinds
 from pfe_estimator.model import backbones
+from pfe_estimator.model import calibration
 from pfe_estimator.training import recipe as recipes
 
 PROTOCOLS = ("lfw_folds", "held_out", "reference_model", "all_pairs")
@@ -26,8 +27,8 @@ PROTOCOLS = ("lfw_folds", "held_out", "reference_model", "all_pairs")
 # would be ignored, so it is refused.
 PROTOCOL_FIELDS = {"lfw_folds": ("head", "quality_aware_head", "cross_quality", "degraded_faces", "seed"),
                    "held_out": ("head", "held_out_protocols", "held_out_kinds", "folds", "seed"),
-                   "all_pairs": ("head", "plain_head", "held_out_protocols", "held_out_kinds", "folds", "seed"),
-                   "reference_model": ("head", "calibration_fold", "seed")}
+                   "all_pairs": ("head", "plain_head", "held_out_protocols", "held_out_kinds", "folds", "seed", "fars"),
+                   "reference_model": ("head", "calibration_fold", "seed", "fars")}
 PRECISIONS = ("auto", "fp32", "bf16")
 FOLDS = tuple(range(10))
 
@@ -68,7 +69,7 @@ QUALITY_AWARE_HEAD = RELEASED_HEAD._replace(input="pooled", ranking_weight=100.0
 
 class Experiment(collections.namedtuple("Experiment", [
         "name", "protocol", "backbone_precision", "head", "quality_aware_head", "plain_head", "cross_quality",
-        "degraded_faces", "held_out_protocols", "held_out_kinds", "folds", "seed", "calibration_fold"])):
+        "degraded_faces", "held_out_protocols", "held_out_kinds", "folds", "seed", "calibration_fold", "fars"])):
     """A measured run.
 
     Fields:
@@ -90,6 +91,7 @@ class Experiment(collections.namedtuple("Experiment", [
       folds: the people.txt folds run (0-based).
       seed: of the test sides' degradations (cross-quality draws, held-out test pairs).
       calibration_fold: reference_model: the fold whose pairs calibrate (its people never trained on).
+      fars: all_pairs, reference_model: the FARs calibrations keep thresholds at and decisions are reported at.
     """
     __slots__ = ()
 
@@ -102,7 +104,7 @@ class Experiment(collections.namedtuple("Experiment", [
 DEFAULT = Experiment(name="base", protocol="lfw_folds", backbone_precision="auto", head=RELEASED_HEAD,
                      quality_aware_head=None, plain_head=RELEASED_HEAD, cross_quality=False, degraded_faces=300,
                      held_out_protocols=tuple(held_out.PROTOCOLS), held_out_kinds=kinds.KINDS, folds=FOLDS, seed=0,
-                     calibration_fold=9)
+                     calibration_fold=9, fars=calibration.FARS)
 
 
 def load(path):
@@ -156,7 +158,7 @@ def _assign(value, path, text, name):
 
 
 # The element type of the fields that hold lists, and the fields that may be None.
-_LIST_OF = {"held_out_protocols": str, "held_out_kinds": str, "folds": int, "train_severities": int}
+_LIST_OF = {"held_out_protocols": str, "held_out_kinds": str, "folds": int, "train_severities": int, "fars": float}
 _OPTIONAL = ("train_severities", "quality_aware_head")
 
 
@@ -215,6 +217,8 @@ def check(config):
         kinds.check_kinds(config.held_out_kinds, "held_out_kinds")
     except ValueError as error:
         problems.append(str(error))
+    if not config.fars or not all(0 < far < 1 for far in config.fars):
+        problems.append("fars=%s: expected false accept rates in (0, 1), e.g. 0.001,0.01" % _shown(config.fars))
     if config.seed < 0 or config.degraded_faces < 0:
         problems.append("seed=%d, degraded_faces=%d: expected numbers >= 0" % (config.seed, config.degraded_faces))
     if config.protocol in ("held_out", "all_pairs"):

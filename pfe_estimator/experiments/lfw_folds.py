@@ -19,7 +19,7 @@ import numpy as np
 
 from pfe_estimator.data import embedding_files
 from pfe_estimator.data import feature_cache
-from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.evaluation import cross_quality
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
@@ -104,7 +104,7 @@ def run(context, report_dir):
                                                       plain.uncertainty, report.REJECT_FRACTIONS).tolist()
     result["risk_controlled_accuracy"] = risk
     result["degradation"] = degradation_section(context, plain.heads[0], head)
-    calibrated = calibration.calibration_report(plain.mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
+    calibrated = reliability.calibration_report(plain.mls, pairs.same, pairs.fold, fars=report.LFW_FARS)
     del calibrated["probabilities"]
     result["calibration"] = calibrated
     if config.cross_quality:

@@ -3,10 +3,11 @@ saw, exported (SavedModel with image and JPEG-bytes signatures, ONNX, frozen gra
 
 LFW is aligned to 112x112 and SFace's outputs are cached with head.copies degraded copies of every image (the
 generator's kinds). The head (the quality-aware head by default) trains on the identities of people.txt's
-folds other than config.calibration_fold (at least 2 images each); P(same) and the thresholds at FAR 1e-3
-and 1e-2 (the quality-aware score, MLS and cosine) are fitted on every pair of that fold's images, clean and
-against a copy degraded by the generator. OUTPUT_DIR/model holds the checkpoint, its record and
-calibration.json; OUTPUT_DIR/export the folder --saved_model takes, with its serving_verify signature.
+folds other than config.calibration_fold (at least 2 images each); its calibration (model/calibration.py, every
+score, thresholds at FAR 1e-3 and 1e-2) is fitted on every pair of that fold's images, clean and against a copy
+of every other image degraded by any of the eleven kinds at severities 1-4 (seeded per image), tied to the
+checkpoint trained. OUTPUT_DIR/model holds the checkpoint, its record and calibration.json; OUTPUT_DIR/export the
+folder --saved_model takes, with its serving_verify signature.
 """
 import os
 
@@ -15,7 +16,6 @@ import numpy as np
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import all_pairs
-from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import protocols
@@ -24,7 +24,8 @@ from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import export
-from pfe_estimator.model import verification
+from pfe_estimator.model import calibration
+from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import model_config
 
 
@@ -46,63 +47,58 @@ def run(context, report_dir):
 
     # calibration on every pair of one fold's images, clean and against a degraded copy, people never trained on
     fitted, auc = calibrate(context, model_dir, head, fold)
-    calibration.save_model_calibration(model_dir, fitted)
+    calibration.save(model_dir, fitted)
     record = model_config.read(model_dir)
     # the export computes in fp32, so that it runs anywhere (as main.py's --mode=export)
-    _, problem = export.export_pfe(model_dir, export_dir, context.sface.backbone(head.input, precision="fp32"),
-                                   lfw_data.IMAGE_SIZE, record={"template": record["template"],
-                                                                "recipe": record["recipe"], "calibration": fitted})
+    _, problem, _ = export.export_pfe(model_dir, export_dir, context.sface.backbone(head.input, precision="fp32"),
+                                      lfw_data.IMAGE_SIZE, record={"template": record["template"],
+                                                                   "recipe": record["recipe"]}, calibrated=fitted)
     size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in os.listdir(export_dir)
                if os.path.isfile(os.path.join(export_dir, name)))
-    return {"identities": len(labels), "steps": head.steps, "calibration_pairs": fitted["pairs"],
-            "calibration_impostors": fitted["scores"]["quality"]["impostors"], "calibration_quality_auc": auc,
-            "model_dir": model_dir, "export_dir": export_dir, "export_megabytes": size / 1e6, "onnx_problem": problem}
+    return {"identities": len(labels), "steps": head.steps, "calibration_pairs": fitted.population["pairs"],
+            "calibration_impostors": fitted.population["impostors"], "calibration_auc": auc,
+            "default_score": fitted.default_score, "model_dir": model_dir, "export_dir": export_dir,
+            "export_megabytes": size / 1e6, "onnx_problem": problem}
 
 
 def calibrate(context, model_dir, head, fold):
-    """The model's calibration (evaluation/calibration.py fit_model_calibration) on fold `fold`'s images:
-    every clean pair, and every clean image against every other image's copy degraded by the generator
-    (seeded per image); and the quality-aware score's AUC there."""
+    """The model's calibration on fold `fold`'s images (evaluation.all_pairs.calibration_pairs: every clean pair,
+    and every clean image against every other image's copy degraded by any kind, seeded per image), and its
+    decision's AUC there (ranked by its margin at FAR 1e-3)."""
     names, features, mu = feature_cache.read_cache_arrays(lfw_data.cache(context.records, context.sface,
                                                                           context.inputs.work_dir))
     people = context.people[fold]
     rows = np.array([i for i, name in enumerate(names) if protocols.person_of(name) in people])
     chosen = [names[i] for i in rows]
     rng = np.random.RandomState(context.config.seed)
-    kind = np.array([kinds.GENERATOR_KINDS[i] for i in rng.randint(len(kinds.GENERATOR_KINDS), size=len(rows))])
+    kind = np.array([kinds.KINDS[i] for i in rng.randint(len(kinds.KINDS), size=len(rows))])
     severity = np.array(kinds.SEVERITIES)[rng.randint(len(kinds.SEVERITIES), size=len(rows))]
     with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         copies = lfw_data.degraded_copies(context.records, context.sface, runner, chosen,
                                           (kind, severity, context.config.seed),
-                                          dict(context.protocol_key, protocol="reference_calibration", fold=fold),
-                                          context.inputs.work_dir)
+                                          dict(context.protocol_key, protocol="reference_calibration", fold=fold,
+                                               kinds=list(kinds.KINDS)), context.inputs.work_dir)
     sides = [(features[rows], mu[rows]), (copies["features"].astype(np.float32), copies["mu"])]
     if head.input == "pooled":
         sides = [(feature_cache.pooled(f, context.sface.channels), m) for f, m in sides]
-    (mu_c, sigma_c), (mu_d, sigma_d) = (fold_heads.sigma_sq(model_dir, f, m) for f, m in sides)
+    clean, degraded = (fold_heads.sigma_sq(model_dir, f, m) for f, m in sides)
     person = np.array([protocols.person_of(name) for name in chosen])
-    parts = []
-    for (a, b), (mu_b, sigma_b) in ((all_pairs.pair_indices(len(rows), False), (mu_c, sigma_c)),
-                                    (all_pairs.pair_indices(len(rows), True), (mu_d, sigma_d))):
-        parts.append((verification.pair_values(mu_c[a], sigma_c[a], mu_b[b], sigma_b[b]), person[a] == person[b]))
-    values = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
-    same = np.concatenate([part[1] for part in parts])
-    fitted = calibration.fit_model_calibration(
-        values, same, calibration.MODEL_CALIBRATION_FARS, "LFW people.txt fold %d: every pair of its %d images "
-        "(people not trained on)" % (fold + 1, len(rows)), "clean, and every image against every other's copy "
-        "degraded by the generator (%s, severities %s)" % (",".join(kinds.GENERATOR_KINDS),
-                                                           ",".join(map(str, kinds.SEVERITIES))))
-    return fitted, metrics.roc_auc(verification.logit(values, verification.QUALITY_FEATURES,
-                                                      fitted["scores"]["quality"]["model"]), same)
+    values, same = all_pairs.calibration_pairs(clean, [degraded], person)
+    identity = model_config.model_identity(checkpoints.intact_checkpoint(model_dir), model_config.read(model_dir))
+    fitted = calibration.fit(values, same, context.config.fars, identity, {
+        "name": "LFW people.txt fold %d: every pair of its %d images (people not trained on)" % (fold + 1, len(rows)),
+        "qualities": "clean, and every image against every other's copy degraded by any kind (%s)"
+                     % kinds.copies_description(kinds.KINDS, kinds.SEVERITIES), "refit": {}})
+    return fitted, metrics.roc_auc(fitted.ranking(values), same)
 
 
 def summary(result):
     return ("reference model: %d identities, %d steps; calibrated on %d pairs of unseen people, %d impostors "
-            "(quality-aware AUC %.4f)\n"
+            "(%s, AUC %.4f)\n"
             "export: %s (%.1f MB of files beside variables/%s)\n"
             "verify two photos:\n  python main.py --mode=verify --saved_model=%s --image_a=A.jpg --image_b=B.jpg "
             "--align=detect --detector_model=YUNET.onnx" % (
                 result["identities"], result["steps"], result["calibration_pairs"], result["calibration_impostors"],
-                result["calibration_quality_auc"],
+                result["default_score"], result["calibration_auc"],
                 result["export_dir"], result["export_megabytes"],
                 "; " + result["onnx_problem"] if result["onnx_problem"] else "", result["export_dir"]))

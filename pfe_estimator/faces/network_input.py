@@ -5,29 +5,33 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.faces import image_io
 
 
-def network_input(image_rgb, image_size, resize=False):
-    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised.
+def fit_crop(image_rgb, image_size, resize=False):
+    """uint8 [h, w, 3] RGB -> uint8 [H, W, 3]: the model's input size.
 
     An image of another size is centre-cropped when larger, as the released evaluation does; a smaller
     one is refused (ImageError, kind 'too_small') unless `resize`, which resizes any size to image_size.
     """
     height, width = image_size
     image_height, image_width = image_rgb.shape[:2]
-    if (image_height, image_width) != (height, width):
-        if resize:
-            image_rgb = cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
-        elif image_height >= height and image_width >= width:
-            top, left = int(round(0.5 * (image_height - height))), int(round(0.5 * (image_width - width)))
-            image_rgb = image_rgb[top:top + height, left:left + width]
-        else:
-            raise image_io.ImageError("%dx%d is smaller than the model's %dx%d input; give aligned crops of that "
-                                      "size, raw photos with --align=detect, or --resize"
-                                      % (image_height, image_width, height, width), "too_small")
-    return image_io.standardize(image_rgb)
+    if (image_height, image_width) == (height, width):
+        return image_rgb
+    if resize:
+        return cv2.resize(image_rgb, (width, height), interpolation=cv2.INTER_AREA)
+    if image_height >= height and image_width >= width:
+        top, left = int(round(0.5 * (image_height - height))), int(round(0.5 * (image_width - width)))
+        return image_rgb[top:top + height, left:left + width]
+    raise image_io.ImageError("%dx%d is smaller than the model's %dx%d input; give aligned crops of that "
+                              "size, raw photos with --align=detect, or --resize"
+                              % (image_height, image_width, height, width), "too_small")
 
 
-def load_network_input(path, image_size, resize=False, align=None):
-    """Reads a face file -> float32 [H, W, 3] standardised (see network_input).
+def network_input(image_rgb, image_size, resize=False):
+    """uint8 [h, w, 3] RGB -> float32 [H, W, 3] standardised (fit_crop, then standardised)."""
+    return image_io.standardize(fit_crop(image_rgb, image_size, resize))
+
+
+def load_crop(path, image_size, resize=False, align=None):
+    """Reads a face file -> uint8 [H, W, 3] RGB at the model's input size (fit_crop).
 
     Args:
       path: an image file.
@@ -42,9 +46,14 @@ def load_network_input(path, image_size, resize=False, align=None):
     if align is not None:
         image = align(image, path)
     try:
-        return network_input(image, image_size, resize)
+        return fit_crop(image, image_size, resize)
     except image_io.ImageError as error:
         raise image_io.ImageError("%s: %s" % (path, error), error.kind)
+
+
+def load_network_input(path, image_size, resize=False, align=None):
+    """Reads a face file -> float32 [H, W, 3] standardised (load_crop, then standardised)."""
+    return image_io.standardize(load_crop(path, image_size, resize, align))
 
 
 def decode_network_input(jpeg, image_size):

@@ -4,13 +4,20 @@
                                standardised -> mu, sigma_sq), 'serving_bytes' (image_bytes string [N] of
                                JPEG/PNG aligned crops -> mu, sigma_sq; inference/serving_graph.py) and, for a
                                calibrated model, 'serving_verify' (image_bytes_a, image_bytes_b string [N] ->
-                               p_same, cosine, mls [N] and accept_at_far_<far> bool [N] at each calibrated
-                               FAR: the whole question answered in the graph, model/verification.py)
+                               cosine, mls, p_same [N] and accept_at_far_<far> bool [N] at each FAR the
+                               calibration decides at: the whole question answered in the graph with the
+                               calibration's constants, model/calibration.py)
   pfe_frozen.pb                the frozen GraphDef (images -> mu, sigma_sq) for Ascend ATC
   pfe.onnx                     the same network in ONNX (tf2onnx; TF 2.x only), N dynamic
   pfe_export.json              what inference needs: image size, alignment template, backbone, embedding
-                               size, the calibration and the training recipe when the model has them
+                               size, the identity of the checkpoint exported ('model'), the calibration and what
+                               serving_verify decides with ('verify'), the training recipe
+  pfe_export.previous-N.json   the earlier records of this folder (a recalibration or a re-export keeps them)
+
+The calibration in pfe_export.json and serving_verify's constants come from one Calibration value; a mode that
+reads the export checks that they are equal and that the calibration was fitted for the checkpoint exported.
 """
+import glob
 import json
 import os
 import shutil
@@ -23,11 +30,13 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.inference import predict
 from pfe_estimator.inference import serving_graph
 from pfe_estimator.model import backbones
+from pfe_estimator.model import calibration
 from pfe_estimator.model import verification
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
-from pfe_estimator.training import pfe_model
+from pfe_estimator.storage import model_config
 from pfe_estimator.storage import outputs
+from pfe_estimator.training import pfe_model
 
 FROZEN_GRAPH_NAME = "pfe_frozen.pb"
 ONNX_NAME = "pfe.onnx"
@@ -35,7 +44,8 @@ RECORD_NAME = "pfe_export.json"
 BYTES_SIGNATURE = "serving_bytes"
 VERIFY_SIGNATURE = "serving_verify"
 VERIFY_INPUTS = ("image_bytes_a", "image_bytes_b")
-CALIBRATION_SCOPE = "calibration"  # the variables serving_verify decides with (--mode=calibrate rewrites them)
+CALIBRATION_SCOPE = "calibration"  # the constants serving_verify decides with (--mode=calibrate rewrites them)
+ACCEPT_NODE = "accept_at_far_index_%d"  # the decision at the calibration's i-th FAR
 INPUT_NODE = "images"
 OUTPUT_NODES = ("mu", "sigma_sq")
 ONNX_OPSET = 13
@@ -93,12 +103,15 @@ def check_checkpoint_fits(checkpoint, backbone, image_size, pretrained_checkpoin
 
 
 def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=False, pretrained_checkpoint=None,
-               record=None, onnx=True):
+               record=None, onnx=True, calibrated=None):
     """Writes `export_dir` (see the module doc).
 
     The folder is built under a temporary name beside it and renamed when complete; an earlier export
     stays intact until then. Refused (outputs.OutputError): an export_dir that overlaps the checkpoint's
-    folder, or that holds anything but an earlier export unless `overwrite`.
+    folder, or that holds anything but an earlier export unless `overwrite`. An earlier export's history
+    (pfe_export.previous-N.json) is carried over, and so is its own calibration (one fitted on the export by
+    --mode=calibrate) when it was fitted for the checkpoint exported now; a calibration it no longer uses
+    becomes one more previous record.
 
     Args:
       checkpoint_path: a model_dir or checkpoint prefix (ours, or the released PFE models).
@@ -109,29 +122,81 @@ def export_pfe(checkpoint_path, export_dir, backbone, image_size, overwrite=Fals
         checkpoint_path (a head trained from a feature cache holds none).
       record: JSON-able dict kept as pfe_export.json beside the network (image_size and backbone are added).
       onnx: also write pfe.onnx; a graph the converter cannot take is said in one line and skipped.
+      calibrated: the model folder's calibration (model.calibration.Calibration) or None.
 
     Returns:
-      (the checkpoint prefix that was exported, the ONNX problem or None when pfe.onnx was written or not asked).
+      (the checkpoint prefix that was exported, the ONNX problem or None when pfe.onnx was written or not asked,
+       the calibration serving_verify decides with or None).
+
+    Raises:
+      UserError: a calibration fitted for another checkpoint than the one exported (with the command that
+        recalibrates the model folder).
     """
     export_dir = os.path.normpath(export_dir)
     checkpoint = checkpoints.intact_checkpoint(checkpoint_path)
     outputs.check_run_paths({"export_dir": export_dir}, {"model_dir": os.path.dirname(checkpoint),
                                                          "pretrained_ckpt": pretrained_checkpoint})
+    identity = model_config.model_identity(checkpoint, _backbone_record(backbone), pretrained_checkpoint)
+    chosen, history, own = _export_calibration(export_dir, calibrated, identity, checkpoint_path)
     record = dict(record or {}, image_size=list(image_size), backbone=backbone.name,
-                  embedding_size=backbone.embedding_size, checkpoint=os.path.abspath(checkpoint))
+                  embedding_size=backbone.embedding_size, checkpoint=os.path.abspath(checkpoint), model=identity,
+                  calibration=chosen.as_json() if chosen else None, verify=verify_record(chosen),
+                  calibrated_on_export=own)
     kept = "the earlier export is kept" if os.path.isdir(export_dir) else "nothing was written"
     with atomic_files.full_disk_named(export_dir, lambda: kept), outputs.replacing_directory(
             export_dir, KIND, "export_dir", {"checkpoint": os.path.abspath(checkpoint)}, overwrite) as staging:
-        calibrated = calibration_of(record)
-        _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint, calibrated)
-        record["verify"] = verify_record(calibrated)
+        _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint, chosen)
         frozen = _write_frozen_graph(checkpoint, staging, backbone, image_size, pretrained_checkpoint)
         problem = onnx_problem()
         if onnx and not problem:
             problem = write_onnx(frozen, os.path.join(staging, ONNX_NAME))
         record["onnx"] = None if problem or not onnx else ONNX_NAME
+        for name, text in history:
+            atomic_files.write_text(os.path.join(staging, name), text)
         atomic_files.write_json(os.path.join(staging, RECORD_NAME), record)
-    return checkpoint, problem if onnx else None
+    return checkpoint, problem if onnx else None, chosen
+
+
+def _backbone_record(backbone):
+    """What identifies an ONNX backbone apart from the checkpoint: its file's sha256."""
+    if backbones.is_onnx(backbone.name):
+        return {"onnx_sha256": outputs.file_digest(backbone.name[len(backbones.ONNX_PREFIX):])}
+    return {}
+
+
+def _export_calibration(export_dir, calibrated, identity, checkpoint_path):
+    """(the calibration a new export decides with, [(file name, text)] of the records it keeps as history, whether
+    the calibration is the export's own): the
+    earlier export's own calibration (fitted on it by --mode=calibrate) when fitted for this checkpoint, else the
+    model folder's, which must be fitted for this checkpoint; an earlier record whose calibration is not carried
+    on joins the history."""
+    path = os.path.join(export_dir, RECORD_NAME)
+    if not (os.path.isfile(path) and (outputs.read_marker(export_dir) or {}).get("kind") == KIND):
+        return _checked(calibrated, identity, checkpoint_path), [], False
+    history = []
+    for earlier_path in sorted(glob.glob(os.path.join(glob.escape(export_dir), "pfe_export.previous-*.json"))):
+        with open(earlier_path, encoding="utf-8") as f:
+            history.append((os.path.basename(earlier_path), f.read()))
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        earlier_record = json.loads(text)
+        earlier = calibration.from_json(earlier_record["calibration"], path)
+    except (ValueError, KeyError, TypeError, errors.UserError):
+        earlier_record, earlier = {}, None
+    if earlier is not None and earlier_record.get("calibrated_on_export") and earlier.fitted_for(identity):
+        return earlier, history, True
+    if earlier is not None and (calibrated is None or earlier.as_json() != calibrated.as_json()):
+        history.append((os.path.basename(atomic_files.previous_name(path)), text))
+    return _checked(calibrated, identity, checkpoint_path), history, False
+
+
+def _checked(calibrated, identity, checkpoint_path):
+    """The model folder's calibration, refused unless fitted for the checkpoint exported."""
+    if calibrated is not None:
+        calibrated.check_model(identity, os.path.join(checkpoint_path, calibration.NAME), "--model_dir=%s"
+                               % checkpoint_path)
+    return calibrated
 
 
 def _restored_session(graph, checkpoint, backbone, pretrained_checkpoint):
@@ -141,16 +206,14 @@ def _restored_session(graph, checkpoint, backbone, pretrained_checkpoint):
     return session
 
 
-def calibration_of(record):
-    """The calibration an export decides with (model/verification.py's stored form), or None."""
-    return verification.as_current(record.get("calibration"))
-
-
 def verify_record(calibrated):
-    """What serving_verify decides with, for pfe_export.json: its score and FARs (None without calibration)."""
+    """What serving_verify decides with, for pfe_export.json: its score, the FARs it decides at, those it does not
+    and why, whether it answers P(same), where its thresholds come from (None without a calibration)."""
     if not calibrated:
         return None
-    return {"signature": VERIFY_SIGNATURE, "score": calibrated["default_score"], "fars": calibrated["fars"]}
+    return {"signature": VERIFY_SIGNATURE, "score": calibrated.default_score, "fars": calibrated.decided_fars(),
+            "no_decision": calibrated.undecided(), "p_same": calibration.PROBABILITY_SCORE in calibrated.scores,
+            "population": calibrated.describe()}
 
 
 def _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_checkpoint, calibrated):
@@ -181,20 +244,24 @@ def _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_che
 
 
 def verify_outputs(mu, sigma_sq, count, calibrated):
-    """serving_verify's outputs from the network's [2N] outputs (the first N faces against the last N):
-    P(same) under the calibration's default score, whose parameters and thresholds are variables under
-    CALIBRATION_SCOPE, cosine, MLS, and the decision at each calibrated FAR."""
-    fitted = calibrated["scores"][calibrated["default_score"]]
+    """serving_verify's outputs from the network's [2N] outputs (the first N faces against the last N): cosine,
+    MLS, P(same) (with a logistic) and the decision at each FAR the calibration decides at, computed with its
+    graph constants (model.calibration.Calibration.graph_constants), which are variables under CALIBRATION_SCOPE
+    so that --mode=calibrate can rewrite them."""
     values = verification.pair_values(mu[:count], sigma_sq[:count], mu[count:], sigma_sq[count:], math=tf.math)
     with tf.variable_scope(CALIBRATION_SCOPE):
-        model = {name: tf.get_variable(name, initializer=np.asarray(fitted["model"][name], np.float32),
-                                       trainable=False) for name in ("mean", "scale", "weights")}
-        thresholds = tf.get_variable("thresholds", trainable=False, initializer=np.asarray(
-            [fitted["threshold_at_far"][str(far)] for far in calibrated["fars"]], np.float32))
-    probability = verification.probability(values, fitted["features"], model, math=tf.math)
-    result = {"p_same": probability, "cosine": values["cosine"], "mls": values["mls"]}
-    for index, far in enumerate(calibrated["fars"]):
-        result["accept_at_far_%s" % far] = probability >= thresholds[index]
+        constants = {name: tf.get_variable(name, initializer=value, trainable=False)
+                     for name, value in sorted(calibrated.graph_constants().items())}
+    probability, accepts = calibration.decide_in_graph(
+        values, constants, calibration.SCORES[calibrated.default_score].statistic, tf.math)
+    result = {"cosine": values["cosine"], "mls": values["mls"]}
+    if probability is not None:
+        result["p_same"] = probability
+    decided = calibrated.decided_fars()
+    for index, far in enumerate(calibrated.fars):
+        accept = tf.identity(accepts[index], name=ACCEPT_NODE % index)
+        if far in decided:
+            result["accept_at_far_%s" % far] = accept
     return result
 
 
@@ -249,48 +316,100 @@ def check_recalibration(export_dir, fars):
         raise errors.UserError("--saved_model=%s has no %s signature (exported without a calibration): calibrate "
                                "the model folder (--mode=calibrate --model_dir=...), then export it again"
                                % (export_dir, VERIFY_SIGNATURE))
-    if sorted(float(far) for far in verify["fars"]) != sorted(float(far) for far in fars):
+    exported = sorted(float(far) for far in record["calibration"]["fars"])
+    if exported != sorted(float(far) for far in fars):
         raise errors.UserError("--saved_model=%s decides at FAR %s; a calibration at FAR %s needs a new export "
                                "(calibrate the model folder, then --mode=export)" % (
-                                   export_dir, ",".join(map(str, verify["fars"])), ",".join(map(str, fars))))
+                                   export_dir, ",".join(map(str, exported)), ",".join(map(str, fars))))
 
 
-def recalibrate(export_dir, fitted):
-    """Puts a new calibration into an export: its serving_verify variables rewritten (the SavedModel saved
-    again from its own graph beside the folder, then swapped in) and pfe_export.json's calibration; the
-    earlier record is kept as pfe_export.previous-N.json. Returns (pfe_export.json, the earlier record's
-    new name)."""
-    check_recalibration(export_dir, fitted["fars"])
+def recalibrate(export_dir, calibrated):
+    """Puts a new calibration into an export: serving_verify's constants rewritten (the SavedModel saved again from
+    its own graph beside the folder, then swapped in), its outputs the FARs the new calibration decides at, and
+    pfe_export.json's calibration; the earlier record is kept as pfe_export.previous-N.json. Returns
+    (pfe_export.json, the earlier record's copy).
+
+    Raises:
+      UserError: a calibration for another model than the export's, or one serving_verify cannot take (another
+        score or FARs, P(same) where the graph has none or none where it has one).
+    """
+    check_recalibration(export_dir, calibrated.fars)
     with outputs.writer_lock(export_dir, "calibrate"):
-        return _recalibrated(export_dir, fitted)
+        record = read_record(export_dir)
+        calibrated.check_model(record["model"], "the new calibration", "--saved_model=%s" % export_dir)
+        earlier = calibration.from_json(record["calibration"], os.path.join(export_dir, RECORD_NAME))
+        if sorted(calibrated.graph_constants()) != sorted(earlier.graph_constants()) or calibration.SCORES[
+                calibrated.default_score].statistic != calibration.SCORES[earlier.default_score].statistic:
+            raise errors.UserError("--saved_model=%s decides with %s; a calibration deciding with %s needs a new "
+                                   "export (calibrate the model folder, then --mode=export)" % (
+                                       export_dir, earlier.default_score, calibrated.default_score))
+        return _recalibrated(export_dir, record, calibrated)
 
 
-def _recalibrated(export_dir, fitted):
-    record = read_record(export_dir)
-    score = fitted["scores"][record["verify"]["score"]]
+def _recalibrated(export_dir, record, calibrated):
     staging = outputs.staging_directory(export_dir)
     try:
         saved = os.path.join(staging, "saved_model")
-        with tf.Graph().as_default(), tf.Session() as session:
-            signatures = predict.load_saved_model(session, export_dir).signature_def
+        with tf.Graph().as_default() as graph, tf.Session() as session:
+            signatures = dict(predict.load_saved_model(session, export_dir).signature_def)
             variables = {v.op.name[len(CALIBRATION_SCOPE) + 1:]: v for v in tf.global_variables(CALIBRATION_SCOPE)}
-            values = dict(score["model"], thresholds=[score["threshold_at_far"][str(far)] for far in fitted["fars"]])
-            for name, variable in variables.items():
-                variable.load(np.asarray(values[name], np.float32), session)
+            for name, value in calibrated.graph_constants().items():
+                variables[name].load(value, session)
+            signatures[VERIFY_SIGNATURE] = _decided_outputs(signatures[VERIFY_SIGNATURE], graph, calibrated)
             builder = tf.saved_model.Builder(saved)
-            builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING],
-                                                 signature_def_map=dict(signatures))
+            builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING], signature_def_map=signatures)
             builder.save()
-        path = os.path.join(export_dir, RECORD_NAME)
-        atomic_files.write_json(atomic_files.partial_path(path), dict(record, calibration=fitted))
         for name in ("saved_model.pb", "variables"):
             outputs.replace_path(os.path.join(saved, name), os.path.join(export_dir, name))
-        kept = atomic_files.keep_previous(path)
-        os.replace(atomic_files.partial_path(path), path)
+        path = os.path.join(export_dir, RECORD_NAME)
+        kept = atomic_files.write_json_keeping_previous(path, dict(record, calibration=calibrated.as_json(),
+                                                                   verify=verify_record(calibrated),
+                                                                   calibrated_on_export=True))
         outputs.add_written(export_dir, [os.path.basename(kept)])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, kept
+
+
+def _decided_outputs(signature, graph, calibrated):
+    """serving_verify's signature with an accept_at_far output for each FAR the calibration decides at."""
+    from tensorflow.core.protobuf import meta_graph_pb2  # pylint: disable=import-outside-toplevel
+    updated = meta_graph_pb2.SignatureDef()
+    updated.CopyFrom(signature)
+    for key in [key for key in updated.outputs if key.startswith("accept_at_far_")]:
+        del updated.outputs[key]
+    decided = calibrated.decided_fars()
+    for index, far in enumerate(calibrated.fars):
+        if far in decided:
+            tensor = graph.get_tensor_by_name(ACCEPT_NODE % index + ":0")
+            updated.outputs["accept_at_far_%s" % far].CopyFrom(tf.saved_model.utils.build_tensor_info(tensor))
+    return updated
+
+
+def read_calibration(export_dir, record):
+    """The calibration an export decides with (None without one), checked: fitted for the checkpoint exported,
+    and equal to serving_verify's constants in the SavedModel.
+
+    Raises:
+      UserError: a calibration that is not usable, of another model, or that disagrees with the graph's constants.
+    """
+    stored = (record or {}).get("calibration")
+    if not stored:
+        return None
+    where = os.path.join(export_dir, RECORD_NAME)
+    calibrated = calibration.from_json(stored, where)
+    if not record.get("model"):
+        raise errors.UserError("%s: names no checkpoint identity (an export of an earlier version); export the "
+                               "model again" % where)
+    calibrated.check_model(record["model"], where, "--saved_model=%s" % export_dir)
+    reader = tf.train.load_checkpoint(os.path.join(export_dir, "variables", "variables"))
+    for name, value in sorted(calibrated.graph_constants().items()):
+        variable = "%s/%s" % (CALIBRATION_SCOPE, name)
+        if not reader.has_tensor(variable) or not np.array_equal(reader.get_tensor(variable), value):
+            raise errors.UserError("%s: its calibration and serving_verify's constants in the SavedModel disagree "
+                                   "(%s); recalibrate the export (--mode=calibrate --saved_model=%s ...) or export "
+                                   "the model again" % (where, name, export_dir))
+    return calibrated
 
 
 def read_record(export_dir):

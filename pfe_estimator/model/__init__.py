@@ -7,4 +7,5 @@
   layers.py             fully connected + batch norm layers under tf.contrib.slim's names
   uncertainty_head.py   the PFE head: log sigma^2 from the backbone's features
   verification.py       the verification score of two Gaussians, for numpy and the graph: features, P(same)
+  calibration.py        a model's calibration, one value: fitted on pairs, kept, tied to its model, deciding
 """

@@ -1,7 +1,7 @@
 """--mode=eval: LFW's 10-fold protocol, anyone's pairs (--pairs_csv) and template pairs, scored with cosine,
-MLS and the quality-aware P(same) (and, with a calibrated model, what its decisions do there), into
-report.json and PNG plots in --report_dir, and one CSV row per pair in --pair_scores_output (each written
-whole or not at all)."""
+MLS and, with a calibration fitted for this model (model/calibration.py), its P(same) and decision (what its
+decisions do there, and at which FARs it decides nothing), into report.json and PNG plots in --report_dir, and
+one CSV row per pair in --pair_scores_output (each written whole or not at all)."""
 import os
 
 from pfe_estimator import errors
@@ -9,8 +9,8 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.evaluation import report
 from pfe_estimator.model import verification
 from pfe_estimator.modes import embeddings
+from pfe_estimator.modes import models
 from pfe_estimator.modes import records
-from pfe_estimator.modes import verify
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import outputs
 
@@ -36,13 +36,14 @@ def check(config):
         raise errors.UserError("--templates_csv needs --template_pairs_csv")
     if paths.embeddings_output:
         embeddings.check_embeddings_output(config, "embeddings_output")
+    calibrated = models.calibration_of(config)
+    for flag, wanted in (("pair_scores_output", paths.pair_scores_output), ("score", config.options.score)):
+        if wanted and calibrated is None:
+            raise errors.UserError("--%s: %s has no calibration to decide with (p_same, accept_at_far_*); fit one "
+                                   "with --mode=calibrate" % (flag, paths.saved_model or paths.model_dir))
     if paths.pair_scores_output:
         if not paths.pairs_csv:
             raise errors.UserError("--pair_scores_output needs --pairs_csv (the pairs it scores)")
-        if verify.model_calibration(config) is None:
-            raise errors.UserError("--pair_scores_output: %s has no calibration to decide with (p_same, "
-                                   "accept_at_far_*); fit one with --mode=calibrate" % (
-                                       paths.saved_model or paths.model_dir))
         outputs.check_replaceable_file(paths.pair_scores_output, "pair_scores_output", is_pair_scores,
                                        config.options.overwrite)
 
@@ -58,7 +59,7 @@ def is_pair_scores(path):
 
 def run(config):
     paths = config.paths
-    shipped = verify.model_calibration(config)
+    shipped = models.calibration_of(config)
     rows = None
     with outputs.replacing_directory(paths.report_dir, report.OUTPUT_KIND, "report_dir",
                                      overwrite=config.options.overwrite) as staging:

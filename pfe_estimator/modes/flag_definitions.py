@@ -13,7 +13,7 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.model import sphere_net
-from pfe_estimator.model import verification
+from pfe_estimator.model import calibration
 from pfe_estimator.modes import registry
 from pfe_estimator.training import devices
 from pfe_estimator.training import recipe as recipes
@@ -193,12 +193,21 @@ def define_output_flags():
                         "sigma_sq [N,D].")
     flags.DEFINE_string("image_a", None, "verify: a face image (aligned crop, or a raw photo with --align=detect).")
     flags.DEFINE_string("image_b", None, "verify: the other face image.")
-    flags.DEFINE_float("far", 1e-3, "verify: the false accept rate of the decision threshold (calibrated "
-                       "thresholds: 1e-3, 1e-2 and the --far given when calibrating).", lower_bound=0.0,
-                       upper_bound=1.0)
-    flags.DEFINE_enum("score", None, list(verification.SCORES), "verify, eval: the decision's score: quality = "
-                      "P(same | cosine, the two faces' uncertainties); mls = P(same | MLS); cosine = P(same | cosine). "
-                      "Default: the calibration's own (quality; mls for a calibration of an earlier version).")
+    flags.DEFINE_float("far", 1e-3, "verify, calibrate: the false accept rate of the decision (a calibration keeps "
+                       "thresholds at 1e-3, 1e-2 and the --far given when calibrating), in (0, 1).")
+    flags.register_validator("far", lambda value: math.isfinite(value) and 0 < value < 1,
+                             "must be a false accept rate in (0, 1), e.g. 1e-3")
+    flags.DEFINE_enum("score", None, list(calibration.SCORES), "verify, eval: the score that decides: "
+                      "quality_thresholds = cosine against a threshold that follows the worse face's sigma^2; "
+                      "monotone_logistic = P(same | cosine, the faces' uncertainties), monotone in cosine; logistic = "
+                      "the same fitted freely; mls, cosine = one threshold each (model/calibration.py). Default: "
+                      "the calibration's own (%s)." % calibration.DEFAULT_SCORE)
+    flags.DEFINE_string("gallery_dir", None, "calibrate: the operator's gallery, one folder per enrolled person with "
+                        "one or more photos (--align as for verify): thresholds from impostor pairs across people "
+                        "and from --gallery_copies degraded copies of each photo; no same-person labels needed.")
+    flags.DEFINE_integer("gallery_copies", 2, "calibrate --gallery_dir: degraded copies of each photo (every "
+                         "degradation kind at severities 1-4, seeded), so that low qualities are calibrated.",
+                         lower_bound=0)
 
 
 CONCERNS = (("run", define_run_flags), ("device", define_device_flags), ("model", define_model_flags),

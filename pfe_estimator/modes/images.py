@@ -12,6 +12,13 @@ from pfe_estimator.faces import image_io
 
 def face_loader(config):
     """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
+    load = crop_loader(config)
+    return lambda path: image_io.standardize(load(path))
+
+
+def crop_loader(config):
+    """callable(path) -> uint8 [H, W, 3] RGB: an image file aligned (--align) and at the model's input size
+    (--resize, or centre-cropped)."""
     from pfe_estimator.faces import network_input  # pylint: disable=import-outside-toplevel  # OpenCV
     options, size = config.options, config.image_size
     align = None
@@ -27,7 +34,7 @@ def face_loader(config):
             if landmarks is None:
                 raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
             return alignment.align_face(image, landmarks, template, options.alignment)[0]
-    return lambda path: network_input.load_network_input(path, size, options.resize, align)
+    return lambda path: network_input.load_crop(path, size, options.resize, align)
 
 
 def warn_about_raw_photos(config, paths):

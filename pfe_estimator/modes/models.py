@@ -1,8 +1,11 @@
 """The model a mode runs, from its RunConfig: the PFE Estimator on --model_dir (the head's recipe when
-training, any batch size otherwise), the check that --model_dir's checkpoint fits the network, and the model
-folder's record of a training run."""
+training, any batch size otherwise), the check that --model_dir's checkpoint fits the network, the model
+folder's record of a training run, the model's identity and its calibration (checked to be this model's)."""
+import os
+
 from pfe_estimator.inference import export
 from pfe_estimator.model import backbones
+from pfe_estimator.model import calibration
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import model_config
 from pfe_estimator.storage import outputs
@@ -34,3 +37,36 @@ def model_record(config, kind, template):
         record["onnx_sha256"] = outputs.file_digest(config.backbone.name[len(backbones.ONNX_PREFIX):])
         record.update({flag: getattr(config.options, flag) for flag in model_config.ONNX_OPTION_FLAGS.values()})
     return record
+
+
+def identity(config):
+    """The identity of the model the run computes with (model_config.model_identity): an export's, recorded when it
+    was exported, else that of --model_dir's newest intact checkpoint."""
+    if config.paths.saved_model:
+        return config.record.get("model")
+    return model_config.model_identity(checkpoints.intact_checkpoint(config.paths.model_dir), config.record,
+                                       config.paths.pretrained_ckpt)
+
+
+def target(config):
+    """The flag that names the run's model, as a recalibrate command gives it."""
+    if config.paths.saved_model:
+        return "--saved_model=%s" % config.paths.saved_model
+    return "--model_dir=%s" % config.paths.model_dir
+
+
+def calibration_of(config):
+    """The run's model's calibration deciding with --score (the export's, or the model folder's), or None.
+
+    Raises:
+      UserError: a calibration that cannot be used, or one fitted for another model (a resumed or retrained head),
+        giving the command that recalibrates.
+    """
+    paths = config.paths
+    if paths.saved_model:
+        calibrated = export.read_calibration(paths.saved_model, config.record)
+    else:
+        calibrated = calibration.read(paths.model_dir) if os.path.isdir(paths.model_dir) else None
+        if calibrated is not None:
+            calibrated.check_model(identity(config), os.path.join(paths.model_dir, calibration.NAME), target(config))
+    return calibrated.with_default(config.options.score) if calibrated is not None else None

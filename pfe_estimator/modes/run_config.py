@@ -25,8 +25,8 @@ from pfe_estimator.training import recipe as recipes
 
 PATH_FLAGS = ("model_dir", "data_dir", "lfw_dir", "pretrained_ckpt", "lfw_pairs", "embeddings", "saved_model",
               "templates_csv", "template_pairs_csv", "template_image_root", "calibration_pairs", "predict_dir",
-              "detector_model", "image_a", "image_b", "backbone", "pairs_csv", "image_root", "cache_dir", "report_dir",
-              "export_dir", "predict_output", "embeddings_output", "pair_scores_output")
+              "detector_model", "image_a", "image_b", "backbone", "pairs_csv", "image_root", "gallery_dir", "cache_dir",
+              "report_dir", "export_dir", "predict_output", "embeddings_output", "pair_scores_output")
 
 
 class RunConfig(collections.namedtuple("RunConfig", [

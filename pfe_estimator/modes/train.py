@@ -1,9 +1,14 @@
 """--mode=train: the uncertainty head on the frozen backbone, from image TFRecords, a feature cache or
-synthetic batches; --calibration_pairs then fits P(same | MLS) for --mode=verify."""
+synthetic batches; --calibration_pairs then fits the model's calibration (model/calibration.py) for the
+checkpoint trained. Without it, a calibration the folder keeps for an earlier checkpoint is said to be stale
+(verify, eval and export refuse it until it is refitted)."""
+import tensorflow.compat.v1 as tf
+
 from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
+from pfe_estimator.model import calibration
 from pfe_estimator.modes import models
 from pfe_estimator.modes import records
 from pfe_estimator.training import fit
@@ -33,9 +38,21 @@ def run(config):
     record = models.model_record(config, MODEL, training_data_template(config))
     fit.fit(models.pfe_estimator(config), input_fn(config, config.recipe.quality_ranking_weight > 0),
             config.recipe.max_steps, config.paths.model_dir, config.runtime, record, training_data_dir(config))
-    if config.paths.calibration_pairs and config.runtime.is_chief:
+    if not config.runtime.is_chief:
+        return
+    if config.paths.calibration_pairs:
         from pfe_estimator.modes import calibrate  # pylint: disable=import-outside-toplevel  # OpenCV, only here
         calibrate.fit_calibration_pairs(config)
+        return
+    try:
+        kept = calibration.read(config.paths.model_dir)
+    except errors.UserError as error:
+        tf.logging.warning("%s", error)
+        return
+    if kept is not None and not kept.fitted_for(models.identity(config)):
+        tf.logging.warning("%s/%s was fitted for %s, not for the checkpoint trained now: verify, eval and export "
+                           "refuse it; recalibrate: %s", config.paths.model_dir, calibration.NAME,
+                           kept.model.get("checkpoint"), kept.refit_command(models.target(config)))
 
 
 def training_data_dir(config):

@@ -4,6 +4,7 @@ import errno
 import json
 import math
 import os
+import shutil
 
 from pfe_estimator import errors
 
@@ -76,24 +77,61 @@ def write_text(path, text):
         f.write(text)
 
 
+def _json_text(content):
+    """`content` as indented strict JSON text (non-finite numbers as null)."""
+    try:  # the common case: nothing non-finite, no walk over the content in Python
+        return json.dumps(content, indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    except ValueError:
+        return json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
 def write_json(path, content):
     """Writes `content` as indented UTF-8 strict JSON (non-finite numbers as null) to `path` atomically."""
-    try:  # the common case: nothing non-finite, no walk over the content in Python
-        text = json.dumps(content, indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    except ValueError:
-        text = json.dumps(strict_json_value(content), indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    write_text(path, text)
+    write_text(path, _json_text(content))
 
 
-def keep_previous(path):
-    """Renames an existing file to <name>.previous-N<ext>, the first N free, so that what replaces it never
-    loses it; returns that name, or None when there is no such file."""
-    if not os.path.exists(path):
-        return None
+def previous_name(path):
+    """<name>.previous-N<ext> with the first N no file has: where an earlier version of `path` is kept."""
     root, extension = os.path.splitext(path)
     number = 1
     while os.path.exists("%s.previous-%d%s" % (root, number, extension)):
         number += 1
-    kept = "%s.previous-%d%s" % (root, number, extension)
+    return "%s.previous-%d%s" % (root, number, extension)
+
+
+def keep_previous(path):
+    """Renames an existing file to previous_name(path), so that what replaces it never loses it; returns that
+    name, or None when there is no such file."""
+    if not os.path.exists(path):
+        return None
+    kept = previous_name(path)
     os.rename(path, kept)
+    return kept
+
+
+def write_json_keeping_previous(path, content):
+    """Replaces `path` with JSON `content` and keeps the file it replaces as previous_name(path): the new file is
+    written whole first, then the earlier one copied aside, then the new one renamed in, so that at every moment
+    (a full disk, Ctrl-C) `path` holds the earlier or the new content. Returns the copy's name or None.
+
+    Raises:
+      UserError: the disk filled, naming `path` and saying the earlier file is kept.
+    """
+    partial = partial_path(path)
+    kept = None
+    try:
+        with full_disk_named(path, lambda: "the earlier file is kept" if os.path.exists(path) else
+                             "nothing was written"):
+            with open(partial, "w", encoding="utf-8", newline="") as f:
+                f.write(_json_text(content))
+            if os.path.exists(path):
+                kept = previous_name(path)
+                with open(path, "rb") as source, open(kept + PARTIAL_SUFFIX, "wb") as copy:
+                    shutil.copyfileobj(source, copy)
+                os.replace(kept + PARTIAL_SUFFIX, kept)
+            os.replace(partial, path)
+    finally:
+        for leftover in (partial, (kept or "") + PARTIAL_SUFFIX):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return kept

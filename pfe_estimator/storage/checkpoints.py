@@ -1,10 +1,11 @@
-"""Finding checkpoints and restoring part of a graph from them, with one-line errors."""
+"""Finding checkpoints and restoring part of a graph from them, with one-line errors; a checkpoint's identity."""
 import os
 import re
 
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
+from pfe_estimator.storage import outputs
 
 
 def resolve_checkpoint(path):
@@ -38,6 +39,12 @@ def resolve_checkpoint(path):
 def absolute_prefix(path):
     """The absolute checkpoint prefix a folder or prefix names (as records keep it), or None for None."""
     return os.path.abspath(resolve_checkpoint(path)) if path else None
+
+
+def identity(prefix):
+    """What tells a checkpoint from every other: {'checkpoint': its file name, 'sha256': of its .index file,
+    which holds every tensor's checksum, so any change of any value (a resumed or retrained model) changes it}."""
+    return {"checkpoint": os.path.basename(prefix), "sha256": outputs.file_digest(prefix + ".index")}
 
 
 def list_checkpoint_variables(checkpoint):

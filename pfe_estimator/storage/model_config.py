@@ -11,6 +11,7 @@ import os
 
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import checkpoints
 
 CONFIG_NAME = "pfe_config.json"
 # Recorded settings that flags of the same name set; the rest of a record ('model', 'onnx_sha256',
@@ -134,6 +135,23 @@ def from_cache_manifest(cache_manifest):
     record.update((flag, options[option]) for option, flag in ONNX_OPTION_FLAGS.items() if option in options)
     record["head_input"] = value_in(options, "head_input")
     return record
+
+
+def model_identity(checkpoint, record, pretrained_ckpt=None):
+    """The exact model a checkpoint computes with: {'checkpoint': its name, 'checkpoint_sha256',
+    'backbone_sha256': the frozen backbone's when it lies outside the checkpoint (the ONNX file's sha256, or
+    the pretrained checkpoint's identity), else None}. A resumed or retrained head, or another backbone file,
+    gives another identity (what a calibration is tied to, model/calibration.py).
+
+    Args:
+      checkpoint: the checkpoint prefix; record: its folder's record ({} without one); pretrained_ckpt: the
+        SphereNet checkpoint the backbone is restored from, or None.
+    """
+    head = checkpoints.identity(checkpoint)
+    backbone = (record or {}).get("onnx_sha256")
+    if not backbone and pretrained_ckpt:
+        backbone = checkpoints.identity(checkpoints.resolve_checkpoint(pretrained_ckpt))["sha256"]
+    return {"checkpoint": head["checkpoint"], "checkpoint_sha256": head["sha256"], "backbone_sha256": backbone}
 
 
 def value_in(record, key):

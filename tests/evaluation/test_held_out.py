@@ -6,8 +6,9 @@ shown to catch the leak the suite once missed: the LFW threshold chosen on all t
 """
 import numpy as np
 
-from pfe_estimator.evaluation import calibration
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.evaluation import metrics
+from pfe_estimator.model import calibration
 
 
 def random_protocol(seed, folds=10, pairs_per_fold=60):
@@ -67,10 +68,10 @@ def test_cross_fitted_calibration_of_a_fold_ignores_that_fold():
 
     def probabilities(scores_, same_, fold_, k):
         inputs = np.stack([scores_, uncertainty], axis=1)
-        return calibration.cross_fitted_probabilities(inputs, same_, fold_)[fold_ == k]
+        return reliability.cross_fitted_probabilities(inputs, same_, fold_)[fold_ == k]
     assert leaking_folds(probabilities, scores, same, fold, change_scores=False) == []
 
     def leaky_probabilities(scores_, same_, fold_, k):
         inputs = np.stack([scores_, uncertainty], axis=1)
-        return calibration.logistic_probability(calibration.fit_logistic(inputs, same_), inputs[fold_ == k])
+        return reliability.logistic_probability(calibration.fit_logistic(inputs, same_), inputs[fold_ == k])
     assert leaking_folds(leaky_probabilities, scores, same, fold, change_scores=False) != []

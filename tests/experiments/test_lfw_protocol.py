@@ -41,27 +41,37 @@ def check_reference_model(lfw, work, tmp_path):
     """The reference model built, calibrated, exported and verifying alone; in the lfw_folds run's work
     folder with one copy, so that its records and caches are reused."""
     output = str(tmp_path / "reference")
-    result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "head.copies=1")
+    # fold 10's 8 images: 28 clean pairs, 56 against a copy; 48 impostors, enough for FAR 0.25 and 0.5
+    result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "head.copies=1", "--set",
+                            "fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "calibrated on 84 pairs of unseen people" in result.stdout  # fold 10's 8 images: 28 clean, 56 degraded
+    assert "calibrated on 84 pairs of unseen people, 48 impostors (quality_thresholds" in result.stdout
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
-    assert record["calibration"]["source"].startswith("LFW people.txt fold 10: every pair of its 8 images")
-    assert record["verify"]["signature"] == "serving_verify"
+    population = record["calibration"]["population"]
+    assert population["name"].startswith("LFW people.txt fold 10: every pair of its 8 images")
+    assert "any kind" in population["qualities"] and all(kind in population["qualities"] for kind in kinds.KINDS)
+    assert record["calibration"]["model"] == record["model"]
+    assert record["verify"]["signature"] == "serving_verify" and record["verify"]["fars"] == [0.25, 0.5]
     assert record["image_size"] == [112, 112] and record["template"] == "112x112"
     assert os.path.exists(os.path.join(output, "export", export.ONNX_NAME))
     trained_on = json.load(open(os.path.join(output, "model", "pfe_config.json")))["trained_on"]
     again = run_experiment("reference_model", lfw, work, "--output_dir", output, "--name", "half", "--set",
-                           "head.copies=1", "--set", "head.identity_share=0.5")  # other identities, same model folder
+                           "head.copies=1", "--set", "head.identity_share=0.5", "--set",
+                           "fars=0.25,0.5")  # other identities, same model folder
     assert again.returncode == 1 and "records trained_on %s" % trained_on in last_line(again)
     person = os.path.join(lfw, "images", "George_W_Bush")
-    verify = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--mode=verify",
-                             "--saved_model=" + os.path.join(output, "export"),
-                             "--image_a=" + os.path.join(person, "George_W_Bush_0001.jpg"),
-                             "--image_b=" + os.path.join(person, "George_W_Bush_0002.jpg"), "--align=detect",
-                             "--detector_model=" + shared_path(*YUNET)], cwd=str(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
-    assert "P(same)" in verify.stdout and np.isfinite(float(verify.stdout.split("MLS ")[1].split()[0]))
-    # the tiny calibration's 48 impostor pairs (16 clean, 32 against a copy) are too few for a threshold at FAR
-    # 1e-3: refused, not decided
-    assert verify.returncode == 1 and verify.stdout.strip().splitlines()[-1].startswith(
-        "error: --far=0.001: the calibration's threshold rests on 48 impostor pairs")
+
+    def verify(*flags):
+        return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--mode=verify",
+                               "--saved_model=" + os.path.join(output, "export"),
+                               "--image_a=" + os.path.join(person, "George_W_Bush_0001.jpg"),
+                               "--image_b=" + os.path.join(person, "George_W_Bush_0002.jpg"), "--align=detect",
+                               "--detector_model=" + shared_path(*YUNET)] + list(flags), cwd=str(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    decided = verify("--far=0.25")
+    assert decided.returncode == 0 and "P(same)" in decided.stdout and "decision at FAR 0.25: " in decided.stdout
+    assert np.isfinite(float(decided.stdout.split("MLS ")[1].split()[0]))
+    refused = verify()  # the default FAR 1e-3 is not among the calibration's: refused before any work
+    assert refused.returncode == 1 and refused.stdout.strip().splitlines()[-1] == (
+        "error: --far=0.001: the calibration keeps thresholds at FAR 0.25, 0.5 only; refit it with --mode=calibrate "
+        "--far=0.001")

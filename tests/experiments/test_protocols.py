@@ -98,27 +98,41 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
 
 
 def check_all_pairs(lfw, work):
-    """Every pair within each test fold, clean and cross-quality, scored at thresholds fitted on the next fold
-    (the tiny folds hold too few impostors for FAR 1e-3: the report says so rather than deciding)."""
+    """Every pair within each test fold, clean and cross-quality, decided by every score with thresholds fitted on
+    the next fold's pairs and on a gallery of one photo per person of it (the tiny folds hold 48 impostors: a FAR
+    of 0.25 at most; the gallery's 3 decide nothing, and the report says so rather than deciding)."""
     sides_before = set(os.listdir(os.path.join(work, "test_sides")))
     result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "plain_head.steps=2", "--set",
                             "plain_head.classes_per_batch=4", "--set", "plain_head.images_per_class=2", "--set",
                             "folds=0,1,2", "--set", "held_out_kinds=defocus", "--set",
-                            "held_out_protocols=leave_one_kind_out")
+                            "held_out_protocols=leave_one_kind_out", "--set", "fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
     report_dir = os.path.join(work, "reports", "all_pairs_quality_aware")
     part = json.load(open(os.path.join(report_dir, "report.json")))["all_pairs"]["leave_one_kind_out"]
     # 3 test folds of 8 images: 28 clean pairs and 8 x 7 clean-against-copy pairs each
     assert part["folds"] == [0, 1, 2] and part["pairs"] == 3 * (28 + 56) and part["cross_quality_pairs"] == 3 * 56
     calibrations = part["calibrations"]
-    assert [c["fold"] for c in calibrations] == [0, 1, 2] and all(c["pairs"] == 84 for c in calibrations)
-    assert set(part["shipped_at_far_0.001"]) == {"quality", "mls", "cosine"}
+    assert [(c["fold"], c["calibration_fold"]) for c in calibrations] == [(0, 1), (1, 2), (2, 3)]
+    for fold in calibrations:
+        labelled, gallery = fold["sources"]["calibration"], fold["sources"]["gallery"]
+        assert labelled["population"]["pairs"] == 84 and labelled["population"]["impostors"] == 48
+        assert gallery["population"]["genuine"] is None and gallery["population"]["impostors"] == 3
+        assert labelled["fars"] == [0.25, 0.5] and labelled["model"]["checkpoint_sha256"]
+        assert labelled["scores"]["cosine"]["thresholds"]["0.25"]["impostors"] == 48  # 48 >= 10 / 0.25
+    decided = part["decisions"]["calibration"]["scores"]
+    assert set(decided) == {"quality_thresholds", "monotone_logistic", "logistic", "mls", "cosine"}
+    assert set(decided["cosine"]) == {"0.25", "0.5"} and part["decisions"]["gallery"]["scores"]["cosine"] == {}
+    rates = decided["cosine"]["0.25"]["rates"]
+    assert rates["pooled_cross_quality"]["impostors"] == 3 * 32 and rates["clean"]["impostors"] == 3 * 16
+    assert set(rates["folds"]) == {"0", "1", "2"}
+    assert sum(rates["folds"][k]["cross_quality"]["false_matches"] for k in rates["folds"]) == \
+        rates["pooled_cross_quality"]["false_matches"]
     assert set(part["edc"]["measures"]) == {"sigma_sq_quality_aware", "sigma_sq_plain", "embedding_norm",
                                             "sharpness", "random"}
-    assert set(part["lfw_accuracy"]) >= {"cosine", "quality"}
+    assert set(part["lfw_accuracy"]) >= {"cosine", "quality_thresholds"}
     copies = sorted(set(os.listdir(os.path.join(work, "test_sides"))) - sides_before - {"qualities"})
     copies = [name for name in copies if name.startswith("sides-")]
     assert len(copies) == 2  # one test and one calibration copy of the 4 folds' images, nothing for folds 4-9
     with np.load(os.path.join(work, "test_sides", copies[0])) as saved:
         assert len(saved["mu"]) == 4 * 8
-    assert os.path.getsize(os.path.join(report_dir, "leave_one_kind_out_fmr_by_stratum.png")) > 5000
+    assert os.path.getsize(os.path.join(report_dir, "leave_one_kind_out_calibration_fmr_by_stratum.png")) > 5000

@@ -1,9 +1,7 @@
-"""The verification score is written once: numpy and the graph give the same features and P(same), and a
-calibration of an earlier version is read in this version's form."""
+"""The verification score is written once: numpy and the graph give the same features and P(same)."""
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from pfe_estimator.evaluation import calibration
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.model import verification
 
@@ -36,15 +34,3 @@ def test_numpy_and_the_graph_give_the_same_pair_values_and_probabilities():
     by_hand = model["weights"][4] + sum(w * (f - m) / s for w, f, m, s in zip(
         model["weights"], (values["cosine"], pair, values["cosine"] * pair, worse), model["mean"], model["scale"]))
     np.testing.assert_allclose(logit, by_hand, rtol=1e-9)
-
-
-def test_a_calibration_of_an_earlier_version_decides_as_it_did():
-    scores = np.linspace(-30, -10, 50)
-    earlier = {"method": "logistic regression on the MLS score", "pairs": 4000,
-               "model": {"mean": [-20.0], "scale": [3.0], "weights": [2.0, -1.0]},
-               "mls_threshold_at_far": {"0.001": -12.5, "0.01": -15.0}}
-    current = verification.as_current(earlier)
-    assert current["default_score"] == "mls" and set(current["scores"]) == {"mls"}
-    for far, threshold in earlier["mls_threshold_at_far"].items():
-        _, _, accept, _ = calibration.accepts(current, "mls", {"mls": scores}, float(far))
-        np.testing.assert_array_equal(accept, scores >= threshold - 1e-9)
