@@ -31,7 +31,10 @@ OUTPUT_KIND = "lfw_splits"
 
 def folds_of(flag):
     """The 0-based folds of a --*_folds flag's 1-based list."""
-    folds = [int(k) - 1 for k in FLAGS[flag].value]
+    try:
+        folds = [int(k) - 1 for k in FLAGS[flag].value]
+    except ValueError:
+        folds = []
     if not folds or any(k < 0 or k > 9 for k in folds):
         raise errors.UserError("--%s=%s: expected folds among 1-10" % (flag, ",".join(FLAGS[flag].value)))
     return folds

@@ -1,5 +1,8 @@
 """Embedding files: the .npz of names [N], mu [N, D] and sigma_sq [N, D] that predict and eval write and
-eval reads (--predict_output, --embeddings_output, --embeddings), and the image names that key them."""
+eval and calibrate read (--predict_output, --embeddings_output, --embeddings), the image names that key them, and
+the model that made them ('model': its identity, storage/model_config.py model_identity, and embedding size), so
+that no other model scores them."""
+import json
 import os
 import zipfile
 
@@ -14,13 +17,17 @@ def image_name(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
+UNIT_TOLERANCE = 1e-3  # |norm of mu - 1| an embedding may have (float32 and bf16 arithmetic)
+
+
 def check(names, mu, sigma_sq, source):
-    """Raises a one-line UserError when mu is not finite or sigma^2 is not finite and > 0.
+    """Raises a one-line UserError when mu is not finite and unit length or sigma^2 is not finite and > 0.
 
     Args:
       names: image names [N]; mu, sigma_sq: float [N, D].
       source: where the features came from, for the message.
     """
+    norms = np.linalg.norm(mu, axis=1)
     problems = (("non-finite mu", ~np.isfinite(mu).all(axis=1)),
                 ("non-finite sigma^2", ~np.isfinite(sigma_sq).all(axis=1)),
                 ("sigma^2 <= 0", ~(sigma_sq > 0).all(axis=1)))
@@ -29,6 +36,12 @@ def check(names, mu, sigma_sq, source):
             first_bad = names[int(np.flatnonzero(bad_rows)[0])]
             raise errors.UserError("%s: %d face(s) with %s (first: %s); these features cannot be scored, recompute them"
                              % (source, int(bad_rows.sum()), what, first_bad))
+    off = np.abs(norms - 1.0) > UNIT_TOLERANCE
+    if off.any():
+        first_off = int(np.flatnonzero(off)[0])
+        raise errors.UserError("%s: mu is not unit length (norm %.3g for %s, %d face(s) in all): not PFE embeddings "
+                               "(mu is L2-normalised); compute them with --mode=predict" % (
+                                   source, norms[first_off], names[first_off], int(off.sum())))
 
 
 def check_names(names, source):
@@ -41,13 +54,23 @@ def check_names(names, source):
         first_row[name] = row
 
 
-def save(path, names, mu, sigma_sq):
-    """Writes {'names', 'mu', 'sigma_sq'} to an .npz atomically (temporary file, then rename)."""
+def save(path, names, mu, sigma_sq, model=None):
+    """Writes {'names', 'mu', 'sigma_sq'} and the model that made them (a JSON-able dict, or None) to an .npz
+    atomically (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
+    arrays = {"names": np.array(names), "mu": mu, "sigma_sq": sigma_sq}
+    if model is not None:
+        arrays["model"] = np.array(json.dumps(dict(model, embedding_size=int(mu.shape[1])), sort_keys=True))
     with atomic_files.writing(path) as temporary:
-        write_npz(temporary, {"names": np.array(names), "mu": mu, "sigma_sq": sigma_sq})
+        write_npz(temporary, arrays)
+
+
+def model_of(path):
+    """The model an embeddings file records having made it ({..., 'embedding_size'}), or None (a file without)."""
+    with np.load(path) as data:
+        return json.loads(str(data["model"])) if "model" in data.files else None
 
 
 def write_npz(path, arrays):

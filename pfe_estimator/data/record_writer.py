@@ -199,6 +199,17 @@ def _worker_started():
     one_blas_thread()
 
 
+def _pool(num_workers):
+    """The worker processes, forked with Ctrl-C ignored from their first instruction: a Ctrl-C while they
+    start reaches only the parent (a worker interrupted before its initializer ran printed a traceback, and
+    the pool's clean-up could then wait for it for ever)."""
+    parent = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return multiprocessing.Pool(num_workers, initializer=_worker_started)
+    finally:
+        signal.signal(signal.SIGINT, parent)
+
+
 def load_finished_shard(output_dir, name):
     """The sidecar of a finished shard, or None when the shard must be (re)written."""
     shard_path = os.path.join(output_dir, name)
@@ -324,7 +335,7 @@ def _aligning(root, identities, landmarks, output_dir, settings, num_workers, im
     opencv_threads = cv2.getNumThreads()
     if num_workers > 1:
         cv2.setNumThreads(1)
-    pool = multiprocessing.Pool(num_workers, initializer=_worker_started) if num_workers > 1 else None
+    pool = _pool(num_workers) if num_workers > 1 else None
     blas_limits = None if pool else one_blas_thread()
     # 128 identities a message: the parent's share of the CPU (unpickling, waking per message) went from
     # 0.9 s to 0.7 s on LFW against 32, and the last message is still well under a second of work
@@ -396,7 +407,8 @@ def write_manifest(output_dir, shards, settings, root, landmarks, identities, fi
         "num_images": sum(count for s in shards for _, _, count in s["identities"]),
         "num_skipped": len(skipped),
         "skipped_by_kind": dict(collections.Counter(s["kind"] for s in skipped)),
-        "landmark_lines_without_file": sorted(set(landmarks) - listed),
+        "landmark_lines_without_file": sorted(path for path in set(landmarks) - listed
+                                              if path.split("/", 1)[0] in identities),
         "shards": [{"file": s["file"], "identities": len(s["identities"]), "bytes": s["bytes"],
                     "images": sum(c for _, _, c in s["identities"])} for s in shards],
         "identities": [{"name": n, "label": label, "images": c} for s in shards for n, label, c in s["identities"]],

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import os
+import traceback
 
 from pfe_estimator import errors
 from pfe_estimator.evaluation import held_out
@@ -111,18 +112,33 @@ def load(path):
     """The Experiment of a config file (its get_config()), named after the file.
 
     Raises:
-      UserError: no such file, or no get_config() returning an Experiment.
+      UserError: no such file, a file that does not load (a syntax error, an import that fails, get_config()
+        raising: naming the file's line), or no get_config() returning an Experiment.
     """
     if not os.path.isfile(path):
         raise errors.UserError("%s: no such config file (they are under configs/)" % path)
     spec = importlib.util.spec_from_file_location("experiment_config_" + _stem(path), path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    made = getattr(module, "get_config", lambda: None)()
+    try:
+        spec.loader.exec_module(module)
+        made = getattr(module, "get_config", lambda: None)()
+    except Exception as error:  # pylint: disable=broad-except  # the user's file: whatever it raises, one line
+        raise errors.UserError("%s:%s: the config file does not load (%s: %s); fix that line" % (
+            path, _line_in(path, error), type(error).__name__, errors.first_line(str(error))))
     if not isinstance(made, Experiment):
         raise errors.UserError("%s: get_config() must return an experiments.config.Experiment (see configs/base.py)"
                                % path)
     return made._replace(name=_stem(path))
+
+
+def _line_in(path, error):
+    """The line of `path` an error was raised at (a syntax error's own line, else the traceback's last frame in
+    the file), or '?'."""
+    if isinstance(error, SyntaxError) and os.path.abspath(error.filename or "") == os.path.abspath(path):
+        return error.lineno
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if os.path.abspath(frame.filename) == os.path.abspath(path)]
+    return frames[-1].lineno if frames else "?"
 
 
 def _stem(path):

@@ -35,7 +35,16 @@ def run(config, inputs):
     outputs.check_run_paths({"work_dir": inputs.work_dir, "output_dir": inputs.output_dir},
                             {"lfw_dir": inputs.lfw_dir, "sface": inputs.sface})
     start = time.time()
-    report_dir = claim_report(config, inputs)
+    report_dir, claimed = claim_report(config, inputs)
+    try:
+        return _run(config, inputs, report_dir, start)
+    except BaseException:
+        if claimed == "new":
+            work_folder.release_report_folder(report_dir)
+        raise
+
+
+def _run(config, inputs, report_dir, start):
     context = lfw_data.context(config, inputs)
     print("data ready in %.0f s: %d images of %d identities" % (
         time.time() - start, context.records.manifest["num_images"], context.records.manifest["num_identities"]))
@@ -52,7 +61,8 @@ def run(config, inputs):
 
 
 def claim_report(config, inputs):
-    """WORK_DIR/reports/NAME for this configuration and these inputs (their content, not their paths)."""
+    """(WORK_DIR/reports/NAME claimed for this configuration and these inputs (their content, not their paths),
+    'new' or 'resume')."""
     fingerprint = work_folder.flat({"experiment": config.as_dict(), "lfw": lfw_data.lfw_key(inputs),
                                     "sface_sha256": outputs.file_digest(lfw_data.check_sface(inputs.sface))})
     try:

@@ -15,6 +15,7 @@ one. A rerun of the same configuration finds its artefacts and resumes or reuses
 import hashlib
 import json
 import os
+import shutil
 
 from pfe_estimator.storage import outputs
 
@@ -47,11 +48,18 @@ def flat(key, prefix=""):
 def report_folder(work_dir, name, fingerprint):
     """WORK_DIR/reports/NAME, claimed for this configuration: created and marked, or an earlier report of the
     same configuration (replaced as it is written). A folder holding another configuration's report, or
-    anything else, is refused in one line naming what changed (outputs.claim_directory).
+    anything else, is refused in one line naming what changed (outputs.claim_directory). Returns (the folder,
+    'new' or 'resume').
 
     Args:
       fingerprint: the experiment (Experiment.as_dict) and the keys of its inputs.
     """
     folder = os.path.join(work_dir, "reports", name)
-    outputs.claim_directory(folder, REPORT_KIND, "work_dir", fingerprint)
-    return folder
+    return folder, outputs.claim_directory(folder, REPORT_KIND, "work_dir", fingerprint)
+
+
+def release_report_folder(folder):
+    """Removes a report folder this run claimed when it holds nothing but its marker (a run that failed before
+    writing anything leaves nothing that would refuse its corrected rerun)."""
+    if os.path.isdir(folder) and set(os.listdir(folder)) <= {outputs.MARKER_NAME}:
+        shutil.rmtree(folder)

@@ -131,7 +131,14 @@ _DETECTORS = {}
 
 
 def detect_landmarks(image_rgb, detector_model, score_threshold=0.6):
-    """YuNet's 5 points (eyes, nose, mouth corners) of the largest face, float64 [5, 2], or None.
+    """YuNet's 5 points (eyes, nose, mouth corners) of the largest face, float64 [5, 2], or None (detect_faces)."""
+    found = detect_faces(image_rgb, detector_model, score_threshold)
+    return found[0] if found else None
+
+
+def detect_faces(image_rgb, detector_model, score_threshold=0.6):
+    """(YuNet's 5 points of the largest face float64 [5, 2], how many faces it found, the largest's box (x, y, w,
+    h) in pixels), or None when it finds none.
 
     The largest face, not the most confident: in a photo of one person with others behind (LFW), the
     subject is the largest (on the 100 native LFW images the most confident face is another person's
@@ -161,7 +168,7 @@ def detect_landmarks(image_rgb, detector_model, score_threshold=0.6):
     if faces is None or len(faces) == 0:
         return None
     largest = faces[np.argmax(faces[:, 2] * faces[:, 3])]
-    return largest[4:14].reshape(5, 2).astype(np.float64)
+    return largest[4:14].reshape(5, 2).astype(np.float64), len(faces), tuple(int(round(v)) for v in largest[:4])
 
 
 def parse_landmark_line(line):

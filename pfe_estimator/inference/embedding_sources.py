@@ -40,7 +40,7 @@ class EmbeddingExtractor(object):
         return predict.cached_embeddings(self.make_estimator(), features, mu, self.batch_size)
 
 
-def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None, embeddings_output=None):
+def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None, embeddings_output=None, model=None):
     """mu and sigma^2 of the images a pair list names, from the first source that applies:
 
     1. a feature cache at data_dir (the head runs over its cached backbone outputs);
@@ -50,7 +50,8 @@ def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None
     Args:
       wanted_names: set of image names (embedding_files.image_name) the pairs use.
       extractor: a EmbeddingExtractor.
-      embeddings_output: when given, the embeddings computed by (1) or (3) are saved there (.npz).
+      embeddings_output: when given, the embeddings computed by (1) or (3) are saved there (.npz), recording
+        `model` (the identity of the model that made them).
 
     Returns:
       (names [N], mu float32 [N, D], sigma_sq float32 [N, D], load_face: callable(name) -> uint8 RGB crop
@@ -77,7 +78,7 @@ def pair_embeddings(wanted_names, extractor, data_dir=None, embeddings_path=None
         raise errors.UserError("pair embeddings need an embeddings file or a folder of aligned TFRecords or cached "
                                "features")
     if embeddings_output:
-        embedding_files.save(embeddings_output, names, mu, sigma_sq)
+        embedding_files.save(embeddings_output, names, mu, sigma_sq, model)
     return names, mu, sigma_sq, load_face
 
 

@@ -235,12 +235,23 @@ def _write_saved_model(checkpoint, staging, backbone, image_size, pretrained_che
         if calibrated:
             signatures[VERIFY_SIGNATURE] = tf.saved_model.predict_signature_def(
                 inputs={VERIFY_INPUTS[0]: bytes_a, VERIFY_INPUTS[1]: bytes_b},
-                outputs=verify_outputs(mu, sigma_sq, tf.shape(bytes_a)[0], calibrated))
+                outputs=verify_outputs(mu, sigma_sq, paired_count(bytes_a, bytes_b), calibrated))
         with _restored_session(graph, checkpoint, backbone, pretrained_checkpoint) as session:
             session.run(tf.variables_initializer(tf.global_variables(CALIBRATION_SCOPE)))
             builder = tf.saved_model.Builder(staging)
             builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING], signature_def_map=signatures)
             builder.save()
+
+
+def paired_count(bytes_a, bytes_b):
+    """N of serving_verify's two inputs, which pair face by face: a request with more of one than of the other
+    fails with InvalidArgument naming both counts (no broadcasting: the first face is never silently compared
+    with several)."""
+    count_a, count_b = tf.shape(bytes_a)[0], tf.shape(bytes_b)[0]
+    check = tf.Assert(tf.equal(count_a, count_b), ["image_bytes_a and image_bytes_b pair face by face: give as many "
+                                                   "of each; got", count_a, count_b])
+    with tf.control_dependencies([check]):
+        return tf.identity(count_a)
 
 
 def verify_outputs(mu, sigma_sq, count, calibrated):
@@ -311,12 +322,11 @@ def check_recalibration(export_dir, fars):
     """Refuses, in one line before any work, to recalibrate an export whose serving_verify cannot take a new
     calibration at `fars`: one exported without a calibration (no serving_verify), or deciding at other FARs."""
     record = read_record(export_dir)
-    verify = (record or {}).get("verify")
-    if not verify:
+    if not record.get("verify") or not record.get("calibration"):
         raise errors.UserError("--saved_model=%s has no %s signature (exported without a calibration): calibrate "
                                "the model folder (--mode=calibrate --model_dir=...), then export it again"
                                % (export_dir, VERIFY_SIGNATURE))
-    exported = sorted(float(far) for far in record["calibration"]["fars"])
+    exported = calibration.from_json(record["calibration"], os.path.join(export_dir, RECORD_NAME)).fars
     if exported != sorted(float(far) for far in fars):
         raise errors.UserError("--saved_model=%s decides at FAR %s; a calibration at FAR %s needs a new export "
                                "(calibrate the model folder, then --mode=export)" % (
@@ -413,18 +423,19 @@ def read_calibration(export_dir, record):
 
 
 def read_record(export_dir):
-    """pfe_export.json of an export folder (None for an export from before it was written), checked against
-    the SavedModel beside it: this pipeline's signature, the image size it takes, the template of that size.
+    """pfe_export.json of an export folder, checked against the SavedModel beside it: this pipeline's signature,
+    the image size it takes, the template of that size.
 
     Raises:
-      UserError: a record that is not JSON, not an object, with an image size that is not H,W integers, or
-        that contradicts the SavedModel, naming the file; a SavedModel without this pipeline's 'images' ->
+      UserError: a record that is missing, not JSON, not an object, with an image size that is not H,W integers,
+        or that contradicts the SavedModel, naming the file; a SavedModel without this pipeline's 'images' ->
         'mu', 'sigma_sq' signature.
     """
     taken = saved_model_image_size(export_dir)
     path = os.path.join(export_dir, RECORD_NAME)
     if not os.path.isfile(path):
-        return None
+        raise errors.UserError("%s: missing; an export folder needs its record beside the SavedModel (the image size, "
+                               "the template, the calibration): restore it, or export the model again" % path)
     try:
         with open(path, encoding="utf-8") as f:
             record = json.load(f)

@@ -10,17 +10,20 @@ from pfe_estimator.faces import alignment
 from pfe_estimator.faces import image_io
 
 
-def face_loader(config):
-    """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied."""
-    load = crop_loader(config)
+def face_loader(config, notices=None):
+    """callable(path) -> float32 [H, W, 3]: an image file as the network's input, --align and --resize applied
+    (crop_loader)."""
+    load = crop_loader(config, notices)
     return lambda path: image_io.standardize(load(path))
 
 
-def crop_loader(config):
+def crop_loader(config, notices=None):
     """callable(path) -> uint8 [H, W, 3] RGB: an image file aligned (--align) and at the model's input size
-    (--resize, or centre-cropped)."""
+    (--resize, or centre-cropped). `notices`: a list that gets one line for each image whose face was chosen
+    among several, or that was centre-cropped (what was done to it that the user did not see)."""
     from pfe_estimator.faces import network_input  # pylint: disable=import-outside-toplevel  # OpenCV
     options, size = config.options, config.image_size
+    notices = [] if notices is None else notices
     align = None
     if options.align == "detect":
         detector = config.paths.detector_model
@@ -30,11 +33,23 @@ def crop_loader(config):
         template = config.record.get("template") or alignment.template_for_size(size)
 
         def align(image, path):
-            landmarks = alignment.detect_landmarks(image, detector)
-            if landmarks is None:
+            found = alignment.detect_faces(image, detector)
+            if found is None:
                 raise image_io.ImageError("%s: no face detected" % path, "no_face_detected")
+            landmarks, count, (x, y, width, height) = found
+            if count > 1:
+                notices.append("%s: %d faces found; decided on the largest, at x %d, y %d, %dx%d" % (
+                    path, count, x, y, width, height))
             return alignment.align_face(image, landmarks, template, options.alignment)[0]
-    return lambda path: network_input.load_crop(path, size, options.resize, align)
+
+    def load(path):
+        crop = network_input.load_crop(path, size, options.resize, align)
+        declared = image_io.file_declared_size(path)
+        if align is None and not options.resize and declared and tuple(declared) != tuple(size):
+            notices.append("%s: %dx%d, centre-cropped to the model's %dx%d input (--resize resizes it instead; "
+                           "--align=detect finds the face in a photo)" % ((path,) + tuple(declared) + tuple(size)))
+        return crop
+    return load
 
 
 def warn_about_raw_photos(config, paths):

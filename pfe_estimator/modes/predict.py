@@ -7,6 +7,7 @@ from pfe_estimator.faces import image_io
 from pfe_estimator.faces import network_input
 from pfe_estimator.modes import embeddings
 from pfe_estimator.modes import images
+from pfe_estimator.modes import models
 
 OUTPUTS = ("predict_output",)
 MODEL = "pfe"
@@ -38,5 +39,5 @@ def run(config):
         raise errors.UserError("--predict_dir=%s: none of its %d images could be used (first: %s: %s)"
                                % (folder, len(skipped), skipped[0][0], skipped[0][1]))
     kept_names = [os.path.relpath(path, folder) for path in kept]
-    embedding_files.save(config.paths.predict_output, kept_names, mu, sigma_sq)
+    embedding_files.save(config.paths.predict_output, kept_names, mu, sigma_sq, models.identity(config))
     print("predict: %d images -> %s, %d skipped" % (len(kept_names), config.paths.predict_output, len(skipped)))

@@ -53,11 +53,9 @@ def adopt(flags, record, where):
 
 def with_export_record(flags):
     """An exported model's pfe_export.json becomes the run's record: the image size it takes, the template
-    --align=detect aligns to, its calibration. An export without one (older) passes on the flags."""
+    --align=detect aligns to, its calibration."""
     saved_model = flags.values["saved_model"]
     record = export.read_record(saved_model)
-    if record is None:
-        return flags
     network = {key: record[key] for key in ("image_size", "embedding_size") if key in record}
     return adopt(flags, network, os.path.join(saved_model, export.RECORD_NAME))._replace(record=record)
 
@@ -70,8 +68,8 @@ def with_model_record(flags, kind):
     if record is None:
         return flags
     where = model_config.config_path(model_dir)
-    if record.get("model") != kind:
-        raise errors.UserError("--model_dir=%s holds a %s model (%s), not a %s one" % (model_dir, record.get("model"),
+    if record["model"] != kind:
+        raise errors.UserError("--model_dir=%s holds a %s model (%s), not a %s one" % (model_dir, record["model"],
                                                                                      where, kind))
     flags = adopt(flags, record, where)._replace(record=record)
     if record.get("onnx_sha256"):

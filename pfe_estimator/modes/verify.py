@@ -1,6 +1,7 @@
-"""--mode=verify: are --image_a and --image_b the same person? MLS, cosine, each face's mean sigma^2 and, with a
-calibration fitted for this model (model/calibration.py), P(same) with the prior it assumes and the likelihood
-ratio, and the decision at --far of --score (the calibration's default score): its statistic against the
+"""--mode=verify: are --image_a and --image_b the same person? What was done to each image the user did not see
+(a crop centre-cropped to the model's input, the face chosen among several); MLS, cosine, each face's mean sigma^2
+and, with a calibration fitted for this model (model/calibration.py), P(same) with the prior it assumes and the
+likelihood ratio, and the decision at --far of --score (the calibration's default score): its statistic against the
 threshold these two faces' quality gets, the distinct impostor pairs it rests on and where they come from."""
 from pfe_estimator import errors
 from pfe_estimator.model import calibration
@@ -30,8 +31,11 @@ def check(config):
 def run(config):
     paths, options = config.paths, config.options
     calibrated = models.calibration_of(config)
-    load_face = images.face_loader(config)
+    notices = []
+    load_face = images.face_loader(config, notices)
     mu, sigma_sq = embeddings.extractor(config).images(load_face(image) for image in (paths.image_a, paths.image_b))
+    for line in notices:
+        print(line)
     values = verification.pair_values(mu[:1], sigma_sq[:1], mu[1:], sigma_sq[1:])
     print("MLS %.4f  cosine %.4f" % (values["mls"][0], values["cosine"][0]))
     for name, sigma in zip((paths.image_a, paths.image_b), sigma_sq):

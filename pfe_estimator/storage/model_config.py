@@ -12,8 +12,10 @@ import os
 from pfe_estimator import errors
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
+from pfe_estimator.storage import model_dir_lock
 
 CONFIG_NAME = "pfe_config.json"
+KINDS = ("pfe", "pretrain")  # the models a record names
 # Recorded settings that flags of the same name set; the rest of a record ('model', 'onnx_sha256',
 # 'template') is checked, never taken from flags.
 FLAG_KEYS = ("backbone", "pretrained_ckpt", "image_size", "embedding_size", "head_input", "embedding_node",
@@ -36,16 +38,22 @@ def read(model_dir):
     """The folder's record as a dict, or None when it has none.
 
     Raises:
-      ValueError: the record exists but is not valid JSON, naming the file.
+      UserError: the record exists but is not valid JSON, or not a record of this pipeline, naming the file.
     """
     path = config_path(model_dir)
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            record = json.load(f)
     except ValueError as error:
         raise errors.UserError("%s: not valid JSON (%s); restore it or use a new --model_dir" % (path, error))
+    if not isinstance(record, dict) or record.get("model") not in KINDS:
+        found = "keys %s" % ", ".join(sorted(record)[:6]) if isinstance(record, dict) else type(record).__name__
+        raise errors.UserError("%s: not a model record of this pipeline (it holds %s, no 'model' of %s); it is "
+                               "not this pipeline's file: move it, or use another --model_dir" % (
+                                   path, found or "nothing", " or ".join(KINDS)))
+    return record
 
 
 def write_training_record(model_dir, record):
@@ -63,6 +71,12 @@ def write_training_record(model_dir, record):
     if recorded is None:
         if not os.path.isdir(model_dir):
             os.makedirs(model_dir)
+        foreign = sorted(name for name in os.listdir(model_dir) if name != model_dir_lock.LOCK_NAME)
+        if foreign:
+            raise errors.UserError("--model_dir=%s holds %s, which this pipeline did not write (it holds no %s): a "
+                                   "training would write over them; choose an empty or new folder" % (
+                                       model_dir, ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else ""),
+                                       CONFIG_NAME))
         atomic_files.write_json(config_path(model_dir), record)
         return []
     for key in NETWORK_KEYS:

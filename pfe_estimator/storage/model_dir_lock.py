@@ -12,6 +12,7 @@ import socket
 import time
 
 from pfe_estimator import errors
+from pfe_estimator.storage import atomic_files
 
 LOCK_NAME = ".pfe_lock"
 
@@ -69,8 +70,13 @@ def acquire(model_dir, mode, path=None):
                                          holder.get("started"), path))
             os.remove(path)  # stale: its owner died without releasing it
             continue
-        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-            json.dump(owner, f)
+        try:
+            with atomic_files.full_disk_named(model_dir, lambda: "nothing was changed"), \
+                    os.fdopen(descriptor, "w", encoding="utf-8") as f:
+                json.dump(owner, f)
+        except BaseException:
+            os.remove(path)  # a lock that names no owner would stay as a stale one nobody can name
+            raise
         return path
     raise LockedError("%s: could not take the lock %s; retry" % (model_dir, path))
 

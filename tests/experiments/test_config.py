@@ -111,8 +111,9 @@ def test_a_report_folder_holding_anything_else_is_refused_and_kept(tmp_path):
         work_folder.report_folder(str(tmp_path / "work"), "mine", {"experiment": {}})
     assert os.listdir(str(folder)) == ["notes.txt"]
     key = {"experiment": {"seed": 0}}
-    assert work_folder.report_folder(str(tmp_path / "work"), "other", key) == \
-        work_folder.report_folder(str(tmp_path / "work"), "other", key)  # the same configuration's report
+    first = work_folder.report_folder(str(tmp_path / "work"), "other", key)
+    assert first[1] == "new" and work_folder.report_folder(str(tmp_path / "work"), "other", key) == (
+        first[0], "resume")  # the same configuration's report
 
 
 def test_a_refused_report_names_the_field_that_changed():
