@@ -79,6 +79,9 @@ def write(argv):
     exclude = record_writer.read_name_list(FLAGS.exclude_identities) if FLAGS.exclude_identities else None
     identities = record_writer.filter_identities(listed, include, exclude)
     landmarks = alignment.read_landmark_file(FLAGS.landmarks) if FLAGS.landmarks else {}
+    if include is not None or exclude is not None:  # the lines of identities the lists leave out: not ours to count
+        landmarks = {path: points for path, points in landmarks.items() if path.split("/", 1)[0] in identities or
+                     (include is None and path.split("/", 1)[0] not in exclude)}
     if not identities:
         raise errors.UserError("no identity to write: the input lists %d, --include_identities keeps %s, "
                                "--exclude_identities drops %s; check the input and the name lists"

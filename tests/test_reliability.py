@@ -226,6 +226,7 @@ def test_killed_eval_leaves_the_previous_report_intact(tmp_path):
     people = ["P%03d" % i for i in range(600)]
     names = ["%s_%04d" % (p, n) for p in people for n in (1, 2)]
     mu = rng.randn(len(names), 64).astype(np.float32)
+    mu /= np.linalg.norm(mu, axis=1, keepdims=True)  # PFE's mu is unit length
     features = str(tmp_path / "embeddings.npz")
     np.savez(features, names=np.array(names), mu=mu, sigma_sq=rng.uniform(0.1, 1, mu.shape).astype(np.float32))
     lines = ["10\t300"]

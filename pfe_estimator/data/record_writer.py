@@ -407,8 +407,7 @@ def write_manifest(output_dir, shards, settings, root, landmarks, identities, fi
         "num_images": sum(count for s in shards for _, _, count in s["identities"]),
         "num_skipped": len(skipped),
         "skipped_by_kind": dict(collections.Counter(s["kind"] for s in skipped)),
-        "landmark_lines_without_file": sorted(path for path in set(landmarks) - listed
-                                              if path.split("/", 1)[0] in identities),
+        "landmark_lines_without_file": sorted(set(landmarks) - listed),
         "shards": [{"file": s["file"], "identities": len(s["identities"]), "bytes": s["bytes"],
                     "images": sum(c for _, _, c in s["identities"])} for s in shards],
         "identities": [{"name": n, "label": label, "images": c} for s in shards for n, label, c in s["identities"]],

@@ -18,11 +18,16 @@ GUARD_FACES = 16
 
 
 def decide(config):
-    """config with an 'auto' backbone precision decided (and its backbone built in it); others unchanged."""
+    """config with an 'auto' backbone precision decided (and its backbone built in it); others unchanged. A
+    resumed training continues in the precision its model folder records (its record refuses any other)."""
     if config.backbone_precision[0] != "auto":
         return config
-    choice, why = precision_check.auto_precision(config.options.device, config.backbone,
-                                                 lambda: guard_faces(config), guard_checkpoint(config))
+    recorded = (config.record.get("backbone_precision") or {}) if config.mode == "train" else {}
+    if isinstance(recorded, dict) and recorded.get("used"):
+        choice, why = recorded["used"], "the model folder's, a resumed training continues in it"
+    else:
+        choice, why = precision_check.auto_precision(config.options.device, config.backbone,
+                                                     lambda: guard_faces(config), guard_checkpoint(config))
     tf.logging.info("backbone precision: %s (auto: %s)", choice, why)
     return run_config.with_backbone(config._replace(backbone_precision=(choice, "auto: " + why)))
 

@@ -178,7 +178,7 @@ def test_average_ranks_give_ties_their_mean_rank():
     (0, np.nan, "non-finite mu"), (1, np.inf, "non-finite sigma^2"), (1, 0.0, "sigma^2 <= 0"),
     (1, -1.0, "sigma^2 <= 0")])
 def test_check_features_names_the_problem_its_count_and_the_first_face(column, value, what):
-    arrays = [np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)]
+    arrays = [np.full((4, 3), 3 ** -0.5, np.float32), np.ones((4, 3), np.float32)]  # unit-length mu
     embedding_files.check(["a", "b", "c", "d"], arrays[0], arrays[1], "f.npz")  # clean: no error
     arrays[column][1, 2] = value
     arrays[column][3, 0] = value

@@ -189,7 +189,7 @@ def test_an_onnx_imported_backbone_exports_to_onnx_with_the_same_numbers(tmp_pat
     estimator = estimators.pfe_estimator(backbone, model_dir, recipes.Recipe(
         num_classes_per_batch=2, images_per_class=2, learning_rates=(1e-3,)))
     estimator.train(pk_sampling.synthetic_input_fn_builder(2, 2, (112, 112)), max_steps=1)
-    _, problem = export.export_pfe(model_dir, export_dir, backbone, (112, 112))
+    _, problem, _ = export.export_pfe(model_dir, export_dir, backbone, (112, 112))
     assert problem is None
     records, _, _ = lfw_subset_records(tmp_path, "112x112")
     jpegs = predict.read_tfrecord_faces(records)[1][:7]
