@@ -69,10 +69,11 @@ def tar_at_fmr(scores, same, fmrs=FMRS):
     return result
 
 
-def rates(accept, same):
-    """{'impostors', 'false_matches', 'fmr', 'genuine', 'false_non_matches', 'fnmr'} of fixed decisions."""
-    impostors, genuine = int((~same).sum()), int(same.sum())
-    false_matches, false_non_matches = int((accept & ~same).sum()), int((~accept & same).sum())
+def rates(impostor_accepts, genuine_accepts):
+    """{'impostors', 'false_matches', 'fmr', 'genuine', 'false_non_matches', 'fnmr'} of fixed decisions, from the
+    decisions on a group's impostor pairs and on its genuine pairs (bool arrays)."""
+    impostors, genuine = int(len(impostor_accepts)), int(len(genuine_accepts))
+    false_matches, false_non_matches = int(impostor_accepts.sum()), int(genuine - genuine_accepts.sum())
     return {"impostors": impostors, "false_matches": false_matches,
             "fmr": false_matches / impostors if impostors else None, "genuine": genuine,
             "false_non_matches": false_non_matches, "fnmr": false_non_matches / genuine if genuine else None}

@@ -19,6 +19,7 @@ The targets, each at a FAR (its nominal FMR), for the FAR's decisions of one sco
                    there) closes at least TARGET_FNMR_CLOSED of cosine's
   LFW              standard LFW accuracy of the score's margin not below cosine's
 """
+import collections
 import os
 
 import numpy as np
@@ -95,50 +96,61 @@ def gathered(folds):
     return data
 
 
+class Stratum(collections.namedtuple("Stratum", ["impostors", "genuine"])):
+    """A group of pairs as the rows of its impostor pairs and of its genuine pairs (int arrays)."""
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, chosen, same):
+        return cls(np.flatnonzero(chosen & ~same), np.flatnonzero(chosen & same))
+
+
 def groups(data, cross, edges):
-    """{group name: bool [P]} of the strata the decisions are reported by: pooled cross-quality pairs, clean pairs,
+    """({group name: Stratum} of the strata the decisions are reported by: pooled cross-quality pairs, clean pairs,
     each cell present and each quintile of the worse face's sigma^2 (cross-quality pairs, edges from
-    all_pairs.quintile_edges)."""
+    all_pairs.quintile_edges); {fold: {'cross_quality', 'clean': Stratum}})."""
+    same = data["same"]
     quintile = np.searchsorted(edges, data["worse_sigma"], side="right")
-    chosen = {"pooled_cross_quality": cross, "clean": ~cross}
+    strata = {"pooled_cross_quality": Stratum.of(cross, same), "clean": Stratum.of(~cross, same)}
     for code in np.unique(data["cell"][cross]):
-        chosen["cell " + CELLS[code]] = data["cell"] == code
+        strata["cell " + CELLS[code]] = Stratum.of(data["cell"] == code, same)
     for q in range(5):
-        chosen["quintile q%d" % (q + 1)] = cross & (quintile == q)
-    return chosen
-
-
-def decision_rates(accept, data, strata, weights):
-    """The rates of one decision per stratum, with subject-bootstrap intervals of its FMR and FNMR, and per fold:
-    {stratum: all_pairs.rates + 'fmr_interval', 'fnmr_interval'}, 'folds': {fold: {'cross_quality', 'clean'}}."""
-    same, subject = data["same"], data["subject"]
-    result = {}
-    for name, chosen in strata.items():
-        part = all_pairs.rates(accept[chosen], same[chosen])
-        impostors, genuine = chosen & ~same, chosen & same
-        part["fmr_interval"] = all_pairs.bootstrap_rate(accept[impostors], subject[impostors], weights)["interval"] \
-            if impostors.any() else None
-        part["fnmr_interval"] = all_pairs.bootstrap_rate(~accept[genuine], subject[genuine], weights)["interval"] \
-            if genuine.any() else None
-        result[name] = part
-    result["folds"] = {}
+        strata["quintile q%d" % (q + 1)] = Stratum.of(cross & (quintile == q), same)
+    folds = {}
     for k in np.unique(data["test_fold"]):
         in_fold = data["test_fold"] == k
-        result["folds"][str(int(k))] = {
-            group: all_pairs.rates(accept[strata[key] & in_fold], same[strata[key] & in_fold])
-            for group, key in (("cross_quality", "pooled_cross_quality"), ("clean", "clean"))}
+        folds[str(int(k))] = {"cross_quality": Stratum.of(cross & in_fold, same),
+                              "clean": Stratum.of(~cross & in_fold, same)}
+    return strata, folds
+
+
+def decision_rates(accept, data, strata, folds, weights):
+    """The rates of one decision per stratum, with subject-bootstrap intervals of its FMR and FNMR, and per fold:
+    {stratum: all_pairs.rates + 'fmr_interval', 'fnmr_interval'}, 'folds': {fold: {'cross_quality', 'clean'}}."""
+    subject = data["subject"]
+    result = {}
+    for name, stratum in strata.items():
+        impostors, genuine = accept[stratum.impostors], accept[stratum.genuine]
+        part = all_pairs.rates(impostors, genuine)
+        part["fmr_interval"] = all_pairs.bootstrap_rate(impostors, subject[stratum.impostors], weights)[
+            "interval"] if len(impostors) else None
+        part["fnmr_interval"] = all_pairs.bootstrap_rate(~genuine, subject[stratum.genuine], weights)[
+            "interval"] if len(genuine) else None
+        result[name] = part
+    result["folds"] = {k: {group: all_pairs.rates(accept[stratum.impostors], accept[stratum.genuine])
+                           for group, stratum in parts.items()} for k, parts in folds.items()}
     return result
 
 
-def inside_cells(accept, cosine_accept, data, weights):
+def inside_cells(accept, cosine_accept, data, strata, weights):
     """In each cell: TAR of a decision minus cosine's decision from the same calibration (fixed thresholds), with
     its subject-bootstrap interval; and the cells where it is significantly below."""
     result = {}
-    for code in np.unique(data["cell"]):
-        genuine = (data["cell"] == code) & data["same"]
-        if genuine.any():
-            result[CELLS[code]] = all_pairs.bootstrap_difference(accept[genuine], cosine_accept[genuine],
-                                                                 data["subject"][genuine], weights)
+    for name, stratum in strata.items():
+        genuine = stratum.genuine
+        if name.startswith("cell ") and len(genuine):
+            result[name[len("cell "):]] = all_pairs.bootstrap_difference(accept[genuine], cosine_accept[genuine],
+                                                                         data["subject"][genuine], weights)
     below = sorted(cell for cell, part in result.items() if part["interval"][1] < 0)
     return {"cells": result, "significantly_below": below}
 
@@ -246,7 +258,8 @@ def protocol_report(name, folds, lfw, report_dir):
     cross = data["cell"] != CELLS.index("clean")
     weights = all_pairs.subject_weights(data["subject"])
     edges = all_pairs.quintile_edges(data["worse_sigma"][cross])
-    strata = groups(data, cross, edges)
+    strata, folds_of_pairs = groups(data, cross, edges)
+    strata["cell clean"] = strata["clean"]
     recognisable = recognisable_cells(data)
     lfw_scores = {key: np.concatenate([part[key] for part in lfw]) for key in lfw[0]}
     lfw_accuracy = {score: metrics.kfold_accuracy(lfw_scores[score], lfw_scores["same"], lfw_scores["fold"])["mean"]
@@ -265,8 +278,8 @@ def protocol_report(name, folds, lfw, report_dir):
         for score, part in scores.items():
             report["decisions"][source]["scores"][score] = {}
             for far, accept in part["accept"].items():
-                rates = decision_rates(accept, data, strata, weights)
-                harm = inside_cells(accept, scores["cosine"]["accept"][far], data, weights)
+                rates = decision_rates(accept, data, strata, folds_of_pairs, weights)
+                harm = inside_cells(accept, scores["cosine"]["accept"][far], data, strata, weights)
                 report["decisions"][source]["scores"][score][str(far)] = dict(
                     rates=rates, inside_cells=harm, targets=targets(rates, harm, far, recognisable))
     _plots(name, report, report_dir)

@@ -19,6 +19,11 @@ threshold):
   monotone_logistic   the logit of P(same) = sigmoid(w . standardised features + b), verification's quality
                       features, fitted with cosine's weight kept positive at every pair uncertainty the
                       calibration covers (and the uncertainty clamped to that range): monotone in cosine
+  logistic_or_cosine  accept when the monotone logistic accepts or cosine does, each at its own threshold for the
+                      FAR: one statistic, max(logit, g(cosine)) against the logistic's threshold, with g the
+                      monotone map of cosine's impostor quantiles onto the logit's (cosine's threshold at a FAR
+                      maps to the logistic's); it rejects no pair cosine accepts and ranks as the logistic where
+                      cosine rejects
   logistic            the same logistic fitted freely (the score shipped before; not monotone for bad photos)
   mls, cosine         the score itself against one threshold
 A threshold rests on distinct impostor pairs, at least MIN_FALSE_ACCEPTS / FAR of them (each bin of q its own);
@@ -56,12 +61,13 @@ class Spec(collections.namedtuple("Spec", ["statistic", "logistic", "by_quality"
 
 
 SCORES = collections.OrderedDict([
+    ("logistic_or_cosine", Spec("union", "monotone", False)),
     ("quality_thresholds", Spec("cosine", None, True)),
     ("monotone_logistic", Spec("logit", "monotone", False)),
     ("logistic", Spec("logit", "free", False)),
     ("mls", Spec("mls", None, False)),
     ("cosine", Spec("cosine", None, False))])
-DEFAULT_SCORE = "quality_thresholds"
+DEFAULT_SCORE = "logistic_or_cosine"  # chosen by measurement: docs/results.md, all pairs
 PROBABILITY_SCORE = "monotone_logistic"  # whose logistic gives P(same)
 
 
@@ -282,19 +288,23 @@ def fit(values, same, fars, model, population, earlier=None, require_decision=Tr
     if require_decision and not [far for far in fars if impostors >= needed(far)]:
         raise errors.UserError("%s: %d distinct impostor pairs; a threshold at FAR %s needs at least %d: give more "
                                "pairs or people" % (population["name"], impostors, fars[-1], needed(fars[-1])))
-    q, statistics = quality(values), {}
+    q, thresholded = quality(values), {}  # each score's statistic its thresholds are the impostor quantiles of
     scores = collections.OrderedDict()
     for name, spec in SCORES.items():
         if spec.logistic and spec.logistic not in logistics:
             continue
         fitted = dict(logistics[spec.logistic]) if spec.logistic else {}
-        statistics[name] = _statistic(spec, fitted, values)
+        if spec.statistic == "union":
+            thresholded[name] = _statistic(SCORES["monotone_logistic"], fitted, values)
+            fitted["cosine_map"] = _cosine_map(values["cosine"][~same], thresholded[name][~same], fars)
+        else:
+            thresholded[name] = _statistic(spec, fitted, values)
         scores[name] = fitted
-    ceiling = {far: impostor_threshold(statistics["cosine"][~same], far) for far in fars if impostors >= needed(far)}
+    ceiling = {far: impostor_threshold(thresholded["cosine"][~same], far) for far in fars if impostors >= needed(far)}
     for name, fitted in scores.items():
         fitted["thresholds"] = {}
         for far in fars:
-            impostor_statistic = statistics[name][~same]
+            impostor_statistic = thresholded[name][~same]
             if impostors < needed(far):
                 fitted["thresholds"][str(far)] = _unsupported(impostors, far)
             elif SCORES[name].by_quality:
@@ -330,16 +340,41 @@ def _kept_logistics(earlier, model):
     """A gallery's logistics: the earlier calibration's, when it is of this model."""
     if earlier is None or not earlier.fitted_for(model):
         return {}
-    return {SCORES[name].logistic: {key: value for key, value in fitted.items() if key != "thresholds"}
+    return {SCORES[name].logistic: {key: value for key, value in fitted.items()
+                                    if key in ("model", "uncertainty_range")}
             for name, fitted in earlier.scores.items() if SCORES[name].logistic}
 
 
 def _statistic(spec, fitted, values, math_module=np):
-    """A score's statistic [N] of pair values (the logit with the monotone logistic's uncertainty clamped)."""
-    if spec.statistic != "logit":
+    """A score's statistic [N] of pair values (the logit with the monotone logistic's uncertainty clamped; for
+    the union, max(logit, g(cosine)))."""
+    if spec.statistic in ("cosine", "mls"):
         return values[spec.statistic]
-    return verification.logit(values, verification.QUALITY_FEATURES, fitted["model"], math_module,
-                              fitted.get("uncertainty_range"))
+    logit = verification.logit(values, verification.QUALITY_FEATURES, fitted["model"], math_module,
+                               fitted.get("uncertainty_range"))
+    if spec.statistic == "logit":
+        return logit
+    mapped = interpolate(values["cosine"], fitted["cosine_map"]["knots"], fitted["cosine_map"]["levels"], math_module)
+    return math_module.maximum(logit, mapped)
+
+
+def _cosine_map(impostor_cosines, impostor_logits, fars):
+    """The monotone map g of cosine onto the logit scale through (cosine's threshold, the logit's threshold) at
+    KNOTS FARs: geometric from 0.5 down to the rarest that rests on MIN_FALSE_ACCEPTS impostors, each of `fars`
+    among them (so that at each, g(cosine) reaches the logistic's threshold exactly where cosine reaches its
+    own). {'knots' [KNOTS] strictly increasing cosines, 'levels' [KNOTS] non-decreasing logits}."""
+    rarest = max(MIN_FALSE_ACCEPTS / float(len(impostor_cosines)), 1e-9)
+    grid = list(np.geomspace(0.5, min(rarest, 0.5), KNOTS))
+    for far in fars:
+        if far >= rarest:
+            grid[int(np.argmin(np.abs(np.log(np.array(grid)) - np.log(far))))] = far
+    grid = sorted(set(grid), reverse=True)
+    knots = impostor_thresholds(impostor_cosines, grid)
+    levels = impostor_thresholds(impostor_logits, grid)
+    for index in range(1, len(knots)):  # ties of cosine's quantiles: knots must strictly increase
+        knots[index] = max(knots[index], knots[index - 1] + 1e-7)
+    knots, levels = _padded(knots, levels)
+    return {"knots": knots, "levels": levels}
 
 
 def distinct(first, second, same, where):
@@ -516,6 +551,9 @@ class Calibration(collections.namedtuple("Calibration", ["version", "model", "po
                 constants.update({prefix + key: source["model"][key] for key in ("mean", "scale", "weights")})
                 if "uncertainty_range" in source:
                     constants[prefix + "uncertainty_range"] = source["uncertainty_range"]
+        if "cosine_map" in fitted:
+            constants["decision/map_knots"] = fitted["cosine_map"]["knots"]
+            constants["decision/map_levels"] = fitted["cosine_map"]["levels"]
         return {name: np.asarray(value, np.float32) for name, value in constants.items()}
 
 
@@ -530,7 +568,14 @@ def decide_in_graph(values, constants, statistic, math_module):
         model = {key: constants[prefix + key] for key in ("mean", "scale", "weights")}
         return verification.logit(values, verification.QUALITY_FEATURES, model, math_module,
                                   constants.get(prefix + "uncertainty_range"))
-    measured = logit("decision/") if statistic == "logit" else values[statistic]
+    if statistic in ("cosine", "mls"):
+        measured = values[statistic]
+    else:
+        measured = logit("decision/")
+    if statistic == "union":
+        knots, levels = constants["decision/map_knots"], constants["decision/map_levels"]
+        measured = math_module.maximum(measured, interpolate(values["cosine"], [knots[k] for k in range(KNOTS)],
+                                                             [levels[k] for k in range(KNOTS)], math_module))
     q = quality(values, math_module)
     knots, levels = constants["decision/knots"], constants["decision/levels"]
     accepts = {index: measured >= interpolate(q, [knots[index, k] for k in range(KNOTS)],
@@ -601,6 +646,8 @@ def _problem(calibrated):
         if name not in SCORES:
             return "unknown score %s" % name
         problem = _logistic_problem(name, fitted) if SCORES[name].logistic else None
+        if SCORES[name].statistic == "union":
+            problem = problem or _map_problem(name, fitted)
         for far in fars:
             problem = problem or _threshold_problem(name, far, fitted["thresholds"][str(far)])
         if problem:
@@ -624,6 +671,17 @@ def _logistic_problem(name, fitted):
             covered and len(covered) == 2 and np.isfinite(covered).all() and covered[0] <= covered[1]
             and cosine_slopes(model, covered).min() > 0):
         return "%s: its cosine weight is not positive over the uncertainty range it covers" % name
+    return None
+
+
+def _map_problem(name, fitted):
+    mapping = fitted.get("cosine_map") or {}
+    knots, levels = (np.asarray(mapping.get(key, []), np.float64) for key in ("knots", "levels"))
+    if knots.shape != (KNOTS,) or levels.shape != (KNOTS,) or not (np.isfinite(knots).all() and
+                                                                   np.isfinite(levels).all()):
+        return "%s: its cosine map needs %d finite knots and levels" % (name, KNOTS)
+    if not ((np.diff(knots) > 0).all() and (np.diff(levels) >= 0).all()):
+        return "%s: its cosine map is not increasing" % name
     return None
 
 

@@ -160,6 +160,13 @@ class OnnxGraph(object):
         return {name: values[name] for name in wanted}
 
 
+def constant_value(node, arrays):
+    """The numpy value of a node whose inputs are all constants (a DequantizeLinear or Reshape of weights, a
+    Constant), as the importer folds it; None when its converter computes a tensor instead."""
+    value = CONVERTERS[node.op_type]([Value(array, False) for array in arrays], _attributes(node), node)[0].tensor
+    return value if isinstance(value, np.ndarray) else None
+
+
 def _scope_name(node):
     name = (node.name or node.output[0] or node.op_type)
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in name).lstrip("_-.") or node.op_type

@@ -58,9 +58,14 @@ def decision_lines(calibrated, values, far):
                          probability[0], 100 * calibrated.prior, calibrated.likelihood_ratio(probability)[0]))
     decision = calibrated.decide(values, far)
     score = calibrated.default_score
-    statistic = calibration.SCORES[score].statistic
-    threshold = "%s %.4f %s %.4f" % (statistic, decision.statistic[0], ">=" if decision.accept[0] else "<",
-                                     decision.threshold[0])
+    if calibration.SCORES[score].statistic == "union":
+        parts = [calibrated.decide(values, far, name) for name in ("monotone_logistic", "cosine")]
+        threshold = (" %s " % ("or" if decision.accept[0] else "and")).join(
+            "%s %.4f %s %.4f" % (name, part.statistic[0], ">=" if part.accept[0] else "<", part.threshold[0])
+            for name, part in zip(("logit", "cosine"), parts))
+    else:
+        threshold = "%s %.4f %s %.4f" % (calibration.SCORES[score].statistic, decision.statistic[0],
+                                         ">=" if decision.accept[0] else "<", decision.threshold[0])
     if calibration.SCORES[score].by_quality:
         threshold += ", the threshold for a worse face of log sigma^2 %.2f" % calibration.quality(values)[0]
     lines.append("decision at FAR %s: %s (%s: %s; resting on at least %d distinct impostor pairs)" % (

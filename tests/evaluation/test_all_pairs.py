@@ -15,8 +15,8 @@ def test_every_pair_once_or_every_ordered_pair_but_an_image_with_its_own_copy():
 def test_rates_and_tar_at_fmr_count_their_pairs():
     same = np.array([True, True, False, False, False, False])
     accept = np.array([True, False, True, False, False, False])
-    assert all_pairs.rates(accept, same) == {"impostors": 4, "false_matches": 1, "fmr": 0.25, "genuine": 2,
-                                             "false_non_matches": 1, "fnmr": 0.5}
+    assert all_pairs.rates(accept[~same], accept[same]) == {"impostors": 4, "false_matches": 1, "fmr": 0.25,
+                                                            "genuine": 2, "false_non_matches": 1, "fnmr": 0.5}
     scores = np.concatenate([np.linspace(1, 2, 10), np.linspace(0, 1.5, 2000)])
     labels = np.arange(2010) < 10
     result = all_pairs.tar_at_fmr(scores, labels, (1e-3, 1e-4))

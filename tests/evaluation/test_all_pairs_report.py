@@ -42,10 +42,10 @@ def data():
 
 def test_a_cell_is_judged_at_the_shipped_threshold_not_one_refitted_inside_it(data):
     cross = data["cell"] != cells("clean")[0]
-    strata = report.groups(data, cross, all_pairs.quintile_edges(data["worse_sigma"][cross]))
+    strata, folds = report.groups(data, cross, all_pairs.quintile_edges(data["worse_sigma"][cross]))
     weights = all_pairs.subject_weights(data["subject"], replicates=200)
     accept = data["decisions"]["calibration"]["shipped"]["accept"][1e-3]
-    rates = report.decision_rates(accept, data, strata, weights)
+    rates = report.decision_rates(accept, data, strata, folds, weights)
     blurred = rates["cell blur-4"]
     impostors = (data["cell"] == cells("blur-4")[0]) & ~data["same"]
     assert blurred["impostors"] == impostors.sum() and blurred["fmr"] == pytest.approx(np.mean(accept[impostors]))
@@ -77,11 +77,14 @@ def test_the_figures_of_a_far_are_the_decisions_taken_at_that_far(tmp_path):
 
 def test_no_harm_counts_the_cells_where_a_decision_rejects_genuine_pairs_cosine_accepts(data):
     weights = all_pairs.subject_weights(data["subject"], replicates=200)
+    cross = data["cell"] != cells("clean")[0]
+    strata = report.groups(data, cross, all_pairs.quintile_edges(data["worse_sigma"][cross]))[0]
+    strata["cell clean"] = strata["clean"]
     cosine = data["decisions"]["calibration"]["cosine"]["accept"][1e-3]
     stricter = cosine & ~((data["cell"] == cells("blur-4")[0]) & data["same"] & (np.arange(len(cosine)) % 5 == 0))
-    harm = report.inside_cells(stricter, cosine, data, weights)
+    harm = report.inside_cells(stricter, cosine, data, strata, weights)
     assert harm["significantly_below"] == ["blur-4"] and harm["cells"]["clean"]["difference"] == 0
-    assert report.inside_cells(cosine, cosine, data, weights)["significantly_below"] == []
+    assert report.inside_cells(cosine, cosine, data, strata, weights)["significantly_below"] == []
 
 
 def test_a_decision_is_wastefully_strict_only_where_cosine_still_recognises_faces():

@@ -72,6 +72,7 @@ def test_a_second_input_is_used_when_it_carries_information():
 def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
     import json  # pylint: disable=import-outside-toplevel
     import os  # pylint: disable=import-outside-toplevel
+    import re  # pylint: disable=import-outside-toplevel
     from pfe_estimator.inference import predict  # pylint: disable=import-outside-toplevel
     from tests.conftest import lfw_subset_records  # pylint: disable=import-outside-toplevel
     from tests.test_main import run_main  # pylint: disable=import-outside-toplevel
@@ -82,7 +83,7 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
                        "--calibration_pairs=" + pairs, "--lfw_dir=" + records, "--far=0.1", *size)
     assert trained.returncode == 0, trained.stdout[-3000:]
     stored = json.load(open(os.path.join(model_dir, "calibration.json")))
-    assert stored["fars"] == [0.001, 0.01, 0.1] and stored["default_score"] == "quality_thresholds"
+    assert stored["fars"] == [0.001, 0.01, 0.1] and stored["default_score"] == "logistic_or_cosine"
     # every pair of the file's images, and each image against every other's degraded copy
     assert stored["population"]["pairs"] > 100 and "every other image's copy" in stored["population"]["qualities"]
     assert stored["population"]["impostors"] >= 100 and stored["model"]["checkpoint"] == "model.ckpt-2"
@@ -99,12 +100,14 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
     probability = float(lines[3].split()[1])
     assert 0.0 <= probability <= 1.0 and lines[3].startswith("P(same)") and "likelihood ratio" in lines[3]
     cosine = float(lines[0].split()[3])
-    levels = stored["scores"]["quality_thresholds"]["thresholds"]["0.1"]
     assert lines[4].startswith("decision at FAR 0.1: ") and "resting on at least" in lines[4]
-    threshold = float(lines[4].split(" >= ")[-1].split(",")[0] if " >= " in lines[4] else
-                      lines[4].split(" < ")[-1].split(",")[0])
-    assert min(levels["levels"]) - 1e-4 <= threshold <= max(levels["levels"]) + 1e-4
-    assert ("same person" in lines[4]) == (cosine >= threshold) and lines[5].startswith("thresholds from every pair")
+    cosine_threshold = stored["scores"]["cosine"]["thresholds"]["0.1"]["levels"][0]
+    said = re.search(r"cosine ([-0-9.]+) ([<>=]+) ([-0-9.]+)", lines[4])
+    assert float(said.group(1)) == pytest.approx(cosine, abs=1e-4) and float(said.group(3)) == pytest.approx(
+        cosine_threshold, abs=1e-4)
+    if cosine >= cosine_threshold:  # cosine accepts: so does the default, logistic_or_cosine
+        assert "same person" in lines[4]
+    assert lines[5].startswith("thresholds from every pair")
     refused = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
                        "--image_b=" + images[1], "--far=0.001", *size)  # too few impostors for that FAR
     assert refused.returncode == 1 and "needs at least 10000" in refused.stdout.strip().splitlines()[-1]

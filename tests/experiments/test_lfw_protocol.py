@@ -45,7 +45,7 @@ def check_reference_model(lfw, work, tmp_path):
     result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "head.copies=1", "--set",
                             "fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "calibrated on 84 pairs of unseen people, 48 impostors (quality_thresholds" in result.stdout
+    assert "calibrated on 84 pairs of unseen people, 48 impostors (logistic_or_cosine" in result.stdout
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
     population = record["calibration"]["population"]
     assert population["name"].startswith("LFW people.txt fold 10: every pair of its 8 images")
