@@ -31,7 +31,7 @@ from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import held_out_protocols
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
-from pfe_estimator.inference import cache_builder
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.model import calibration
 from pfe_estimator.storage import checkpoints
 from pfe_estimator.storage import model_config
@@ -185,7 +185,7 @@ def run(context, report_dir):
     clean["needed"] = np.unique(np.concatenate([clean["fold_rows"][k] for k in config.folds] +
                                                [clean["fold_rows"][calibration_fold(k)] for k in config.folds]))
     result = {}
-    with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
+    with backbone_runtimes.runner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         qualities = lfw_data.clean_qualities(records, context.sface, runner, [names[i] for i in clean["needed"]],
                                              context.inputs.work_dir)
         for measure, values in qualities.items():

@@ -24,7 +24,7 @@ from pfe_estimator.experiments import config as experiment_config
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
-from pfe_estimator.inference import cache_builder
+from pfe_estimator.inference import backbone_runtimes
 
 
 def copy_kind(filename):
@@ -142,7 +142,7 @@ def run(context, report_dir):
         lfw_data.head_cache(clean_cache, config.head.input, context.sface))
     first, second = protocols.pair_indices(names, context.pairs)
     result = {}
-    with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
+    with backbone_runtimes.runner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         for name in config.held_out_protocols:
             start = time.time()
             result[name] = run_protocol(context, name, (clean_features, clean_mu, first, second), runner, report_dir)

@@ -152,7 +152,9 @@ def frozen_sface(path, precision, records):
 def cache(records, sface, work_dir, copies=0, copy_kinds=(), severities=()):
     """SFace's outputs of every record image (and `copies` degraded copies of each, of `copy_kinds` at
     `severities`, each named after its kind and severity), its map flattened, in
-    WORK_DIR/caches/<what>-<key> (built once, resumed after an interruption). Returns the cache folder."""
+    WORK_DIR/caches/<what>-<key> (built once, resumed after an interruption). A cache with copies takes the
+    images' own outputs from the clean cache (built first when missing): SFace runs on the copies alone.
+    Returns the cache folder."""
     key = {"records": records.key, "sface": sface.key(), "copies": copies}
     degrade = description = None
     if copies:
@@ -163,7 +165,8 @@ def cache(records, sface, work_dir, copies=0, copy_kinds=(), severities=()):
     folder = work_folder.path(work_dir, "caches", "%dcopies" % copies if copies else "clean", key)
     if not manifests.exists(folder):
         cache_builder.build_cache(records.folder, folder, sface.backbone(), batch_size=BATCH, degraded_copies=copies,
-                                  degrade=degrade, degradation=description)
+                                  degrade=degrade, degradation=description,
+                                  clean_cache=cache(records, sface, work_dir) if copies else None)
     return folder
 
 

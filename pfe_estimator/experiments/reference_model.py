@@ -22,7 +22,7 @@ from pfe_estimator.evaluation import protocols
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
-from pfe_estimator.inference import cache_builder
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.inference import export
 from pfe_estimator.model import calibration
 from pfe_estimator.storage import checkpoints
@@ -73,7 +73,7 @@ def calibrate(context, model_dir, head, fold):
     rng = np.random.RandomState(context.config.seed)
     kind = np.array([kinds.KINDS[i] for i in rng.randint(len(kinds.KINDS), size=len(rows))])
     severity = np.array(kinds.SEVERITIES)[rng.randint(len(kinds.SEVERITIES), size=len(rows))]
-    with cache_builder.BackboneRunner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
+    with backbone_runtimes.runner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         copies = lfw_data.degraded_copies(context.records, context.sface, runner, chosen,
                                           (kind, severity, context.config.seed),
                                           dict(context.protocol_key, protocol="reference_calibration", fold=fold,

@@ -12,7 +12,7 @@ from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.faces import image_io
 from pfe_estimator.faces import network_input
-from pfe_estimator.inference import predict
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import checkpoints
@@ -47,43 +47,6 @@ def degraded_copy_name(filename, copy, tag=None):
     return "%s_q%d%s%s" % (root, copy, "_" + tag if tag else "", extension)
 
 
-class BackboneRunner(object):
-    """The frozen backbone in a session of its own: run(standardised images) -> (features [N, F], mu [N, D]),
-    and with with_norms the norm [N] of the embedding mu was normalised from (MagFace's quality).
-
-    Used as a context manager (the session closes at exit). checkpoint: the SphereNet weights (None for ONNX).
-    """
-
-    def __init__(self, backbone, image_size, checkpoint=None):
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self.images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3], name="images")
-            self.mu, self.features = backbones.frozen_backbone(self.images, backbone)
-            self.norms = backbones.embedding_norm(self.mu)
-            self.session = tf.Session(graph=self.graph)
-            scope = backbones.variable_scope(backbone.name)
-            if scope:
-                checkpoints.restore_variables(self.session, checkpoint, tf.global_variables(scope + "/"))
-        self.feature_size, self.embedding_size = int(self.features.shape[-1]), int(self.mu.shape[-1])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.session.close()
-
-    def run(self, faces, batch_size, progress=None, with_norms=False):
-        """(features float32 [N, F], mu float32 [N, D][, norms float32 [N]]) of float32 [N, H, W, 3]
-        standardised images; progress(count) is called after each batch."""
-        fetches = [self.features, self.mu] + ([self.norms] if with_norms else [])
-        outputs = []
-        for batch in predict.in_batches(faces, batch_size):
-            outputs.append(self.session.run(fetches, {self.images: np.stack(batch)}))
-            if progress:
-                progress(len(batch))
-        return tuple(np.concatenate([o[i] for o in outputs]) for i in range(len(fetches)))
-
-
 def _tagged(degraded):
     """(crop, tag or None) of what a degrade callable returned."""
     return degraded if isinstance(degraded, tuple) else (degraded, None)
@@ -114,8 +77,34 @@ def _identity_groups(identities, faces_per_identity, faces_per_run):
         yield group
 
 
+def _group_outputs(group, originals, run, image_size):
+    """Per identity of a group, (features, features of the mirrors, mu, mu of the mirrors) of its faces (the
+    originals, then their copies): run through the backbone, or the originals' taken from the clean cache's
+    records (`originals`, an iterator in the same identity order) and only the copies run."""
+    skip = [len(record["encoded"]) if originals is not None else 0 for record in group]
+    kept = [next(originals) for _ in group] if originals is not None else [None] * len(group)
+    for record, stored in zip(group, kept):
+        if stored is not None and stored["filename"] != record["filename"][:len(stored["filename"])]:
+            raise errors.UserError("the clean cache's record of %s lists other images than the records; rebuild "
+                                   "the clean cache" % record["identity"])
+    batch = np.stack([network_input.network_input(face, image_size) for record, first in zip(group, skip)
+                      for face in record["faces"][first:]])
+    plain_features, plain_mu = run(batch)
+    flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
+    start = 0
+    for record, first, stored in zip(group, skip, kept):
+        rows = slice(start, start + len(record["faces"]) - first)
+        start = rows.stop
+        computed = (plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows])
+        if stored is None:
+            yield computed
+        else:
+            yield tuple(np.concatenate([stored[key].astype(part.dtype), part]) for key, part in zip(
+                ("features", "features_flipped", "mu", "mu_flipped"), computed))
+
+
 def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch_size=64, features_dtype="float16",
-                progress=True, overwrite=False, degraded_copies=0, degrade=None, degradation=None):
+                progress=True, overwrite=False, degraded_copies=0, degrade=None, degradation=None, clean_cache=None):
     """Writes the cache of a TFRecord folder; shards an interrupted run of the same job finished are kept.
     The backbone sees about FACES_PER_RUN faces at a time (whole identities), so memory does not grow with a
     shard's size or its copies.
@@ -137,6 +126,9 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
         what made it (degraded_copy_name); seeded per shard: reproducible.
       degradation: what degrade draws (a short text), kept in the fingerprint with degraded_copies, so that
         an interrupted cache is never finished with copies of another generator or naming.
+      clean_cache: a cache of the same records by the same backbone without copies: the original images' outputs
+        (and their mirrors') are taken from it, and only the copies run (the same content, a third of a
+        two-copy cache's passes saved); refused when it was made from other records or another backbone.
 
     Returns:
       the cache's manifest dict.
@@ -155,21 +147,39 @@ def build_cache(data_dir, cache_dir, backbone, pretrained_checkpoint=None, batch
         if not degradation:
             raise ValueError("build_cache: degraded copies need the degradation that makes them")
         fingerprint["degradation"] = degradation
+    if clean_cache:
+        check_clean_cache(clean_cache, fingerprint)
     with outputs.claimed_directory(cache_dir, feature_cache.OUTPUT_KIND, "cache_dir", fingerprint, overwrite,
                                    "cache_features"):
         return _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprint, batch_size,
-                            features_dtype, progress, degraded_copies, degrade)
+                            features_dtype, progress, degraded_copies, degrade, clean_cache)
+
+
+def check_clean_cache(clean_cache, fingerprint):
+    """Raises a one-line UserError unless clean_cache holds the same records' outputs by the same backbone, no
+    copies: what a cache with copies may take its originals' outputs from."""
+    made = manifests.read(clean_cache).get("fingerprint") or {}
+    changed = sorted(key for key in set(made) | set(fingerprint) if key not in ("degraded_copies", "degradation")
+                     and made.get(key) != fingerprint.get(key))
+    if changed or made.get("degraded_copies"):
+        raise errors.UserError("%s: not a clean cache of these records by this backbone (it differs in %s); build "
+                               "the copies without it" % (clean_cache, ", ".join(changed or ["degraded_copies"])))
 
 
 def _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprint, batch_size, features_dtype,
-                 progress, degraded_copies, degrade):
+                 progress, degraded_copies, degrade, clean_cache=None):
     """build_cache's work once the folder is claimed: the shards not written yet, then the manifest."""
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     height, width = manifest["image_size"]
     copies = 1 + degraded_copies
-    with BackboneRunner(backbone, (height, width), checkpoint) as runner:
-        bar = tqdm(total=2 * copies * sum(s["images"] for s in manifest["shards"]), unit="img", desc="cache_features "
-                   "(images and mirrors)", disable=not progress, mininterval=1.0)
+    run_per_image = 2 * (degraded_copies if clean_cache else copies)  # passes (a face and its mirror) per image
+    images = sum(s["images"] for s in manifest["shards"])
+    if clean_cache:
+        print("cache_features: %d passes to run (%d copies of each image and their mirrors); %d reused from the "
+              "clean cache %s" % (run_per_image * images, degraded_copies, 2 * images, clean_cache))
+    with backbone_runtimes.runner(backbone, (height, width), checkpoint) as runner:
+        bar = tqdm(total=run_per_image * images, unit="img", desc="cache_features (images and mirrors)",
+                   disable=not progress, mininterval=1.0)
 
         def run(faces):
             return runner.run(faces, batch_size, bar.update)
@@ -177,25 +187,20 @@ def _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprin
         for shard_index, shard in enumerate(manifest["shards"]):
             target = os.path.join(cache_dir, shard["file"])
             if os.path.exists(target):
-                bar.update(2 * copies * shard["images"])
+                bar.update(run_per_image * shard["images"])
                 continue
             identities = tfrecord_schema.read_identities(os.path.join(data_dir, shard["file"]))
+            originals = (tfrecord_schema.read_cache_identities(os.path.join(clean_cache, shard["file"]),
+                                                               features_dtype) if clean_cache else None)
             rng = np.random.RandomState(shard_index)  # drawn identity by identity, in the shard's order
             with tf.io.TFRecordWriter(atomic_files.partial_path(target)) as writer:
                 for group in _identity_groups(identities, lambda r: copies * len(r["encoded"]), FACES_PER_RUN):
                     for record in group:
                         _add_copies(record, degraded_copies, degrade, rng)
-                    batch = np.stack([network_input.network_input(face, (height, width))
-                                      for record in group for face in record["faces"]])
-                    plain_features, plain_mu = run(batch)
-                    flipped_features, flipped_mu = run(batch[:, :, ::-1, :])
-                    start = 0
-                    for record in group:
-                        rows = slice(start, start + len(record["faces"]))
-                        start = rows.stop
-                        writer.write(tfrecord_schema.cache_example(
-                            plain_features[rows], flipped_features[rows], plain_mu[rows], flipped_mu[rows],
-                            record["filename"], record["label"], record["identity"], features_dtype))
+                    for record, outputs_ in zip(group, _group_outputs(group, originals, run, (height, width))):
+                        writer.write(tfrecord_schema.cache_example(*outputs_, filenames=record["filename"],
+                                                                   label=record["label"], identity=record["identity"],
+                                                                   features_dtype=features_dtype))
             os.replace(atomic_files.partial_path(target), target)
         bar.close()
         feature_size, dims = runner.feature_size, runner.embedding_size

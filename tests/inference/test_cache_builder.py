@@ -10,6 +10,7 @@ from pfe_estimator.data import tfrecord_schema
 from pfe_estimator.faces import camera_degradations
 from pfe_estimator.faces import degradations
 from pfe_estimator.faces import kinds
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import outputs
@@ -113,12 +114,12 @@ def test_a_shard_goes_through_the_backbone_a_bounded_number_of_faces_at_a_time_w
     backbone = backbones.Backbone("onnx:" + shared_path(*SFACE))
     tagged = lambda face, rng: (face[::-1].copy(), "blur-%d" % (1 + rng.randint(4)))  # noqa: E731
     calls = []
-    run = cache_builder.BackboneRunner.run
+    run = backbone_runtimes.TensorflowRunner.run
 
     def counted(self, faces, batch_size, progress=None):
         calls.append(len(faces))
         return run(self, faces, batch_size, progress)
-    monkeypatch.setattr(cache_builder.BackboneRunner, "run", counted)
+    monkeypatch.setattr(backbone_runtimes.TensorflowRunner, "run", counted)
     largest = max(3 * len(r["encoded"]) for shard in os.listdir(records) if shard.endswith(".tfrecord")
                   for r in tfrecord_schema.read_identities(os.path.join(records, shard)))
     monkeypatch.setattr(cache_builder, "FACES_PER_RUN", 32)
@@ -135,3 +136,39 @@ def test_a_shard_goes_through_the_backbone_a_bounded_number_of_faces_at_a_time_w
     assert bounded[0] == whole[0] and len(whole[0]) == 300
     np.testing.assert_allclose(bounded[1], whole[1], rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(bounded[2], whole[2], rtol=2e-3, atol=2e-3)
+
+
+def test_a_cache_of_copies_takes_the_originals_from_the_clean_cache_and_runs_sface_on_the_copies_alone(
+        tmp_path, monkeypatch):
+    """The same cache, built with the clean cache's outputs of the originals: a third of a two-copy cache's
+    passes saved, its content equal (the originals' outputs bit for bit as the clean cache stores them, the
+    copies' within float16 storage); a clean cache made otherwise (here: stored in another dtype) is refused."""
+    records, _, _ = lfw_subset_records(tmp_path, "112x112")  # 100 faces
+    backbone = backbones.Backbone("onnx:" + shared_path(*SFACE))
+    draw = kinds.random_degradation(degradations.KINDS, (1, 2))
+    degrade = lambda face, rng: draw(face, np.zeros((5, 2)), rng)  # noqa: E731
+    clean = str(tmp_path / "clean")
+    cache_builder.build_cache(records, clean, backbone, progress=False)
+    passes = []
+    run = backbone_runtimes.TensorflowRunner.run
+
+    def counted(self, faces, batch_size, progress=None):
+        passes.append(len(faces))
+        return run(self, faces, batch_size, progress)
+    monkeypatch.setattr(backbone_runtimes.TensorflowRunner, "run", counted)
+    for name, source in (("shared", clean), ("alone", None)):
+        del passes[:]
+        cache_builder.build_cache(records, str(tmp_path / name), backbone, progress=False, degraded_copies=2,
+                                  degrade=degrade, degradation="test", clean_cache=source)
+        assert sum(passes) == (400 if source else 600)  # 100 faces x 2 copies (x 3 alone) and their mirrors
+    shared, alone = (feature_cache.read_cache_arrays(str(tmp_path / name)) for name in ("shared", "alone"))
+    assert shared[0] == alone[0]
+    np.testing.assert_allclose(shared[1], alone[1], atol=2e-3)
+    np.testing.assert_allclose(shared[2], alone[2], atol=1e-5)
+    stored = feature_cache.read_cache_arrays(clean)
+    originals = [shared[0].index(name) for name in stored[0]]
+    np.testing.assert_array_equal(shared[1][originals], stored[1])
+    with pytest.raises(outputs.errors.UserError, match="not a clean cache of these records by this backbone \\(it "
+                                                       "differs in features_dtype\\)"):
+        cache_builder.build_cache(records, str(tmp_path / "refused"), backbone, progress=False, degraded_copies=1,
+                                  degrade=degrade, degradation="test", clean_cache=clean, features_dtype="float32")
