@@ -33,27 +33,32 @@ def check_name(name):
         raise errors.UserError("--backbone_precision=%s: expected one of %s" % (name, ", ".join(sorted(PRECISIONS))))
 
 
-def _computed(function, a, b, **kwargs):
-    """function(a, b) in the active precision, returned as float32."""
+def _computed(function, a, b, bias=None, **kwargs):
+    """function(a, b) (+ bias, a numpy [C] or None) in the active precision, returned as float32: the bias is
+    added before the cast back, where oneDNN fuses it into the convolution."""
     dtype = _ACTIVE[-1]
     if dtype == tf.float32:
-        return function(a, b, **kwargs)
-    return tf.cast(function(tf.cast(a, dtype), tf.cast(b, dtype), **kwargs), tf.float32)
+        result = function(a, b, **kwargs)
+        return result if bias is None else tf.nn.bias_add(result, bias)
+    result = function(tf.cast(a, dtype), tf.cast(b, dtype), **kwargs)
+    if bias is not None:
+        result = tf.nn.bias_add(result, tf.cast(bias, dtype))
+    return tf.cast(result, tf.float32)
 
 
-def conv2d(inputs, kernel, **kwargs):
-    """tf.nn.conv2d in the active precision; float32 result."""
-    return _computed(tf.nn.conv2d, inputs, kernel, **kwargs)
+def conv2d(inputs, kernel, bias=None, **kwargs):
+    """tf.nn.conv2d (+ bias) in the active precision; float32 result."""
+    return _computed(tf.nn.conv2d, inputs, kernel, bias, **kwargs)
 
 
-def depthwise_conv2d(inputs, kernel, **kwargs):
-    """tf.nn.depthwise_conv2d in the active precision; float32 result."""
-    return _computed(tf.nn.depthwise_conv2d, inputs, kernel, **kwargs)
+def depthwise_conv2d(inputs, kernel, bias=None, **kwargs):
+    """tf.nn.depthwise_conv2d (+ bias) in the active precision; float32 result."""
+    return _computed(tf.nn.depthwise_conv2d, inputs, kernel, bias, **kwargs)
 
 
 def matmul(a, b, **kwargs):
     """tf.matmul in the active precision; float32 result."""
-    return _computed(tf.matmul, a, b, **kwargs)
+    return _computed(tf.matmul, a, b, None, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)

@@ -131,18 +131,36 @@ class OnnxGraph(object):
                 return node.input[0]
         return name
 
+    def simplified(self, wanted):
+        """(initializers, nodes) computing the same `wanted` values with fewer ops: every node of constants
+        (DequantizeLinear and Reshape of weights, Constant) computed once into an initializer, and every
+        BatchNormalization that alone reads a Conv's output folded into that Conv's weights and bias (the same
+        function, to float rounding: features within 1e-5 of the unfolded graph's)."""
+        constants = dict(self.initializers)
+        nodes = []
+        for node in self.nodes:
+            inputs = [name for name in node.input if name]
+            if node.op_type in ("DequantizeLinear", "Reshape", "Constant") and all(name in constants for name in inputs):
+                value = constant_value(node, [constants[name] for name in inputs])
+                if value is not None:
+                    constants[node.output[0]] = value
+                    continue
+            nodes.append(node)
+        return constants, _batch_norms_folded(nodes, constants, set(wanted) | {self.output_name})
+
     def build(self, images_nchw_as_nhwc, wanted):
-        """Rebuilds the graph on an NHWC image tensor; returns {name: Value} for the `wanted` names.
+        """Rebuilds the graph (simplified) on an NHWC image tensor; returns {name: Value} for the `wanted` names.
 
         Args:
           images_nchw_as_nhwc: float32 [N, H, W, 3], the model's own input values (already in its
             normalisation and channel order), NHWC.
           wanted: value names to return.
         """
-        values = {name: Value(array, False) for name, array in self.initializers.items()}
+        initializers, nodes = self.simplified(wanted)
+        values = {name: Value(array, False) for name, array in initializers.items()}
         values[self.input_name] = Value(images_nchw_as_nhwc, True)
         missing = set(wanted)
-        for node in self.nodes:
+        for node in nodes:
             if not missing:
                 break
             converter = CONVERTERS.get(node.op_type)
@@ -158,6 +176,35 @@ class OnnxGraph(object):
         if missing:
             raise errors.UserError("%s: no value named %s in the graph" % (self.path, ", ".join(sorted(missing))))
         return {name: values[name] for name in wanted}
+
+
+def _batch_norms_folded(nodes, constants, kept):
+    """`nodes` with each Conv -> BatchNormalization pair whose Conv output only that BatchNormalization reads (and
+    no one asks for: `kept`) made one Conv writing the BatchNormalization's output, with weights W * g / sqrt(v + e)
+    per output channel and bias (b - m) g / sqrt(v + e) + beta (new constants added to `constants`)."""
+    from onnx import helper  # pylint: disable=import-outside-toplevel
+    readers = collections.Counter(name for node in nodes for name in node.input)
+    producer = {node.output[0]: node for node in nodes if node.op_type == "Conv"}
+    folded, replaced = [], {}  # the nodes kept; {id of a Conv: the Conv with its BatchNormalization folded in}
+    for node in nodes:
+        source = producer.get(node.input[0]) if node.op_type == "BatchNormalization" else None
+        if source is None or readers[node.input[0]] != 1 or node.input[0] in kept or source.input[1] not in constants \
+                or not all(name in constants for name in node.input[1:5]):
+            folded.append(node)
+            continue
+        scale, offset, mean, variance = [np.asarray(constants[name], np.float64) for name in node.input[1:5]]
+        multiplier = scale / np.sqrt(variance + _attributes(node).get("epsilon", 1e-5))
+        weights = np.asarray(constants[source.input[1]], np.float64)
+        bias = np.asarray(constants[source.input[2]], np.float64) if len(source.input) > 2 and source.input[2] \
+            else np.zeros(len(weights))
+        names = (node.output[0] + "/folded_weights", node.output[0] + "/folded_bias")
+        constants[names[0]] = (weights * multiplier.reshape((-1,) + (1,) * (weights.ndim - 1))).astype(np.float32)
+        constants[names[1]] = ((bias - mean) * multiplier + offset).astype(np.float32)
+        conv = helper.make_node("Conv", [source.input[0], names[0], names[1]], [node.output[0]],
+                                name=source.name or node.output[0])
+        conv.attribute.extend(source.attribute)
+        replaced[id(source)] = conv  # the Conv comes before its BatchNormalization, which is dropped
+    return [replaced.get(id(node), node) for node in folded]
 
 
 def constant_value(node, arrays):
@@ -200,15 +247,16 @@ def _conv(inputs, attrs, node):
     elif any(pads):
         x = tf.pad(x, [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]])
     kernel = np.transpose(weights, [2, 3, 1, 0]).astype(np.float32)  # [kh, kw, in/group, out]
+    bias = np.asarray(inputs[2].tensor, np.float32) if len(inputs) > 2 and inputs[2] is not None else None
     in_channels = in_per_group * group
     if group == 1:
-        y = compute_precision.conv2d(x, kernel, strides=[1] + list(strides) + [1], padding=padding,
+        y = compute_precision.conv2d(x, kernel, bias, strides=[1] + list(strides) + [1], padding=padding,
                                      dilations=[1] + list(dilations) + [1])
     elif group == in_channels and out_channels % group == 0:
         multiplier = out_channels // group
         depthwise = kernel.reshape(kernel_h, kernel_w, group, multiplier)
-        y = compute_precision.depthwise_conv2d(x, depthwise, strides=[1] + list(strides) + [1], padding=padding,
-                                               rate=list(dilations))
+        y = compute_precision.depthwise_conv2d(x, depthwise, bias, strides=[1] + list(strides) + [1],
+                                               padding=padding, rate=list(dilations))
     else:
         per_group_out = out_channels // group
         parts = tf.split(x, group, axis=3)
@@ -216,8 +264,8 @@ def _conv(inputs, attrs, node):
                                                 strides=[1] + list(strides) + [1], padding=padding,
                                                 dilations=[1] + list(dilations) + [1])
                        for g, part in enumerate(parts)], axis=3)
-    if len(inputs) > 2 and inputs[2] is not None:
-        y = tf.nn.bias_add(y, np.asarray(inputs[2].tensor, np.float32))
+        if bias is not None:
+            y = tf.nn.bias_add(y, bias)
     return [Value(y, True)]
 
 
@@ -257,8 +305,12 @@ def _prelu(inputs, attrs, node):
     slope_value = np.asarray(slope.tensor, np.float32)
     if x.nhwc:
         slope_value = _broadcast_constant_to_nhwc(slope_value)
-    if np.all((slope_value >= 0) & (slope_value <= 1)):
-        return [Value(tf.maximum(x.tensor, slope_value * x.tensor), x.nhwc)]  # equal for slopes in [0, 1], 2 passes
+    # Two passes instead of where's three, bit for bit the same: for a slope <= 1 (negative ones too) the larger of
+    # x and slope x is x where x > 0 and slope x elsewhere; for a slope >= 1, the smaller.
+    if np.all(slope_value <= 1):
+        return [Value(tf.maximum(x.tensor, slope_value * x.tensor), x.nhwc)]
+    if np.all(slope_value >= 1):
+        return [Value(tf.minimum(x.tensor, slope_value * x.tensor), x.nhwc)]
     return [Value(tf.where(x.tensor > 0, x.tensor, x.tensor * slope_value), x.nhwc)]
 
 
