@@ -169,21 +169,12 @@ def _opencv_layer(graph, value, layers):
 
 
 def dequantised(graph, outputs):
-    """The ONNX model of an onnx_import.OnnxGraph with every DequantizeLinear and every Reshape of constants
-    computed once into fp32 initializers, the image the only input (its batch dimension free), and `outputs`
-    the graph's outputs."""
+    """The ONNX model of an onnx_import.OnnxGraph as the importer simplifies it (weights dequantised once, batch
+    norms folded into their convolutions), the image its only input (its batch dimension free), `outputs` the
+    graph's outputs."""
     import onnx  # pylint: disable=import-outside-toplevel
     from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
-    constants = dict(graph.initializers)
-    nodes = []
-    for node in graph.nodes:
-        inputs = [name for name in node.input if name]
-        if node.op_type in ("DequantizeLinear", "Reshape", "Constant") and all(name in constants for name in inputs):
-            value = onnx_import.constant_value(node, [constants[name] for name in inputs])
-            if value is not None:
-                constants[node.output[0]] = value
-                continue
-        nodes.append(node)
+    constants, nodes = graph.simplified(outputs)
     used = {name for node in nodes for name in node.input}
     model = onnx.ModelProto()
     model.CopyFrom(graph.model)

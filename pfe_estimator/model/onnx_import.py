@@ -140,7 +140,7 @@ class OnnxGraph(object):
         nodes = []
         for node in self.nodes:
             inputs = [name for name in node.input if name]
-            if node.op_type in ("DequantizeLinear", "Reshape", "Constant") and all(name in constants for name in inputs):
+            if node.op_type in FOLDED_CONSTANTS and all(name in constants for name in inputs):
                 value = constant_value(node, [constants[name] for name in inputs])
                 if value is not None:
                     constants[node.output[0]] = value
@@ -176,6 +176,9 @@ class OnnxGraph(object):
         if missing:
             raise errors.UserError("%s: no value named %s in the graph" % (self.path, ", ".join(sorted(missing))))
         return {name: values[name] for name in wanted}
+
+
+FOLDED_CONSTANTS = ("DequantizeLinear", "Reshape", "Constant")  # computed once when their inputs are all constants
 
 
 def _batch_norms_folded(nodes, constants, kept):
