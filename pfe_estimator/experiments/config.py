@@ -1,6 +1,6 @@
 """An experiment as one value, from a small file under configs/ (big_vision's configs, flax's ConfigDict).
 
-  config = experiment_config.load("configs/held_out_unseen_severities.py")   # the file's get_config()
+  config = experiment_config.load("configs/held_out_unseen_severities_122.py")   # the file's get_config()
   config = experiment_config.override(config, ["head.steps=3", "folds=0,1,2"])
   experiment_config.check(config)                                            # one line naming a bad field
 

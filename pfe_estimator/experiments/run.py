@@ -1,6 +1,6 @@
 """One function that runs an experiment, from its config value and its paths (flax's train_and_evaluate):
 
-  run(experiment_config.load("configs/held_out_unseen_severities.py"), lfw_data.Inputs(LFW, SFACE, WORK, None))
+  run(experiment_config.load("configs/held_out_unseen_severities_122.py"), lfw_data.Inputs(LFW, SFACE, WORK, None))
 
 The config is checked before any work; the outputs are kept apart from the inputs; the report folder
 (WORK_DIR/reports/NAME) is claimed for this configuration before anything is computed, so another
