@@ -37,7 +37,6 @@ from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 from pfe_estimator import errors  # noqa: E402
-from pfe_estimator.modes import command_line  # noqa: E402
 from pfe_estimator.modes import flag_definitions  # noqa: E402
 from pfe_estimator.modes import precision  # noqa: E402
 from pfe_estimator.modes import run_config  # noqa: E402
@@ -117,7 +116,7 @@ def main(argv):
             raise errors.UserError("the training loss became NaN; lower --lr_values (the checkpoints written so far "
                                    "are kept)")
 
-    command_line.run_script(run_mode, lambda: what_was_kept(run.get("config")))
+    errors.run_script(run_mode, lambda: what_was_kept(run.get("config")))
 
 
 if __name__ == "__main__":

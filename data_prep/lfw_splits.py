@@ -21,7 +21,6 @@ if __package__ in (None, ""):  # run as `python data_prep/lfw_splits.py`: the re
 from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.evaluation import identity_folds  # noqa: E402
 from pfe_estimator.evaluation import protocols  # noqa: E402
-from pfe_estimator.modes import command_line  # noqa: E402
 from pfe_estimator.storage import atomic_files  # noqa: E402
 from pfe_estimator.storage import outputs  # noqa: E402
 
@@ -90,4 +89,4 @@ if __name__ == "__main__":
     flags.DEFINE_integer("min_train_images", 2, "Train only on people with at least this many photos.", lower_bound=1)
     flags.DEFINE_bool("overwrite", False, "Replace an --output_dir that holds something else.")
     flags.mark_flags_as_required(["lfw_dir", "output_dir"])
-    command_line.run_script(lambda: app.run(main), lambda: "nothing was written")
+    errors.run_script(lambda: app.run(main), lambda: "nothing was written")

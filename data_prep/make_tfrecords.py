@@ -24,7 +24,6 @@ from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.data import manifest as manifests  # noqa: E402
 from pfe_estimator.data import record_writer  # noqa: E402
 from pfe_estimator.faces import alignment  # noqa: E402
-from pfe_estimator.modes import command_line  # noqa: E402
 from pfe_estimator.modes import flag_definitions  # noqa: E402
 from pfe_estimator.storage import outputs  # noqa: E402
 
@@ -102,7 +101,7 @@ def write(argv):
 
 
 def main(argv):
-    command_line.run_script(lambda: write(argv), lambda: "--output_dir=%s keeps the shards it finished; rerun the "
+    errors.run_script(lambda: write(argv), lambda: "--output_dir=%s keeps the shards it finished; rerun the "
                                                          "same command to resume" % FLAGS.output_dir)
 
 

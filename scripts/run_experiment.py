@@ -16,10 +16,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.experiments import config as experiment_config  # noqa: E402
 from pfe_estimator.experiments import lfw_data  # noqa: E402
 from pfe_estimator.experiments import run  # noqa: E402
-from pfe_estimator.modes import command_line  # noqa: E402
 
 
 def main():
@@ -42,5 +42,5 @@ def main():
 
 
 if __name__ == "__main__":
-    command_line.run_script(main, lambda: "--work_dir keeps the records, caches and heads it finished; rerun the "
+    errors.run_script(main, lambda: "--work_dir keeps the records, caches and heads it finished; rerun the "
                                           "same command to reuse them")

@@ -5,7 +5,6 @@
   run_config.py        RunConfig: the flags and the records a run continues, resolved once
   records.py           adopting a model folder's record, an export's, a feature cache's manifest
   precision.py         --backbone_precision=auto decided for the modes that run the backbone
-  command_line.py      user errors as one line, Ctrl-C as what was kept (main.py and the scripts)
   models.py            the Estimator a mode runs, its checkpoint checked, a training run's record
   embeddings.py        mu and sigma^2 of the images a mode scores
   images.py            image files as the model's input (--align, --resize), training degradations

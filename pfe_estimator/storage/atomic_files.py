@@ -1,6 +1,5 @@
 """Writing outputs so that a reader never sees half a file: write under a temporary name, then rename."""
 import contextlib
-import errno
 import json
 import math
 import os
@@ -9,8 +8,6 @@ import shutil
 from pfe_estimator import errors
 
 PARTIAL_SUFFIX = ".partial"
-# A disk that fills (or a file size limit, or a quota) while an output is written.
-FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def partial_path(path):
@@ -23,7 +20,7 @@ FULL_DISK_WORDS = ("No space left", "File too large", "Disk quota")
 
 def is_full_disk(error):
     """Whether an error (OSError, or TensorFlow's error on a file it writes) says the disk or a quota is full."""
-    if isinstance(error, OSError) and error.errno in FULL_DISK_ERRNOS:
+    if isinstance(error, OSError) and error.errno in errors.FULL_DISK_ERRNOS:
         return True
     return any(words in str(getattr(error, "message", None) or error) for words in FULL_DISK_WORDS)
 

@@ -1,11 +1,10 @@
-"""modes/command_line.run_script, the one handling of every entry point: a user error is one `error:` line,
+"""errors.run_script, the one handling of every entry point: a user error is one `error:` line,
 Ctrl-C one `interrupted:` line with what the run keeps, and a bug keeps its traceback."""
 import errno
 
 import pytest
 
 from pfe_estimator import errors
-from pfe_estimator.modes import command_line
 
 
 def raising(error):
@@ -16,7 +15,7 @@ def raising(error):
 
 def exit_message(main, kept=lambda: "W keeps what it finished"):
     with pytest.raises(SystemExit) as exit_info:
-        command_line.run_script(main, kept)
+        errors.run_script(main, kept)
     return str(exit_info.value.code)
 
 
@@ -26,7 +25,7 @@ def test_user_errors_and_ctrl_c_are_one_line_and_bugs_keep_their_traceback():
         "error: a.jpg: No such file or directory"
     assert exit_message(raising(KeyboardInterrupt())) == "interrupted: W keeps what it finished"
     with pytest.raises(ZeroDivisionError):  # a bug: re-raised, never turned into an error line
-        command_line.run_script(raising(ZeroDivisionError()), lambda: "")
+        errors.run_script(raising(ZeroDivisionError()), lambda: "")
     with pytest.raises(ValueError):  # a plain ValueError is a bug too; only UserError is the user's
-        command_line.run_script(raising(ValueError("x")), lambda: "")
-    command_line.run_script(lambda: None, lambda: "")  # a run that ends well exits nowhere
+        errors.run_script(raising(ValueError("x")), lambda: "")
+    errors.run_script(lambda: None, lambda: "")  # a run that ends well exits nowhere
