@@ -21,7 +21,7 @@ from pfe_estimator.faces import network_input
 from pfe_estimator.model import backbones
 from pfe_estimator.model import compute_precision
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
@@ -33,7 +33,7 @@ def all_mu(session, images, mu, faces, batch_size):
 
 
 def lfw_cosine_accuracy(names, mu, pairs):
-    first, second = protocols.pair_indices(names, pairs)
+    first, second = pair_files.pair_indices(names, pairs)
     scores = metrics.cosine_pair_scores(mu[first], mu[second])
     return np.mean(metrics.kfold_accuracy(scores, pairs.same, pairs.fold)["accuracies"])
 
@@ -83,7 +83,7 @@ def main():
     print("  cosine(mu fp32, mu bf16) per image: min %.5f  median %.5f  (goal >= 0.999)"
           % (cosine.min(), np.median(cosine)))
     if not args.images:
-        pairs = protocols.read_lfw_pairs(args.lfw_pairs)
+        pairs = pair_files.read_lfw_pairs(args.lfw_pairs)
         for name in ("fp32", "bf16"):
             accuracy = lfw_cosine_accuracy(names, mus[name], pairs)
             print("  LFW 6000 pairs, cosine of %s mu: %.2f %%" % (name, 100 * accuracy))

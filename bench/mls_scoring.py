@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import report
 
 
@@ -83,7 +83,7 @@ def main():
     print("template fusion, %d faces into %d templates of 1-8, D=%d: vectorised %.3f s, loop over templates %.3f s: "
           "%.1fx (same numbers)" % (faces, args.templates, args.dims, vectorised, looped, looped / vectorised))
 
-    pairs = protocols.read_lfw_pairs(args.lfw_pairs)
+    pairs = pair_files.read_lfw_pairs(args.lfw_pairs)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu = rng.normal(size=(len(names), args.dims)).astype(np.float32)
     mu /= np.linalg.norm(mu, axis=1, keepdims=True)

@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as `python data_prep/lfw_splits.py`: the re
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pfe_estimator import errors  # noqa: E402
 from pfe_estimator.evaluation import identity_folds  # noqa: E402
-from pfe_estimator.evaluation import protocols  # noqa: E402
+from pfe_estimator.data import pair_files  # noqa: E402
 from pfe_estimator.storage import atomic_files  # noqa: E402
 from pfe_estimator.storage import outputs  # noqa: E402
 
@@ -41,7 +41,7 @@ def folds_of(flag):
 
 def pair_lines(path, folds):
     """pairs.txt's lines of `folds` (0-based) under a header for that many folds."""
-    protocols.read_lfw_pairs(path)  # validated first: a malformed file is one line naming its line
+    pair_files.read_lfw_pairs(path)  # validated first: a malformed file is one line naming its line
     lines = [line for line in open(path, encoding="utf-8").read().splitlines() if line.strip()]
     per = int(lines[0].split()[1])
     body = lines[1:]
@@ -58,8 +58,8 @@ def main(argv):
     if len(set(used)) != len(used):
         raise errors.UserError("--train_folds, --test_folds and --calibration_folds share a fold; give each "
                                "fold to one part")
-    people = protocols.read_people_folds(people_file)
-    identity_folds.check_folds(protocols.read_lfw_pairs(pairs_file), people, pairs_file, people_file)
+    people = pair_files.read_people_folds(people_file)
+    identity_folds.check_folds(pair_files.read_lfw_pairs(pairs_file), people, pairs_file, people_file)
     images = os.path.join(FLAGS.lfw_dir, "images")
     counts = {person: len(os.listdir(os.path.join(images, person))) if os.path.isdir(os.path.join(images, person))
               else 0 for folds in people for person in folds}

@@ -15,7 +15,7 @@ import pytest
 
 from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.storage import model_config
 from tests.conftest import RECORD_FLAGS, ROOT, make_records, shared_path, subset_pairs
@@ -230,7 +230,7 @@ def test_a_pairs_file_that_is_no_protocol_is_one_line_naming_the_line(tmp_path, 
     path = tmp_path / "pairs.txt"
     path.write_text(text)
     with pytest.raises(errors.UserError) as error:
-        protocols.read_lfw_pairs(str(path))
+        pair_files.read_lfw_pairs(str(path))
     assert str(error.value).startswith(str(path)) and words in str(error.value)
 
 
@@ -238,7 +238,7 @@ def test_a_binary_pairs_file_and_a_one_fold_protocol_are_one_line(work, tmp_path
     binary = tmp_path / "pairs.bin"
     binary.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(errors.UserError, match="not a text file"):
-        protocols.read_lfw_pairs(str(binary))
+        pair_files.read_lfw_pairs(str(binary))
     one_fold = tmp_path / "one.txt"
     one_fold.write_text("1\t1\nColin_Powell\t1\t2\nColin_Powell\t1\tTony_Blair\t1\n")
     line = error_line(run_main("--mode=eval", "--model_dir=" + work["record_model"], "--lfw_dir=" + work["records"],

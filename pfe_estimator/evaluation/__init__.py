@@ -1,7 +1,6 @@
 """Layer 7, numbers in, reports out (numpy and matplotlib, no TensorFlow graph).
 
   metrics.py         cosine and MLS scores, the 10-fold protocol, TAR at FAR, ROC, risk control, fusion
-  protocols.py       the protocol files: LFW's pairs.txt and people.txt, template CSVs
   reliability.py     P(same) by cross-fitted logistic regression, its reliability, thresholds at a FAR
   cells.py           ranking inside cells of pairs with subject-bootstrap intervals; normalised cosine
   identity_folds.py  LFW cross-validated by identity: each fold's training identities, LFW's templates

@@ -15,7 +15,7 @@ import numpy as np
 from pfe_estimator.evaluation import cells
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 
 PROTOCOLS = {"leave_one_kind_out": {"train": (1, 2, 3, 4), "test": (1, 2, 3, 4)},
              "unseen_severities": {"train": (1, 2), "test": (3, 4)}}
@@ -39,7 +39,7 @@ def protocol_report(scores, pairs, kind, severity, folds_mask):
     cosine, mls, uncertainty = (scores[n][folds_mask] for n in ("cosine", "mls", "uncertainty"))
     normalised = cells.normalised_cosine(cosine, uncertainty, same, fold)
     labels = np.array(["%s-%d" % (k, s) for k, s in zip(kind[folds_mask], severity[folds_mask])])
-    subjects = np.array([protocols.person_of(n) for n in pairs.first[folds_mask]])
+    subjects = np.array([pair_files.person_of(n) for n in pairs.first[folds_mask]])
     scored = {"cosine": cosine, "mls": mls, "normalised_cosine": normalised}
     report = cells.cell_report(scored, same, labels, subjects)
     report["kinds"] = cells.cell_report(scored, same, kind[folds_mask], subjects)["cells"]  # each kind's severities

@@ -9,7 +9,7 @@ import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.evaluation import plots
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import report
 
 FOLDS = 10
@@ -35,7 +35,7 @@ def check_folds(pairs, people_folds, pairs_path, people_path):
     fold_of = {person: k for k, people in enumerate(people_folds) for person in people}
     for k in range(FOLDS):
         for name in np.concatenate([pairs.first[pairs.fold == k], pairs.second[pairs.fold == k]]):
-            person = protocols.person_of(name)
+            person = pair_files.person_of(name)
             if fold_of.get(person) != k:
                 where = "people.txt fold %d" % (fold_of[person] + 1) if person in fold_of else "no people.txt fold"
                 raise errors.UserError("%s: %s of pairs.txt fold %d is in %s (%s); a fold's pairs must be of its own "
@@ -66,7 +66,7 @@ def templates_section(names, clean_mu, fold_sigma_sq, people_folds, report_dir):
     """
     by_person = {}
     for index, name in enumerate(names):
-        by_person.setdefault(protocols.person_of(name), []).append(index)
+        by_person.setdefault(pair_files.person_of(name), []).append(index)
     sigma_sq = np.empty_like(clean_mu)
     faces, template_ids, pairs_a, pairs_b, labels = [], [], [], [], []
     for k, people in enumerate(people_folds):

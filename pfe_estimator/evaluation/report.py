@@ -7,7 +7,7 @@ from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import reliability
 from pfe_estimator.model import verification
 
@@ -65,7 +65,7 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, sh
 
     Args:
       names: image names [N] (e.g. Aaron_Peirsol_0001); mu, sigma_sq: float [N, D].
-      pairs: protocols.LfwPairs.
+      pairs: pair_files.LfwPairs.
       report_dir: folder for the PNGs (report.json is written by the caller with every section).
       face_loader: optional callable(name) -> uint8 RGB image, for the grid of most/least certain faces.
       shipped: the model's calibration (model.calibration.Calibration) or None.
@@ -74,7 +74,7 @@ def lfw_report(names, mu, sigma_sq, pairs, report_dir=None, face_loader=None, sh
       the "lfw" section of report.json.
     """
     embedding_files.check(names, mu, sigma_sq, "LFW features")
-    first, second = protocols.pair_indices(names, pairs)
+    first, second = pair_files.pair_indices(names, pairs)
     values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
     scores = {"cosine": values["cosine"], "mls": values["mls"]}
     fitted_on = {}
@@ -206,14 +206,14 @@ def template_section(names, mu, sigma_sq, templates_csv, pairs_csv, fusion="pape
     """
     embedding_files.check(names, mu, sigma_sq, "template features")
     position = {name: i for i, name in enumerate(names)}
-    rows = protocols.read_csv_rows(templates_csv, 2)
+    rows = pair_files.read_csv_rows(templates_csv, 2)
     missing = sorted({path for _, path in rows if embedding_files.image_name(path) not in position})
     if missing:
         raise errors.UserError("%s: %d image(s) without features: %s" % (templates_csv, len(missing),
                                                                    ", ".join(missing[:20])))
     faces = np.array([position[embedding_files.image_name(path)] for _, path in rows])
     template_ids = np.array([template for template, _ in rows])
-    pair_rows = protocols.read_csv_rows(pairs_csv, 3)
+    pair_rows = pair_files.read_csv_rows(pairs_csv, 3)
     labels = np.array([int(label) == 1 for _, _, label in pair_rows])
     section, scores = template_report(
         mu[faces], sigma_sq[faces], template_ids, np.array([a for a, _, _ in pair_rows]),

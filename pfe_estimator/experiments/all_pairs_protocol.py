@@ -25,7 +25,7 @@ from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import all_pairs_report
 from pfe_estimator.evaluation import held_out
 from pfe_estimator.evaluation import identity_folds
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import config as experiment_config
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import held_out_protocols
@@ -175,7 +175,7 @@ def run(context, report_dir):
     config, records = context.config, context.records
     clean_cache = lfw_data.cache(records, context.sface, context.inputs.work_dir)
     names, features, mu = feature_cache.read_cache_arrays(clean_cache)
-    person_of = np.array([protocols.person_of(n) for n in names])
+    person_of = np.array([pair_files.person_of(n) for n in names])
     people = sorted(set(person_of))
     clean = {"names": names, "features": features, "mu": mu, "person": np.searchsorted(people, person_of),
              "fold_rows": {k: np.flatnonzero(np.isin(person_of, sorted(folk)))

@@ -17,7 +17,7 @@ import os
 import cv2
 import numpy as np
 
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
 from pfe_estimator.faces import image_io
@@ -59,7 +59,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
     """
     pairs_file = pairs_file or os.path.join(lfw_dir, "pairs.txt")
     outputs.check_run_paths({"output_dir": output_dir}, {"lfw_dir": lfw_dir, "pairs_file": pairs_file})
-    pairs = protocols.read_lfw_pairs(pairs_file)
+    pairs = pair_files.read_lfw_pairs(pairs_file)
     landmarks = alignment.read_landmark_file(os.path.join(lfw_dir, "ldmark_lfw_mtcnncaffe.txt"))
     rows = draw_protocol(pairs, seed)
     fingerprint = {"pairs": outputs.file_digest(pairs_file), "seed": seed,

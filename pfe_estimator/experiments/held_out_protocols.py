@@ -19,7 +19,7 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import held_out
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import config as experiment_config
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
@@ -120,7 +120,7 @@ def run_protocol(context, name, clean, runner, report_dir):
         print("  %s %s: %.0f s" % (name, run_name, time.time() - start))
     scores = {key: np.concatenate([s[key] for s in all_scores]) for key in ("cosine", "mls", "uncertainty")}
     scores["face_sigma_sq"] = tuple(np.concatenate([s["face_sigma_sq"][i] for s in all_scores]) for i in (0, 1))
-    repeated = protocols.LfwPairs(*(np.concatenate([getattr(pairs, f)] * len(runs)) for f in pairs._fields))
+    repeated = pair_files.LfwPairs(*(np.concatenate([getattr(pairs, f)] * len(runs)) for f in pairs._fields))
     result = held_out.protocol_report(scores, repeated, np.concatenate(all_kind), np.concatenate(all_severity),
                                       np.concatenate([folds_mask] * len(runs)))
     result.update(held_out=held_out_kinds if name == "leave_one_kind_out" else None, folds=list(config.folds),
@@ -140,7 +140,7 @@ def run(context, report_dir):
     clean_cache = lfw_data.cache(context.records, context.sface, context.inputs.work_dir)
     names, clean_features, clean_mu = feature_cache.read_cache_arrays(
         lfw_data.head_cache(clean_cache, config.head.input, context.sface))
-    first, second = protocols.pair_indices(names, context.pairs)
+    first, second = pair_files.pair_indices(names, context.pairs)
     result = {}
     with backbone_runtimes.runner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         for name in config.held_out_protocols:

@@ -13,7 +13,7 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import record_writer
 from pfe_estimator.evaluation import identity_folds
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import work_folder
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import image_io
@@ -53,7 +53,7 @@ class Inputs(collections.namedtuple("Inputs", ["lfw_dir", "sface", "work_dir", "
 class Context(collections.namedtuple("Context", ["config", "inputs", "records", "sface", "pairs", "people",
                                                  "protocol_key"])):
     """What every protocol starts from: the Experiment, its Inputs, aligned LFW (Records), the frozen SFace
-    (Sface), pairs.txt (protocols.LfwPairs), people.txt's folds and the protocol files' key."""
+    (Sface), pairs.txt (pair_files.LfwPairs), people.txt's folds and the protocol files' key."""
     __slots__ = ()
 
 
@@ -196,8 +196,8 @@ def map_channels(sface_path):
 
 def read_protocol(inputs):
     """(pairs.txt's LfwPairs, people.txt's folds) of the LFW folder, and their key (the files' digests)."""
-    pairs = protocols.read_lfw_pairs(inputs.pairs_file())
-    people = protocols.read_people_folds(inputs.people_file())
+    pairs = pair_files.read_lfw_pairs(inputs.pairs_file())
+    people = pair_files.read_people_folds(inputs.people_file())
     identity_folds.check_folds(pairs, people, inputs.pairs_file(), inputs.people_file())
     return pairs, people, {"pairs": outputs.file_digest(inputs.pairs_file()),
                            "people": outputs.file_digest(inputs.people_file())}

@@ -24,7 +24,7 @@ from pfe_estimator.evaluation import cross_quality
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import report
 from pfe_estimator.experiments import cross_quality_photos
 from pfe_estimator.experiments import fold_heads
@@ -74,7 +74,7 @@ def score_folds(context, what, training_cache, head, fold_labels, clean):
 
 def clean_outputs(head_cache, pairs):
     names, features, mu = feature_cache.read_cache_arrays(head_cache)
-    first, second = protocols.pair_indices(names, pairs)
+    first, second = pair_files.pair_indices(names, pairs)
     return names, features, mu, first, second
 
 
@@ -120,10 +120,10 @@ def degradation_section(context, model_dir, head):
     """The mean sigma^2 of fold-1 test faces (the fold-1 head never saw them) as they degrade: every kind of
     faces/degradations.py at severities 0..4, SFace and the head run on the degraded crops."""
     pairs, limit = context.pairs, context.config.degraded_faces
-    fold_one_people = {protocols.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == 0],
+    fold_one_people = {pair_files.person_of(n) for n in np.concatenate([pairs.first[pairs.fold == 0],
                                                                        pairs.second[pairs.fold == 0]])}
     wanted = sorted({n for n in np.concatenate([pairs.first, pairs.second])
-                     if protocols.person_of(n) in fold_one_people})
+                     if pair_files.person_of(n) in fold_one_people})
     _, jpegs = predict.read_tfrecord_faces(context.records.folder, set(wanted[:limit]))
     faces = [image_io.decode_rgb(j) for j in jpegs]
     estimator = estimators.pfe_estimator(context.sface.backbone(head.input), model_dir, head.recipe(),

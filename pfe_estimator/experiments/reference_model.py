@@ -18,7 +18,7 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
@@ -68,7 +68,7 @@ def calibrate(context, model_dir, head, fold):
     names, features, mu = feature_cache.read_cache_arrays(lfw_data.cache(context.records, context.sface,
                                                                           context.inputs.work_dir))
     people = context.people[fold]
-    rows = np.array([i for i, name in enumerate(names) if protocols.person_of(name) in people])
+    rows = np.array([i for i, name in enumerate(names) if pair_files.person_of(name) in people])
     chosen = [names[i] for i in rows]
     rng = np.random.RandomState(context.config.seed)
     kind = np.array([kinds.KINDS[i] for i in rng.randint(len(kinds.KINDS), size=len(rows))])
@@ -82,7 +82,7 @@ def calibrate(context, model_dir, head, fold):
     if head.input == "pooled":
         sides = [(feature_cache.pooled(f, context.sface.channels), m) for f, m in sides]
     clean, degraded = (fold_heads.sigma_sq(model_dir, f, m) for f, m in sides)
-    person = np.array([protocols.person_of(name) for name in chosen])
+    person = np.array([pair_files.person_of(name) for name in chosen])
     values, same = all_pairs.calibration_pairs(clean, [degraded], person)
     identity = model_config.model_identity(checkpoints.intact_checkpoint(model_dir), model_config.read(model_dir))
     fitted = calibration.fit(values, same, context.config.fars, identity, {

@@ -21,7 +21,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
 from pfe_estimator.evaluation import all_pairs
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import image_io
 from pfe_estimator.faces import kinds
@@ -114,12 +114,12 @@ def population(config, name, qualities, **refit):
 def from_pairs_csv(config):
     """The calibration of labelled pairs, each distinct pair once."""
     paths = config.paths
-    pairs = protocols.read_pairs_csv(paths.pairs_csv)
+    pairs = pair_files.read_pairs_csv(paths.pairs_csv)
     rows = calibration.distinct(pairs.first, pairs.second, pairs.same, paths.pairs_csv)
     if len(rows) < len(pairs.same):
         print("%s: %d line(s) repeat an earlier pair; each pair counts once" % (paths.pairs_csv,
                                                                               len(pairs.same) - len(rows)))
-    pairs = protocols.PairList(*(np.asarray(field)[rows] for field in pairs))
+    pairs = pair_files.PairList(*(np.asarray(field)[rows] for field in pairs))
     mu, sigma_sq, first, second = embeddings.csv_pair_embeddings(config, pairs)
     values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
     source = population(config, "the pairs of %s" % os.path.abspath(paths.pairs_csv), "as the pairs give them",
@@ -136,13 +136,13 @@ def from_calibration_pairs(config):
     """The calibration of every pair of the images an LFW-format pairs file names over --lfw_dir, clean and against
     degraded copies (see the module doc)."""
     paths = config.paths
-    pairs = protocols.read_lfw_pairs(paths.calibration_pairs)
+    pairs = pair_files.read_lfw_pairs(paths.calibration_pairs)
     names, mu, sigma_sq, _ = embeddings.pair_embeddings(config, pairs)
     rows = np.arange(len(names))
     if len(rows) > MAX_IMAGES:
         rows = np.sort(np.random.RandomState(seed(config)).choice(len(rows), MAX_IMAGES, replace=False))
     names = [names[i] for i in rows]
-    person = np.array([protocols.person_of(name) for name in names])
+    person = np.array([pair_files.person_of(name) for name in names])
     copies = degraded_copies(config, names)
     values, same = all_pairs.calibration_pairs((mu[rows], sigma_sq[rows]), copies, person)
     qualities = "clean only (--lfw_dir is a feature cache: no pixels to degrade)" if not copies else (

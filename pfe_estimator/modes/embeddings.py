@@ -8,7 +8,7 @@ import numpy as np
 
 from pfe_estimator import errors
 from pfe_estimator.data import embedding_files
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.faces import image_io
 from pfe_estimator.inference import embedding_sources
 from pfe_estimator.modes import images
@@ -43,7 +43,7 @@ def template_embeddings(config):
         return embedding_files.load(paths.embeddings)
     if not paths.template_image_root:
         raise errors.UserError("template evaluation needs --embeddings or --template_image_root")
-    files = [os.path.join(paths.template_image_root, path) for _, path in protocols.read_csv_rows(paths.templates_csv,
+    files = [os.path.join(paths.template_image_root, path) for _, path in pair_files.read_csv_rows(paths.templates_csv,
                                                                                                  2)]
     return embedding_sources.image_file_embeddings(files, images.face_loader(config), extractor(config))
 

@@ -5,7 +5,7 @@ one CSV row per pair in --pair_scores_output (each written whole or not at all).
 import os
 
 from pfe_estimator import errors
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import report
 from pfe_estimator.model import verification
 from pfe_estimator.modes import embeddings
@@ -66,7 +66,7 @@ def run(config):
         os.makedirs(staging)
         result = {}
         if paths.lfw_pairs:
-            pairs = protocols.read_lfw_pairs(paths.lfw_pairs)
+            pairs = pair_files.read_lfw_pairs(paths.lfw_pairs)
             names, mu, sigma_sq, load_face = embeddings.pair_embeddings(config, pairs)
             if len(set(pairs.fold)) < 2:
                 raise errors.UserError("--lfw_pairs=%s: 1 fold; the 10-fold protocol chooses each fold's threshold on "
@@ -74,7 +74,7 @@ def run(config):
                                        % paths.lfw_pairs)
             result["lfw"] = report.lfw_report(names, mu, sigma_sq, pairs, staging, load_face, shipped)
         if paths.pairs_csv:
-            pairs = protocols.read_pairs_csv(paths.pairs_csv)
+            pairs = pair_files.read_pairs_csv(paths.pairs_csv)
             mu, sigma_sq, first, second = embeddings.csv_pair_embeddings(config, pairs)
             values = verification.pair_values(mu[first], sigma_sq[first], mu[second], sigma_sq[second])
             result["pairs"] = dict(report.pairs_section(values, pairs.same, shipped),

@@ -2,7 +2,7 @@
 that the protocol reader takes, and a share of folds refused in one line."""
 import os
 
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from tests.conftest import run_tool, shared_path
 from tests.data_prep.test_cross_quality import tiny_lfw
 
@@ -15,15 +15,15 @@ def test_the_splits_share_no_person_and_keep_pairs_txts_lines(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
     people = {name: set(open(os.path.join(output, name + "_people.txt")).read().split())
               for name in ("train", "test", "calibration")}
-    folds = protocols.read_people_folds(os.path.join(lfw, "people.txt"))
+    folds = pair_files.read_people_folds(os.path.join(lfw, "people.txt"))
     assert people["test"] == folds[0] | folds[1] and people["calibration"] == folds[9]
     assert people["train"] < folds[2] | folds[3] and all(
         len(os.listdir(os.path.join(lfw, "images", person))) >= 2 for person in people["train"])
-    test = protocols.read_lfw_pairs(os.path.join(output, "test_pairs.txt"))
-    everything = protocols.read_lfw_pairs(os.path.join(lfw, "pairs.txt"))
+    test = pair_files.read_lfw_pairs(os.path.join(output, "test_pairs.txt"))
+    everything = pair_files.read_lfw_pairs(os.path.join(lfw, "pairs.txt"))
     assert list(test.first) == list(everything.first[everything.fold < 2]) and set(test.fold) == {0, 1}
-    assert {protocols.person_of(n) for n in list(test.first) + list(test.second)} <= people["test"]
-    calibration = protocols.read_lfw_pairs(os.path.join(output, "calibration_pairs.txt"))
+    assert {pair_files.person_of(n) for n in list(test.first) + list(test.second)} <= people["test"]
+    calibration = pair_files.read_lfw_pairs(os.path.join(output, "calibration_pairs.txt"))
     assert list(calibration.second) == list(everything.second[everything.fold == 9])
 
     refused = run_tool("data_prep.lfw_splits", "--lfw_dir", lfw, "--output_dir", str(tmp_path / "other"),

@@ -11,7 +11,7 @@ from pfe_estimator.data import embedding_files
 
 from pfe_estimator.evaluation import metrics
 
-from pfe_estimator.evaluation import protocols
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import report
 from tests import numpy_reference
 from tests.conftest import ROOT, shared_path
@@ -110,7 +110,7 @@ def test_pairs_file_lines_and_errors(tmp_path):
     file, the line and what was expected."""
     path = tmp_path / "pairs.txt"
     path.write_text(u"2\t1\nAnn\t1\t2\nBob\t1\tCid\t3\n\nDee\t2\t4\nEve\t5\tFay\t6\n")
-    pairs = protocols.read_lfw_pairs(str(path))
+    pairs = pair_files.read_lfw_pairs(str(path))
     assert list(pairs.first) == ["Ann_0001", "Bob_0001", "Dee_0002", "Eve_0005"]
     assert list(pairs.second) == ["Ann_0002", "Cid_0003", "Dee_0004", "Fay_0006"]
     assert list(pairs.same) == [True, False, True, False] and list(pairs.fold) == [0, 0, 1, 1]
@@ -128,7 +128,7 @@ def test_pairs_file_lines_and_errors(tmp_path):
     for text, message in cases:
         path.write_text(text)
         with pytest.raises(ValueError) as error:
-            protocols.read_lfw_pairs(str(path))
+            pair_files.read_lfw_pairs(str(path))
         assert str(error.value) == message
 
 
@@ -151,14 +151,14 @@ def test_report_pieces_by_hand():
 
 
 def test_missing_names_are_listed_up_to_twenty():
-    pairs = protocols.LfwPairs(np.array(["n%02d" % i for i in range(21)]), np.array(["n%02d" % i for i in range(21)]),
+    pairs = pair_files.LfwPairs(np.array(["n%02d" % i for i in range(21)]), np.array(["n%02d" % i for i in range(21)]),
                                np.ones(21, bool), np.zeros(21, int))
     with pytest.raises(ValueError) as error:
-        protocols.pair_indices([], pairs)
+        pair_files.pair_indices([], pairs)
     assert str(error.value) == "21 image(s) named by the pairs are missing: %s ..." % ", ".join(
         "n%02d" % i for i in range(20))
     with pytest.raises(ValueError) as error:
-        protocols.pair_indices(["n20"], pairs)
+        pair_files.pair_indices(["n20"], pairs)
     assert str(error.value).endswith("n19")
 
 
@@ -198,16 +198,16 @@ def test_risk_control_rejects_the_most_uncertain_pairs():
 
 
 def test_real_pairs_file_and_missing_names():
-    pairs = protocols.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
+    pairs = pair_files.read_lfw_pairs(shared_path("data", "lfw", "pairs.txt"))
     assert len(pairs.same) == 6000 and pairs.same.sum() == 3000
     assert np.all(np.bincount(pairs.fold) == 600) and pairs.same[:300].all() and not pairs.same[300:600].any()
     assert pairs.first[0] == "Abel_Pacheco_0001" and pairs.second[0] == "Abel_Pacheco_0004"
     names = sorted(set(pairs.first) | set(pairs.second))
     with pytest.raises(ValueError) as error:
-        protocols.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
+        pair_files.pair_indices([n for n in names if not n.startswith("Abel_Pacheco")], pairs)
     assert str(error.value) == ("3 image(s) named by the pairs are missing: "
                                 "Abel_Pacheco_0001, Abel_Pacheco_0002, Abel_Pacheco_0004")
-    first, second = protocols.pair_indices(names, pairs)
+    first, second = pair_files.pair_indices(names, pairs)
     assert [names[i] for i in first[:2]] == list(pairs.first[:2]) and names[second[0]] == pairs.second[0]
 
 
@@ -227,7 +227,7 @@ def _features_for(names, dims=16, seed=0):
 
 def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
     pairs_path = shared_path("data", "lfw", "pairs.txt")
-    pairs = protocols.read_lfw_pairs(pairs_path)
+    pairs = pair_files.read_lfw_pairs(pairs_path)
     names = sorted(set(pairs.first) | set(pairs.second))
     mu, sigma_sq = _features_for(names)
     features = str(tmp_path / "embeddings.npz")
@@ -273,7 +273,7 @@ def test_eval_cli_writes_report_and_plots_from_features(tmp_path):
 
 
 def test_report_summary_is_one_screen():
-    pairs = protocols.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
+    pairs = pair_files.LfwPairs(np.array(["a_0001", "a_0001"] * 10), np.array(["a_0002", "b_0001"] * 10),
                                 np.array([True, False] * 10), np.repeat(np.arange(10), 2))
     names = ["a_0001", "a_0002", "b_0001"]
     mu, sigma_sq = _features_for(names, seed=3)
@@ -350,19 +350,19 @@ def test_spearman_correlation_by_ranks_with_ties():
 def test_csv_rows_skip_a_header_and_name_a_bad_line(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(u"template_id,path\n1, a/x.jpg\n\n2,b/y.jpg\n")
-    assert protocols.read_csv_rows(str(path), 2) == [["1", "a/x.jpg"], ["2", "b/y.jpg"]]
+    assert pair_files.read_csv_rows(str(path), 2) == [["1", "a/x.jpg"], ["2", "b/y.jpg"]]
     path.write_text(u"1,a.jpg\n")
-    assert protocols.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
+    assert pair_files.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
     for header in ("Template", "TID"):
         path.write_text(u"%s,path\n1,a.jpg\n" % header)
-        assert protocols.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
+        assert pair_files.read_csv_rows(str(path), 2) == [["1", "a.jpg"]]
     path.write_text(u"template_a,template_b,label\n1,2,-1\n")
-    assert protocols.read_csv_rows(str(path), 3) == [["1", "2", "-1"]]
+    assert pair_files.read_csv_rows(str(path), 3) == [["1", "2", "-1"]]
     path.write_text(u"1,2,-1\n3,4,1\n")
-    assert protocols.read_csv_rows(str(path), 3) == [["1", "2", "-1"], ["3", "4", "1"]]
+    assert pair_files.read_csv_rows(str(path), 3) == [["1", "2", "-1"], ["3", "4", "1"]]
     path.write_text(u"1,2,1\n3,4\n")
     with pytest.raises(ValueError) as error:
-        protocols.read_csv_rows(str(path), 3)
+        pair_files.read_csv_rows(str(path), 3)
     assert str(error.value) == "%s:2: expected 3 comma-separated fields, got 2" % path
     assert embedding_files.image_name("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg") == "Aaron_Peirsol_0001"
 

@@ -1,4 +1,5 @@
-"""Protocol files: LFW's pairs.txt and image names, template CSVs."""
+"""The files that name pairs and folds: LFW's pairs.txt and people.txt (and its image names), anyone's pairs
+CSV, template CSVs; each bad line named."""
 import collections
 
 import numpy as np
