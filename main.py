@@ -90,7 +90,12 @@ def what_was_kept(config):
 
 
 def parse_flags(argv):
-    """absl's parsing, a flag's bad value said in one line (absl prints two and a hint)."""
+    """absl's parsing, a flag's bad value said in one line (absl prints two and a hint); a renamed flag's earlier
+    name says today's."""
+    for earlier, today in flag_definitions.RENAMED.items():
+        if any(arg.split("=")[0] in ("--" + earlier, "-" + earlier) for arg in argv[1:]):
+            sys.exit("error: --%s is now --%s (the training recipe's field name); rename it in the command"
+                     % (earlier, today))
     try:
         return FLAGS(argv)
     except flags.Error as error:
@@ -113,8 +118,8 @@ def main(argv):
         try:
             mode.run(config)
         except tf.train.NanLossDuringTrainingError:
-            raise errors.UserError("the training loss became NaN; lower --lr_values (the checkpoints written so far "
-                                   "are kept)")
+            raise errors.UserError("the training loss became NaN; lower --learning_rates (the checkpoints written so "
+                                   "far are kept)")
 
     errors.run_script(run_mode, lambda: what_was_kept(run.get("config")))
 

@@ -1,10 +1,9 @@
 """The quality-aware head (the default) on degradations it never saw: motion blur and defocus held out in
 turn, and unseen severities.
 
-  python -m scripts.run_experiment configs/held_out_quality_aware.py --lfw_dir ../shared/data/lfw \
-      --sface ../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx --work_dir runs/lfw_sface
+  python -m scripts.run_experiment configs/held_out_quality_aware.py --lfw_dir LFW --sface SFACE.onnx
 
-Measured with SFace fp32 (2026-12-03/04, the same configuration before it was a file; reports in
+Measured with SFace fp32 (2026-12-03/04, before configs were files; reports in
 docs/results/held_out_quality_aware/): 260 s (kinds held out) and 83 s (unseen severities) with the
 training caches in place; a 2-copy training cache is 79 k SFace passes, about 50 min here.
   kinds held out  MLS - cosine pooled AUC +0.0057 (+0.0049..+0.0066) on cosine's 0.9833; ahead in 7 of 8
@@ -13,8 +12,9 @@ training caches in place; a 2-copy training cache is 79 k SFace passes, about 50
   severities      normalised cosine +0.0077
 """
 from configs import base
+from pfe_estimator.experiments.protocols import held_out
 
 
 def get_config():
-    return base.get_config()._replace(protocol="held_out", head=base.QUALITY_AWARE_HEAD,
-                                      held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS)
+    return base.experiment(held_out.Config(
+        held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS))

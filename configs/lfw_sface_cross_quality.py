@@ -2,10 +2,9 @@
 project's generator before alignment), each fold scored by the released head and by the quality-aware head
 (pooled map, ranking loss, 2 degraded copies of every training image), SFace fp32.
 
-  python -m scripts.run_experiment configs/lfw_sface_cross_quality.py --lfw_dir ../shared/data/lfw \
-      --sface ../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx --work_dir runs/lfw_sface
+  python -m scripts.run_experiment configs/lfw_sface_cross_quality.py --lfw_dir LFW --sface SFACE.onnx
 
-Measured (2026-12-03, the same configuration before it was a file; docs/results/lfw_sface_cross_quality/):
+Measured (2026-12-03, before configs were files; docs/results/lfw_sface_cross_quality/):
 6712 s from an empty work folder (the clean SFace cache about 17 min, the 2-copy cache 48 min, the
 quality-aware heads 10 min).
 Accuracy of each pair at its fold's threshold, cosine / MLS released head / MLS quality-aware head:
@@ -14,8 +13,9 @@ Accuracy of each pair at its fold's threshold, cosine / MLS released head / MLS 
                       TAR at FAR 1e-3 0.788 / 0.678 / 0.806; Spearman(sigma^2, severity) - / 0.625 / 0.841
 """
 from configs import base
+from pfe_estimator.experiments.protocols import lfw_folds
 
 
 def get_config():
-    return base.get_config()._replace(backbone_precision="fp32", cross_quality=True,
-                                      quality_aware_head=base.QUALITY_AWARE_HEAD)
+    return base.experiment(lfw_folds.Config(
+        cross_quality=True, quality_aware_head=base.QUALITY_AWARE_HEAD), "fp32")

@@ -116,13 +116,13 @@ def main():
     boundary = int(args.pretrain_steps * 0.75)
     run("pretrain backbone", [python, "main.py", "--mode=pretrain", "--data_dir=" + train_records,
                               "--model_dir=" + pretrained, "--max_steps=%d" % args.pretrain_steps,
-                              "--lr_values=0.1,0.01", "--lr_boundaries=%d" % boundary,
+                              "--learning_rates=0.1,0.01", "--learning_rate_boundaries=%d" % boundary,
                               "--save_checkpoints_steps=%d" % args.pretrain_steps, "--log_every_n_steps=100"]
         + MODEL_FLAGS)
     run("train PFE head", [python, "main.py", "--mode=train", "--data_dir=" + train_records,
                            "--pretrained_ckpt=" + pretrained,
-                           "--model_dir=" + pfe, "--max_steps=%d" % args.pfe_steps, "--lr_values=0.001,0.0001",
-                           "--lr_boundaries=%d" % int(args.pfe_steps * 0.75),
+                           "--model_dir=" + pfe, "--max_steps=%d" % args.pfe_steps, "--learning_rates=0.001,0.0001",
+                           "--learning_rate_boundaries=%d" % int(args.pfe_steps * 0.75),
                            "--save_checkpoints_steps=%d" % args.pfe_steps,
                            "--log_every_n_steps=100"] + MODEL_FLAGS)
     embeddings = os.path.join(work, "test_embeddings.npz")

@@ -1,13 +1,14 @@
 """Runs one measured experiment from its config file (configs/NAME.py; pfe_estimator/experiments/):
 
-  python -m scripts.run_experiment configs/held_out_quality_aware.py --lfw_dir ../shared/data/lfw \
-      --sface ../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx --work_dir runs/lfw_sface
+  python -m scripts.run_experiment configs/held_out_quality_aware.py --lfw_dir LFW --sface SFACE.onnx \
+      --work_dir runs/lfw_sface
 
 The config file says what runs; the command line says where the data, the model file and the work folder
 are (--output_dir: where a reference model goes). --set FIELD=VALUE changes a field for a trial (e.g.
---set head.steps=3 --set folds=0,1); a report of another configuration under the same name is refused, so
-give such a run its own --name. Everything the run makes is kept in the work folder by what made it
-(pfe_estimator/experiments/work_folder.py): a rerun reuses it, another configuration never does.
+--set protocol.head.recipe.max_steps=3 --set protocol.folds=0,1); a report of another configuration under the
+same name is refused, so give such a run its own --name. The report records the command. Everything the run
+makes is kept in the work folder by what made it (pfe_estimator/experiments/work_folder.py): a rerun reuses it,
+another configuration never does.
 """
 import argparse
 import os
@@ -32,13 +33,15 @@ def main():
                         "reports/NAME/ (a rerun reuses what the same configuration made)")
     parser.add_argument("--output_dir", default=None, help="reference_model: the model and its export")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="assignments",
-                        help="change a field of the config (head.steps=3, folds=0,1,2, quality_aware_head=none)")
+                        help="change a field of the config (protocol.head.recipe.max_steps=3, protocol.folds=0,1,2, "
+                        "protocol.quality_aware_head=none)")
     parser.add_argument("--name", default=None, help="the run's name (default: the config file's)")
     parsed = parser.parse_args()
     config = experiment_config.override(experiment_config.load(parsed.config), parsed.assignments)
     config = config._replace(name=parsed.name or config.name)
     tf.logging.set_verbosity(tf.logging.ERROR)
-    run.run(config, lfw_data.Inputs(parsed.lfw_dir, parsed.sface, parsed.work_dir, parsed.output_dir))
+    inputs = lfw_data.Inputs(parsed.lfw_dir, parsed.sface, parsed.work_dir, parsed.output_dir)
+    run.run(config, inputs, experiment_config.command(parsed.config, inputs, parsed.assignments, parsed.name))
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ def subset_pairs(path, people):
 
 # The 100 native LFW images at the half-size template: real records that a tiny model reads in seconds.
 RECORD_FLAGS = ["--backbone=sphere4", "--image_size=56,48", "--embedding_size=16", "--batch_size=8",
-                "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries=", "--device=cpu"]
+                "--num_classes_per_batch=4", "--learning_rates=0.01", "--learning_rate_boundaries=", "--device=cpu"]
 
 
 def run_tool(module, *args):

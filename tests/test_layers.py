@@ -68,11 +68,22 @@ def test_each_subpackage_ruff_config_bans_exactly_the_later_layers():
 def test_every_subpackage_docstring_names_each_of_its_modules():
     """Door signs that tell the truth: a module added, renamed or moved shows in its package's docstring."""
     missing = []
-    for init in sorted(glob.glob(os.path.join(ROOT, "pfe_estimator", "*", "__init__.py"))):
+    for init in sorted(glob.glob(os.path.join(ROOT, "pfe_estimator", "**", "__init__.py"), recursive=True)):
         folder = os.path.dirname(init)
         text = ast.get_docstring(ast.parse(open(init, encoding="utf-8").read())) or ""
         for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
             name = os.path.basename(path)
             if name != "__init__.py" and not re.search(r"(?<![\w.])%s(?!\w)" % re.escape(name), text):
-                missing.append("%s/%s" % (os.path.basename(folder), name))
+                missing.append("%s/%s" % (os.path.relpath(folder, ROOT), name))
+        for package in sorted(glob.glob(os.path.join(folder, "*", "__init__.py"))):
+            name = os.path.basename(os.path.dirname(package)) + "/"
+            if not re.search(r"(?<![\w.])%s" % re.escape(name), text):
+                missing.append("%s/%s" % (os.path.relpath(folder, ROOT), name))
     assert not missing, "not named in their package's docstring: %s" % ", ".join(missing)
+
+
+def test_the_package_docstring_lists_the_layers_in_order():
+    text = ast.get_docstring(ast.parse(open(os.path.join(ROOT, "pfe_estimator", "__init__.py"),
+                                            encoding="utf-8").read()))
+    listed = re.findall(r"^  (\w+)(?:/|\.py) +(\d) ", text, re.M)
+    assert [name for name, _ in listed] == list(LAYERS) and [int(i) for _, i in listed] == list(range(len(LAYERS)))

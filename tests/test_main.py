@@ -16,7 +16,8 @@ from tests.conftest import ROOT, TINY, lfw_subset_records, main_alone
 TINY_FLAGS = ["--backbone=%s" % TINY["backbone"], "--image_size=%d,%d" % TINY["image_size"],
               "--embedding_size=%d" % TINY["embedding_size"],
               "--batch_size=%d" % (TINY["num_classes"] * TINY["images_per_class"]),
-              "--num_classes_per_batch=%d" % TINY["num_classes"], "--lr_values=0.01", "--lr_boundaries=",
+              "--num_classes_per_batch=%d" % TINY["num_classes"], "--learning_rates=0.01",
+              "--learning_rate_boundaries=",
               "--device=cpu"]
 
 

@@ -262,7 +262,7 @@ def test_protocol_files_that_disagree_are_one_line(tmp_path, case):
         words = "P1 of pairs.txt fold 1 is in people.txt fold 2"
     inputs = lfw_data.Inputs(str(lfw), "sface.onnx", str(tmp_path / "work"), None)
     with pytest.raises(errors.UserError) as error:
-        lfw_data.read_protocol(inputs)
+        lfw_data.read_pair_files(inputs)
     assert words in str(error.value) and "\n" not in str(error.value)
 
 

@@ -50,8 +50,8 @@ def check_training_data(data_dir, manifest, num_classes_per_batch, include_label
                     if identity["images"] >= 2 and (allowed is None or identity["label"] in allowed))
     if trainable < num_classes_per_batch:
         raise errors.UserError("%s: %d identities with 2 or more images, fewer than the %d a batch needs "
-                               "(--num_classes_per_batch; an experiment's head.classes_per_batch); lower it or add "
-                               "data" % (data_dir, trainable, num_classes_per_batch))
+                               "(--num_classes_per_batch; an experiment's protocol.head.recipe.num_classes_per_batch); "
+                               "lower it or add data" % (data_dir, trainable, num_classes_per_batch))
 
 
 # The per-image draws are stateless, keyed on (seed, element index): one seed gives the same batches

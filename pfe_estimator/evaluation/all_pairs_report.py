@@ -1,4 +1,4 @@
-"""The all-pairs protocol's report (experiments/all_pairs_protocol.py gathers the scored pairs): every score of a
+"""The all-pairs protocol's report (experiments/protocols/all_pairs.py gathers the scored pairs): every score of a
 model's calibration (model/calibration.py) deciding as shipped, from two sources of thresholds: the labelled
 calibration fold ('calibration') and a gallery of one photo per person of that fold ('gallery').
 
@@ -64,14 +64,19 @@ def decisions(values, calibrations):
     return result
 
 
-def lfw_pairs(pairs, fold, names, rows, clean, calibrated):
+def lfw_pairs(pairs, fold, names, rows, gaussians, calibrated):
     """pairs.txt's fold `fold` scored with the fold's head and calibration: {'same', 'fold', and each score's
-    ranking (Calibration.ranking)} [P]."""
+    ranking (Calibration.ranking)} [P].
+
+    Args:
+      names: every image's name [N]; rows: the fold's images [n]; gaussians: (mu [n, D], sigma^2 [n, D]) of them.
+    """
+    mu, sigma = gaussians
     position = {name: i for i, name in enumerate(np.asarray(names)[rows])}
     chosen = pairs.fold == fold
     a = np.array([position[n] for n in pairs.first[chosen]])
     b = np.array([position[n] for n in pairs.second[chosen]])
-    values = verification.pair_values(clean.mu[a], clean.sigma[a], clean.mu[b], clean.sigma[b])
+    values = verification.pair_values(mu[a], sigma[a], mu[b], sigma[b])
     margins = {score: calibrated.ranking(values, score) for score in calibrated.scores}
     return dict({"same": pairs.same[chosen], "fold": pairs.fold[chosen]}, **margins)
 
@@ -245,8 +250,8 @@ def edc_section(data, weights):
     return result
 
 
-def protocol_report(name, folds, lfw, report_dir):
-    """The report of one held-out protocol's folds, and its PNGs (FMR per stratum, EDC) in report_dir.
+def scheme_report(name, folds, lfw, report_dir):
+    """The report of one held-out scheme's folds, and its PNGs (FMR per stratum, EDC) in report_dir.
 
     Args:
       folds: per test fold and run: {'same', 'cell', 'subject', 'test_fold', 'worse_sigma', 'cosine' [P],

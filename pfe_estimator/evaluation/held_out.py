@@ -1,6 +1,6 @@
 """Held-out degradations, scored: what a head's sigma^2 is worth on kinds or severities it never trained on.
 
-Two protocols on LFW's pairs, one side of each pair degraded and the other clean, each fold scored by the
+Two schemes on LFW's pairs, one side of each pair degraded and the other clean, each fold scored by the
 head that never saw its people (evaluation/identity_folds.py):
   leave_one_kind_out   the head trains on copies of the other kinds at severities 1-4; the pairs' degraded
                        sides are of the held-out kind
@@ -17,9 +17,9 @@ from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
 from pfe_estimator.data import pair_files
 
-PROTOCOLS = {"leave_one_kind_out": {"train": (1, 2, 3, 4), "test": (1, 2, 3, 4)},
-             "unseen_severities": {"train": (1, 2), "test": (3, 4)}}
-# The targets of the held-out protocols (issue 23).
+SCHEMES = {"leave_one_kind_out": {"train": (1, 2, 3, 4), "test": (1, 2, 3, 4)},
+           "unseen_severities": {"train": (1, 2), "test": (3, 4)}}
+# The targets of the held-out schemes (issue 23).
 TARGET_SPEARMAN = 0.75
 TARGET_POOLED_AUC_GAIN = 0.03
 
@@ -33,8 +33,8 @@ def test_draws(pairs, kinds, severities, seed):
     return side, kind, severity
 
 
-def protocol_report(scores, pairs, kind, severity, folds_mask):
-    """The cells report of one protocol's pairs (the folds run), the normalised baseline fitted by fold."""
+def scheme_report(scores, pairs, kind, severity, folds_mask):
+    """The cells report of one scheme's pairs (the folds run), the normalised baseline fitted by fold."""
     same, fold = pairs.same[folds_mask], pairs.fold[folds_mask]
     cosine, mls, uncertainty = (scores[n][folds_mask] for n in ("cosine", "mls", "uncertainty"))
     normalised = cells.normalised_cosine(cosine, uncertainty, same, fold)

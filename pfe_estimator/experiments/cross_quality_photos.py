@@ -9,7 +9,7 @@ valid. Output, byte-identical for a seed:
   landmarks.txt                                 their landmark lines (the originals', in the same coordinates)
   degradations.csv                              pair,fold,side,image,kind,severity,level,occluded_point,file
 data_prep/make_cross_quality_lfw.py is its command line; the lfw_folds experiments align and score them
-(experiments/lfw_folds.py).
+(experiments/protocols/lfw_folds.py).
 """
 import csv
 import os
@@ -53,7 +53,7 @@ def image_path(name):
 def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 250), overwrite=False,
                        pairs_file=None):
     """Writes the degraded photos, their landmarks and degradations.csv (kept as they are on a rerun of the
-    same draws); returns the CSV rows (see read_protocol).
+    same draws); returns the CSV rows (see read_rows).
 
     pairs_file: LFW-format pairs (default lfw_dir/pairs.txt).
     """
@@ -66,7 +66,7 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
                    "levels": {k: list(v) for k, v in degradations.LEVELS.items()}}
     if outputs.claim_directory(output_dir, OUTPUT_KIND, "output_dir", fingerprint, overwrite) == "resume" and \
             os.path.exists(os.path.join(output_dir, CSV_NAME)):
-        return read_protocol(output_dir)  # an earlier run of the same draws finished
+        return read_rows(output_dir)  # an earlier run of the same draws finished
     landmark_lines = []
     for row in rows:
         source = image_path(row["image"])
@@ -88,10 +88,10 @@ def make_cross_quality(lfw_dir, output_dir, seed=0, landmark_image_size=(250, 25
         writer = csv.DictWriter(f, CSV_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    return read_protocol(output_dir)
+    return read_rows(output_dir)
 
 
-def read_protocol(output_dir):
+def read_rows(output_dir):
     """degradations.csv as a list of dicts with ints where they are ints."""
     with open(os.path.join(output_dir, CSV_NAME), newline="") as f:
         rows = list(csv.DictReader(f))

@@ -1,29 +1,21 @@
-"""What the experiments make of LFW and SFace in the work folder, each artefact keyed by what made it
-(experiments/work_folder.py): aligned records, SFace's precision, its cached outputs (clean, with degraded
-copies, pooled, without a kind's copies) and the degraded sides of held-out test pairs.
+"""What every experiment starts from (a Context): LFW aligned to 112x112 in the work folder, keyed by its content
+(experiments/work_folder.py), the frozen SFace and the precision it computes in, and LFW's protocol files; the
+caches made from them are experiments/caches.py's.
 """
 import collections
 import os
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 
 from pfe_estimator import errors
-from pfe_estimator.data import feature_cache
-from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import record_writer
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import work_folder
 from pfe_estimator.faces import alignment
-from pfe_estimator.faces import image_io
-from pfe_estimator.faces import kinds
-from pfe_estimator.faces import network_input
-from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
-from pfe_estimator.storage import atomic_files
 from pfe_estimator.storage import outputs
 
 TEMPLATE = "112x112"
@@ -31,8 +23,6 @@ IMAGE_SIZE = (112, 112)
 EMBEDDING_SIZE = 128
 LANDMARK_FILE = "ldmark_lfw_mtcnncaffe.txt"
 LANDMARK_IMAGE_SIZE = (250, 250)  # the released landmark file is in the original photos' coordinates
-BATCH = 64  # faces per SFace run
-COPY_ARRAYS = ("features", "mu", "norm", "sharpness")  # what a degraded copy keeps
 
 
 class Inputs(collections.namedtuple("Inputs", ["lfw_dir", "sface", "work_dir", "output_dir"])):
@@ -51,19 +41,19 @@ class Inputs(collections.namedtuple("Inputs", ["lfw_dir", "sface", "work_dir", "
 
 
 class Context(collections.namedtuple("Context", ["config", "inputs", "records", "sface", "pairs", "people",
-                                                 "protocol_key"])):
-    """What every protocol starts from: the Experiment, its Inputs, aligned LFW (Records), the frozen SFace
-    (Sface), pairs.txt (pair_files.LfwPairs), people.txt's folds and the protocol files' key."""
+                                                 "files_key"])):
+    """What every protocol starts from: its protocol's config, the Inputs, aligned LFW (Records), the frozen SFace
+    (Sface), pairs.txt (pair_files.LfwPairs), people.txt's folds and the key of those two files."""
     __slots__ = ()
 
 
 def context(config, inputs):
-    """The Context of an experiment: LFW aligned (or found aligned) in the work folder, SFace's precision
-    decided on its first faces, the protocol files read."""
+    """The Context of an experiment (an experiments.config.Experiment): LFW aligned (or found aligned) in the
+    work folder, SFace's precision decided on its first faces, pairs.txt and people.txt read."""
     records = aligned_lfw(inputs)
-    pairs, people, key = read_protocol(inputs)
-    return Context(config, inputs, records, frozen_sface(inputs.sface, config.backbone_precision, records), pairs,
-                   people, key)
+    pairs, people, key = read_pair_files(inputs)
+    return Context(config.protocol, inputs, records, frozen_sface(inputs.sface, config.backbone_precision, records),
+                   pairs, people, key)
 
 
 class Records(collections.namedtuple("Records", ["folder", "manifest", "key"])):
@@ -149,43 +139,6 @@ def frozen_sface(path, precision, records):
     return sface._replace(precision=choice, why="auto: " + why)
 
 
-def cache(records, sface, work_dir, copies=0, copy_kinds=(), severities=()):
-    """SFace's outputs of every record image (and `copies` degraded copies of each, of `copy_kinds` at
-    `severities`, each named after its kind and severity), its map flattened, in
-    WORK_DIR/caches/<what>-<key> (built once, resumed after an interruption). A cache with copies takes the
-    images' own outputs from the clean cache (built first when missing): SFace runs on the copies alone.
-    Returns the cache folder."""
-    key = {"records": records.key, "sface": sface.key(), "copies": copies}
-    degrade = description = None
-    if copies:
-        description = kinds.copies_description(copy_kinds, severities)
-        key["degradation"] = description
-        draw, points = kinds.random_degradation(copy_kinds, severities), alignment.template(TEMPLATE)[1]
-        degrade = lambda face, rng: draw(face, points, rng)  # noqa: E731
-    folder = work_folder.path(work_dir, "caches", "%dcopies" % copies if copies else "clean", key)
-    if not manifests.exists(folder):
-        cache_builder.build_cache(records.folder, folder, sface.backbone(), batch_size=BATCH, degraded_copies=copies,
-                                  degrade=degrade, degradation=description,
-                                  clean_cache=cache(records, sface, work_dir) if copies else None)
-    return folder
-
-
-def head_cache(cache_dir, head_input, sface):
-    """The cache a head reading `head_input` trains on: cache_dir, or for 'pooled' its features averaged over
-    SFace's map positions, derived once beside it (no SFace run; keyed by its source)."""
-    if head_input == "flattened":
-        return cache_dir
-    return subset(cache_dir, lambda filename: True, "features averaged over positions", sface.channels)
-
-
-def subset(cache_dir, keep_image, description, pooled_channels=None):
-    """cache_dir's images that keep_image(filename) keeps, as a cache beside it named after what it keeps
-    (feature_cache.write_subset); with pooled_channels, their features averaged over positions."""
-    folder = "%s-%s" % (cache_dir, work_folder.digest({"keeps": description, "pooled": pooled_channels})[:12])
-    feature_cache.write_subset(cache_dir, folder, keep_image, description, pooled_channels=pooled_channels)
-    return folder
-
-
 def map_channels(sface_path):
     """C of the conv map SFace's head input is made from."""
     with tf.Graph().as_default():
@@ -194,74 +147,10 @@ def map_channels(sface_path):
     return int(features.shape[-1])
 
 
-def read_protocol(inputs):
+def read_pair_files(inputs):
     """(pairs.txt's LfwPairs, people.txt's folds) of the LFW folder, and their key (the files' digests)."""
     pairs = pair_files.read_lfw_pairs(inputs.pairs_file())
     people = pair_files.read_people_folds(inputs.people_file())
     identity_folds.check_folds(pairs, people, inputs.pairs_file(), inputs.people_file())
     return pairs, people, {"pairs": outputs.file_digest(inputs.pairs_file()),
                            "people": outputs.file_digest(inputs.people_file())}
-
-
-def degraded_copies(records, sface, runner, names, draws, key, work_dir, indices=None):
-    """SFace's outputs of `names` degraded as `draws` says ((kinds [P], severities [P], seed): image i degraded
-    with RandomState([seed, indices[i]]), indices [P] defaulting to 0..P-1, so that a subset of a list of images
-    draws what the whole list would), kept in WORK_DIR/test_sides/<key>.npz for reruns of the same names, draws,
-    records and SFace: {'features': float16 [P, F], 'mu': float32 [P, D], 'norm': float32 [P], the norm of the
-    embedding before normalisation, 'sharpness': float32 [P], the variance of the degraded crop's Laplacian}."""
-    kind, severity, seed = draws
-    indices = np.arange(len(names)) if indices is None else np.asarray(indices)
-    target = work_folder.path(work_dir, "test_sides", "sides", dict(
-        key, records=records.key, sface=sface.key(), seed=seed, arrays=COPY_ARRAYS,
-        names=work_folder.digest([str(n) for n in names]), draws=work_folder.digest(
-            [[str(k), int(s), int(i)] for k, s, i in zip(kind, severity, indices)])), ".npz")
-    if os.path.exists(target):
-        with np.load(target) as saved:
-            return {name: saved[name] for name in COPY_ARRAYS}
-    found, jpegs = predict.read_tfrecord_faces(records.folder, set(names))
-    jpeg_of = dict(zip(found, jpegs))
-    points, sharpness = alignment.template(TEMPLATE)[1], []
-
-    def faces():
-        for index, name, k, s in zip(indices, names, kind, severity):
-            crop = kinds.degrade(image_io.decode_rgb(jpeg_of[name]), k, int(s), points,
-                                 np.random.RandomState([seed, int(index)]))
-            sharpness.append(image_io.laplacian_variance(crop))
-            yield network_input.network_input(crop, IMAGE_SIZE)
-    with _bar(len(names), "SFace on degraded copies") as bar:
-        features, mu, norm = runner.run(faces(), BATCH, progress=bar.update, with_norms=True)
-    arrays = {"features": features.astype(np.float16), "mu": mu, "norm": norm,
-              "sharpness": np.array(sharpness, np.float32)}
-    if not os.path.isdir(os.path.dirname(target)):
-        os.makedirs(os.path.dirname(target))
-    with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
-        np.savez(f, **arrays)
-    return arrays
-
-
-def clean_qualities(records, sface, runner, names, work_dir):
-    """{'norm', 'sharpness'} float32 [N] of the clean crops of `names` (SFace's embedding norm, the crop's
-    Laplacian variance), kept in WORK_DIR/test_sides/qualities-<key>.npz."""
-    target = work_folder.path(work_dir, "test_sides", "qualities", {"records": records.key, "sface": sface.key(),
-                                                                     "names": work_folder.digest(list(names))}, ".npz")
-    if os.path.exists(target):
-        with np.load(target) as saved:
-            return {"norm": saved["norm"], "sharpness": saved["sharpness"]}
-    found, jpegs = predict.read_tfrecord_faces(records.folder, set(names))
-    jpeg_of = dict(zip(found, jpegs))
-    crops = [image_io.decode_rgb(jpeg_of[name]) for name in names]
-    with _bar(len(names), "SFace embedding norms") as bar:
-        norm = runner.run((network_input.network_input(crop, IMAGE_SIZE) for crop in crops), BATCH,
-                          progress=bar.update, with_norms=True)[2]
-    arrays = {"norm": norm, "sharpness": np.array([image_io.laplacian_variance(c) for c in crops], np.float32)}
-    if not os.path.isdir(os.path.dirname(target)):
-        os.makedirs(os.path.dirname(target))
-    with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
-        np.savez(f, **arrays)
-    return arrays
-
-
-def _bar(total, description):
-    """A progress bar over `total` faces (SFace runs about 20 faces a second on 2 cores)."""
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    return tqdm(total=total, unit="img", desc=description)

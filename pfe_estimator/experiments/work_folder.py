@@ -34,8 +34,8 @@ def path(work_dir, kind, what, key, extension=""):
 
 
 def flat(key, prefix=""):
-    """A nested key as one level of dotted names ({'head': {'steps': 3}} -> {'head.steps': 3}), so that a
-    refusal names the field that changed."""
+    """A nested key as one level of dotted names ({'protocol': {'folds': [0]}} -> {'protocol.folds': [0]}), so
+    that a refusal names the field that changed."""
     flattened = {}
     for name, value in key.items():
         if isinstance(value, dict):

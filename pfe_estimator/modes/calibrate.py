@@ -140,7 +140,8 @@ def from_calibration_pairs(config):
     names, mu, sigma_sq, _ = embeddings.pair_embeddings(config, pairs)
     rows = np.arange(len(names))
     if len(rows) > MAX_IMAGES:
-        rows = np.sort(np.random.RandomState(seed(config)).choice(len(rows), MAX_IMAGES, replace=False))
+        rows = np.sort(np.random.RandomState(config.runtime.random_seed).choice(len(rows), MAX_IMAGES,
+                                                                                replace=False))
     names = [names[i] for i in rows]
     person = np.array([pair_files.person_of(name) for name in names])
     copies = degraded_copies(config, names)
@@ -150,12 +151,8 @@ def from_calibration_pairs(config):
         % kinds.copies_description(kinds.KINDS, kinds.SEVERITIES))
     source = population(config, "every pair of %d images %s names" % (len(names), os.path.abspath(
         paths.calibration_pairs)), qualities, calibration_pairs=os.path.abspath(paths.calibration_pairs),
-        lfw_dir=os.path.abspath(paths.lfw_dir), random_seed=config.options.random_seed)
+        lfw_dir=os.path.abspath(paths.lfw_dir), random_seed=config.runtime.random_seed)
     return calibration.fit(values, same, fars(config), models.identity(config), source)
-
-
-def seed(config):
-    return config.options.random_seed or 0
 
 
 def degraded_copies(config, names):
@@ -172,10 +169,11 @@ def degraded_copies(config, names):
 
 def copies_of(config, crops, count):
     """[(mu, sigma_sq) [N, D]] of `count` sets of degraded copies of aligned uint8 crops [N]: copy i of crop j of
-    a kind among every kind and a severity 1-4, drawn with RandomState([seed, i, j])."""
+    a kind among every kind and a severity 1-4, drawn with RandomState([--random_seed, i, j])."""
     points = alignment.template(alignment.template_for_size(config.image_size))[1]
     draw, extractor = kinds.random_degradation(kinds.KINDS, kinds.SEVERITIES), embeddings.extractor(config)
-    return [extractor.images(image_io.standardize(draw(crop, points, np.random.RandomState([seed(config), i, j]))[0])
+    seed = config.runtime.random_seed
+    return [extractor.images(image_io.standardize(draw(crop, points, np.random.RandomState([seed, i, j]))[0])
                              for j, crop in enumerate(crops)) for i in range(count)]
 
 
@@ -221,5 +219,5 @@ def from_gallery(config):
         "clean, and every photo against %d degraded copies of every other person's photos (%s)" % (
             options.gallery_copies, kinds.copies_description(kinds.KINDS, kinds.SEVERITIES)),
         gallery_dir=os.path.abspath(paths.gallery_dir), gallery_copies=str(options.gallery_copies),
-        align=options.align, detector_model=_absolute(paths.detector_model), random_seed=options.random_seed)
+        align=options.align, detector_model=_absolute(paths.detector_model), random_seed=config.runtime.random_seed)
     return calibration.fit(impostors, None, fars(config), models.identity(config), source, earlier=earlier)

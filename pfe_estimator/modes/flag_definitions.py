@@ -19,6 +19,8 @@ from pfe_estimator.training import devices
 from pfe_estimator.training import recipe as recipes
 
 RECIPE = recipes.Recipe()
+# flags renamed to the recipe's field names (as experiment configs say them): the earlier name -> today's
+RENAMED = {"lr_values": "learning_rates", "lr_boundaries": "learning_rate_boundaries"}
 
 
 def define_run_flags():
@@ -47,7 +49,9 @@ def define_device_flags():
     flags.DEFINE_integer("num_devices", 1, "gpu/cpu: data-parallel replicas (MirroredStrategy), each taking a "
                          "whole P x K batch: the global batch is num_devices x batch_size. Multi-worker training "
                          "is switched on by a TF_CONFIG naming more than one worker.", lower_bound=1)
-    flags.DEFINE_integer("random_seed", None, "Graph-level random seed.")
+    flags.DEFINE_integer("random_seed", 0, "The run's seed: the graph's (the head's initialisation) and the "
+                         "batches' draws (each rank adds its rank); calibrate: which images and copies are drawn.",
+                         lower_bound=0)
     flags.DEFINE_bool("over_dump", False, "npu: overflow detection (the adapter's dump debug mode) into "
                       "--over_dump_path.")
     flags.DEFINE_string("over_dump_path", "output/overflow_dump", "npu: where --over_dump writes.")
@@ -110,10 +114,11 @@ def define_training_flags():
                          lower_bound=1)
     flags.DEFINE_integer("max_steps", RECIPE.max_steps, "Total training steps (global step to stop at; pretrain "
                          "default %d)." % recipes.PretrainRecipe().max_steps, lower_bound=1)
-    flags.DEFINE_list("lr_values", [repr(rate) for rate in RECIPE.learning_rates], "Piecewise-constant learning "
-                      "rates (pretrain default %s)." % ",".join(map(repr, recipes.PretrainRecipe().learning_rates)))
-    flags.DEFINE_list("lr_boundaries", None, "Global steps at which the learning rate changes (default: the "
-                      "paper's schedule scaled to --max_steps, the drop at two thirds: 2000 of 3000; pretrain: "
+    flags.DEFINE_list("learning_rates", [repr(rate) for rate in RECIPE.learning_rates], "Piecewise-constant "
+                      "learning rates (pretrain default %s)." % ",".join(
+                          map(repr, recipes.PretrainRecipe().learning_rates)))
+    flags.DEFINE_list("learning_rate_boundaries", None, "Global steps at which the learning rate changes (default: "
+                      "the paper's schedule scaled to --max_steps, the drop at two thirds: 2000 of 3000; pretrain: "
                       "16000,24000 of 28000 scaled likewise).")
     flags.DEFINE_float("momentum", RECIPE.momentum, "Momentum.")
     flags.DEFINE_float("weight_decay", RECIPE.weight_decay, "L2 weight decay on the uncertainty head (pretrain: on "
@@ -137,10 +142,10 @@ def define_training_flags():
                         "format) of the --lfw_dir images, each also with one side degraded by the generator "
                         "(seeded), and every pair of their images when the file holds fewer impostors than 10 / FAR; "
                         "kept with the model (model_dir/calibration.json) for verify, eval and export.")
-    flags.register_validator("lr_values", _positive_numbers, "must be comma-separated positive numbers, e.g. "
+    flags.register_validator("learning_rates", _positive_numbers, "must be comma-separated positive numbers, e.g. "
                              "1e-3,1e-4")
-    flags.register_validator("lr_boundaries", _increasing_steps, "must be comma-separated, increasing, positive "
-                             "integer steps, e.g. 2000 or 16000,24000")
+    flags.register_validator("learning_rate_boundaries", _increasing_steps, "must be comma-separated, increasing, "
+                             "positive integer steps, e.g. 2000 or 16000,24000")
     flags.register_validator("weight_decay", lambda value: math.isfinite(value) and value >= 0,
                              "must be a number >= 0 (0: no weight decay)")
     flags.register_validator("quality_ranking_weight", lambda value: math.isfinite(value) and value >= 0,

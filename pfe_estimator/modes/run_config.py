@@ -185,15 +185,15 @@ def _recipe(mode, values, given):
                                % (values["batch_size"], values["num_classes_per_batch"]))
     shared = dict(num_classes_per_batch=values["num_classes_per_batch"],
                   images_per_class=max(1, values["batch_size"] // values["num_classes_per_batch"]),
-                  learning_rate_boundaries=tuple(int(v) for v in values["lr_boundaries"])
-                  if values["lr_boundaries"] is not None else None, momentum=values["momentum"],
+                  learning_rate_boundaries=tuple(int(v) for v in values["learning_rate_boundaries"])
+                  if values["learning_rate_boundaries"] is not None else None, momentum=values["momentum"],
                   weight_decay=values["weight_decay"], degrade_probability=values["degrade_probability"])
-    rates = tuple(float(v) for v in values["lr_values"])
+    rates = tuple(float(v) for v in values["learning_rates"])
     if mode == "pretrain":
         default = recipes.PretrainRecipe()
         return recipes.PretrainRecipe(
             max_steps=values["max_steps"] if "max_steps" in given else default.max_steps,
-            learning_rates=rates if "lr_values" in given else default.learning_rates, am_scale=values["am_scale"],
+            learning_rates=rates if "learning_rates" in given else default.learning_rates, am_scale=values["am_scale"],
             am_margin=values["am_margin"], **shared)
     if mode == "train":
         return recipes.Recipe(max_steps=values["max_steps"], learning_rates=rates,

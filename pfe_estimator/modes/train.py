@@ -71,7 +71,7 @@ def input_fn(config, quality_ranks=False):
     """The training input_fn; each rank of a multi-device run draws its own P x K batches (seed + rank).
     quality_ranks: the batches say what the quality ranking loss compares (a cache with degraded copies only)."""
     recipe, data_dir = config.recipe, training_data_dir(config)
-    seed = (config.options.random_seed or 0) + config.runtime.rank
+    seed = config.runtime.random_seed + config.runtime.rank
     classes, per_class = recipe.num_classes_per_batch, recipe.images_per_class
     if quality_ranks and not (data_dir and feature_cache.has_degraded_copies(data_dir)):
         raise errors.UserError(

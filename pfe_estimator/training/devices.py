@@ -41,7 +41,8 @@ class Runtime(collections.namedtuple("Runtime", [
       device: one of DEVICES. precision: 'fp32' or 'mixed' (GPU). loss_scale: 'dynamic' or a number (NPU,
       GPU mixed). precision_mode: the NPU's. iterations_per_loop: NPU steps per session run.
       num_devices: data-parallel replicas on this machine (GPU/CPU). workers: processes of the job
-      (cluster_rank()[0]). xla: XLA auto-clustering (GPU/CPU). random_seed: the graph seed or None.
+      (cluster_rank()[0]). xla: XLA auto-clustering (GPU/CPU). random_seed: the graph seed (main.py's
+      --random_seed, a fold head's seed) or None.
       save_checkpoints_steps, keep_checkpoint_max, log_every_n_steps: checkpoints and the step log.
       npu_debug: an NpuDebug. rank: this process's rank in the job (cluster_rank()[1]); rank 0 is the chief,
       which owns the model folder.

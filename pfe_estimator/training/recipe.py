@@ -66,7 +66,8 @@ PretrainRecipe.__new__.__defaults__ = (64, 4, 28000, (0.1, 0.01, 0.001), None, 0
 
 
 def boundaries(recipe):
-    """recipe.learning_rate_boundaries when given, else its reference schedule scaled to recipe.max_steps.
+    """recipe.learning_rate_boundaries when given, else its reference schedule scaled to recipe.max_steps (each
+    boundary the whole step at or before its fraction: the drop at step 266 of 400, 2000 of 3000).
 
     With as many rates as the reference has, each reference boundary sits at the same fraction of the steps;
     with another number n, the n - 1 boundaries are evenly spaced up to the reference's last fraction (the
@@ -78,4 +79,4 @@ def boundaries(recipe):
     count = len(recipe.learning_rates) - 1
     if count != len(fractions):
         fractions = [fractions[-1] * i / count for i in range(1, count + 1)]
-    return [int(round(fraction * recipe.max_steps)) for fraction in fractions]
+    return [int(fraction * recipe.max_steps + 1e-9) for fraction in fractions]  # floor: 266 of 400, as measured

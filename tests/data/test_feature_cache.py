@@ -79,7 +79,7 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
     --degrade_probability trains from images with degradations applied on the host."""
     records, _, _ = lfw_subset_records(tmp_path)
     small = ["--backbone=sphere4", "--image_size=112,96", "--embedding_size=16", "--batch_size=8",
-             "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries="]
+             "--num_classes_per_batch=4", "--learning_rates=0.01", "--learning_rate_boundaries="]
     pretrained = str(tmp_path / "pretrained")
     assert run_main("--mode=train", "--data=synthetic", "--model_dir=" + pretrained, "--max_steps=1",
                     *small).returncode == 0
@@ -101,8 +101,8 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
     assert np.abs(features[clean] - features[copy]).max() > 1e-3  # the copy is degraded
     np.testing.assert_array_equal(features, feature_cache.read_cache_arrays(caches[1])[1])  # seeded
     trained = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "head"),
-                       "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",
-                       "--lr_boundaries=")
+                       "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--learning_rates=0.01",
+                       "--learning_rate_boundaries=")
     assert trained.returncode == 0, trained.stdout[-2000:]
     with tf.Graph().as_default(), tf.Session() as session:  # what the ranking loss compares, from the names
         batch = tf.data.make_one_shot_iterator(feature_cache.cache_input_fn_builder(
@@ -112,8 +112,8 @@ def test_quality_aware_cache_and_image_path_degrade_reproducibly(tmp_path):
     assert set(severity.tolist()) == {0, 1, 2, 3, 4} and 0.5 < (severity > 0).mean() < 0.8  # 2 of 3: copies
     assert any(len(set(d[1].tolist())) < 8 for d in drawn)  # an image and its copy are drawn together
     ranked = run_main("--mode=train", "--data_dir=" + caches[0], "--model_dir=" + str(tmp_path / "ranked"),
-                      "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--lr_values=0.01",
-                      "--lr_boundaries=", "--quality_ranking_weight=1")
+                      "--max_steps=2", "--batch_size=8", "--num_classes_per_batch=4", "--learning_rates=0.01",
+                      "--learning_rate_boundaries=", "--quality_ranking_weight=1")
     assert ranked.returncode == 0, ranked.stdout[-2000:]
     with open(os.path.join(str(tmp_path / "ranked"), "pfe_config.json")) as record:
         assert '"quality_ranking_weight": 1.0' in record.read()

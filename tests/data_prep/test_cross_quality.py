@@ -45,7 +45,7 @@ def test_generator_is_byte_identical_for_a_seed_and_degrades_the_drawn_side(tmp_
         cross_quality_photos.make_cross_quality(lfw, outputs[name], seed, pairs_file=pairs)
     assert folder_digest(outputs["a"]) == folder_digest(outputs["b"])
     assert folder_digest(outputs["a"]) != folder_digest(outputs["c"])
-    rows = cross_quality_photos.read_protocol(outputs["a"])
+    rows = cross_quality_photos.read_rows(outputs["a"])
     assert cross_quality_photos.make_cross_quality(lfw, outputs["a"], 0, pairs_file=pairs) == rows  # a rerun
     assert len(rows) == 20 and {r["fold"] for r in rows} == {0, 1}
     landmarks = alignment.read_landmark_file(os.path.join(outputs["a"], "landmarks.txt"))

@@ -256,7 +256,8 @@ def test_main_trains_on_the_records(messy_dataset, tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "main.py"), "--mode=train", "--data_dir=" + output_dir,
          "--backbone=sphere4", "--embedding_size=16", "--batch_size=6", "--num_classes_per_batch=2",
-         "--max_steps=2", "--model_dir=" + str(tmp_path / "model"), "--lr_values=0.01", "--lr_boundaries="],
+         "--max_steps=2", "--model_dir=" + str(tmp_path / "model"), "--learning_rates=0.01",
+         "--learning_rate_boundaries="],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     model_dir = str(tmp_path / "model")

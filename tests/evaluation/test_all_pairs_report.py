@@ -6,7 +6,7 @@ import pytest
 
 from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import all_pairs_report as report
-from pfe_estimator.experiments import all_pairs_protocol
+from pfe_estimator.experiments.protocols import all_pairs as all_pairs_protocol
 
 
 def cells(*names):
@@ -62,7 +62,7 @@ def test_the_figures_of_a_far_are_the_decisions_taken_at_that_far(tmp_path):
     folds = [synthetic_fold(0, 0), synthetic_fold(1, 1)]
     lfw = [{"same": np.array([True, False] * 50), "fold": np.repeat(np.arange(10), 10),
             "cosine": np.linspace(1, 0, 100), "shipped": np.linspace(1, 0, 100)}]
-    result = report.protocol_report("synthetic", folds, lfw, str(tmp_path))
+    result = report.scheme_report("synthetic", folds, lfw, str(tmp_path))
     shipped = result["decisions"]["calibration"]["scores"]["shipped"]
     gathered = report.gathered(folds)
     impostors = (gathered["cell"] != cells("clean")[0]) & ~gathered["same"]

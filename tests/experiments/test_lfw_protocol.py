@@ -19,9 +19,11 @@ def test_the_lfw_protocol_with_cross_quality_and_quality_aware_heads_end_to_end(
     """Every section of the lfw_folds report: standard LFW, fold-1 faces degraded, calibration, templates,
     cross-quality LFW, and the quality-aware heads on both."""
     lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
-    result = run_experiment("lfw_sface_cross_quality", lfw, work, "--set", "degraded_faces=4", "--set",
-                            "quality_aware_head.steps=2", "--set", "quality_aware_head.classes_per_batch=4",
-                            "--set", "quality_aware_head.images_per_class=2", "--set", "quality_aware_head.copies=1")
+    result = run_experiment("lfw_sface_cross_quality", lfw, work, "--set", "protocol.degraded_faces=4", "--set",
+                            "protocol.quality_aware_head.recipe.max_steps=2", "--set",
+                            "protocol.quality_aware_head.recipe.num_classes_per_batch=4", "--set",
+                            "protocol.quality_aware_head.recipe.images_per_class=2", "--set",
+                            "protocol.quality_aware_head.copies=1")
     assert result.returncode == 0, result.stdout[-4000:]
     content = json.load(open(os.path.join(work, "reports", "lfw_sface_cross_quality", "report.json")))["lfw_folds"]
     assert set(content) >= {"cosine", "mls", "calibration", "degradation", "cross_quality", "templates",
@@ -42,8 +44,8 @@ def check_reference_model(lfw, work, tmp_path):
     folder with one copy, so that its records and caches are reused."""
     output = str(tmp_path / "reference")
     # fold 10's 8 images: 28 clean pairs, 56 against a copy; 48 impostors, enough for FAR 0.25 and 0.5
-    result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "head.copies=1", "--set",
-                            "fars=0.25,0.5")
+    result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "protocol.head.copies=1",
+                            "--set", "protocol.fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
     assert "calibrated on 84 pairs of unseen people, 48 impostors (logistic_or_cosine" in result.stdout
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
@@ -56,8 +58,8 @@ def check_reference_model(lfw, work, tmp_path):
     assert os.path.exists(os.path.join(output, "export", export.ONNX_NAME))
     trained_on = json.load(open(os.path.join(output, "model", "pfe_config.json")))["trained_on"]
     again = run_experiment("reference_model", lfw, work, "--output_dir", output, "--name", "half", "--set",
-                           "head.copies=1", "--set", "head.identity_share=0.5", "--set",
-                           "fars=0.25,0.5")  # other identities, same model folder
+                           "protocol.head.copies=1", "--set", "protocol.head.identity_share=0.5", "--set",
+                           "protocol.fars=0.25,0.5")  # other identities, same model folder
     assert again.returncode == 1 and "records trained_on %s" % trained_on in last_line(again)
     person = os.path.join(lfw, "images", "George_W_Bush")
 

@@ -15,8 +15,8 @@ from tests.data_prep.test_cross_quality import tiny_lfw
 
 SFACE = ("models", "sface", "face_recognition_sface_2021dec_int8bq.onnx")
 YUNET = ("models", "yunet", "face_detection_yunet_2023mar_int8bq.onnx")
-TINY_HEAD = ["--set", "head.steps=2", "--set", "head.classes_per_batch=4", "--set", "head.images_per_class=2",
-             "--set", "backbone_precision=fp32"]
+TINY_HEAD = ["--set", "protocol.head.recipe.max_steps=2", "--set", "protocol.head.recipe.num_classes_per_batch=4",
+             "--set", "protocol.head.recipe.images_per_class=2", "--set", "backbone_precision=fp32"]
 
 
 def run_experiment(config, lfw, work, *extra, sface=None):
@@ -45,13 +45,16 @@ def made_by_the_model(work):
 
 def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration_made_is_reused(tmp_path):
     lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
-    first = run_experiment("held_out_quality_aware", lfw, work, "--set", "folds=0,1,2", "--set",
-                           "held_out_kinds=defocus")
+    first = run_experiment("held_out_quality_aware", lfw, work, "--set", "protocol.folds=0,1,2", "--set",
+                           "protocol.held_out_kinds=defocus")
     assert first.returncode == 0, first.stdout[-4000:]
     report_path = os.path.join(work, "reports", "held_out_quality_aware", "report.json")
     report = json.load(open(report_path))
     loko, unseen = (report["held_out"][name] for name in ("leave_one_kind_out", "unseen_severities"))
-    assert report["experiment"]["head"]["input"] == "pooled" and report["experiment"]["seed"] == 0
+    protocol = report["experiment"]["protocol"]
+    assert protocol["kind"] == "held_out" and protocol["head"]["input"] == "pooled" and protocol["test_seed"] == 0
+    assert report["command"].startswith("python -m scripts.run_experiment configs/held_out_quality_aware.py --lfw_dir ")
+    assert "--set protocol.folds=0,1,2" in report["command"]
     assert loko["held_out"] == ["defocus"] and loko["pooled"]["pairs"] == 6  # 3 folds x 2 pairs
     assert set(loko["cells"]) <= {"defocus-%d" % s for s in (1, 2, 3, 4)} and set(loko["kinds"]) == {"defocus"}
     assert set(loko["pooled"]["difference"]) == {"mls", "normalised_cosine"}
@@ -74,7 +77,7 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
     model = onnx.load(shared_path(*SFACE))
     model.doc_string = "a copy with other bytes"
     onnx.save(model, other_model)
-    unseen_only = ["--set", "folds=0,1", "--set", "held_out_protocols=unseen_severities"]
+    unseen_only = ["--set", "protocol.folds=0,1", "--set", "protocol.schemes=unseen_severities"]
     other = run_experiment("held_out_quality_aware", lfw, work, "--name", "other_model", *unseen_only,
                            sface=other_model)
     assert other.returncode == 0, other.stdout[-3000:]
@@ -82,18 +85,20 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
     assert made_by_the_model(work) == (both, both)
     # another seed, or another model, under the first run's name: refused in one line, its report kept
     for extra, model, words in (([], other_model, "changed: sface_sha256"),
-                                (["--set", "seed=1"], None, "changed: experiment.seed 0 -> 1")):
-        refused = run_experiment("held_out_quality_aware", lfw, work, "--set", "folds=0,1,2", "--set",
-                                 "held_out_kinds=defocus", *extra, sface=model)
+                                (["--set", "protocol.test_seed=1"], None,
+                                 "changed: experiment.protocol.test_seed 0 -> 1")):
+        refused = run_experiment("held_out_quality_aware", lfw, work, "--set", "protocol.folds=0,1,2", "--set",
+                                 "protocol.held_out_kinds=defocus", *extra, sface=model)
         assert refused.returncode == 1 and last_line(refused).startswith("error: ") and words in last_line(refused)
         assert "another --name" in last_line(refused)
     assert open(report_path, "rb").read() == content
     sides = len(os.listdir(os.path.join(work, "test_sides")))
-    reseeded = run_experiment("held_out_quality_aware", lfw, work, "--name", "seed_1", "--set", "seed=1",
-                              *unseen_only)
+    reseeded = run_experiment("held_out_quality_aware", lfw, work, "--name", "seed_1", "--set",
+                              "protocol.test_seed=1", *unseen_only)
     assert reseeded.returncode == 0, reseeded.stdout[-3000:]
     assert len(os.listdir(os.path.join(work, "test_sides"))) == sides + 1  # its own degraded test sides
-    assert json.load(open(os.path.join(work, "reports", "seed_1", "report.json")))["experiment"]["seed"] == 1
+    reseeded_report = json.load(open(os.path.join(work, "reports", "seed_1", "report.json")))
+    assert reseeded_report["experiment"]["protocol"]["test_seed"] == 1
     check_all_pairs(lfw, work)  # in the same work folder: the held-out protocol's training cache is reused
 
 
@@ -102,10 +107,11 @@ def check_all_pairs(lfw, work):
     the next fold's pairs and on a gallery of one photo per person of it (the tiny folds hold 48 impostors: a FAR
     of 0.25 at most; the gallery's 3 decide nothing, and the report says so rather than deciding)."""
     sides_before = set(os.listdir(os.path.join(work, "test_sides")))
-    result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "plain_head.steps=2", "--set",
-                            "plain_head.classes_per_batch=4", "--set", "plain_head.images_per_class=2", "--set",
-                            "folds=0,1,2", "--set", "held_out_kinds=defocus", "--set",
-                            "held_out_protocols=leave_one_kind_out", "--set", "fars=0.25,0.5")
+    result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "protocol.plain_head.recipe.max_steps=2",
+                            "--set", "protocol.plain_head.recipe.num_classes_per_batch=4", "--set",
+                            "protocol.plain_head.recipe.images_per_class=2", "--set", "protocol.folds=0,1,2", "--set",
+                            "protocol.held_out_kinds=defocus", "--set", "protocol.schemes=leave_one_kind_out",
+                            "--set", "protocol.fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
     report_dir = os.path.join(work, "reports", "all_pairs_quality_aware")
     part = json.load(open(os.path.join(report_dir, "report.json")))["all_pairs"]["leave_one_kind_out"]

@@ -12,9 +12,8 @@ from pfe_estimator import errors
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
-from pfe_estimator.experiments import config as experiment_config
+from pfe_estimator.experiments import caches
 from pfe_estimator.experiments import fold_heads
-from pfe_estimator.experiments import held_out_protocols
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import cache_builder
@@ -48,14 +47,14 @@ def sface():
 
 def test_the_held_out_kind_never_reaches_the_training_subset(copies_cache):
     names = feature_cache.read_cache_arrays(copies_cache["cache"])[0]
-    found = [held_out_protocols.copy_kind(name + ".png") for name in names]
+    found = [caches.copy_kind(name + ".png") for name in names]
     held_out = max(set(k for k in found if k), key=found.count)  # the most frequent kind: a real exclusion
-    subset = lfw_data.subset(copies_cache["cache"], lambda f: held_out_protocols.copy_kind(f) != held_out,
+    subset = caches.subset(copies_cache["cache"], lambda f: caches.copy_kind(f) != held_out,
                              "without copies of %s" % held_out)
-    kept = [held_out_protocols.copy_kind(name + ".png") for name in feature_cache.read_cache_arrays(subset)[0]]
+    kept = [caches.copy_kind(name + ".png") for name in feature_cache.read_cache_arrays(subset)[0]]
     assert held_out not in kept and kept.count(None) == 100
     assert len(kept) == 200 - found.count(held_out) == manifests.read(subset)["num_images"]
-    assert lfw_data.subset(copies_cache["cache"], lambda f: True, "all") != subset  # named after what it keeps
+    assert caches.subset(copies_cache["cache"], lambda f: True, "all") != subset  # named after what it keeps
 
 
 def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_itself(copies_cache, tmp_path):
@@ -65,14 +64,14 @@ def test_a_pooled_cache_derived_from_the_flattened_one_is_the_cache_sface_pools_
     flattened = str(tmp_path / "flattened")
     cache_builder.build_cache(copies_cache["records"], flattened, backbones.Backbone("onnx:" + shared_path(*SFACE)),
                               batch_size=50, progress=False)
-    derived = lfw_data.head_cache(flattened, "pooled", sface())
+    derived = caches.head_cache(flattened, "pooled", sface())
     names, features, mu = feature_cache.read_cache_arrays(derived)
     fresh_names, fresh_features, fresh_mu = feature_cache.read_cache_arrays(fresh)
     assert names == fresh_names and features.shape == (100, 1024)
     np.testing.assert_array_equal(mu, fresh_mu)
     np.testing.assert_allclose(features, fresh_features, rtol=2e-3, atol=2e-3 * np.abs(fresh_features).max())
     assert model_config.from_cache_manifest(manifests.read(derived))["head_input"] == "pooled"
-    assert lfw_data.head_cache(flattened, "flattened", sface()) == flattened
+    assert caches.head_cache(flattened, "flattened", sface()) == flattened
 
 
 def test_other_photos_are_aligned_into_other_records_and_the_first_are_kept(tmp_path):
@@ -98,8 +97,9 @@ def test_fold_heads_train_as_train_mode_does_and_predict_as_the_estimator_does(c
     """A fold head's folder is locked while it trains, records what it trained on (a resume on other
     identities is refused), is reused once finished, and its sigma^2 of cached outputs is what the
     Estimator's PREDICT gives."""
-    head = experiment_config.QUALITY_AWARE_HEAD._replace(steps=3, classes_per_batch=4, images_per_class=2)
-    training = lfw_data.head_cache(copies_cache["cache"], head.input, sface())
+    head = fold_heads.QUALITY_AWARE_HEAD._replace(recipe=fold_heads.QUALITY_AWARE_HEAD.recipe._replace(
+        max_steps=3, num_classes_per_batch=4, images_per_class=2))
+    training = caches.head_cache(copies_cache["cache"], head.input, sface())
     labels = list(range(8))
     folder = str(tmp_path / "head")
     os.makedirs(folder)
@@ -119,7 +119,7 @@ def test_fold_heads_train_as_train_mode_does_and_predict_as_the_estimator_does(c
     with pytest.raises(errors.UserError, match="records trained_on .*resuming would mix two models"):
         fold_heads.train(sface(), head, training, list(range(1, 9)), folder)
     names, features, mu = feature_cache.read_cache_arrays(training)
-    estimator = fold_heads.estimators.pfe_estimator(sface().backbone(head.input), folder, head.recipe(),
+    estimator = fold_heads.estimators.pfe_estimator(sface().backbone(head.input), folder, head.recipe,
                                                     fold_heads.devices.Runtime())
     expected = predict.cached_embeddings(estimator, features, mu, 256)
     got = fold_heads.sigma_sq(folder, features, mu)
@@ -128,16 +128,17 @@ def test_fold_heads_train_as_train_mode_does_and_predict_as_the_estimator_does(c
 
 
 def test_too_few_training_identities_for_a_batch_name_the_config_field(copies_cache):
-    with pytest.raises(errors.UserError, match=r"fewer than the 32 a batch needs \(.*head.classes_per_batch\)"):
+    with pytest.raises(errors.UserError,
+                       match=r"fewer than the 32 a batch needs \(.*protocol.head.recipe.num_classes_per_batch\)"):
         pk_sampling.check_training_data(copies_cache["records"], manifests.read(copies_cache["records"]), 32)
 
 
 def test_a_cache_a_run_was_interrupted_in_is_finished_by_the_next(copies_cache, tmp_path):
     """The clean cache's folder is found again by its key; one without a manifest (killed mid-run) is resumed."""
     records = lfw_data.Records(copies_cache["records"], manifests.read(copies_cache["records"]), "records-key")
-    made = lfw_data.cache(records, sface(), str(tmp_path))
-    assert lfw_data.cache(records, sface(), str(tmp_path)) == made and os.path.dirname(made).endswith("caches")
+    made = caches.cache(records, sface(), str(tmp_path))
+    assert caches.cache(records, sface(), str(tmp_path)) == made and os.path.dirname(made).endswith("caches")
     os.remove(manifests.path(made))
     os.remove(os.path.join(made, sorted(f for f in os.listdir(made) if f.endswith(".tfrecord"))[0]))
-    assert lfw_data.cache(records, sface(), str(tmp_path)) == made and manifests.exists(made)
-    assert lfw_data.cache(records, sface()._replace(sha256="other"), str(tmp_path)) != made
+    assert caches.cache(records, sface(), str(tmp_path)) == made and manifests.exists(made)
+    assert caches.cache(records, sface()._replace(sha256="other"), str(tmp_path)) != made

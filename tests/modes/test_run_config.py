@@ -41,8 +41,8 @@ def test_a_run_config_is_frozen_typed_and_built_without_running_a_model(tmp_path
 def test_the_flag_defaults_give_the_released_recipe():
     assert defaults().recipe == recipes.Recipe()
     assert defaults(mode="pretrain").recipe == recipes.PretrainRecipe()
-    given = defaults(mode="pretrain", max_steps=1200, lr_values=["0.2", "0.02", "0.002"]).recipe
-    assert (given.max_steps, given.learning_rates, given.boundaries()) == (1200, (0.2, 0.02, 0.002), [686, 1029])
+    given = defaults(mode="pretrain", max_steps=1200, learning_rates=["0.2", "0.02", "0.002"]).recipe
+    assert (given.max_steps, given.learning_rates, given.boundaries()) == (1200, (0.2, 0.02, 0.002), [685, 1028])
     with pytest.raises(errors.UserError, match="--batch_size=10 is not a multiple of --num_classes_per_batch=64"):
         defaults(batch_size=10)
     assert defaults(mode="predict", batch_size=10).options.batch_size == 10  # only training needs P x K

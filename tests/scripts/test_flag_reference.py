@@ -11,4 +11,4 @@ def test_the_flag_page_matches_the_definitions():
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert result.returncode == 0, result.stdout[-2000:]
     page = open(os.path.join(ROOT, "docs", "flags.md"), encoding="utf-8").read()
-    assert "| `--lr_values` | 0.001,0.0001 |" in page and "## evaluation" in page
+    assert "| `--learning_rates` | 0.001,0.0001 |" in page and "## evaluation" in page

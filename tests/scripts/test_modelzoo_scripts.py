@@ -16,7 +16,7 @@ from tests.conftest import NPU_DOUBLE, ROOT, TINY, lfw_subset_records
 
 TINY_MODEL_FLAGS = ["--backbone=%s" % TINY["backbone"], "--image_size=%d,%d" % TINY["image_size"],
                     "--embedding_size=%d" % TINY["embedding_size"], "--num_classes_per_batch=%d" % TINY["num_classes"],
-                    "--lr_values=0.01", "--lr_boundaries=", "--log_every_n_steps=1", "--random_seed=1"]
+                    "--learning_rates=0.01", "--learning_rate_boundaries=", "--log_every_n_steps=1", "--random_seed=1"]
 TINY_BATCH = TINY["num_classes"] * TINY["images_per_class"]
 
 
@@ -100,13 +100,13 @@ def test_full_script_trains_evaluates_and_reports_percent(tmp_path):
     shutil.copy(pairs, str(root / "lfw" / "pairs.txt"))
     pretrained = run([sys.executable, "main.py", "--mode=train", "--data=synthetic",
                       "--model_dir=" + str(root / "pretrained"),
-                      "--max_steps=1", "--backbone=sphere4", "--lr_values=0.01", "--lr_boundaries="])
+                      "--max_steps=1", "--backbone=sphere4", "--learning_rates=0.01", "--learning_rate_boundaries="])
     assert pretrained.returncode == 0, pretrained.stdout[-2000:]
     missing = modelzoo("train_full_1p.sh", ["--device=cpu", "--data_path=" + str(tmp_path / "nothing")], tmp_path)
     assert missing.returncode != 0 and "[Error] no training TFRecords" in missing.stdout
     result = modelzoo("train_full_1p.sh", [
         "--device=cpu", "--data_path=" + str(root), "--batch_size=12", "--max_steps=2", "--backbone=sphere4",
-        "--num_classes_per_batch=4", "--lr_values=0.01", "--lr_boundaries=", "--log_every_n_steps=1"],
+        "--num_classes_per_batch=4", "--learning_rates=0.01", "--learning_rate_boundaries=", "--log_every_n_steps=1"],
         tmp_path, env={"ASCEND_DEVICE_ID": "3"})
     assert result.returncode == 0, result.stdout[-3000:]
     accuracy = float(re.search(r"^Final Train Accuracy : ([0-9.]+)$", result.stdout, re.M).group(1))

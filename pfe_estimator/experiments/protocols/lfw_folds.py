@@ -8,28 +8,30 @@
 3. The report: 10-fold accuracy of cosine (SFace alone) and MLS, TAR at FAR, the risk-controlled curve, the
    calibrated P(same | MLS), the mean sigma^2 of fold-1 test faces under each degradation of
    faces/degradations.py at severities 0..4, and LFW's templates.
-4. With cross_quality: cross-quality LFW (one side of every pair degraded before alignment,
-   experiments/cross_quality_photos.py), scored by the same fold heads (evaluation/cross_quality.py).
+4. With cross_quality: cross-quality LFW (one side of every pair degraded before alignment, drawn with
+   test_seed; experiments/cross_quality_photos.py), scored by the same fold heads (evaluation/cross_quality.py).
 5. With a quality_aware_head: a second family of fold heads trained on degraded copies of every training
    image, judged on standard and (with cross_quality) cross-quality LFW.
 """
+import collections
 import os
 
 import numpy as np
 
 from pfe_estimator.data import embedding_files
-from pfe_estimator.data import feature_cache
-from pfe_estimator.evaluation import reliability
+from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import cross_quality
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.evaluation import metrics
 from pfe_estimator.evaluation import plots
-from pfe_estimator.data import pair_files
+from pfe_estimator.evaluation import reliability
 from pfe_estimator.evaluation import report
+from pfe_estimator.experiments import caches
 from pfe_estimator.experiments import cross_quality_photos
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.experiments import work_folder
+from pfe_estimator.experiments.protocols import fields
 from pfe_estimator.faces import alignment
 from pfe_estimator.faces import degradations
 from pfe_estimator.faces import image_io
@@ -40,6 +42,26 @@ from pfe_estimator.training import devices
 from pfe_estimator.training import estimators
 
 SEVERITIES = (0,) + degradations.SEVERITIES
+
+
+class Config(collections.namedtuple("Config", ["head", "quality_aware_head", "cross_quality", "degraded_faces",
+                                               "test_seed"])):
+    """head: the fold heads (fold_heads.Head); quality_aware_head: a second family on degraded copies, judged
+    beside, or None; cross_quality: also score cross-quality LFW; degraded_faces: the fold-1 test faces whose
+    sigma^2 is followed as they degrade; test_seed: of the cross-quality photos' draws."""
+    __slots__ = ()
+
+
+Config.__new__.__defaults__ = (fold_heads.RELEASED_HEAD, None, False, 300, 0)
+
+
+def check(config):
+    problems = fold_heads.head_problems("head", config.head) + fields.problems(config)
+    if config.quality_aware_head is not None:
+        problems += fold_heads.head_problems("quality_aware_head", config.quality_aware_head, copies_needed=True)
+    if config.degraded_faces < 1:
+        problems.append("degraded_faces=%d: expected a number of faces >= 1" % config.degraded_faces)
+    return problems
 
 
 class Scored(object):
@@ -55,9 +77,10 @@ def score_folds(context, what, training_cache, head, fold_labels, clean):
     """Trains (or reuses) one head per fold and scores that fold's pairs from the clean cached outputs.
 
     Args:
-      clean: (names, features [N, F], mu [N, D], first [P], second [P]) of the clean head cache.
+      clean: (CachedFaces of every clean image as the head reads it, (first [P], second [P]) the pairs' rows).
     """
-    names, features, mu, first, second = clean
+    faces, (first, second) = clean
+    features, mu = faces.features, faces.mu
     pairs = context.pairs
     heads = fold_heads.train_folds(context, what, training_cache, head, fold_labels, range(10))
     mls, uncertainty = np.zeros(len(pairs.same)), np.zeros(len(pairs.same))
@@ -73,28 +96,30 @@ def score_folds(context, what, training_cache, head, fold_labels, clean):
 
 
 def clean_outputs(head_cache, pairs):
-    names, features, mu = feature_cache.read_cache_arrays(head_cache)
-    first, second = pair_files.pair_indices(names, pairs)
-    return names, features, mu, first, second
+    """(CachedFaces of a clean head cache, (first [P], second [P]) the rows of pairs' images)."""
+    faces = caches.faces(head_cache)
+    return faces, pair_files.pair_indices(faces.names, pairs)
 
 
 def run(context, report_dir):
     """The lfw_folds report (see the module doc); PNGs into report_dir."""
     config, pairs, work_dir = context.config, context.pairs, context.inputs.work_dir
     head = config.head
-    clean_cache = lfw_data.cache(context.records, context.sface, work_dir)
-    clean = clean_outputs(lfw_data.head_cache(clean_cache, head.input, context.sface), pairs)
-    names, _, mu, first, second = clean
+    clean_cache = caches.cache(context.records, context.sface, work_dir)
+    head_cache = caches.head_cache(clean_cache, head.input, context.sface)
+    clean = clean_outputs(head_cache, pairs)
+    faces, (first, second) = clean
+    mu = faces.mu
     cosine = metrics.cosine_pair_scores(mu[first], mu[second])
     fold_labels = identity_folds.fold_training_labels(pairs, context.people, context.records.manifest,
                                                       head.identity_share)
-    plain = score_folds(context, "plain", lfw_data.head_cache(clean_cache, head.input, context.sface), head,
-                        fold_labels, clean)
+    plain = score_folds(context, "plain", head_cache, head, fold_labels, clean)
     protocol = {"cosine": metrics.kfold_accuracy(cosine, pairs.same, pairs.fold),
                 "mls": metrics.kfold_accuracy(plain.mls, pairs.same, pairs.fold)}
     result = {"protocol": "10 folds of people.txt: head trained on the identities of 9 folds (>= 2 images), "
                           "tested on the pairs.txt pairs of the held-out fold",
-              "steps_per_fold": head.steps, "batch": [head.classes_per_batch, head.images_per_class],
+              "steps_per_fold": head.recipe.max_steps,
+              "batch": [head.recipe.num_classes_per_batch, head.recipe.images_per_class],
               "identity_share": head.identity_share,
               "sface_precision": {"used": context.sface.precision, "why": context.sface.why}}
     risk = {"reject_fractions": report.REJECT_FRACTIONS}
@@ -108,8 +133,8 @@ def run(context, report_dir):
     del calibrated["probabilities"]
     result["calibration"] = calibrated
     if config.cross_quality:
-        result["cross_quality"] = cross_quality_section(context, head, names, mu, plain, report_dir)
-    result["templates"] = identity_folds.templates_section(names, mu, plain.sigma_sq, context.people, report_dir)
+        result["cross_quality"] = cross_quality_section(context, head, faces, plain, report_dir)
+    result["templates"] = identity_folds.templates_section(faces.names, mu, plain.sigma_sq, context.people, report_dir)
     if config.quality_aware_head:
         result["quality_aware"] = quality_aware_section(context, config.quality_aware_head, clean_cache, report_dir)
     _plots(result, cosine, plain, pairs, report_dir)
@@ -126,8 +151,8 @@ def degradation_section(context, model_dir, head):
                      if pair_files.person_of(n) in fold_one_people})
     _, jpegs = predict.read_tfrecord_faces(context.records.folder, set(wanted[:limit]))
     faces = [image_io.decode_rgb(j) for j in jpegs]
-    estimator = estimators.pfe_estimator(context.sface.backbone(head.input), model_dir, head.recipe(),
-                                         devices.Runtime(random_seed=fold_heads.RANDOM_SEED))
+    estimator = estimators.pfe_estimator(context.sface.backbone(head.input), model_dir, head.recipe,
+                                         devices.Runtime(random_seed=head.seed))
     points = alignment.template(lfw_data.TEMPLATE)[1]
     cells = [(kind, severity) for kind in degradations.KINDS for severity in SEVERITIES]
     images = (network_input.network_input(degradations.degrade(face, kind, severity, points) if severity else face,
@@ -141,21 +166,21 @@ def degradation_section(context, model_dir, head):
     return dict(section, faces=len(faces))
 
 
-def cross_quality_section(context, head, names, clean_mu, scored, report_dir, suffix=""):
+def cross_quality_section(context, head, clean_faces, scored, report_dir, suffix=""):
     """Cross-quality LFW scored by one family of fold heads: every pair's degraded side from the degraded
-    photos' cache, its clean side from the clean one; each fold's pairs judged by the head that never saw
-    their identities."""
-    inputs, seed = context.inputs, context.config.seed
+    photos' cache, its clean side from the clean one (CachedFaces); each fold's pairs judged by the head that
+    never saw their identities."""
+    inputs, seed = context.inputs, context.config.test_seed
     folder = work_folder.path(inputs.work_dir, "cross_quality", "photos",
-                              dict(context.protocol_key, seed=seed, levels=degradations.LEVELS))
+                              dict(context.files_key, seed=seed, levels=degradations.LEVELS))
     rows = cross_quality_photos.make_cross_quality(inputs.lfw_dir, folder, seed)
     records = lfw_data.aligned(os.path.join(folder, "images"), os.path.join(folder, "landmarks.txt"),
                                "cross_quality", inputs.work_dir)
-    degraded_cache = lfw_data.head_cache(lfw_data.cache(records, context.sface, inputs.work_dir), head.input,
-                                         context.sface)
-    degraded_names, degraded_features, degraded_mu = feature_cache.read_cache_arrays(degraded_cache)
-    row_of = {name: i for i, name in enumerate(degraded_names)}
-    index = {name: i for i, name in enumerate(names)}
+    degraded_faces = caches.faces(caches.head_cache(caches.cache(records, context.sface, inputs.work_dir), head.input,
+                                                    context.sface))
+    row_of = {name: i for i, name in enumerate(degraded_faces.names)}
+    index = {name: i for i, name in enumerate(clean_faces.names)}
+    degraded_features, degraded_mu, clean_mu = degraded_faces.features, degraded_faces.mu, clean_faces.mu
     pairs = context.pairs
     degraded = np.array([row_of[embedding_files.image_name(r["file"])] for r in rows])
     clean = np.array([index[(pairs.second, pairs.first)[r["side"]][r["pair"]]] for r in rows])
@@ -176,22 +201,23 @@ def quality_aware_section(context, head, clean_cache, report_dir):
     """Heads trained on a cache holding degraded copies of every training image (same identities, same
     folds), judged on standard LFW and, with cross_quality, on cross-quality LFW."""
     pairs = context.pairs
-    training_cache = lfw_data.cache(context.records, context.sface, context.inputs.work_dir, head.copies,
-                                    kinds.GENERATOR_KINDS, head.train_severities or kinds.SEVERITIES)
-    clean = clean_outputs(lfw_data.head_cache(clean_cache, head.input, context.sface), pairs)
+    training_cache = caches.cache(context.records, context.sface, context.inputs.work_dir, head.copies,
+                                  kinds.GENERATOR_KINDS, fold_heads.training_severities(head))
+    clean = clean_outputs(caches.head_cache(clean_cache, head.input, context.sface), pairs)
     fold_labels = identity_folds.fold_training_labels(pairs, context.people, context.records.manifest,
                                                       head.identity_share)
-    scored = score_folds(context, "quality_aware", lfw_data.head_cache(training_cache, head.input, context.sface),
+    scored = score_folds(context, "quality_aware", caches.head_cache(training_cache, head.input, context.sface),
                          head, fold_labels, clean)
     protocol = metrics.kfold_accuracy(scored.mls, pairs.same, pairs.fold)
     section = {"degraded_copies": head.copies, "head_input": head.input,
-               "quality_ranking": {"weight": head.ranking_weight, "margin": head.ranking_margin},
+               "quality_ranking": {"weight": head.recipe.quality_ranking_weight,
+                                   "margin": head.recipe.quality_ranking_margin},
                "mls": metrics.verification_report(scored.mls, pairs.same, protocol, report.LFW_FARS),
                "risk_controlled_accuracy": metrics.risk_controlled_accuracy(
                    scored.mls, pairs.same, protocol["pair_threshold"], scored.uncertainty,
                    report.REJECT_FRACTIONS).tolist()}
     if context.config.cross_quality:
-        section["cross_quality"] = cross_quality_section(context, head, clean[0], clean[2], scored, report_dir,
+        section["cross_quality"] = cross_quality_section(context, head, clean[0], scored, report_dir,
                                                          "_quality_aware")
     return section
 
