@@ -12,5 +12,4 @@ from pfe_estimator.experiments.protocols import all_pairs
 
 
 def get_config():
-    return base.experiment(all_pairs.Config(
-        held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS), "fp32")
+    return base.experiment(all_pairs.Config(held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS), "fp32")

@@ -14,5 +14,4 @@ from pfe_estimator.experiments.protocols import held_out
 
 
 def get_config():
-    return base.experiment(held_out.Config(
-        schemes=("leave_one_kind_out",)))
+    return base.experiment(held_out.Config(schemes=("leave_one_kind_out",)))

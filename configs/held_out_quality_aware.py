@@ -16,5 +16,4 @@ from pfe_estimator.experiments.protocols import held_out
 
 
 def get_config():
-    return base.experiment(held_out.Config(
-        held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS))
+    return base.experiment(held_out.Config(held_out_kinds=base.MOTION_BLUR_AND_DEFOCUS))

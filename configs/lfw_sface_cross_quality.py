@@ -17,5 +17,4 @@ from pfe_estimator.experiments.protocols import lfw_folds
 
 
 def get_config():
-    return base.experiment(lfw_folds.Config(
-        cross_quality=True, quality_aware_head=base.QUALITY_AWARE_HEAD), "fp32")
+    return base.experiment(lfw_folds.Config(cross_quality=True, quality_aware_head=base.QUALITY_AWARE_HEAD), "fp32")

@@ -3,16 +3,16 @@
 
   python -m scripts.run_experiment configs/lfw_sface_released.py --lfw_dir LFW --sface SFACE.onnx
 
-Measured (before configs were files; docs/results/lfw_sface_released/):
-  SFace in bf16 (auto on a CPU with AMX; 1483 s with its cache)  cosine 99.57 +- 0.26 %, MLS 99.32 +- 0.36 %
-  SFace in fp32 (auto here, and --set backbone_precision=fp32)    cosine 99.57 +- 0.25 %, MLS 99.22 +- 0.45 %
-  AUC 0.99914 / 0.99883, TAR at FAR 1e-3 0.9910 / 0.9813 (fp32, 1061 s with the SFace cache built; the cache
-  of 26,464 SFace passes takes about 17 min on this 2-core CPU).
+Measured (docs/results/lfw_sface_released/, before configs were files, on a CPU without AVX512_BF16 or AMX,
+where auto is fp32; 2606 s from an empty work folder): cosine 99.57 +- 0.25 %, MLS 99.32 +- 0.38 %; AUC
+0.99914 / 0.99885. On a CPU with AMX, auto is bf16: cosine 99.57 +- 0.26 %, MLS 99.32 +- 0.36 % (1483 s).
+On this CPU (AVX512_BF16), --set backbone_precision=fp32, 2026-12-07, the SFace cache in place: cosine
+99.57 +- 0.25 %, MLS 99.23 +- 0.44 %, AUC 0.99914 / 0.99883, TAR at FAR 1e-3 0.9910 / 0.9813 (380 s): every
+figure of the report equal to the code before each protocol owned its config (commit 0f5e121, 409 s).
 """
 from configs import base
 from pfe_estimator.experiments.protocols import lfw_folds
 
 
 def get_config():
-    return base.experiment(lfw_folds.Config(
-       ))
+    return base.experiment(lfw_folds.Config())

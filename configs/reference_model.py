@@ -13,5 +13,4 @@ from pfe_estimator.experiments.protocols import reference_model
 
 
 def get_config():
-    return base.experiment(reference_model.Config(
-       ), "fp32")
+    return base.experiment(reference_model.Config(), "fp32")

@@ -254,11 +254,11 @@ def test_every_flag_main_defines_is_read():
 
 def test_learning_rate_boundaries_scale_with_the_steps():
     assert recipes.Recipe().boundaries() == [2000]  # the paper's schedule
-    assert recipes.Recipe(max_steps=400).boundaries() == [267]
+    assert recipes.Recipe(max_steps=400).boundaries() == [266]  # the floor of 2/3, as measured
     assert recipes.Recipe(learning_rates=(1e-3, 1e-4, 1e-5)).boundaries() == [1000, 2000]  # evenly up to 2/3
     assert recipes.Recipe(learning_rate_boundaries=(5, 9)).boundaries() == [5, 9]
     assert recipes.PretrainRecipe().boundaries() == [16000, 24000]
-    assert recipes.PretrainRecipe(max_steps=1200).boundaries() == [686, 1029]
+    assert recipes.PretrainRecipe(max_steps=1200).boundaries() == [685, 1028]
     assert recipes.PretrainRecipe(learning_rates=(0.1, 0.01)).boundaries() == [24000]
 
 
@@ -403,10 +403,11 @@ def test_training_data_is_checked_before_training_with_one_line_each(tmp_path):
     pk_sampling.check_training_data(str(folder), manifest, 2, include_labels=["0", "2"])
     cases = [
         (dict(num_classes_per_batch=4), "%s: 3 identities with 2 or more images, fewer than the 4 a batch needs "
-         "(--num_classes_per_batch; an experiment's head.classes_per_batch); lower it or add data" % folder),
-        (dict(num_classes_per_batch=2, include_labels=[1, 3]), "%s: 1 identities with 2 or more images, fewer "
-         "than the 2 a batch needs (--num_classes_per_batch; an experiment's head.classes_per_batch); lower it or add "
+         "(--num_classes_per_batch; an experiment's protocol.head.recipe.num_classes_per_batch); lower it or add "
          "data" % folder),
+        (dict(num_classes_per_batch=2, include_labels=[1, 3]), "%s: 1 identities with 2 or more images, fewer "
+         "than the 2 a batch needs (--num_classes_per_batch; an experiment's "
+         "protocol.head.recipe.num_classes_per_batch); lower it or add data" % folder),
     ]
     for options, message in cases:
         with pytest.raises(ValueError) as error:

@@ -83,22 +83,35 @@ def lfw_pairs(pairs, fold, names, rows, gaussians, calibrated):
 
 def gathered(folds):
     """The folds' (or any parts') scored pairs as one set of arrays [P] (decisions nested as decisions() gives
-    them, quality measures [genuine P]); the scalars of a fold (fold, calibration_fold, calibrations) are left."""
+    them, quality measures [genuine P]); the scalars of a fold (fold, calibration_fold, calibrations) are left.
+    Each array is moved, not copied: it leaves its fold as it is gathered, so that the pairs are held once."""
     plain = [key for key in folds[0] if key not in ("fold", "calibration_fold", "calibrations", "quality_measures",
                                                      "decisions")]
-    data = {key: np.concatenate([fold[key] for fold in folds]) for key in plain}
-    data["quality_measures"] = {name: np.concatenate([fold["quality_measures"][name] for fold in folds])
-                                for name in folds[0]["quality_measures"]}
+    data = {key: _moved(folds, (key,)) for key in plain}
+    data["quality_measures"] = {name: _moved(folds, ("quality_measures", name))
+                                for name in list(folds[0]["quality_measures"])}
     data["decisions"] = {}
     for source, scores in folds[0]["decisions"].items():
         data["decisions"][source] = {}
         for score, part in scores.items():
+            decided = [far for far in part["accept"]
+                       if all(far in fold["decisions"][source][score]["accept"] for fold in folds)]
             data["decisions"][source][score] = {
-                "margin": np.concatenate([fold["decisions"][source][score]["margin"] for fold in folds]),
-                "accept": {far: np.concatenate([fold["decisions"][source][score]["accept"][far] for fold in folds])
-                           for far in part["accept"] if all(far in fold["decisions"][source][score]["accept"]
-                                                            for fold in folds)}}
+                "margin": _moved(folds, ("decisions", source, score, "margin")),
+                "accept": {far: _moved(folds, ("decisions", source, score, "accept", far)) for far in decided}}
     return data
+
+
+def _moved(parts, path):
+    """np.concatenate of the arrays at `path` (keys, outermost first) of every part, each removed from its part."""
+    arrays = []
+    for part in parts:
+        for key in path[:-1]:
+            part = part[key]
+        arrays.append(part.pop(path[-1]))
+    gathered = np.concatenate(arrays)
+    del arrays[:]
+    return gathered
 
 
 class Stratum(collections.namedtuple("Stratum", ["impostors", "genuine"])):

@@ -151,8 +151,9 @@ def degraded_copies(records, sface, runner, names, draws, key, work_dir, indices
             sharpness.append(image_io.laplacian_variance(crop))
             yield network_input.network_input(crop, lfw_data.IMAGE_SIZE)
     with _bar(len(names), "SFace on degraded copies") as bar:
-        features, mu, norm = runner.run(crops(), BATCH, progress=bar.update, with_norms=True)
-    made = CachedFaces(list(names), features.astype(np.float16), mu, norm, np.array(sharpness, np.float32))
+        features, mu, norm = runner.run(crops(), BATCH, progress=bar.update, with_norms=True,
+                                        features_dtype=np.float16)
+    made = CachedFaces(list(names), features, mu, norm, np.array(sharpness, np.float32))
     _save(target, made)
     return made
 

@@ -54,12 +54,14 @@ class TensorflowRunner(object):
     def __exit__(self, *exc_info):
         self.close()
 
-    def run(self, faces, batch_size, progress=None, with_norms=False):
-        """(features float32 [N, F], mu float32 [N, D][, norms float32 [N]]) of float32 [N, H, W, 3]
-        standardised images (an array or an iterable); progress(count) is called after each batch."""
+    def run(self, faces, batch_size, progress=None, with_norms=False, features_dtype=np.float32):
+        """(features [N, F] of features_dtype, mu float32 [N, D][, norms float32 [N]]) of float32 [N, H, W, 3]
+        standardised images (an array or an iterable); progress(count) is called after each batch. Each batch's
+        features are kept in features_dtype as they come (float16: half the memory of a large set)."""
         outputs = []
         for batch in predict.in_batches(faces, batch_size):
-            outputs.append(self.forward(np.stack(batch)))
+            features, *rest = self.forward(np.stack(batch))
+            outputs.append([features.astype(features_dtype, copy=False)] + rest)
             if progress:
                 progress(len(batch))
         wanted = 3 if with_norms else 2
