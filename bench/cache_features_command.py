@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from pfe_estimator.faces import network_input
-from pfe_estimator.inference import backbone_runtimes
+from bench import runtimes
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 
@@ -51,7 +51,7 @@ def main():
     jpegs = predict.read_tfrecord_faces(args.records)[1]
     faces = np.stack([network_input.decode_network_input(jpeg, (112, 112)) for jpeg in jpegs])
     passes = 2 * len(faces)
-    opencv = backbone_runtimes.OpencvRunner(backbones.Backbone(backbones.ONNX_PREFIX + args.sface, 128))
+    opencv = runtimes.OpencvRunner(backbones.Backbone(backbones.ONNX_PREFIX + args.sface, 128))
     seconds = {"command": [], "opencv": []}
     for round_index in range(args.rounds):
         for name in (("command", "opencv") if round_index % 2 == 0 else ("opencv", "command")):

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from bench import runtimes as other_runtimes
 from bench.flops import graph_flops
 from pfe_estimator.faces import network_input
 from pfe_estimator.inference import backbone_runtimes
@@ -26,16 +27,17 @@ from pfe_estimator.model import backbones
 IMAGE_SIZE = (112, 112)
 
 
-def runtimes(sface, batch, precision):
-    """(name, factory() -> a runner with run(faces, batch) -> (features, mu)) of each runtime compared."""
-    project = backbones.Backbone(backbones.ONNX_PREFIX + sface, 128, {"precision": precision} if precision != "fp32"
-                                 else None)
+def runtimes(sface, precisions):
+    """(name, factory() -> a runner with run(faces, batch) -> (features, mu)) of each runtime compared: the cache
+    path (TensorFlow, the SFace import) in each of `precisions`, then onnxruntime and OpenCV dnn."""
     onnx_backbone = backbones.Backbone(backbones.ONNX_PREFIX + sface, 128)
-    return [("project cache path (%s)" % backbone_runtimes.DEFAULT, lambda: backbone_runtimes.runner(
-                project, IMAGE_SIZE)),
-            ("project TF import, %s" % precision, lambda: backbone_runtimes.TensorflowRunner(project, IMAGE_SIZE)),
-            ("onnxruntime, weights dequantised", lambda: backbone_runtimes.OnnxRuntimeRunner(onnx_backbone)),
-            ("OpenCV dnn, one face at a time", lambda: backbone_runtimes.OpencvRunner(onnx_backbone))]
+
+    def project(precision):
+        options = {"precision": precision} if precision != "fp32" else None
+        return lambda: backbone_runtimes.runner(backbones.Backbone(onnx_backbone.name, 128, options), IMAGE_SIZE)
+    return ([("project cache path, TensorFlow %s" % precision, project(precision)) for precision in precisions] +
+            [("onnxruntime, weights dequantised", lambda: other_runtimes.OnnxRuntimeRunner(onnx_backbone)),
+             ("OpenCV dnn, one face at a time", lambda: other_runtimes.OpencvRunner(onnx_backbone))])
 
 
 def timed(runner, faces, batch):
@@ -52,7 +54,8 @@ def main():
     parser.add_argument("--faces", type=int, default=512)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="the project's TF import")
+    parser.add_argument("--precisions", default="fp32,bf16", help="the cache path's precisions, comma-separated "
+                        "(bf16 needs a CPU with AVX512_BF16 to be fast)")
     args = parser.parse_args()
     tf.logging.set_verbosity(tf.logging.ERROR)
     jpegs = predict.read_tfrecord_faces(args.records, limit=args.faces)[1]
@@ -63,7 +66,7 @@ def main():
     reference.close()
     flops = graph_flops(lambda: backbones.frozen_backbone(tf.zeros([1, 112, 112, 3]), backbones.Backbone(
         backbones.ONNX_PREFIX + args.sface, 128)))
-    compared = runtimes(args.sface, args.batch, args.precision)
+    compared = runtimes(args.sface, args.precisions.split(","))
     runners = [factory() for _, factory in compared]
     seconds = {name: [] for name, _ in compared}
     agreement = {}

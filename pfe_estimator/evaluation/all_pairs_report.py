@@ -343,7 +343,7 @@ def summary(name, report):
                                  _shown(gain.get("closed_of_cosine"), "%.2f") if far == str(RANKING_FMR) else "-"))
     lines.append("  LFW accuracy: " + ", ".join("%s %.2f %%" % (score, 100 * value)
                                                 for score, value in sorted(report["lfw_accuracy"].items())))
-    lines.append("  EDC pAUC at 20 %% / 30 %% (normalised): " + ", ".join(
+    lines.append("  EDC pAUC at 20 % / 30 % (normalised): " + ", ".join(
         "%s %s/%s" % (measure, _shown(part["pauc_normalised"]["0.2"], "%.3f"),
                       _shown(part["pauc_normalised"]["0.3"], "%.3f"))
         for measure, part in report["edc"]["measures"].items()))

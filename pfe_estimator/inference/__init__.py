@@ -5,6 +5,6 @@
   export.py           the export folder: SavedModel signatures, frozen graph, ONNX, pfe_export.json
   serving_graph.py    the export's bytes input: JPEG/PNG crops decoded in the graph
   cache_builder.py    running the frozen backbone once over records (and degraded copies) into a cache
-  backbone_runtimes.py  the frozen backbone over many faces: TensorFlow, onnxruntime or OpenCV, one interface
+  backbone_runtimes.py  the frozen backbone over many faces (its TensorFlow graph, chosen by measurement)
   precision_check.py  --backbone_precision=auto: where bf16 may run and agrees with fp32
 """

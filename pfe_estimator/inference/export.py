@@ -19,6 +19,7 @@ reads the export checks that they are equal and that the calibration was fitted 
 """
 import glob
 import json
+import logging
 import os
 import shutil
 
@@ -305,6 +306,9 @@ def write_onnx(frozen_graph_def, path):
       None, or one line saying why the converter could not take the graph (no file is written then).
     """
     import tf2onnx  # pylint: disable=import-outside-toplevel  # TF 2.x only
+    converter_log = logging.getLogger("tf2onnx")
+    level = converter_log.level
+    converter_log.setLevel(logging.ERROR)  # its optimisers' skipped rewrites ("rewriter ...: exception") are noise
     try:
         with tf.Graph().as_default():
             model, _ = tf2onnx.convert.from_graph_def(
@@ -313,6 +317,8 @@ def write_onnx(frozen_graph_def, path):
     except Exception as error:  # pylint: disable=broad-except  # the converter's own failures, as one line
         return "tf2onnx could not convert the graph (%s: %s): pfe.onnx not written" % (
             type(error).__name__, errors.first_line(str(error)))
+    finally:
+        converter_log.setLevel(level)
     with atomic_files.writing(path) as temporary, open(temporary, "wb") as f:
         f.write(model.SerializeToString())
     return None

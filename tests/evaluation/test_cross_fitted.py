@@ -83,7 +83,7 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
                        "--calibration_pairs=" + pairs, "--lfw_dir=" + records, "--far=0.1", *size)
     assert trained.returncode == 0, trained.stdout[-3000:]
     stored = json.load(open(os.path.join(model_dir, "calibration.json")))
-    assert stored["fars"] == [0.001, 0.01, 0.1] and stored["default_score"] == "logistic_or_cosine"
+    assert stored["fars"] == [0.001, 0.01, 0.1] and stored["default_score"] == calibration.DEFAULT_SCORE
     # every pair of the file's images, and each image against every other's degraded copy
     assert stored["population"]["pairs"] > 100 and "every other image's copy" in stored["population"]["qualities"]
     assert stored["population"]["impostors"] >= 100 and stored["model"]["checkpoint"] == "model.ckpt-2"
@@ -101,12 +101,10 @@ def test_training_keeps_a_calibration_that_verify_uses(tmp_path):
     assert 0.0 <= probability <= 1.0 and lines[3].startswith("P(same)") and "likelihood ratio" in lines[3]
     cosine = float(lines[0].split()[3])
     assert lines[4].startswith("decision at FAR 0.1: ") and "resting on at least" in lines[4]
-    cosine_threshold = stored["scores"]["cosine"]["thresholds"]["0.1"]["levels"][0]
-    said = re.search(r"cosine ([-0-9.]+) ([<>=]+) ([-0-9.]+)", lines[4])
-    assert float(said.group(1)) == pytest.approx(cosine, abs=1e-4) and float(said.group(3)) == pytest.approx(
-        cosine_threshold, abs=1e-4)
-    if cosine >= cosine_threshold:  # cosine accepts: so does the default, logistic_or_cosine
-        assert "same person" in lines[4]
+    said = re.search(r"cosine ([-0-9.]+) ([<>=]+) ([-0-9.]+)", lines[4])  # the default decides on cosine
+    assert float(said.group(1)) == pytest.approx(cosine, abs=1e-4)
+    faced = float(said.group(3))  # the threshold these two faces' quality gets
+    assert ("same person" in lines[4]) == (cosine >= faced)
     assert lines[5].startswith("thresholds from every pair")
     refused = run_main("--mode=verify", "--model_dir=" + model_dir, "--image_a=" + images[0],
                        "--image_b=" + images[1], "--far=0.001", *size)  # too few impostors for that FAR

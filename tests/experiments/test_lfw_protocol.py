@@ -10,6 +10,7 @@ import numpy as np
 
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import export
+from pfe_estimator.model import calibration
 from tests.conftest import ROOT, shared_path
 from tests.data_prep.test_cross_quality import tiny_lfw
 from tests.experiments.test_protocols import YUNET, last_line, run_experiment
@@ -47,7 +48,7 @@ def check_reference_model(lfw, work, tmp_path):
     result = run_experiment("reference_model", lfw, work, "--output_dir", output, "--set", "protocol.head.copies=1",
                             "--set", "protocol.fars=0.25,0.5")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "calibrated on 84 pairs of unseen people, 48 impostors (logistic_or_cosine" in result.stdout
+    assert "calibrated on 84 pairs of unseen people, 48 impostors (%s" % calibration.DEFAULT_SCORE in result.stdout
     record = json.load(open(os.path.join(output, "export", export.RECORD_NAME)))
     population = record["calibration"]["population"]
     assert population["name"].startswith("LFW people.txt fold 10: every pair of its 8 images")

@@ -20,6 +20,7 @@ import tensorflow.compat.v1 as tf
 
 from pfe_estimator.inference import export
 from pfe_estimator.inference import predict
+from pfe_estimator.model import calibration
 from tests.conftest import RECORD_FLAGS, subset_pairs
 from tests.conftest import main_alone
 from tests.test_main import run_main
@@ -95,7 +96,7 @@ def test_serving_verify_answers_as_verify_does_and_every_score_is_a_choice(calib
     assert re.search(r"\(logistic_or_cosine: logit -?[0-9.]+ [<>=]+ -?[0-9.]+ (or|and) cosine", decisions[
         "logistic_or_cosine"]), decisions["logistic_or_cosine"]
     from_export = verify(calibrated, "--saved_model=" + calibrated["export"])  # fp32: the 4th digit may differ
-    assert decision(from_export).split("(")[0] == decisions["logistic_or_cosine"].split("(")[0]
+    assert decision(from_export).split("(")[0] == decisions[calibration.DEFAULT_SCORE].split("(")[0]
     assert "at the calibration's prior of" in from_export.stdout and "likelihood ratio" in from_export.stdout
     assert "thresholds from every pair of" in from_export.stdout  # where its thresholds come from
     a, b = (open(os.path.join(calibrated["faces"], name + ".jpg"), "rb").read() for name in calibrated["names"][:2])
@@ -109,7 +110,7 @@ def test_serving_verify_answers_as_verify_does_and_every_score_is_a_choice(calib
     assert abs(got["p_same"][0] - p_same(from_export)) < 1e-3 and got["cosine"][1] == pytest.approx(1.0, abs=1e-5)
     record = json.load(open(os.path.join(calibrated["export"], export.RECORD_NAME)))
     assert record["verify"]["fars"] == [0.01, 0.1] and set(record["verify"]["no_decision"]) == {"0.001"}
-    assert record["verify"]["score"] == "logistic_or_cosine" and "needs 10000" in record["verify"]["no_decision"][
+    assert record["verify"]["score"] == calibration.DEFAULT_SCORE and "needs 10000" in record["verify"]["no_decision"][
         "0.001"]
     assert record["calibration"]["model"] == record["model"]  # tied to the checkpoint exported
     assert ("same person" in decision(from_export)) == bool(got["accept_at_far_0.1"][0])
@@ -130,9 +131,10 @@ def test_anyones_pairs_are_scored_into_one_csv_row_each(calibrated):
     accepted = np.array([row["accept_at_far_0.1"] == "1" for row in rows])
     same = np.array([row["same"] == "1" for row in rows])
     shipped = section["shipped_decisions"]
-    assert shipped["logistic_or_cosine"]["0.1"]["far_here"] == pytest.approx(np.mean(accepted[~same]))
-    assert shipped["logistic_or_cosine"]["0.001"] == {"decision": None, "why": shipped["logistic_or_cosine"][
-        "0.001"]["why"]} and "needs 10000" in shipped["logistic_or_cosine"]["0.001"]["why"]
+    default = shipped[calibration.DEFAULT_SCORE]
+    assert default["0.1"]["far_here"] == pytest.approx(np.mean(accepted[~same]))
+    assert default["0.001"] == {"decision": None, "why": default["0.001"]["why"]} and "needs 10000" in default[
+        "0.001"]["why"]
     assert set(section) >= {"cosine", "mls", "p_same", "shipped", "shipped_decisions"}
     # --score chooses the decision's score in eval as in verify
     by_mls = str(calibrated["base"] / "scores_mls.csv")
@@ -200,7 +202,7 @@ def test_calibrate_refits_a_model_folder_or_an_export_keeping_the_earlier_one(ca
 def test_eval_scores_lfw_with_the_models_own_calibration(calibrated, tmp_path):
     """The quality row of the LFW report is the shipped P(same) (one logistic for every fold), not one refitted
     on the evaluated pairs; without a calibration it is cross-fitted on the other folds and says so."""
-    for source, words in ((calibrated["export"], "the model's calibration (logistic_or_cosine"),
+    for source, words in ((calibrated["export"], "the model's calibration (%s" % calibration.DEFAULT_SCORE),
                           (None, "the other folds")):
         flags = ["--mode=eval", "--lfw_dir=" + calibrated["records"], "--lfw_pairs=" + calibrated["pairs"],
                  "--report_dir=" + str(tmp_path / ("report_%s" % bool(source)))]
@@ -270,8 +272,8 @@ def test_an_export_whose_json_and_graph_constants_disagree_is_refused(calibrated
     export_dir = copy_of(calibrated["export"], tmp_path, "export")
     path = os.path.join(export_dir, export.RECORD_NAME)
     record = json.load(open(path))
-    levels = record["calibration"]["scores"]["logistic_or_cosine"]["thresholds"]["0.1"]["levels"]
-    record["calibration"]["scores"]["logistic_or_cosine"]["thresholds"]["0.1"]["levels"] = [v - 0.2 for v in levels]
+    thresholds = record["calibration"]["scores"][calibration.DEFAULT_SCORE]["thresholds"]["0.1"]
+    thresholds["levels"] = [v - 0.2 for v in thresholds["levels"]]
     json.dump(record, open(path, "w"))
     line = error_line(verify(calibrated, "--saved_model=" + export_dir))
     assert line == ("error: %s: its calibration and serving_verify's constants in the SavedModel disagree "
@@ -312,7 +314,7 @@ def test_a_pair_listed_twice_counts_once_and_inverted_labels_are_refused(calibra
     (lambda c: c["scores"]["monotone_logistic"]["model"]["scale"].__setitem__(0, 0.0), "scale <= 0"),
     (lambda c: c.pop("fars"), "KeyError 'fars'"),
     (lambda c: c["scores"]["cosine"]["thresholds"]["0.1"]["levels"].pop(), "16 knots and 15 levels"),
-    (lambda c: c.update(scores=[]), "default score logistic_or_cosine is not among its scores"),
+    (lambda c: c.update(scores=[]), "default score %s is not among its scores" % calibration.DEFAULT_SCORE),
     (lambda c: c.update(version=2), "a calibration of version 2"),
 ])
 def test_a_hand_edited_calibration_file_is_one_line_naming_it(calibrated, tmp_path, edit, words):
