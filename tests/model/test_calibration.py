@@ -240,3 +240,25 @@ def test_the_likelihood_ratio_does_not_depend_on_the_prior(fitted):
     np.testing.assert_allclose(ratio, odds / (calibrated.prior / (1 - calibrated.prior)), rtol=1e-9)
     features = verification.features(values, verification.QUALITY_FEATURES)
     assert len(features) == 4
+
+
+def test_the_default_decision_holds_the_fmr_beyond_the_qualities_it_was_calibrated_on():
+    """Issue 42's measurement: at severities worse than the calibration's, a degradation can raise sigma^2 without
+    pushing impostor cosines further down. The logistics read the higher uncertainty as a reason to accept lower
+    cosines (logistic_or_cosine let 21x nominal through at LFW's jpeg-4); the default must not."""
+    values, same = pairs(300000, 0)
+    calibrated_part = np.log(values["mean_sigma_a"]) < -5.5  # the better half of the qualities
+    fitted = calibration.fit({key: value[calibrated_part] for key, value in values.items()}, same[calibrated_part],
+                             [1e-3], MODEL, POPULATION)
+    rng = np.random.RandomState(1)
+    worse = rng.uniform(-7.0, -4.0, 300000)
+    looks_like = np.minimum(worse, -5.5)  # impostors beyond the calibration look like its worst ones
+    cosine = 0.02 - 0.01 * (looks_like + 7.0) + rng.normal(0, 1, len(worse)) * 0.12 * (1.2 - (looks_like + 7) / 4)
+    impostors = {"cosine": cosine, "mls": 40 * cosine - 20 * (worse + 7), "mean_sigma_a": np.exp(worse),
+                 "mean_sigma_b": np.exp(worse - rng.uniform(0, 1, len(worse)))}
+    accept = fitted.decide(impostors, 1e-3).accept  # the default score
+    for low in (-7.0, -6.0, -5.5, -5.0, -4.5):
+        band = (worse >= low) & (worse < low + (1.0 if low == -7.0 else 0.5))
+        assert np.mean(accept[band]) <= 2.0 * 1e-3, (fitted.default_score, low, np.mean(accept[band]))
+    union = fitted.decide(impostors, 1e-3, "logistic_or_cosine").accept
+    assert np.mean(union[worse >= -4.5]) > 4 * 1e-3  # what the measurement found, on these pairs too
