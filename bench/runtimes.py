@@ -49,7 +49,6 @@ def _check_options(backbone):
 class OnnxRuntimeRunner(TensorflowRunner):
     """An ONNX backbone in onnxruntime: DequantizeLinear and constant Reshape folded into fp32 weights once, the
     batch dimension freed, the feature node an output; two threads, every graph optimisation."""
-    name = "onnxruntime"
 
     def __init__(self, backbone, image_size=None):  # pylint: disable=super-init-not-called
         import onnxruntime  # pylint: disable=import-outside-toplevel  # the caching step's own dependency
@@ -77,7 +76,6 @@ class OnnxRuntimeRunner(TensorflowRunner):
 class OpencvRunner(OnnxRuntimeRunner):
     """An ONNX backbone in OpenCV's dnn module (its own importer), one face at a time: OpenCV 4.11 gives NaN
     embeddings for SFace in batches of more than one face (as its own examples, it runs one)."""
-    name = "opencv"
 
     def __init__(self, backbone, image_size=None):  # pylint: disable=super-init-not-called
         import cv2  # pylint: disable=import-outside-toplevel

@@ -19,7 +19,6 @@ from pfe_estimator.storage import checkpoints
 
 class TensorflowRunner(object):
     """The frozen backbone's TF graph in a session of its own. checkpoint: the SphereNet weights (None for ONNX)."""
-    name = "tensorflow"
 
     def __init__(self, backbone, image_size, checkpoint=None):
         self.graph = tf.Graph()
