@@ -89,6 +89,11 @@ def training_severities(head, scheme=None):
     return held_out.SCHEMES[scheme]["train"] if scheme else kinds.SEVERITIES
 
 
+def scheme_severities(head, scheme):
+    """{'test': the held-out scheme's test severities, 'train': those `head`'s copies are drawn from}."""
+    return dict(held_out.SCHEMES[scheme], train=training_severities(head, scheme))
+
+
 def head_folder(work_dir, what, training_cache, head, labels, fold):
     """WORK_DIR/heads/<what>-fold<k>-<key>: the key is the training cache's fingerprint, the head's settings
     and the identities it trains on."""

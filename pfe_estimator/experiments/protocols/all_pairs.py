@@ -24,7 +24,6 @@ import numpy as np
 from pfe_estimator.data import pair_files
 from pfe_estimator.evaluation import all_pairs
 from pfe_estimator.evaluation import all_pairs_report
-from pfe_estimator.evaluation import held_out
 from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.experiments import caches
 from pfe_estimator.experiments import fold_heads
@@ -146,7 +145,7 @@ def run_scheme(context, scheme, clean, runner, report_dir):
     """One held-out scheme's all-pairs report (evaluation/all_pairs_report.py) and its PNGs."""
     config, records = context.config, context.records
     head = config.head
-    severities = dict(held_out.SCHEMES[scheme], train=fold_heads.training_severities(head, scheme))
+    severities = fold_heads.scheme_severities(head, scheme)
     cache_dir = caches.training_cache(context, head, scheme)
     runs = ([(kind, [kind]) for kind in config.held_out_kinds] if scheme == "leave_one_kind_out"
             else [("all", list(kinds.KINDS))])

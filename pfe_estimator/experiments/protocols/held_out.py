@@ -77,7 +77,7 @@ def run_scheme(context, scheme, clean, runner, report_dir):
     """One scheme's report (evaluation.held_out.scheme_report) and its PNG in report_dir."""
     config, pairs = context.config, context.pairs
     head = config.head
-    severities = dict(held_out.SCHEMES[scheme], train=fold_heads.training_severities(head, scheme))
+    severities = fold_heads.scheme_severities(head, scheme)
     cache_dir = caches.training_cache(context, head, scheme)
     fold_labels = identity_folds.fold_training_labels(pairs, context.people, context.records.manifest,
                                                       head.identity_share)
