@@ -8,6 +8,7 @@ train fold heads on LFW and score them, and the work folder where what they make
   work_folder.py           every artefact named after its key; the report folder claimed per configuration
   lfw_data.py              what every protocol starts from: aligned LFW, SFace and its precision, the pair files
   caches.py                SFace's outputs the protocols share (clean, degraded copies, subsets) as CachedFaces
+  copy_store.py            degraded copies' SFace outputs, one entry per image, kind, severity and draw
   fold_heads.py            the Head value; one head per people.txt fold, trained through training/fit.py
   cross_quality_photos.py  cross-quality LFW's degraded photos (data_prep/make_cross_quality_lfw.py's half)
   protocols/               one module per protocol, its Config, check, run and summary, and their registry

@@ -6,7 +6,8 @@ and one value for the faces of any of them (CachedFaces).
   training_cache    the held-out schemes' training cache: copies of every kind at the scheme's severities
   training_subset   a training cache without a held-out kind's copies (dropped once its heads are trained)
   per_image_draws   the kind and severity of each image's degraded copy
-  degraded_copies   the degraded sides of the pairs a protocol scores or calibrates on, drawn per image
+  degraded_copies   the degraded sides of the pairs a protocol scores or calibrates on, drawn per image, each
+                    copy kept once for every protocol (copy_store)
   clean_qualities   SFace's embedding norm and the sharpness of clean crops
   faces             a cache's faces as CachedFaces
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
+from pfe_estimator.experiments import copy_store
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.experiments import work_folder
@@ -70,7 +72,9 @@ def cache(records, sface, work_dir, copies=0, copy_kinds=(), severities=()):
         draw, points = kinds.random_degradation(copy_kinds, severities), alignment.template(lfw_data.TEMPLATE)[1]
         degrade = lambda face, rng: draw(face, points, rng)  # noqa: E731
     folder = work_folder.path(work_dir, "caches", "%dcopies" % copies if copies else "clean", key)
-    if not manifests.exists(folder):
+    if manifests.exists(folder):
+        print("cache_features: reused %s (%d images)" % (folder, manifests.read(folder)["num_images"]))
+    else:
         cache_builder.build_cache(records.folder, folder, sface.backbone(), batch_size=BATCH, degraded_copies=copies,
                                   degrade=degrade, degradation=description,
                                   clean_cache=cache(records, sface, work_dir) if copies else None)
@@ -127,19 +131,29 @@ def per_image_draws(count, kind_names, severities, seed):
             np.array(severities)[rng.randint(len(severities), size=count)])
 
 
-def degraded_copies(records, sface, runner, names, draws, key, work_dir, indices=None):
+def degraded_copies(records, sface, runner, names, draws, work_dir, indices=None):
     """CachedFaces of `names` degraded as `draws` says ((kinds [P], severities [P], seed): image i degraded with
     RandomState([seed, indices[i]]), indices [P] defaulting to 0..P-1, so that a subset of a list of images
-    draws what the whole list would), kept in WORK_DIR/test_sides/<key>.npz for reruns of the same names, draws,
-    records and SFace: features float16 [P, F], mu [P, D], norm [P] and sharpness [P] of the degraded crops."""
+    draws what the whole list would): features float16 [P, F], mu [P, D], norm [P] and sharpness [P] of the
+    degraded crops. Each copy is kept once in the work folder's copy store (experiments/copy_store.py), keyed by
+    its image, kind, severity and draw: SFace runs only on copies no protocol has made before."""
     kind, severity, seed = draws
     indices = np.arange(len(names)) if indices is None else np.asarray(indices)
-    target = work_folder.path(work_dir, "test_sides", "sides", dict(
-        key, records=records.key, sface=sface.key(), seed=seed, arrays=CachedFaces._fields[1:],
-        names=work_folder.digest([str(n) for n in names]), draws=work_folder.digest(
-            [[str(k), int(s), int(i)] for k, s, i in zip(kind, severity, indices)])), ".npz")
-    if os.path.exists(target):
-        return _saved(target, names)
+    keys = [copy_store.copy_key(name, k, s, seed, i) for name, k, s, i in zip(names, kind, severity, indices)]
+    store = copy_store.folder(work_dir, records, sface)
+    held = copy_store.held(store)
+    missing = [i for i, key in enumerate(keys) if key not in held]
+    print("degraded copies: %d to run through SFace, %d reused from %s" % (len(missing), len(keys) - len(missing),
+                                                                          store))
+    if missing:
+        copy_store.add(store, [keys[i] for i in missing], _degraded_outputs(
+            records, runner, [names[i] for i in missing], kind[missing], severity[missing], seed, indices[missing]))
+        held = copy_store.held(store)
+    return CachedFaces(list(names), **copy_store.read(store, keys, held))
+
+
+def _degraded_outputs(records, runner, names, kind, severity, seed, indices):
+    """{features, mu, norm, sharpness} of `names` degraded as degraded_copies says, through SFace."""
     found, jpegs = predict.read_tfrecord_faces(records.folder, set(names))
     jpeg_of = dict(zip(found, jpegs))
     points, sharpness = alignment.template(lfw_data.TEMPLATE)[1], []
@@ -153,15 +167,13 @@ def degraded_copies(records, sface, runner, names, draws, key, work_dir, indices
     with _bar(len(names), "SFace on degraded copies") as bar:
         features, mu, norm = runner.run(crops(), BATCH, progress=bar.update, with_norms=True,
                                         features_dtype=np.float16)
-    made = CachedFaces(list(names), features, mu, norm, np.array(sharpness, np.float32))
-    _save(target, made)
-    return made
+    return {"features": features, "mu": mu, "norm": norm, "sharpness": np.array(sharpness, np.float32)}
 
 
 def clean_qualities(records, sface, runner, names, work_dir):
     """CachedFaces of the clean crops of `names` with their norm and sharpness measured (no features, no mu),
-    kept in WORK_DIR/test_sides/qualities-<key>.npz."""
-    target = work_folder.path(work_dir, "test_sides", "qualities", {"records": records.key, "sface": sface.key(),
+    kept in WORK_DIR/qualities/clean-<key>.npz."""
+    target = work_folder.path(work_dir, "qualities", "clean", {"records": records.key, "sface": sface.key(),
                                                                      "names": work_folder.digest(list(names))}, ".npz")
     if os.path.exists(target):
         return _saved(target, names)

@@ -8,6 +8,7 @@ training cache, the identities and the head's settings; a finished head is reuse
 """
 import collections
 import math
+import os
 import time
 
 from pfe_estimator.data import feature_cache
@@ -136,8 +137,10 @@ def train_fold(context, what, training_cache, head, labels, fold):
     the work folder; `context` gives SFace and the work folder (lfw_data.Context)."""
     start = time.time()
     folder = head_folder(context.inputs.work_dir, what, training_cache, head, labels, fold)
+    finished = os.path.exists(os.path.join(folder, "model.ckpt-%d.index" % head.recipe.max_steps))
     train(context.sface, head, training_cache, labels, folder)
-    print("  %s fold %d: %d training identities (%.0f s)" % (what, fold + 1, len(labels), time.time() - start))
+    print("  %s fold %d: %d training identities (%s)" % (what, fold + 1, len(labels), "found trained" if finished
+                                                          else "trained in %.0f s" % (time.time() - start)))
     return folder
 
 

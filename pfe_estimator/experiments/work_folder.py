@@ -2,7 +2,8 @@
 
   WORK_DIR/records/<what>-<key>/      LFW (or cross-quality photos) aligned to 112x112
   WORK_DIR/caches/<what>-<key>/       SFace's outputs of records: clean, with degraded copies, pooled, subsets
-  WORK_DIR/test_sides/<what>-<key>.npz  SFace's outputs of the degraded sides of held-out test pairs
+  WORK_DIR/copies/sface-<key>/        SFace's outputs of degraded copies, one per image, kind, severity and draw
+  WORK_DIR/qualities/clean-<key>.npz  SFace's embedding norms and the sharpness of clean crops
   WORK_DIR/cross_quality/<key>/       the degraded photos of cross-quality LFW
   WORK_DIR/heads/<what>-<key>/        fold heads: model folders with their record (training/fit.py)
   WORK_DIR/reports/<name>/            each experiment's report, named after its config file

@@ -43,6 +43,18 @@ def made_by_the_model(work):
     return {c["onnx_sha256"] for c in caches if "onnx_sha256" in c}, {r["onnx_sha256"] for r in records}
 
 
+def copy_parts(work):
+    """{store folder: its parts} of the work folder's copy store (experiments/copy_store.py)."""
+    root = os.path.join(work, "copies")
+    return {store: set(os.listdir(os.path.join(root, store))) for store in os.listdir(root)}
+
+
+def copies_line(result):
+    """(run, reused) of every 'degraded copies: N to run through SFace, M reused' line of a run's output."""
+    return [(int(line.split()[2]), int(line.split(", ")[1].split()[0])) for line in result.stdout.splitlines()
+            if line.startswith("degraded copies: ")]
+
+
 def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration_made_is_reused(tmp_path):
     lfw, work = tiny_lfw(tmp_path), str(tmp_path / "work")
     first = run_experiment("held_out_quality_aware", lfw, work, "--set", "protocol.folds=0,1,2", "--set",
@@ -83,6 +95,7 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
     assert other.returncode == 0, other.stdout[-3000:]
     both = {sha256(shared_path(*SFACE)), sha256(other_model)}
     assert made_by_the_model(work) == (both, both)
+    assert len(copy_parts(work)) == 2  # the other file's copies in a store of its own
     # another seed, or another model, under the first run's name: refused in one line, its report kept
     for extra, model, words in (([], other_model, "changed: sface_sha256"),
                                 (["--set", "protocol.test_seed=1"], None,
@@ -92,11 +105,14 @@ def test_the_held_out_protocols_run_end_to_end_and_nothing_another_configuration
         assert refused.returncode == 1 and last_line(refused).startswith("error: ") and words in last_line(refused)
         assert "another --name" in last_line(refused)
     assert open(report_path, "rb").read() == content
-    sides = len(os.listdir(os.path.join(work, "test_sides")))
+    parts = copy_parts(work)
     reseeded = run_experiment("held_out_quality_aware", lfw, work, "--name", "seed_1", "--set",
                               "protocol.test_seed=1", *unseen_only)
     assert reseeded.returncode == 0, reseeded.stdout[-3000:]
-    assert len(os.listdir(os.path.join(work, "test_sides"))) == sides + 1  # its own degraded test sides
+    grown = {store: names - parts[store] for store, names in copy_parts(work).items()}
+    assert sorted(len(new) for new in grown.values()) == [0, 1]  # its own degraded test sides: other draws
+    (made, reused), = copies_line(reseeded)
+    assert made > 0 and reused == 0
     reseeded_report = json.load(open(os.path.join(work, "reports", "seed_1", "report.json")))
     assert reseeded_report["experiment"]["protocol"]["test_seed"] == 1
     check_all_pairs(lfw, work)  # in the same work folder: the held-out protocol's training cache is reused
@@ -106,12 +122,13 @@ def check_all_pairs(lfw, work):
     """Every pair within each test fold, clean and cross-quality, decided by every score with thresholds fitted on
     the next fold's pairs and on a gallery of one photo per person of it (the tiny folds hold 48 impostors: a FAR
     of 0.25 at most; the gallery's 3 decide nothing, and the report says so rather than deciding)."""
-    sides_before = set(os.listdir(os.path.join(work, "test_sides")))
-    result = run_experiment("all_pairs_quality_aware", lfw, work, "--set", "protocol.plain_head.recipe.max_steps=2",
-                            "--set", "protocol.plain_head.recipe.num_classes_per_batch=4", "--set",
-                            "protocol.plain_head.recipe.images_per_class=2", "--set", "protocol.folds=0,1,2", "--set",
-                            "protocol.held_out_kinds=defocus", "--set", "protocol.schemes=leave_one_kind_out",
-                            "--set", "protocol.fars=0.25,0.5")
+    parts_before = copy_parts(work)
+    settings = ["--set", "protocol.plain_head.recipe.max_steps=2", "--set",
+                "protocol.plain_head.recipe.num_classes_per_batch=4", "--set",
+                "protocol.plain_head.recipe.images_per_class=2", "--set", "protocol.folds=0,1,2", "--set",
+                "protocol.held_out_kinds=defocus", "--set", "protocol.schemes=leave_one_kind_out", "--set",
+                "protocol.fars=0.25,0.5"]
+    result = run_experiment("all_pairs_quality_aware", lfw, work, *settings)
     assert result.returncode == 0, result.stdout[-4000:]
     report_dir = os.path.join(work, "reports", "all_pairs_quality_aware")
     part = json.load(open(os.path.join(report_dir, "report.json")))["all_pairs"]["leave_one_kind_out"]
@@ -137,9 +154,13 @@ def check_all_pairs(lfw, work):
     assert set(part["edc"]["measures"]) == {"sigma_sq_quality_aware", "sigma_sq_plain", "embedding_norm",
                                             "sharpness", "random"}
     assert set(part["lfw_accuracy"]) >= {"cosine", "logistic_or_cosine"}
-    copies = sorted(set(os.listdir(os.path.join(work, "test_sides"))) - sides_before - {"qualities"})
-    copies = [name for name in copies if name.startswith("sides-")]
-    assert len(copies) == 2  # one test and one calibration copy of the 4 folds' images, nothing for folds 4-9
-    with np.load(os.path.join(work, "test_sides", copies[0])) as saved:
-        assert len(saved["mu"]) == 4 * 8
+    # one test and one calibration copy of the 4 folds' images, nothing for folds 4-9
+    assert [made + reused for made, reused in copies_line(result)] == [4 * 8, 4 * 8]
+    store, = [store for store, names in copy_parts(work).items() if names - parts_before.get(store, set())]
+    for part in copy_parts(work)[store] - parts_before[store]:
+        with np.load(os.path.join(work, "copies", store, part)) as saved:
+            assert len(saved["mu"]) == len(set(saved["keys"])) <= 4 * 8
+    again = run_experiment("all_pairs_quality_aware", lfw, work, "--name", "all_pairs_again", *settings)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert copies_line(again) == [(0, 4 * 8), (0, 4 * 8)]  # another report of the same draws: every copy read
     assert os.path.getsize(os.path.join(report_dir, "leave_one_kind_out_calibration_fmr_by_stratum.png")) > 5000

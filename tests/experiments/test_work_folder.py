@@ -13,9 +13,11 @@ from pfe_estimator.data import feature_cache
 from pfe_estimator.data import manifest as manifests
 from pfe_estimator.data import pk_sampling
 from pfe_estimator.experiments import caches
+from pfe_estimator.experiments import copy_store
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import kinds
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.inference import cache_builder
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
@@ -142,3 +144,52 @@ def test_a_cache_a_run_was_interrupted_in_is_finished_by_the_next(copies_cache, 
     os.remove(os.path.join(made, sorted(f for f in os.listdir(made) if f.endswith(".tfrecord"))[0]))
     assert caches.cache(records, sface(), str(tmp_path)) == made and manifests.exists(made)
     assert caches.cache(records, sface()._replace(sha256="other"), str(tmp_path)) != made
+
+
+class CountingRunner(object):
+    """SFace's real runner, counting the faces it runs."""
+
+    def __init__(self, runner):
+        self.runner, self.faces = runner, 0
+
+    def run(self, faces, *args, **kwargs):
+        faces = list(faces)
+        self.faces += len(faces)
+        return self.runner.run(faces, *args, **kwargs)
+
+
+def test_a_degraded_copy_runs_once_and_every_request_that_draws_it_reads_it(copies_cache, tmp_path, capsys):
+    """Copies are keyed by image, kind, severity and draw (seed, index): a request that shares some with an
+    earlier one runs SFace on the rest only and reads the same outputs; another seed or another SFace precision
+    shares nothing; a killed run's unfinished part is ignored."""
+    records = lfw_data.Records(copies_cache["records"], manifests.read(copies_cache["records"]), "records-key")
+    names = predict.read_tfrecord_faces(records.folder, limit=12)[0]
+    kind, severity = caches.per_image_draws(12, kinds.KINDS, kinds.SEVERITIES, 5)
+    work = str(tmp_path / "work")
+    with backbone_runtimes.runner(sface().backbone(), lfw_data.IMAGE_SIZE) as runner:
+        counting = CountingRunner(runner)
+
+        def request(rows, seed=0, model=sface(), folder=work):
+            before = counting.faces
+            made = caches.degraded_copies(records, model, counting, [names[i] for i in rows],
+                                          (kind[rows], severity[rows], seed), folder, indices=rows)
+            return made, counting.faces - before
+
+        first, ran = request(np.arange(8))
+        assert ran == 8 and capsys.readouterr().out.startswith("degraded copies: 8 to run through SFace, 0 reused")
+        second, ran = request(np.arange(4, 12))
+        assert ran == 4 and "degraded copies: 4 to run through SFace, 4 reused" in capsys.readouterr().out
+        assert second.names == names[4:12]
+        for field in ("features", "mu", "norm", "sharpness"):
+            np.testing.assert_array_equal(getattr(second, field)[:4], getattr(first, field)[4:])
+        alone, ran = request(np.arange(4, 12), folder=str(tmp_path / "alone"))  # the same copies made in one go
+        assert ran == 8
+        np.testing.assert_allclose(second.mu, alone.mu, atol=1e-5)
+        np.testing.assert_array_equal(second.sharpness, alone.sharpness)
+        assert request(np.arange(4, 12), seed=1)[1] == 8  # other draws: other pixels
+        assert request(np.arange(8), model=sface()._replace(precision="bf16"))[1] == 8  # never mixed
+        store = copy_store.folder(work, records, sface())
+        with open(os.path.join(store, "part-0123456789ab.npz.partial.npz"), "wb") as killed:
+            killed.write(b"PK half a part")
+        assert request(np.arange(12))[1] == 0
+        assert len(copy_store.held(store)) == 20  # 12 of seed 0, 8 of seed 1, each once

@@ -124,9 +124,8 @@ def scheme_copies(context, runner, clean, needed, kind_names, severities, seed):
     """CachedFaces of every image (those `needed` measured, the rest NaN) degraded once, kind and severity drawn
     per image, and each image's cell label [N]."""
     kind, severity = caches.per_image_draws(len(clean.names), kind_names, severities, seed)
-    key = dict(context.files_key, protocol="all_pairs", kinds=list(kind_names), severities=list(severities))
     made = caches.degraded_copies(context.records, context.sface, runner, [clean.names[i] for i in needed],
-                                  (kind[needed], severity[needed], seed), key, context.inputs.work_dir, indices=needed)
+                                  (kind[needed], severity[needed], seed), context.inputs.work_dir, indices=needed)
     return _spread(made, needed, len(clean.names)), np.array(["%s-%d" % (k, s) for k, s in zip(kind, severity)])
 
 

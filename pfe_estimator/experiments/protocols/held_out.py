@@ -92,8 +92,7 @@ def run_scheme(context, scheme, clean, runner, report_dir):
         side, kind, severity = held_out.test_draws(pairs, test_kinds, severities["test"], config.test_seed)
         copies = caches.degraded_copies(
             context.records, context.sface, runner, np.where(side == 0, pairs.first, pairs.second),
-            (kind, severity, config.test_seed), dict(context.files_key, protocol=scheme, kinds=test_kinds,
-                                                     severities=list(severities["test"])), context.inputs.work_dir)
+            (kind, severity, config.test_seed), context.inputs.work_dir)
         all_scores.append(score_pairs(heads, clean, copies.as_head_reads(head.input, context.sface.channels), pairs,
                                       side))
         all_kind.append(kind)

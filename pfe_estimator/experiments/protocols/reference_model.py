@@ -90,8 +90,7 @@ def calibrate(context, model_dir, head, fold):
     kind, severity = caches.per_image_draws(len(rows), kinds.KINDS, kinds.SEVERITIES, seed)
     with backbone_runtimes.runner(context.sface.backbone(), lfw_data.IMAGE_SIZE) as runner:
         copies = caches.degraded_copies(context.records, context.sface, runner, chosen, (kind, severity, seed),
-                                        dict(context.files_key, protocol="reference_calibration", fold=fold,
-                                             kinds=list(kinds.KINDS)), context.inputs.work_dir)
+                                        context.inputs.work_dir)
     clean, degraded = (fold_heads.sigma_sq(model_dir, side.as_head_reads(head.input, context.sface.channels)
                                            .features.astype(np.float32), side.mu)
                        for side in (everyone.rows(rows), copies))

@@ -1,0 +1,73 @@
+"""SFace's outputs of degraded copies of record images, kept once per copy and shared by every protocol.
+
+  WORK_DIR/copies/sface-<key of the records and SFace>/part-<digest>.npz
+
+A copy is named by what decides its pixels: its image, kind, severity and draw (the seed and index of the
+RandomState([seed, index]) its degradation drew from), `copy_key`. A part holds the copies one request had
+to run (keys [P], features float16 [P, F], mu float32 [P, D], norm [P], sharpness [P]) and is written whole
+(atomic_files.writing), so a killed run leaves only complete parts. A request reads what any part holds and
+runs SFace on the rest; the folder's key (the photos' fingerprint, SFace's file and precision) keeps copies of
+other photos, another model or another precision apart: never mixed, never reused.
+"""
+import glob
+import os
+
+import numpy as np
+
+from pfe_estimator.experiments import work_folder
+from pfe_estimator.storage import atomic_files
+
+ARRAYS = ("features", "mu", "norm", "sharpness")
+
+
+def folder(work_dir, records, sface):
+    """The store of copies of `records` (lfw_data.Records) through `sface` (lfw_data.Sface)."""
+    return work_folder.path(work_dir, "copies", "sface", {"records": records.key, "sface": sface.key(),
+                                                          "arrays": list(ARRAYS)})
+
+
+def copy_key(name, kind, severity, seed, index):
+    """One copy's key: 'Person/Person_0001.jpg|blur|3|0|17'."""
+    return "%s|%s|%d|%d|%d" % (name, kind, int(severity), int(seed), int(index))
+
+
+def held(store):
+    """{copy key: (part path, row)} of every complete part of the store (none when it does not exist)."""
+    found = {}
+    for part in sorted(glob.glob(os.path.join(store, "part-*.npz"))):
+        if part.endswith(atomic_files.PARTIAL_SUFFIX + ".npz"):  # a killed run's unfinished part
+            continue
+        with np.load(part) as saved:
+            for row, key in enumerate(saved["keys"]):
+                found.setdefault(str(key), (part, row))
+    return found
+
+
+def add(store, keys, arrays):
+    """Writes a part of copies `keys` [P] with their `arrays` ({name: [P, ...]} for each of ARRAYS)."""
+    if not os.path.isdir(store):
+        os.makedirs(store)
+    target = os.path.join(store, "part-%s.npz" % work_folder.digest(list(keys))[:work_folder.DIGEST_LENGTH])
+    with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
+        np.savez(f, keys=np.array(keys), **{name: arrays[name] for name in ARRAYS})
+
+
+def read(store, keys, where=None):
+    """{name: [P, ...]} of ARRAYS for copies `keys` [P], each held by a part of the store (`where`: held(store),
+    read again when not given). Reads one part at a time: memory holds the result and one part's arrays."""
+    where = held(store) if where is None else where
+    rows_of = {}
+    for position, key in enumerate(keys):
+        part, row = where[key]
+        rows_of.setdefault(part, ([], []))
+        rows_of[part][0].append(position)
+        rows_of[part][1].append(row)
+    result = {}
+    for part, (positions, rows) in sorted(rows_of.items()):
+        with np.load(part) as saved:
+            for name in ARRAYS:
+                values = saved[name]
+                if name not in result:
+                    result[name] = np.empty((len(keys),) + values.shape[1:], values.dtype)
+                result[name][positions] = values[rows]
+    return result
