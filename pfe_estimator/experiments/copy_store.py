@@ -1,21 +1,23 @@
 """SFace's outputs of degraded copies of record images, kept once per copy and shared by every protocol.
 
-  WORK_DIR/copies/sface-<key of the records and SFace>/part-<digest>.npz
+  WORK_DIR/copies/sface-<key of the records and SFace>/part-<digest>/{keys,features,mu,norm,sharpness}.npy
 
 A copy is named by what decides its pixels: its image, kind, severity and draw (the seed and index of the
 RandomState([seed, index]) its degradation drew from), `copy_key`. A part holds the copies one request had
-to run (keys [P], features float16 [P, F], mu float32 [P, D], norm [P], sharpness [P]) and is written whole
-(atomic_files.writing), so a killed run leaves only complete parts. A request reads what any part holds and
-runs SFace on the rest; the folder's key (the photos' fingerprint, SFace's file and precision) keeps copies of
-other photos, another model or another precision apart: never mixed, never reused.
+to run (keys [P], features float16 [P, F], mu float32 [P, D], norm [P], sharpness [P]); it is built in a
+hidden folder beside it and renamed in whole, so a killed run leaves only complete parts. A request reads the
+rows it needs from any part (memory-mapped: never a whole part in memory) and runs SFace on the rest; the
+folder's key (the photos' fingerprint, SFace's file and precision) keeps copies of other photos, another model
+or another precision apart: never mixed, never reused.
 """
 import glob
 import os
+import shutil
 
 import numpy as np
 
 from pfe_estimator.experiments import work_folder
-from pfe_estimator.storage import atomic_files
+from pfe_estimator.storage import outputs
 
 ARRAYS = ("features", "mu", "norm", "sharpness")
 
@@ -32,29 +34,33 @@ def copy_key(name, kind, severity, seed, index):
 
 
 def held(store):
-    """{copy key: (part path, row)} of every complete part of the store (none when it does not exist)."""
+    """{copy key: (part folder, row)} of every complete part of the store (none when it does not exist)."""
     found = {}
-    for part in sorted(glob.glob(os.path.join(store, "part-*.npz"))):
-        if part.endswith(atomic_files.PARTIAL_SUFFIX + ".npz"):  # a killed run's unfinished part
-            continue
-        with np.load(part) as saved:
-            for row, key in enumerate(saved["keys"]):
-                found.setdefault(str(key), (part, row))
+    for part in sorted(glob.glob(os.path.join(store, "part-*"))):
+        for row, key in enumerate(np.load(os.path.join(part, "keys.npy"))):
+            found.setdefault(str(key), (part, row))
     return found
 
 
 def add(store, keys, arrays):
     """Writes a part of copies `keys` [P] with their `arrays` ({name: [P, ...]} for each of ARRAYS)."""
-    if not os.path.isdir(store):
-        os.makedirs(store)
-    target = os.path.join(store, "part-%s.npz" % work_folder.digest(list(keys))[:work_folder.DIGEST_LENGTH])
-    with atomic_files.writing(target) as temporary, open(temporary, "wb") as f:
-        np.savez(f, keys=np.array(keys), **{name: arrays[name] for name in ARRAYS})
+    target = os.path.join(store, "part-%s" % work_folder.digest(list(keys))[:work_folder.DIGEST_LENGTH])
+    root = outputs.staging_directory(target)
+    try:
+        staging = os.path.join(root, "part")
+        os.makedirs(staging)
+        np.save(os.path.join(staging, "keys.npy"), np.array(keys))
+        for name in ARRAYS:
+            np.save(os.path.join(staging, name + ".npy"), arrays[name])
+        if not os.path.isdir(target):  # another run that drew the same copies may have written them first
+            os.rename(staging, target)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def read(store, keys, where=None):
     """{name: [P, ...]} of ARRAYS for copies `keys` [P], each held by a part of the store (`where`: held(store),
-    read again when not given). Reads one part at a time: memory holds the result and one part's arrays."""
+    read again when not given). Memory holds the result only: the parts are memory-mapped, their rows copied."""
     where = held(store) if where is None else where
     rows_of = {}
     for position, key in enumerate(keys):
@@ -64,10 +70,9 @@ def read(store, keys, where=None):
         rows_of[part][1].append(row)
     result = {}
     for part, (positions, rows) in sorted(rows_of.items()):
-        with np.load(part) as saved:
-            for name in ARRAYS:
-                values = saved[name]
-                if name not in result:
-                    result[name] = np.empty((len(keys),) + values.shape[1:], values.dtype)
-                result[name][positions] = values[rows]
+        for name in ARRAYS:
+            values = np.load(os.path.join(part, name + ".npy"), mmap_mode="r")
+            if name not in result:
+                result[name] = np.empty((len(keys),) + values.shape[1:], values.dtype)
+            result[name][positions] = values[rows]
     return result

@@ -46,7 +46,8 @@ def made_by_the_model(work):
 def copy_parts(work):
     """{store folder: its parts} of the work folder's copy store (experiments/copy_store.py)."""
     root = os.path.join(work, "copies")
-    return {store: set(os.listdir(os.path.join(root, store))) for store in os.listdir(root)}
+    return {store: {part for part in os.listdir(os.path.join(root, store)) if part.startswith("part-")}
+            for store in os.listdir(root)}
 
 
 def copies_line(result):
@@ -158,8 +159,8 @@ def check_all_pairs(lfw, work):
     assert [made + reused for made, reused in copies_line(result)] == [4 * 8, 4 * 8]
     store, = [store for store, names in copy_parts(work).items() if names - parts_before.get(store, set())]
     for part in copy_parts(work)[store] - parts_before[store]:
-        with np.load(os.path.join(work, "copies", store, part)) as saved:
-            assert len(saved["mu"]) == len(set(saved["keys"])) <= 4 * 8
+        keys, mu = (np.load(os.path.join(work, "copies", store, part, name + ".npy")) for name in ("keys", "mu"))
+        assert len(mu) == len(set(keys)) <= 4 * 8
     again = run_experiment("all_pairs_quality_aware", lfw, work, "--name", "all_pairs_again", *settings)
     assert again.returncode == 0, again.stdout[-4000:]
     assert copies_line(again) == [(0, 4 * 8), (0, 4 * 8)]  # another report of the same draws: every copy read

@@ -189,7 +189,9 @@ def test_a_degraded_copy_runs_once_and_every_request_that_draws_it_reads_it(copi
         assert request(np.arange(4, 12), seed=1)[1] == 8  # other draws: other pixels
         assert request(np.arange(8), model=sface()._replace(precision="bf16"))[1] == 8  # never mixed
         store = copy_store.folder(work, records, sface())
-        with open(os.path.join(store, "part-0123456789ab.npz.partial.npz"), "wb") as killed:
-            killed.write(b"PK half a part")
+        killed = os.path.join(store, ".part-0123456789ab.partial-x1", "part")  # a run killed while writing
+        os.makedirs(killed)
+        with open(os.path.join(killed, "keys.npy"), "wb") as half:
+            half.write(b"\x93NUMPY half a part")
         assert request(np.arange(12))[1] == 0
         assert len(copy_store.held(store)) == 20  # 12 of seed 0, 8 of seed 1, each once
