@@ -5,10 +5,10 @@
 A copy is named by what decides its pixels: its image, kind, severity and draw (the seed and index of the
 RandomState([seed, index]) its degradation drew from), `copy_key`. A part holds the copies one request had
 to run (keys [P], features float16 [P, F], mu float32 [P, D], norm [P], sharpness [P]); it is built in a
-hidden folder beside it and renamed in whole, so a killed run leaves only complete parts. A request reads the
-rows it needs from any part (memory-mapped: never a whole part in memory) and runs SFace on the rest; the
-folder's key (the photos' fingerprint, SFace's file and precision) keeps copies of other photos, another model
-or another precision apart: never mixed, never reused.
+hidden folder beside it (under the writers' lock, outputs.writer_lock) and renamed in whole, so a killed run
+leaves only complete parts. A request reads the rows it needs from any part (memory-mapped: never a whole part
+in memory) and runs SFace on the rest; the folder's key (the photos' fingerprint, SFace's file and precision)
+keeps copies of other photos, another model or another precision apart: never mixed, never reused.
 """
 import glob
 import os
@@ -45,17 +45,19 @@ def held(store):
 def add(store, keys, arrays):
     """Writes a part of copies `keys` [P] with their `arrays` ({name: [P, ...]} for each of ARRAYS)."""
     target = os.path.join(store, "part-%s" % work_folder.digest(list(keys))[:work_folder.DIGEST_LENGTH])
-    root = outputs.staging_directory(target)
-    try:
-        staging = os.path.join(root, "part")
-        os.makedirs(staging)
-        np.save(os.path.join(staging, "keys.npy"), np.array(keys))
-        for name in ARRAYS:
-            np.save(os.path.join(staging, name + ".npy"), arrays[name])
-        if not os.path.isdir(target):  # another run that drew the same copies may have written them first
+    with outputs.writer_lock(target, "copy store"):  # a run writing the same copies at once is refused
+        if os.path.isdir(target):  # another run that drew the same copies wrote them first
+            return
+        root = outputs.staging_directory(target)
+        try:
+            staging = os.path.join(root, "part")
+            os.makedirs(staging)
+            np.save(os.path.join(staging, "keys.npy"), np.array(keys))
+            for name in ARRAYS:
+                np.save(os.path.join(staging, name + ".npy"), arrays[name])
             os.rename(staging, target)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def read(store, keys, where=None):

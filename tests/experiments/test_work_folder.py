@@ -3,6 +3,7 @@ never hold its held-out kind, a pooled cache is what SFace pools itself, other p
 and fold heads train as --mode=train does (its lock, its record, its refusals)."""
 import json
 import os
+import socket
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from pfe_estimator.experiments import caches
 from pfe_estimator.experiments import copy_store
 from pfe_estimator.experiments import fold_heads
 from pfe_estimator.experiments import lfw_data
+from pfe_estimator.experiments import work_folder
 from pfe_estimator.faces import kinds
 from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.inference import cache_builder
@@ -195,3 +197,13 @@ def test_a_degraded_copy_runs_once_and_every_request_that_draws_it_reads_it(copi
             half.write(b"\x93NUMPY half a part")
         assert request(np.arange(12))[1] == 0
         assert len(copy_store.held(store)) == 20  # 12 of seed 0, 8 of seed 1, each once
+        # a live run writing the same copies: refused in one line naming it, nothing written
+        rows = np.arange(4)
+        part = "part-%s" % work_folder.digest([copy_store.copy_key(names[i], kind[i], severity[i], 2, i)
+                                                for i in rows])[:work_folder.DIGEST_LENGTH]
+        with open(os.path.join(store, "." + part + model_dir_lock.LOCK_NAME), "w") as lock:
+            json.dump({"host": socket.gethostname(), "pid": os.getppid(), "mode": "copy store",
+                       "started": "now"}, lock)
+        with pytest.raises(model_dir_lock.LockedError, match="in use by copy store"):
+            request(rows, seed=2)
+        assert len(copy_store.held(store)) == 20 and not os.path.exists(os.path.join(store, part))
