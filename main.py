@@ -28,9 +28,10 @@ def interrupted_while_starting(signum, frame):
 
 
 signal.signal(signal.SIGINT, interrupted_while_starting)
-# Quiet by default: TensorFlow's C++ start-up lines only with --verbose (read before TensorFlow loads).
+# Quiet by default: TensorFlow's C++ log lines (start-up, XLA's, even its ERROR-level notices; failures still
+# reach the user as Python errors) only with --verbose (read before TensorFlow loads).
 if not any(arg in ("--verbose", "--verbose=true", "--verbose=1") for arg in sys.argv):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402

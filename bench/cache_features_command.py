@@ -7,7 +7,7 @@ Alternates, round by round: (a) `python main.py --mode=cache_features` into a ne
 timed as a user runs it (start-up, the precision check, decoding, both passes of every face and its mirror, the
 manifest); (b) OpenCV dnn over the same aligned crops and their mirrors, one face at a time (it gives NaN for
 SFace in batches), only its forward passes timed (loading and decoding not counted: in OpenCV's favour). Prints
-the median passes/s of each and the ratio (a) / (b).
+the median passes/s of each, the ratio (a) / (b) and each round's ratio.
 """
 import argparse
 import os
@@ -68,7 +68,8 @@ def main():
         rates["command"], np.median(seconds["command"])))
     print("  OpenCV dnn, one face at a time, passes only: %.1f passes/s (median %.1f s)" % (
         rates["opencv"], np.median(seconds["opencv"])))
-    print("  ratio: %.2fx" % (rates["command"] / rates["opencv"]))
+    print("  ratio: %.2fx (rounds: %s)" % (rates["command"] / rates["opencv"], ", ".join(
+        "%.2fx" % (opencv / command) for command, opencv in zip(seconds["command"], seconds["opencv"]))))
 
 
 if __name__ == "__main__":

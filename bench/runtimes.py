@@ -49,6 +49,7 @@ def _check_options(backbone):
 class OnnxRuntimeRunner(TensorflowRunner):
     """An ONNX backbone in onnxruntime: DequantizeLinear and constant Reshape folded into fp32 weights once, the
     batch dimension freed, the feature node an output; two threads, every graph optimisation."""
+    xla = False  # run() batches as asked
 
     def __init__(self, backbone, image_size=None):  # pylint: disable=super-init-not-called
         import onnxruntime  # pylint: disable=import-outside-toplevel  # the caching step's own dependency

@@ -4,7 +4,8 @@
       --sface ../shared/models/sface/face_recognition_sface_2021dec_int8bq.onnx [--faces 512] [--rounds 3]
 
 Each runtime gets the same aligned LFW crops (the records' first --faces) and runs them in batches of --batch
-(OpenCV dnn one face at a time: it gives NaN for SFace in batches); the runtimes alternate round by round and each
+(bf16 compiled with XLA: its one compiled batch; OpenCV dnn one face at a time: it gives NaN for SFace in
+batches), the cache path's bf16 also op by op, as it ran before XLA; the runtimes alternate round by round and each
 round times one pass over every face after a warm-up batch. Printed per runtime: the median faces/s over the
 rounds, its ratio to the first runtime (the project's cache path), the GFLOP/s it reaches (SFace's forward
 FLOPs by tf.profiler), and its agreement with the fp32 reference (the project's TF import in fp32): the smallest
@@ -29,13 +30,20 @@ IMAGE_SIZE = (112, 112)
 
 def runtimes(sface, precisions):
     """(name, factory() -> a runner with run(faces, batch) -> (features, mu)) of each runtime compared: the cache
-    path (TensorFlow, the SFace import) in each of `precisions`, then onnxruntime and OpenCV dnn."""
+    path (TensorFlow, the SFace import) in each of `precisions` (bf16 compiled with XLA), bf16 op by op (the cache
+    path before XLA), then onnxruntime and OpenCV dnn."""
     onnx_backbone = backbones.Backbone(backbones.ONNX_PREFIX + sface, 128)
 
-    def project(precision):
+    def project(precision, xla=None):
         options = {"precision": precision} if precision != "fp32" else None
-        return lambda: backbone_runtimes.runner(backbones.Backbone(onnx_backbone.name, 128, options), IMAGE_SIZE)
-    return ([("project cache path, TensorFlow %s" % precision, project(precision)) for precision in precisions] +
+        return lambda: backbone_runtimes.TensorflowRunner(backbones.Backbone(onnx_backbone.name, 128, options),
+                                                          IMAGE_SIZE, xla=xla)
+
+    def name(precision):
+        compiled = backbone_runtimes.uses_xla(backbones.Backbone(onnx_backbone.name, 128, {"precision": precision}))
+        return "project cache path, TensorFlow %s%s" % (precision, ", XLA" if compiled else "")
+    baseline = [("TensorFlow bf16 op by op (before XLA)", project("bf16", xla=False))] if "bf16" in precisions else []
+    return ([(name(precision), project(precision)) for precision in precisions] + baseline +
             [("onnxruntime, weights dequantised", lambda: other_runtimes.OnnxRuntimeRunner(onnx_backbone)),
              ("OpenCV dnn, one face at a time", lambda: other_runtimes.OpencvRunner(onnx_backbone))])
 
@@ -80,14 +88,14 @@ def main():
                                float(np.max(np.abs(features.astype(np.float32) - ref_features))))
     for runner in runners:
         runner.close()
-    print("SFace forward on %d aligned LFW faces, batches of %d, %d rounds alternated; %.3f GFLOP a face" % (
-        len(faces), args.batch, args.rounds, flops / 1e9))
-    print("%-42s %9s %7s %8s %14s %12s" % ("runtime", "faces/s", "ratio", "GFLOP/s", "min cos(mu)", "max |dfeat|"))
+    print("SFace forward on %d aligned LFW faces, batches of %d (XLA: %d), %d rounds alternated; %.3f GFLOP a face"
+          % (len(faces), args.batch, backbone_runtimes.XLA_BATCH, args.rounds, flops / 1e9))
+    print("%-44s %9s %7s %8s %14s %12s" % ("runtime", "faces/s", "ratio", "GFLOP/s", "min cos(mu)", "max |dfeat|"))
     base = None
     for name, _ in compared:
         rate = len(faces) / float(np.median(seconds[name]))
         base = base or rate
-        print("%-42s %9.1f %6.2fx %8.1f %14.6f %12.2e" % (name, rate, rate / base, rate * flops / 1e9,
+        print("%-44s %9.1f %6.2fx %8.1f %14.6f %12.2e" % (name, rate, rate / base, rate * flops / 1e9,
                                                            agreement[name][0], agreement[name][1]))
 
 

@@ -41,7 +41,7 @@ def run(step, command):
     TF_CPP_MIN_LOG_LEVEL says otherwise); stops the demo with the stage's name if it fails."""
     print("\n== %s\n$ %s" % (step, " ".join(command)), flush=True)
     start = time.time()
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
     if subprocess.call(command, cwd=ROOT, env=environment) != 0:
         sys.exit("demo: step '%s' failed" % step)
     print("== %s: %.0f s" % (step, time.time() - start), flush=True)

@@ -13,7 +13,7 @@ another configuration never does.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines, before it loads
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines, before it loads
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 

@@ -215,8 +215,8 @@ def find_damage(path, cache=False):
 def cache_example(features, features_flipped, mu, mu_flipped, filenames, label, identity, features_dtype="float16"):
     """Serialises one identity's cached backbone outputs (numpy arrays [n, F] and [n, D])."""
     record = {
-        "cache/features": _bytes_feature([features.astype(features_dtype).tobytes()]),
-        "cache/features_flipped": _bytes_feature([features_flipped.astype(features_dtype).tobytes()]),
+        "cache/features": _bytes_feature([features.astype(features_dtype, copy=False).tobytes()]),
+        "cache/features_flipped": _bytes_feature([features_flipped.astype(features_dtype, copy=False).tobytes()]),
         "cache/mu": _bytes_feature([mu.astype("float32").tobytes()]),
         "cache/mu_flipped": _bytes_feature([mu_flipped.astype("float32").tobytes()]),
         "image/filename": _bytes_feature(name.encode("utf-8") for name in filenames),

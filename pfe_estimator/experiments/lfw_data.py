@@ -13,6 +13,7 @@ from pfe_estimator.evaluation import identity_folds
 from pfe_estimator.data import pair_files
 from pfe_estimator.experiments import work_folder
 from pfe_estimator.faces import alignment
+from pfe_estimator.inference import backbone_runtimes
 from pfe_estimator.inference import precision_check
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
@@ -77,7 +78,10 @@ class Sface(collections.namedtuple("Sface", ["path", "sha256", "precision", "why
         return backbones.Backbone(backbones.ONNX_PREFIX + self.path, EMBEDDING_SIZE, options or None)
 
     def key(self):
-        return {"sha256": self.sha256, "precision": self.precision}
+        """What decides SFace's outputs: its file, its precision and whether XLA compiles it
+        (backbone_runtimes.xla_key)."""
+        return dict({"sha256": self.sha256, "precision": self.precision},
+                    **backbone_runtimes.xla_key(self.backbone()))
 
 
 CROP_SETTINGS = record_writer.CropSettings(TEMPLATE, 95, LANDMARK_IMAGE_SIZE, "skip", None, 0.6)

@@ -8,7 +8,21 @@ value flattened in ONNX's NCHW order, or averaged over positions), mu [N, D] L2-
 the embedding mu came from. It runs the project's TensorFlow graph (model/backbones.py: SphereNet, or an ONNX
 model imported as TF ops, fp32 or bf16), the graph training, export and serving run: chosen by measurement
 against onnxruntime and OpenCV dnn on the same faces (bench/sface_pass.py), which were slower here.
+
+Where the backbone is an ONNX model in bf16, the runner compiles its graph with XLA (jit, as --xla does for
+training; `uses_xla`), for batches of XLA_BATCH faces (a short batch is padded): PReLU, batch norm and the casts
+around each bf16 convolution then run fused, 1.8x the op-by-op bf16 graph's faces/s here (bench/sface_pass.py).
+XLA's fused arithmetic moves fp32 values by ~1e-7, which bf16 rounding can make a few 1e-4 in mu: within bf16's
+own distance from fp32 (the precision guard), but other bits, so a cache's key says so (`xla_key`); one compiled
+shape keeps a face's outputs independent of its batch. fp32 (the reference) and SphereNet run op by op.
+XLA logs its first compilation through absl, which TF_CPP_MIN_LOG_LEVEL does not silence: where that level
+asks for quiet (main.py's default), the compiling run's native stderr is held back (shown if it fails).
 """
+import contextlib
+import os
+import sys
+import tempfile
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -16,15 +30,55 @@ from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import checkpoints
 
+XLA_BATCH = 128  # faces per compiled run: XLA compiles this one shape
+
+
+def uses_xla(backbone):
+    """Whether a runner compiles `backbone` with XLA here: an ONNX model in bf16, on a TensorFlow built with XLA."""
+    bf16 = (backbone.options or {}).get("precision") == "bf16"
+    built_with_xla = getattr(tf.test, "is_built_with_xla", lambda: False)()
+    return bf16 and backbones.is_onnx(backbone.name) and built_with_xla
+
+
+@contextlib.contextmanager
+def _native_stderr_held():
+    """File descriptor 2 (TensorFlow's C++ and absl's log lines) into a temporary file for the block: dropped when
+    it ends, written out when it raises."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def xla_key(backbone):
+    """What a key of the backbone's outputs (a cache's fingerprint, SFace's key in a work folder) adds when the
+    runner compiles it with XLA: {'xla': True}; nothing for the op-by-op graph (keys made before XLA stay valid)."""
+    return {"xla": True} if uses_xla(backbone) else {}
+
 
 class TensorflowRunner(object):
-    """The frozen backbone's TF graph in a session of its own. checkpoint: the SphereNet weights (None for ONNX)."""
+    """The frozen backbone's TF graph in a session of its own. checkpoint: the SphereNet weights (None for ONNX);
+    xla: compile it with XLA (default uses_xla(backbone); False runs it op by op, bench/sface_pass.py's baseline)."""
 
-    def __init__(self, backbone, image_size, checkpoint=None):
+    def __init__(self, backbone, image_size, checkpoint=None, xla=None):
+        self.xla = uses_xla(backbone) if xla is None else xla
+        self.compiled = False  # XLA compiles at the first run
+        batch = XLA_BATCH if self.xla else None
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.images = tf.placeholder(tf.float32, [None, image_size[0], image_size[1], 3], name="images")
-            self.mu, self.features = backbones.frozen_backbone(self.images, backbone)
+            self.images = tf.placeholder(tf.float32, [batch, image_size[0], image_size[1], 3], name="images")
+            with tf.xla.experimental.jit_scope() if self.xla else contextlib.nullcontext():
+                self.mu, self.features = backbones.frozen_backbone(self.images, backbone)
             self.norms = backbones.embedding_norm(self.mu)
             self.session = tf.Session(graph=self.graph)
             scope = backbones.variable_scope(backbone.name)
@@ -33,7 +87,21 @@ class TensorflowRunner(object):
         self.feature_size, self.embedding_size = int(self.features.shape[-1]), int(self.mu.shape[-1])
 
     def forward(self, batch):
-        return self.session.run([self.features, self.mu, self.norms], {self.images: batch})
+        """[features [N, F], mu [N, D], norms [N]] of float32 [N, H, W, 3] faces (XLA: XLA_BATCH at a time)."""
+        fetches = [self.features, self.mu, self.norms]
+        if not self.xla:
+            return self.session.run(fetches, {self.images: batch})
+        pieces = []
+        for start in range(0, len(batch), XLA_BATCH):
+            piece = batch[start:start + XLA_BATCH]
+            padded = np.zeros((XLA_BATCH,) + piece.shape[1:], np.float32)
+            padded[:len(piece)] = piece
+            quiet = not self.compiled and os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
+            with _native_stderr_held() if quiet else contextlib.nullcontext():
+                values = self.session.run(fetches, {self.images: padded})
+            self.compiled = True
+            pieces.append([value[:len(piece)] for value in values])
+        return [np.concatenate(values) for values in zip(*pieces)]
 
     def close(self):
         self.session.close()
@@ -46,10 +114,11 @@ class TensorflowRunner(object):
 
     def run(self, faces, batch_size, progress=None, with_norms=False, features_dtype=np.float32):
         """(features [N, F] of features_dtype, mu float32 [N, D][, norms float32 [N]]) of float32 [N, H, W, 3]
-        standardised images (an array or an iterable); progress(count) is called after each batch. Each batch's
-        features are kept in features_dtype as they come (float16: half the memory of a large set)."""
+        standardised images (an array or an iterable) in batches of batch_size (XLA: its compiled XLA_BATCH);
+        progress(count) is called after each batch. Each batch's features are kept in features_dtype as they come
+        (float16: half the memory of a large set)."""
         outputs = []
-        for batch in predict.in_batches(faces, batch_size):
+        for batch in predict.in_batches(faces, XLA_BATCH if self.xla else batch_size):
             features, *rest = self.forward(np.stack(batch))
             outputs.append([features.astype(features_dtype, copy=False)] + rest)
             if progress:

@@ -27,11 +27,13 @@ FACES_PER_RUN = 1024
 def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
     """What decides a cache's content: the source records (by their fingerprint, not their path: a moved work
     folder keeps its caches), the backbone (ONNX file hash, or the checkpoint's path and index hash), its
-    options and the storage dtype."""
+    options, the storage dtype, and XLA where the runner compiles the backbone with it (other bits:
+    backbone_runtimes.xla_key)."""
     fingerprint = {"source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
                        manifests.path(data_dir)),
                    "backbone": backbone.name, "backbone_options": backbone.options,
                    "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}
+    fingerprint.update(backbone_runtimes.xla_key(backbone))
     if backbones.is_onnx(backbone.name):
         fingerprint["onnx_sha256"] = outputs.file_digest(backbone.name[len(backbones.ONNX_PREFIX):])
     if checkpoint:
@@ -181,8 +183,8 @@ def _write_cache(data_dir, cache_dir, manifest, backbone, checkpoint, fingerprin
         bar = tqdm(total=run_per_image * images, unit="img", desc="cache_features (images and mirrors)",
                    disable=not progress, mininterval=1.0)
 
-        def run(faces):
-            return runner.run(faces, batch_size, bar.update)
+        def run(faces):  # features kept in the cache's dtype as they come (float16: half the copying)
+            return runner.run(faces, batch_size, bar.update, features_dtype=features_dtype)
 
         for shard_index, shard in enumerate(manifest["shards"]):
             target = os.path.join(cache_dir, shard["file"])

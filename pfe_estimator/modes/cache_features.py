@@ -32,6 +32,7 @@ def run(config):
                                          overwrite=config.options.overwrite, degraded_copies=copies,
                                          degrade=degrade, degradation=degradation)
     cache = manifest["cache"]
-    print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies)"
+    print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies%s)"
           % (manifest["num_images"], manifest["num_identities"], config.paths.cache_dir, cache["feature_size"],
-             cache["features_dtype"], cache["embedding_size"]))
+             cache["features_dtype"], cache["embedding_size"],
+             "; the backbone compiled with XLA" if manifest["fingerprint"].get("xla") else ""))

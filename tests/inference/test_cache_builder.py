@@ -116,9 +116,9 @@ def test_a_shard_goes_through_the_backbone_a_bounded_number_of_faces_at_a_time_w
     calls = []
     run = backbone_runtimes.TensorflowRunner.run
 
-    def counted(self, faces, batch_size, progress=None):
+    def counted(self, faces, batch_size, progress=None, **kwargs):
         calls.append(len(faces))
-        return run(self, faces, batch_size, progress)
+        return run(self, faces, batch_size, progress, **kwargs)
     monkeypatch.setattr(backbone_runtimes.TensorflowRunner, "run", counted)
     largest = max(3 * len(r["encoded"]) for shard in os.listdir(records) if shard.endswith(".tfrecord")
                   for r in tfrecord_schema.read_identities(os.path.join(records, shard)))
@@ -152,9 +152,9 @@ def test_a_cache_of_copies_takes_the_originals_from_the_clean_cache_and_runs_sfa
     passes = []
     run = backbone_runtimes.TensorflowRunner.run
 
-    def counted(self, faces, batch_size, progress=None):
+    def counted(self, faces, batch_size, progress=None, **kwargs):
         passes.append(len(faces))
-        return run(self, faces, batch_size, progress)
+        return run(self, faces, batch_size, progress, **kwargs)
     monkeypatch.setattr(backbone_runtimes.TensorflowRunner, "run", counted)
     for name, source in (("shared", clean), ("alone", None)):
         del passes[:]
