@@ -4,7 +4,8 @@ Inside `backbone_precision("bf16")` the backbone's convolutions and matrix produ
 bfloat16 and their results back to float32; everything else (PReLU, batch norm, pooling, the head, the
 MLS loss, the optimiser) stays float32. Variables stay float32, so checkpoints are unchanged. On CPUs
 with AVX512_BF16 / AMX, oneDNN runs dense convolutions faster (SphereNet-20: 1.7x on this project's 2-core
-machine); a model made of depthwise and small ops gains little (SFace: 1.0x). See README, Measured.
+machine); a model made of depthwise and small ops gains little op by op (SFace: 1.1x), more when XLA fuses the
+casts and small ops around the convolutions (SFace in the cache path: inference/backbone_runtimes.py).
 """
 import contextlib
 import functools
