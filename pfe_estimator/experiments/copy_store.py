@@ -7,8 +7,9 @@ RandomState([seed, index]) its degradation drew from), `copy_key`. A part holds 
 to run (keys [P], features float16 [P, F], mu float32 [P, D], norm [P], sharpness [P]); it is built in a
 hidden folder beside it (under the writers' lock, outputs.writer_lock) and renamed in whole, so a killed run
 leaves only complete parts. A request reads the rows it needs from any part (memory-mapped: never a whole part
-in memory) and runs SFace on the rest; the folder's key (the photos' fingerprint, SFace's file and precision)
-keeps copies of other photos, another model or another precision apart: never mixed, never reused.
+in memory) and runs SFace on the rest; the folder's key (the photos' fingerprint, SFace's file, precision and
+whether XLA compiles it) keeps copies of other photos, another model or another precision apart: never mixed,
+never reused.
 """
 import glob
 import os

@@ -14,7 +14,8 @@ training; `uses_xla`), for batches of XLA_BATCH faces (a short batch is padded):
 around each bf16 convolution then run fused, 1.8x the op-by-op bf16 graph's faces/s here (bench/sface_pass.py).
 XLA's fused arithmetic moves fp32 values by ~1e-7, which bf16 rounding can make a few 1e-4 in mu: within bf16's
 own distance from fp32 (the precision guard), but other bits, so a cache's key says so (`xla_key`); one compiled
-shape keeps a face's outputs independent of its batch. fp32 (the reference) and SphereNet run op by op.
+shape keeps a face's outputs independent of its batch (another XLA_BATCH: other bits, another key). fp32 (the
+reference) and SphereNet run op by op.
 XLA logs its first compilation through absl, which TF_CPP_MIN_LOG_LEVEL does not silence: where that level
 asks for quiet (main.py's default), the compiling run's native stderr is held back (shown if it fails).
 """
@@ -62,8 +63,9 @@ def _native_stderr_held():
 
 def xla_key(backbone):
     """What a key of the backbone's outputs (a cache's fingerprint, SFace's key in a work folder) adds when the
-    runner compiles it with XLA: {'xla': True}; nothing for the op-by-op graph (keys made before XLA stay valid)."""
-    return {"xla": True} if uses_xla(backbone) else {}
+    runner compiles it with XLA: {'xla_batch': XLA_BATCH} (the compiled shape decides the bits); nothing for the
+    op-by-op graph (keys made before XLA stay valid)."""
+    return {"xla_batch": XLA_BATCH} if uses_xla(backbone) else {}
 
 
 class TensorflowRunner(object):

@@ -35,4 +35,4 @@ def run(config):
     print("cache_features: %d images of %d identities -> %s (features %d-d %s, mu %d-d, with mirrored copies%s)"
           % (manifest["num_images"], manifest["num_identities"], config.paths.cache_dir, cache["feature_size"],
              cache["features_dtype"], cache["embedding_size"],
-             "; the backbone compiled with XLA" if manifest["fingerprint"].get("xla") else ""))
+             "; the backbone compiled with XLA" if manifest["fingerprint"].get("xla_batch") else ""))

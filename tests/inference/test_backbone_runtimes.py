@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
 
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import network_input
@@ -36,11 +35,11 @@ def sface(precision):
 
 
 def test_sface_in_bf16_is_compiled_with_xla_and_fp32_and_spherenet_run_op_by_op():
-    assert tf.test.is_built_with_xla()  # TensorFlow 2.15's wheel: the cache path's bf16 runs compiled here
-    assert backbone_runtimes.uses_xla(sface("bf16"))
+    assert backbone_runtimes.uses_xla(sface("bf16"))  # TensorFlow 2.15's wheel is built with XLA
     assert not backbone_runtimes.uses_xla(sface("fp32"))
     assert not backbone_runtimes.uses_xla(backbones.Backbone("spherenet20", 512, {"precision": "bf16"}))
-    assert backbone_runtimes.xla_key(sface("bf16")) == {"xla": True} and backbone_runtimes.xla_key(sface("fp32")) == {}
+    assert backbone_runtimes.xla_key(sface("bf16")) == {"xla_batch": 128} == {"xla_batch": backbone_runtimes.XLA_BATCH}
+    assert backbone_runtimes.xla_key(sface("fp32")) == {}
 
 
 def test_a_face_gets_the_same_outputs_in_any_batch_within_bf16_of_fp32_as_the_op_by_op_graph(records):
@@ -69,14 +68,14 @@ def test_a_cache_made_op_by_op_is_never_taken_for_one_compiled_with_xla(records,
     with monkeypatch.context() as patched:
         patched.setattr(backbone_runtimes, "uses_xla", lambda backbone: False)
         made = cache_builder.build_cache(records, cache, sface("bf16"), progress=False)
-        assert "xla" not in made["fingerprint"]
+        assert "xla_batch" not in made["fingerprint"]
     with pytest.raises(outputs.OutputError):  # the same folder, other bits: refused, not resumed
         cache_builder.build_cache(records, cache, sface("bf16"), progress=False)
     compiled = cache_builder.build_cache(records, str(tmp_path / "compiled"), sface("bf16"), progress=False)
-    assert compiled["fingerprint"]["xla"] is True
+    assert compiled["fingerprint"]["xla_batch"] == backbone_runtimes.XLA_BATCH
     path = shared_path(*SFACE)
     keys = [lfw_data.Sface(path, "sha", precision, "", 512).key() for precision in ("fp32", "bf16")]
-    assert keys == [{"sha256": "sha", "precision": "fp32"}, {"sha256": "sha", "precision": "bf16", "xla": True}]
+    assert keys == [{"sha256": "sha", "precision": "fp32"}, {"sha256": "sha", "precision": "bf16", "xla_batch": 128}]
 
 
 def test_cache_features_in_bf16_prints_no_tensorflow_or_xla_log_line(records, tmp_path):
@@ -88,7 +87,7 @@ def test_cache_features_in_bf16_prints_no_tensorflow_or_xla_log_line(records, tm
                             timeout=600, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert result.returncode == 0, result.stdout[-3000:]
     with open(os.path.join(cache, "manifest.json")) as f:
-        assert json.load(f)["fingerprint"]["xla"] is True
+        assert json.load(f)["fingerprint"]["xla_batch"] == backbone_runtimes.XLA_BATCH
     lines = [line for line in result.stdout.replace("\r", "\n").splitlines() if line.strip()]
     assert lines[-1].endswith("; the backbone compiled with XLA)"), lines[-1]
     framework = re.compile(r"^[IWEF]\d{4} |Compiled cluster|absl|stream_executor|^WARNING")
