@@ -96,8 +96,10 @@ class TensorflowRunner(object):
         pieces = []
         for start in range(0, len(batch), XLA_BATCH):
             piece = batch[start:start + XLA_BATCH]
-            padded = np.zeros((XLA_BATCH,) + piece.shape[1:], np.float32)
-            padded[:len(piece)] = piece
+            padded = piece
+            if len(piece) < XLA_BATCH:  # the compiled shape: a short batch padded with zeros
+                padded = np.zeros((XLA_BATCH,) + piece.shape[1:], np.float32)
+                padded[:len(piece)] = piece
             quiet = not self.compiled and os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
             with _native_stderr_held() if quiet else contextlib.nullcontext():
                 values = self.session.run(fetches, {self.images: padded})
