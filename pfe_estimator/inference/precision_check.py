@@ -68,7 +68,7 @@ def bf16_agreement(backbone, faces, checkpoint=None):
         images = tf.constant(np.asarray(faces, np.float32))
         mu = both_precisions(images, backbone)
         # One run of a graph that holds its weights as constants: folding them first costs more than the run
-        # (about 0.4 s of SFace's check; the same mu).
+        # (about 0.4 s of SFace's check; the smallest cosine measured the same to 6 digits).
         config = tf.ConfigProto()
         config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
         with tf.Session(config=config) as session:
