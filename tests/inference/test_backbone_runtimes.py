@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 from pfe_estimator.experiments import lfw_data
 from pfe_estimator.faces import network_input
@@ -42,11 +43,20 @@ def test_sface_in_bf16_is_compiled_with_xla_and_fp32_and_spherenet_run_op_by_op(
     assert backbone_runtimes.xla_key(sface("fp32")) == {}
 
 
+def executed_ops(runner, batch):
+    """The op types one traced run of the runner's session executed (XLA's show as _XlaCompile, _XlaRun)."""
+    metadata = tf.RunMetadata()
+    runner.session.run(runner.mu, {runner.images: batch}, run_metadata=metadata,
+                       options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE))
+    return {node.timeline_label.split("(")[0].split("=")[-1].strip()
+            for device in metadata.step_stats.dev_stats for node in device.node_stats}
+
+
 def test_a_face_gets_the_same_outputs_in_any_batch_within_bf16_of_fp32_as_the_op_by_op_graph(records):
     faces = np.stack([network_input.decode_network_input(jpeg, (112, 112))
                       for jpeg in predict.read_tfrecord_faces(records)[1]])
     with backbone_runtimes.runner(sface("bf16"), (112, 112)) as runner:
-        assert runner.xla
+        assert "_XlaRun" in executed_ops(runner, faces[:1].repeat(backbone_runtimes.XLA_BATCH, axis=0))  # compiled
         compiled = runner.run(faces, 64, with_norms=True)
         order = np.random.RandomState(0).permutation(len(faces))
         shuffled = runner.run(faces[order], 7, with_norms=True)  # other companions, other batch sizes, padding
@@ -55,6 +65,7 @@ def test_a_face_gets_the_same_outputs_in_any_batch_within_bf16_of_fp32_as_the_op
     with backbone_runtimes.runner(sface("fp32"), (112, 112)) as runner:
         reference = runner.run(faces, 64, with_norms=True)
     with backbone_runtimes.TensorflowRunner(sface("bf16"), (112, 112), xla=False) as runner:
+        assert "_XlaRun" not in executed_ops(runner, faces[:2])
         op_by_op = runner.run(faces, 64, with_norms=True)
     # the features (fp32 after the last bf16 convolution) move by ~1e-7; mu by bf16 rounding of those moves
     np.testing.assert_allclose(compiled[0], op_by_op[0], atol=1e-5)
