@@ -17,12 +17,9 @@ own distance from fp32 (the precision guard), but other bits, so a cache's key s
 shape keeps a face's outputs independent of its batch (another XLA_BATCH: other bits, another key). fp32 (the
 reference) and SphereNet run op by op.
 XLA logs its first compilation through absl, which TF_CPP_MIN_LOG_LEVEL does not silence: where that level
-asks for quiet (main.py's default), the compiling run's native stderr is held back (shown if it fails).
+asks for quiet (main.py's default), those lines are held back (training/devices.xla_notices_held_back).
 """
 import contextlib
-import os
-import sys
-import tempfile
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -30,6 +27,7 @@ import tensorflow.compat.v1 as tf
 from pfe_estimator.inference import predict
 from pfe_estimator.model import backbones
 from pfe_estimator.storage import checkpoints
+from pfe_estimator.training import devices
 
 XLA_BATCH = 128  # faces per compiled run: XLA compiles this one shape
 
@@ -39,26 +37,6 @@ def uses_xla(backbone):
     bf16 = (backbone.options or {}).get("precision") == "bf16"
     built_with_xla = getattr(tf.test, "is_built_with_xla", lambda: False)()
     return bf16 and backbones.is_onnx(backbone.name) and built_with_xla
-
-
-@contextlib.contextmanager
-def _native_stderr_held():
-    """File descriptor 2 (TensorFlow's C++ and absl's log lines) into a temporary file for the block: dropped when
-    it ends, written out when it raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def xla_key(backbone):
@@ -100,8 +78,7 @@ class TensorflowRunner(object):
             if len(piece) < XLA_BATCH:  # the compiled shape: a short batch padded with zeros
                 padded = np.zeros((XLA_BATCH,) + piece.shape[1:], np.float32)
                 padded[:len(piece)] = piece
-            quiet = not self.compiled and os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
-            with _native_stderr_held() if quiet else contextlib.nullcontext():
+            with devices.xla_notices_held_back() if not self.compiled else contextlib.nullcontext():
                 values = self.session.run(fetches, {self.images: padded})
             self.compiled = True
             pieces.append([value[:len(piece)] for value in values])

@@ -39,7 +39,8 @@ def define_device_flags():
     flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed"], "GPU precision: 'mixed' = graph rewrite + loss "
                       "scaling.")
     flags.DEFINE_bool("xla", False, "XLA jit compilation (auto-clustering) of the training graph, on --device=gpu "
-                      "or cpu.")
+                      "or cpu. Predict, eval, verify and calibrate compile an ONNX backbone in bf16 with XLA anyway "
+                      "(as cache_features does).")
     flags.DEFINE_enum("precision_mode", "allow_mix_precision", list(devices.NPU_PRECISION_MODES),
                       "NPU precision mode (NPURunConfig).")
     flags.DEFINE_string("loss_scale", "dynamic", "'dynamic' or a fixed loss scale, for npu and gpu mixed "

@@ -3,8 +3,11 @@
 This is the only module that imports npu_bridge, and only for device 'npu'.
 """
 import collections
+import contextlib
 import json
 import os
+import sys
+import tempfile
 
 import tensorflow.compat.v1 as tf
 
@@ -14,6 +17,9 @@ DEVICES = ("npu", "gpu", "cpu")
 NPU_PRECISION_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "must_keep_origin_dtype", "force_fp16",
                        "force_fp32")
 DEFAULT_JOB_ID = "10087"
+# What XLA's first compilation logs through absl, which TF_CPP_MIN_LOG_LEVEL does not silence.
+XLA_NOTICES = ("All log messages before absl::InitializeLog() is called are written to STDERR",
+               "Compiled cluster using XLA!")
 DYNAMIC_LOSS_SCALE = dict(init_loss_scale=2 ** 32, incr_every_n_steps=1000, decr_every_n_nan_or_inf=2,
                           decr_ratio=0.5)
 
@@ -185,6 +191,30 @@ def jit_compiled(model_fn):
         with tf.xla.experimental.jit_scope():
             return model_fn(features, labels, mode)
     return compiled_model_fn
+
+
+@contextlib.contextmanager
+def xla_notices_held_back():
+    """A block that may compile with XLA, its XLA_NOTICES kept off the terminal where TF_CPP_MIN_LOG_LEVEL=3 asks
+    for quiet (main.py's default): file descriptor 2 (native and Python lines alike) goes into a temporary file
+    for the block, and every other line is written out when it ends or raises (none lost, in their order)."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines(True)
+            sys.stderr.write("".join(line for line in lines if not any(notice in line for notice in XLA_NOTICES)))
+            sys.stderr.flush()
 
 
 def build_estimator(model_fn, model_dir, runtime=Runtime()):
