@@ -78,10 +78,10 @@ class Sface(collections.namedtuple("Sface", ["path", "sha256", "precision", "why
         return backbones.Backbone(backbones.ONNX_PREFIX + self.path, EMBEDDING_SIZE, options or None)
 
     def key(self):
-        """What decides SFace's outputs: its file, its precision and whether XLA compiles it
-        (backbone_runtimes.xla_key)."""
+        """What decides SFace's outputs: its file, its precision, TensorFlow's version and whether XLA compiles it
+        (backbone_runtimes.runtime_key)."""
         return dict({"sha256": self.sha256, "precision": self.precision},
-                    **backbone_runtimes.xla_key(self.backbone()))
+                    **backbone_runtimes.runtime_key(self.backbone()))
 
 
 CROP_SETTINGS = record_writer.CropSettings(TEMPLATE, 95, LANDMARK_IMAGE_SIZE, "skip", None, 0.6)

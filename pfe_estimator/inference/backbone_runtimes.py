@@ -13,7 +13,7 @@ Where the backbone is an ONNX model in bf16, the runner compiles its graph with 
 training; `uses_xla`), for batches of XLA_BATCH faces (a short batch is padded): PReLU, batch norm and the casts
 around each bf16 convolution then run fused, 1.8x the op-by-op bf16 graph's faces/s here (bench/sface_pass.py).
 XLA's fused arithmetic moves fp32 values by ~1e-7, which bf16 rounding can make a few 1e-4 in mu: within bf16's
-own distance from fp32 (the precision guard), but other bits, so a cache's key says so (`xla_key`); one compiled
+own distance from fp32 (the precision guard), but other bits, so a cache's key says so (`runtime_key`); one compiled
 shape keeps a face's outputs independent of its batch (another XLA_BATCH: other bits, another key). fp32 (the
 reference) and SphereNet run op by op.
 XLA logs its first compilation through absl, which TF_CPP_MIN_LOG_LEVEL does not silence: where that level
@@ -39,11 +39,15 @@ def uses_xla(backbone):
     return bf16 and backbones.is_onnx(backbone.name) and built_with_xla
 
 
-def xla_key(backbone):
-    """What a key of the backbone's outputs (a cache's fingerprint, SFace's key in a work folder) adds when the
-    runner compiles it with XLA: {'xla_batch': XLA_BATCH} (the compiled shape decides the bits); nothing for the
-    op-by-op graph (keys made before XLA stay valid)."""
-    return {"xla_batch": XLA_BATCH} if uses_xla(backbone) else {}
+def runtime_key(backbone):
+    """What of the runtime a key of the backbone's outputs (a cache's fingerprint, SFace's key in a work folder)
+    names: TensorFlow's version (its kernels, oneDNN's and XLA's code decide the last bits: outputs of another
+    version are never taken for this one's) and, where the runner compiles the backbone with XLA,
+    'xla_batch': XLA_BATCH (the compiled shape decides the bits)."""
+    key = {"tensorflow": tf.version.VERSION}
+    if uses_xla(backbone):
+        key["xla_batch"] = XLA_BATCH
+    return key
 
 
 class TensorflowRunner(object):

@@ -27,13 +27,13 @@ FACES_PER_RUN = 1024
 def cache_fingerprint(data_dir, manifest, backbone, checkpoint, features_dtype):
     """What decides a cache's content: the source records (by their fingerprint, not their path: a moved work
     folder keeps its caches), the backbone (ONNX file hash, or the checkpoint's path and index hash), its
-    options, the storage dtype, and XLA where the runner compiles the backbone with it (other bits:
-    backbone_runtimes.xla_key)."""
+    options, the storage dtype, TensorFlow's version and XLA where the runner compiles the backbone with it (other
+    bits: backbone_runtimes.runtime_key)."""
     fingerprint = {"source_fingerprint": manifest.get("fingerprint") or outputs.file_digest(
                        manifests.path(data_dir)),
                    "backbone": backbone.name, "backbone_options": backbone.options,
                    "embedding_size": backbone.embedding_size, "features_dtype": features_dtype, "checkpoint": None}
-    fingerprint.update(backbone_runtimes.xla_key(backbone))
+    fingerprint.update(backbone_runtimes.runtime_key(backbone))
     if backbones.is_onnx(backbone.name):
         fingerprint["onnx_sha256"] = outputs.file_digest(backbone.name[len(backbones.ONNX_PREFIX):])
     if checkpoint:

@@ -39,8 +39,10 @@ def test_sface_in_bf16_is_compiled_with_xla_and_fp32_and_spherenet_run_op_by_op(
     assert backbone_runtimes.uses_xla(sface("bf16"))  # TensorFlow 2.15's wheel is built with XLA
     assert not backbone_runtimes.uses_xla(sface("fp32"))
     assert not backbone_runtimes.uses_xla(backbones.Backbone("spherenet20", 512, {"precision": "bf16"}))
-    assert backbone_runtimes.xla_key(sface("bf16")) == {"xla_batch": 128} == {"xla_batch": backbone_runtimes.XLA_BATCH}
-    assert backbone_runtimes.xla_key(sface("fp32")) == {}
+    version = tf.version.VERSION  # kernels, oneDNN's and XLA's code of another version: other last bits
+    assert backbone_runtimes.runtime_key(sface("bf16")) == {"tensorflow": version, "xla_batch": 128}
+    assert backbone_runtimes.XLA_BATCH == 128
+    assert backbone_runtimes.runtime_key(sface("fp32")) == {"tensorflow": version}
 
 
 def executed_ops(runner, batch):
@@ -83,10 +85,17 @@ def test_a_cache_made_op_by_op_is_never_taken_for_one_compiled_with_xla(records,
     with pytest.raises(outputs.OutputError):  # the same folder, other bits: refused, not resumed
         cache_builder.build_cache(records, cache, sface("bf16"), progress=False)
     compiled = cache_builder.build_cache(records, str(tmp_path / "compiled"), sface("bf16"), progress=False)
+    with monkeypatch.context() as patched:  # another TensorFlow: its outputs never resume this cache
+        patched.setattr(tf.version, "VERSION", "2.16.1")
+        with pytest.raises(outputs.OutputError, match="tensorflow"):
+            cache_builder.build_cache(records, str(tmp_path / "compiled"), sface("bf16"), progress=False)
     assert compiled["fingerprint"]["xla_batch"] == backbone_runtimes.XLA_BATCH
     path = shared_path(*SFACE)
     keys = [lfw_data.Sface(path, "sha", precision, "", 512).key() for precision in ("fp32", "bf16")]
-    assert keys == [{"sha256": "sha", "precision": "fp32"}, {"sha256": "sha", "precision": "bf16", "xla_batch": 128}]
+    version = tf.version.VERSION
+    assert keys == [{"sha256": "sha", "precision": "fp32", "tensorflow": version},
+                    {"sha256": "sha", "precision": "bf16", "tensorflow": version, "xla_batch": 128}]
+    assert compiled["fingerprint"]["tensorflow"] == made["fingerprint"]["tensorflow"] == version
 
 
 def test_cache_features_in_bf16_prints_no_tensorflow_or_xla_log_line(records, tmp_path):
