@@ -299,6 +299,11 @@ def onnx_problem():
     return None
 
 
+def _skipped_rewrites(record):
+    """A logging filter: False for tf2onnx's line about a rewrite it skipped."""
+    return not str(record.msg).startswith("rewriter ")
+
+
 def write_onnx(frozen_graph_def, path):
     """Converts the frozen GraphDef (images -> mu, sigma_sq; N dynamic) to ONNX at `path` with tf2onnx.
 
@@ -306,9 +311,12 @@ def write_onnx(frozen_graph_def, path):
       None, or one line saying why the converter could not take the graph (no file is written then).
     """
     import tf2onnx  # pylint: disable=import-outside-toplevel  # TF 2.x only
-    converter_log = logging.getLogger("tf2onnx")
+    converter_log, rewriter_log = logging.getLogger("tf2onnx"), logging.getLogger("tf2onnx.tfonnx")
     level = converter_log.level
-    converter_log.setLevel(logging.ERROR)  # its optimisers' skipped rewrites ("rewriter ...: exception") are noise
+    converter_log.setLevel(logging.ERROR)
+    # A rewrite it skips is logged at ERROR ("rewriter <rewrite_leakyrelu>: exception ...", SFace's PReLU as
+    # max(x, slope x)): the ops stay as they are, the graph is converted right all the same (tested): noise.
+    rewriter_log.addFilter(_skipped_rewrites)
     try:
         with tf.Graph().as_default():
             model, _ = tf2onnx.convert.from_graph_def(
@@ -319,6 +327,7 @@ def write_onnx(frozen_graph_def, path):
             type(error).__name__, errors.first_line(str(error)))
     finally:
         converter_log.setLevel(level)
+        rewriter_log.removeFilter(_skipped_rewrites)
     with atomic_files.writing(path) as temporary, open(temporary, "wb") as f:
         f.write(model.SerializeToString())
     return None

@@ -114,43 +114,6 @@ def test_cache_features_in_bf16_prints_no_tensorflow_or_xla_log_line(records, tm
     assert not [line for line in lines if framework.search(line)], lines
 
 
-def main_run(*flags, verbose=False):
-    """main.py in a process of its own, as a user runs it (quiet unless --verbose); stdout and stderr together."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py")] + list(flags) + ["--verbose"] * verbose,
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=600, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
-
-
-def test_predict_from_a_checkpoint_compiles_sface_in_bf16_with_xla_quietly_within_bf16_of_fp32(records, tmp_path):
-    """The Estimator's PREDICT graph, as the cache path: an ONNX backbone in bf16 compiled with XLA (XLA says
-    so under --verbose, nothing on the quiet terminal), fp32 op by op; the two within bf16's distance."""
-    common = ["--backbone=onnx:" + shared_path(*SFACE), "--image_size=112,112", "--embedding_size=128",
-              "--head_input=pooled"]
-    model_dir = str(tmp_path / "model")
-    trained = main_run("--mode=train", "--data_dir=" + records, "--model_dir=" + model_dir, "--max_steps=1",
-                       "--batch_size=8", "--num_classes_per_batch=4", "--backbone_precision=fp32", *common)
-    assert trained.returncode == 0, trained.stdout[-3000:]
-    faces = tmp_path / "faces"
-    faces.mkdir()
-    for name, jpeg in zip(*predict.read_tfrecord_faces(records, limit=12)):
-        (faces / (name + ".jpg")).write_bytes(jpeg)
-    made = {}
-    for precision, verbose in (("fp32", True), ("bf16", True), ("bf16", False)):
-        output = str(tmp_path / ("%s%s.npz" % (precision, "_verbose" * verbose)))
-        result = main_run("--mode=predict", "--model_dir=" + model_dir, "--predict_dir=" + str(faces),
-                          "--predict_output=" + output, "--backbone_precision=" + precision, *common, verbose=verbose)
-        assert result.returncode == 0, result.stdout[-3000:]
-        made[precision, verbose] = result.stdout, np.load(output)
-    assert "Compiled cluster using XLA" in made["bf16", True][0]
-    assert "Compiled cluster using XLA" not in made["fp32", True][0]
-    lines = [line for line in made["bf16", False][0].splitlines() if line.strip()]
-    assert lines == ["predict: 12 images -> %s, 0 skipped" % (tmp_path / "bf16.npz")], lines
-    reference, compiled = made["fp32", True][1], made["bf16", False][1]
-    assert list(reference["names"]) == list(compiled["names"])
-    assert np.min(np.sum(reference["mu"] * compiled["mu"], axis=1)) > precision_check.GUARD_COSINE
-    np.testing.assert_allclose(np.log(compiled["sigma_sq"]), np.log(reference["sigma_sq"]), atol=0.05)
-
-
 def test_the_prediction_pipeline_runs_without_tf_data_autotuning():
     """An iterator's end waits for tf.data's autotuning thread to wake (gdb: ~IteratorResource waiting on
     Model::OptimizeLoop): up to 10 s at the end of every predict here, for a pipeline with nothing to tune."""
