@@ -112,12 +112,3 @@ def test_cache_features_in_bf16_prints_no_tensorflow_or_xla_log_line(records, tm
     assert lines[-1].endswith("; the backbone compiled with XLA)"), lines[-1]
     framework = re.compile(r"^[IWEF]\d{4} |Compiled cluster|absl|stream_executor|^WARNING")
     assert not [line for line in lines if framework.search(line)], lines
-
-
-def test_the_prediction_pipeline_runs_without_tf_data_autotuning():
-    """An iterator's end waits for tf.data's autotuning thread to wake (gdb: ~IteratorResource waiting on
-    Model::OptimizeLoop): up to 10 s at the end of every predict here, for a pipeline with nothing to tune."""
-    input_fn = predict.prediction_input_fn_builder(iter([{"x": np.zeros([2], np.float32)}] * 3), {"x": [2]}, 2)
-    with tf.Graph().as_default():
-        options = input_fn().options()
-    assert options.autotune.enabled is False  # TF 1.15: options.experimental_optimization.autotune

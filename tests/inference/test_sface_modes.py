@@ -1,11 +1,13 @@
 """main.py's modes on a head trained on SFace, as a user runs them: predict from the checkpoint compiles SFace's
-bf16 graph with XLA, quietly, within bf16's distance of fp32; export prints no converter noise."""
+bf16 graph with XLA, quietly, within bf16's distance of fp32, its pipeline without tf.data's autotuning; export
+prints no converter noise."""
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 from pfe_estimator.faces import network_input
 from pfe_estimator.inference import export
@@ -67,6 +69,14 @@ def test_predict_from_a_checkpoint_compiles_sface_in_bf16_with_xla_quietly_withi
     assert np.min(np.sum(reference["mu"] * compiled["mu"], axis=1)) > precision_check.GUARD_COSINE
     np.testing.assert_allclose(np.log(compiled["sigma_sq"]), np.log(reference["sigma_sq"]), atol=0.05)
 
+
+def test_the_prediction_pipeline_runs_without_tf_data_autotuning():
+    """An iterator's end waits for tf.data's autotuning thread to wake (gdb: ~IteratorResource waiting on
+    Model::OptimizeLoop): up to 10 s at the end of every predict here, for a pipeline with nothing to tune."""
+    input_fn = predict.prediction_input_fn_builder(iter([{"x": np.zeros([2], np.float32)}] * 3), {"x": [2]}, 2)
+    with tf.Graph().as_default():
+        options = input_fn().options()
+    assert options.autotune.enabled is False  # TF 1.15: options.experimental_optimization.autotune
 
 def test_export_of_an_sface_head_prints_no_converter_noise(trained, tmp_path):
     """tf2onnx logs a skipped rewrite of SFace's PReLU (max(x, slope x)) at ERROR level; the ONNX file is right
